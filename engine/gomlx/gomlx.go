@@ -1,0 +1,306 @@
+// Package gomlx runs an fp32 ONNX graph in pure Go: onnx-gomlx converts the graph to GoMLX
+// and the portable Go backend (github.com/gomlx/compute/gobackend) executes it. No native
+// library is needed, so it works everywhere; it is much slower than ONNX Runtime and is the
+// fallback engine (see package engine/auto).
+//
+// One executable is compiled per batch size and cached; batches larger than
+// Options.MaxBatch are split. Panics raised while GoMLX builds or runs a graph are turned
+// into errors.
+package gomlx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute-onnx/support/protos"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/onnx-gomlx/onnx"
+	"github.com/gomlx/onnx-gomlx/onnx/parser"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/multilabel/multilabel/engine"
+)
+
+// DefaultMaxBatch is the largest batch run in one executable call when Options.MaxBatch is 0.
+const DefaultMaxBatch = 32
+
+// Options configure an Engine.
+type Options struct {
+	// Output selects the graph output by name; "" takes the only (or first) output.
+	Output string
+	// MaxBatch splits larger Run calls into chunks of at most this many samples (one
+	// compiled executable per distinct chunk size); 0 means DefaultMaxBatch.
+	MaxBatch int
+}
+
+// Engine runs one ONNX graph with the pure-Go GoMLX backend. It is safe for concurrent use.
+type Engine struct {
+	backend    compute.Backend
+	model      onnx.Model
+	store      *model.Store
+	exec       *model.Exec
+	inputName  string
+	outputName string
+	inShape    []int64 // per sample
+	outShape   []int64 // per sample
+	inLen      int
+	outLen     int
+	maxBatch   int
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// backend is shared by all engines: the Go backend is stateless enough and creating one
+// per engine would multiply its worker pools.
+var sharedBackend = sync.OnceValues(func() (compute.Backend, error) { return gobackend.New("") })
+
+// Open parses the ONNX graph in modelBytes (fp32, one tensor input [N,...], one tensor
+// output [N,...]) and prepares it for execution. Initializers that IR-3 graphs also list
+// among the inputs are removed from the inputs.
+func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = nil, fmt.Errorf("gomlx: opening model: %v", r)
+		}
+	}()
+	if len(modelBytes) == 0 {
+		return nil, errors.New("gomlx: empty ONNX model")
+	}
+	modelBytes, err = stripInitializerInputs(modelBytes)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parser.Parse(modelBytes)
+	if err != nil {
+		return nil, fmt.Errorf("gomlx: parsing ONNX model: %w", err)
+	}
+	inNames, inShapes := m.Inputs()
+	if len(inNames) != 1 {
+		return nil, fmt.Errorf("gomlx: model has %d inputs %v, want exactly 1", len(inNames), inNames)
+	}
+	outNames, outShapes := m.Outputs()
+	if len(outNames) == 0 {
+		return nil, errors.New("gomlx: model has no outputs")
+	}
+	outIdx := 0
+	if opt.Output != "" {
+		outIdx = slices.Index(outNames, opt.Output)
+		if outIdx < 0 {
+			return nil, fmt.Errorf("gomlx: output %q not found; outputs are %v", opt.Output, outNames)
+		}
+	}
+	if inShapes[0].DType != dtypes.Float32 {
+		return nil, fmt.Errorf("gomlx: input %q has dtype %s, want float32 (convert fp16 models first)", inNames[0], inShapes[0].DType)
+	}
+	if outShapes[outIdx].DType != dtypes.Float32 {
+		return nil, fmt.Errorf("gomlx: output %q has dtype %s, want float32", outNames[outIdx], outShapes[outIdx].DType)
+	}
+	in := inShapes[0].Dimensions
+	if len(in) < 2 {
+		return nil, fmt.Errorf("gomlx: input %q has shape %v, want [batch, ...]", inNames[0], in)
+	}
+	e = &Engine{
+		model:      m,
+		inputName:  inNames[0],
+		outputName: outNames[outIdx],
+		maxBatch:   opt.MaxBatch,
+	}
+	if e.maxBatch <= 0 {
+		e.maxBatch = DefaultMaxBatch
+	}
+	if in[0] == 1 {
+		// A batch dimension fixed to 1: run sample by sample.
+		e.maxBatch = 1
+	}
+	e.inShape = make([]int64, len(in)-1)
+	e.inLen = 1
+	for i, d := range in[1:] {
+		if d <= 0 {
+			return nil, fmt.Errorf("gomlx: input %q has shape %v: only the batch dimension may be dynamic", inNames[0], in)
+		}
+		e.inShape[i] = int64(d)
+		e.inLen *= d
+	}
+	e.backend, err = sharedBackend()
+	if err != nil {
+		return nil, fmt.Errorf("gomlx: creating the Go backend: %w", err)
+	}
+	e.store = model.NewStore()
+	if err := m.VariablesToScope(e.store.RootScope()); err != nil {
+		return nil, fmt.Errorf("gomlx: loading weights: %w", err)
+	}
+	e.exec, err = model.NewExec(e.backend, e.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return m.CallGraph(scope, x.Graph(), map[string]*graph.Node{e.inputName: x}, e.outputName)[0]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gomlx: creating executor: %w", err)
+	}
+	out := outShapes[outIdx].Dimensions
+	static := len(out) >= 1
+	for _, d := range out[min(1, len(out)):] {
+		if d <= 0 {
+			static = false
+		}
+	}
+	if static {
+		e.outShape = make([]int64, len(out)-1)
+		for i, d := range out[1:] {
+			e.outShape[i] = int64(d)
+		}
+	} else if err := e.probeOutputShape(); err != nil {
+		// The declared output shape is incomplete: run one sample to learn it.
+		return nil, err
+	}
+	e.outLen = 1
+	for _, d := range e.outShape {
+		e.outLen *= int(d)
+	}
+	return e, nil
+}
+
+// probeOutputShape runs the graph once on zeros to learn the output shape.
+func (e *Engine) probeOutputShape() error {
+	x := make([]float32, e.inLen)
+	_, dims, err := e.runChunk(x, 1)
+	if err != nil {
+		return err
+	}
+	if len(dims) < 1 || dims[0] != 1 {
+		return fmt.Errorf("gomlx: output %q has shape %v for a batch of 1", e.outputName, dims)
+	}
+	e.outShape = make([]int64, len(dims)-1)
+	for i, d := range dims[1:] {
+		e.outShape[i] = int64(d)
+	}
+	return nil
+}
+
+func toInts(s []int64) []int {
+	r := make([]int, len(s))
+	for i, v := range s {
+		r[i] = int(v)
+	}
+	return r
+}
+
+// Name reports "gomlx (go backend)".
+func (e *Engine) Name() string { return "gomlx (pure Go)" }
+
+// InputShape is the per-sample input shape.
+func (e *Engine) InputShape() []int64 { return slices.Clone(e.inShape) }
+
+// OutputShape is the per-sample output shape.
+func (e *Engine) OutputShape() []int64 { return slices.Clone(e.outShape) }
+
+// Run runs n samples. The context is checked between chunks of at most MaxBatch samples:
+// a chunk that has started runs to its end.
+func (e *Engine) Run(ctx context.Context, input []float32, n int) ([]float32, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("gomlx: batch size %d, want > 0", n)
+	}
+	if len(input) != n*e.inLen {
+		return nil, fmt.Errorf("gomlx: input has %d values, want %d (%d samples × %v)", len(input), n*e.inLen, n, e.inShape)
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, errors.New("gomlx: engine is closed")
+	}
+	out := make([]float32, 0, n*e.outLen)
+	for start := 0; start < n; start += e.maxBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		k := min(e.maxBatch, n-start)
+		res, dims, err := e.runChunk(input[start*e.inLen:(start+k)*e.inLen], k)
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != k*e.outLen {
+			return nil, fmt.Errorf("gomlx: output %q has shape %v, want [%d %v]", e.outputName, dims, k, e.outShape)
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+// runChunk executes one batch of k samples and returns the flat output and its shape.
+func (e *Engine) runChunk(x []float32, k int) (out []float32, dims []int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, dims, err = nil, nil, fmt.Errorf("gomlx: running graph on batch %d: %v\n%s", k, r, debug.Stack())
+		}
+	}()
+	dimsIn := append([]int{k}, toInts(e.inShape)...)
+	xt := tensors.FromFlatDataAndDimensions(x, dimsIn...)
+	defer xt.FinalizeAll()
+	y, err := e.exec.Call1(xt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gomlx: running graph on batch %d: %w", k, err)
+	}
+	defer y.FinalizeAll()
+	if y.DType() != dtypes.Float32 {
+		return nil, nil, fmt.Errorf("gomlx: output %q has dtype %s, want float32", e.outputName, y.DType())
+	}
+	out, err = tensors.CopyFlatData[float32](y)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gomlx: reading output: %w", err)
+	}
+	return out, y.Shape().Dimensions, nil
+}
+
+// Close releases the compiled executables. Run calls in flight finish first.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	e.exec.Finalize()
+	return e.model.Close()
+}
+
+// stripInitializerInputs removes from graph.input every name that has an initializer
+// (IR version 3 graphs list weights among the inputs). It returns the input unchanged when
+// there is nothing to strip.
+func stripInitializerInputs(b []byte) ([]byte, error) {
+	var mp protos.ModelProto
+	if err := proto.Unmarshal(b, &mp); err != nil {
+		return nil, fmt.Errorf("gomlx: not a valid ONNX model (protobuf decoding failed): %w", err)
+	}
+	if mp.Graph == nil {
+		return nil, errors.New("gomlx: ONNX model has no graph")
+	}
+	inits := make(map[string]bool, len(mp.Graph.Initializer))
+	for _, t := range mp.Graph.Initializer {
+		inits[t.Name] = true
+	}
+	kept := mp.Graph.Input[:0:0]
+	for _, in := range mp.Graph.Input {
+		if !inits[in.Name] {
+			kept = append(kept, in)
+		}
+	}
+	if len(kept) == len(mp.Graph.Input) {
+		return b, nil
+	}
+	mp.Graph.Input = kept
+	out, err := proto.Marshal(&mp)
+	if err != nil {
+		return nil, fmt.Errorf("gomlx: re-encoding ONNX model: %w", err)
+	}
+	return out, nil
+}
