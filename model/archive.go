@@ -1,0 +1,221 @@
+package model
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// The bundle container: an uncompressed POSIX tar whose first member is manifest.json,
+// listing every other member with its size and sha256. Reading checks the format, that
+// every listed member is present exactly once, that no unlisted member is present, and
+// every size and digest, before anything is decoded.
+
+const (
+	manifestName = "manifest.json"
+	bundleFormat = "multilabel-bundle"
+	// FormatVersion is the bundle format version this package writes and reads.
+	FormatVersion = 1
+	// maxMemberSize bounds any single member (a corrupt header must not make us allocate
+	// terabytes).
+	maxMemberSize = 4 << 30
+	maxMembers    = 64
+)
+
+// ErrCorrupt is wrapped by every error about a damaged, truncated or tampered bundle.
+var ErrCorrupt = errors.New("corrupt model bundle")
+
+// Manifest is the bundle's table of contents.
+type Manifest struct {
+	Format  string         `json:"format"`
+	Version int            `json:"version"`
+	Created time.Time      `json:"created"`
+	Members []ManifestItem `json:"members"`
+}
+
+// ManifestItem describes one member of the bundle.
+type ManifestItem struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+type member struct {
+	name string
+	data []byte
+}
+
+func digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// writeArchive writes members (manifest first) to path through a temporary file in the
+// same directory and a rename, so readers never see a half-written bundle. It returns
+// the manifest bytes.
+func writeArchive(path string, members []member, created time.Time) ([]byte, error) {
+	man := Manifest{Format: bundleFormat, Version: FormatVersion, Created: created.UTC()}
+	seen := map[string]bool{manifestName: true}
+	for _, m := range members {
+		if seen[m.name] {
+			return nil, fmt.Errorf("bundle: duplicate member %q", m.name)
+		}
+		seen[m.name] = true
+		man.Members = append(man.Members, ManifestItem{Name: m.name, Size: int64(len(m.data)), SHA256: digest(m.data)})
+	}
+	manBytes, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("bundle: manifest: %w", err)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	tw := tar.NewWriter(f)
+	all := append([]member{{manifestName, manBytes}}, members...)
+	for _, m := range all {
+		hdr := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), ModTime: man.Created, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("bundle %s: member %s: %w", path, m.name, err)
+		}
+		if _, err := tw.Write(m.data); err != nil {
+			return nil, fmt.Errorf("bundle %s: member %s: %w", path, m.name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	ok = true
+	return manBytes, nil
+}
+
+// readArchive reads and verifies a bundle container from r. name is used in errors.
+// It returns the members by name, the manifest and its raw bytes.
+func readArchive(r io.Reader, name string) (map[string][]byte, *Manifest, []byte, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("model bundle %s: %s: %w", name, fmt.Sprintf(format, args...), ErrCorrupt)
+	}
+	tr := tar.NewReader(r)
+	hdr, err := tr.Next()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, nil, bad("empty file or not a bundle (no %s)", manifestName)
+		}
+		return nil, nil, nil, bad("not a bundle (reading %s: %v)", manifestName, err)
+	}
+	if hdr.Name != manifestName {
+		return nil, nil, nil, bad("not a bundle: first member is %q, want %s", hdr.Name, manifestName)
+	}
+	if hdr.Size <= 0 || hdr.Size > 1<<20 {
+		return nil, nil, nil, bad("member %s: size %d out of range", manifestName, hdr.Size)
+	}
+	manBytes, err := readMember(tr, hdr.Size)
+	if err != nil {
+		return nil, nil, nil, bad("member %s: truncated (%v)", manifestName, err)
+	}
+	var man Manifest
+	if err := json.Unmarshal(manBytes, &man); err != nil {
+		return nil, nil, nil, bad("member %s: %v", manifestName, err)
+	}
+	if man.Format != bundleFormat {
+		return nil, nil, nil, bad("member %s: format %q, want %q", manifestName, man.Format, bundleFormat)
+	}
+	if man.Version != FormatVersion {
+		return nil, nil, nil, fmt.Errorf("model bundle %s: format version %d, this program reads version %d", name, man.Version, FormatVersion)
+	}
+	if len(man.Members) > maxMembers {
+		return nil, nil, nil, bad("member %s: %d members, at most %d", manifestName, len(man.Members), maxMembers)
+	}
+	want := make(map[string]ManifestItem, len(man.Members))
+	for _, it := range man.Members {
+		if it.Name == manifestName || it.Name == "" {
+			return nil, nil, nil, bad("member %s: bad member name %q", manifestName, it.Name)
+		}
+		if _, dup := want[it.Name]; dup {
+			return nil, nil, nil, bad("member %s: member %q listed twice", manifestName, it.Name)
+		}
+		if it.Size < 0 || it.Size > maxMemberSize {
+			return nil, nil, nil, bad("member %s: member %q size %d out of range", manifestName, it.Name, it.Size)
+		}
+		want[it.Name] = it
+	}
+	got := make(map[string][]byte, len(want))
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, nil, bad("truncated after %d of %d members (%v)", len(got), len(want), err)
+		}
+		it, listed := want[hdr.Name]
+		if !listed {
+			return nil, nil, nil, bad("member %q is not listed in the manifest", hdr.Name)
+		}
+		if _, dup := got[hdr.Name]; dup {
+			return nil, nil, nil, bad("member %q appears twice", hdr.Name)
+		}
+		if hdr.Size != it.Size {
+			return nil, nil, nil, bad("member %s: size %d, manifest says %d", hdr.Name, hdr.Size, it.Size)
+		}
+		data, err := readMember(tr, hdr.Size)
+		if err != nil {
+			return nil, nil, nil, bad("member %s: truncated (%v)", hdr.Name, err)
+		}
+		if d := digest(data); d != it.SHA256 {
+			return nil, nil, nil, bad("member %s: sha256 %s, manifest says %s (tampered or damaged)", hdr.Name, d, it.SHA256)
+		}
+		got[hdr.Name] = data
+	}
+	var missing []string
+	for n := range want {
+		if _, ok := got[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, nil, nil, bad("truncated or incomplete: member(s) %v missing", missing)
+	}
+	return got, &man, manBytes, nil
+}
+
+func readMember(r io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	// Grow in steps rather than trusting the header for a single huge allocation.
+	n, err := io.CopyN(&buf, r, size)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read %d of %d bytes: %w", n, size, err)
+	}
+	return buf.Bytes(), nil
+}
