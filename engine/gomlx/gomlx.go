@@ -20,6 +20,7 @@ import (
 	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -170,6 +171,29 @@ func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
 	return e, nil
 }
 
+// Compile builds and compiles the executable for batch size n (at most MaxBatch) ahead of
+// the first Run of that size, so that timing a Run does not include compilation.
+func (e *Engine) Compile(n int) (err error) {
+	if n <= 0 || n > e.maxBatch {
+		return fmt.Errorf("gomlx: compile batch %d: want 1..%d", n, e.maxBatch)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gomlx: building graph for batch %d: %v", n, r)
+		}
+	}()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return errors.New("gomlx: engine is closed")
+	}
+	dims := append([]int{n}, toInts(e.inShape)...)
+	if _, err := e.exec.Compile(shapes.Make(dtypes.Float32, dims...)); err != nil {
+		return fmt.Errorf("gomlx: compiling graph for batch %d: %w", n, err)
+	}
+	return nil
+}
+
 // probeOutputShape runs the graph once on zeros to learn the output shape.
 func (e *Engine) probeOutputShape() error {
 	x := make([]float32, e.inLen)
@@ -195,8 +219,11 @@ func toInts(s []int64) []int {
 	return r
 }
 
-// Name reports "gomlx (go backend)".
+// Name reports "gomlx (pure Go)".
 func (e *Engine) Name() string { return "gomlx (pure Go)" }
+
+// MaxBatch is the largest batch run in one executable call.
+func (e *Engine) MaxBatch() int { return e.maxBatch }
 
 // InputShape is the per-sample input shape.
 func (e *Engine) InputShape() []int64 { return slices.Clone(e.inShape) }
