@@ -22,8 +22,10 @@ type Dataset struct {
 	// Source is the label file or directory the dataset was read from.
 	Source string
 	// Unannotated lists images that the source declares but gives no label information
-	// for (COCO images without annotations), in source order; they are not in Samples
-	// unless the reader was asked to keep them as all-negative.
+	// for (COCO images without annotations), in source order, followed by the image
+	// files of the images directory that a COCO file does not list at all (sorted by
+	// name); they are not in Samples unless the reader was asked to keep them as
+	// all-negative (Options.KeepUnannotated).
 	Unannotated []string
 }
 

@@ -1,0 +1,304 @@
+package dataset
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Options controls how Load reads a label source.
+type Options struct {
+	// ImagesDir is the directory image references are resolved against. Empty means a
+	// default per format: for CSV the label file's directory, or its "images"
+	// subdirectory when the first image is found there and not beside the file; for
+	// COCO instances_<split>.json the <split> directory beside the file or beside its
+	// parent ("annotations/"); for VOC the JPEGImages directory of the VOC root.
+	ImagesDir string
+	// Format forces a reader: "csv" (layout detected), "csv-list", "csv-onehot", "coco"
+	// or "voc". Empty detects it from the path and content.
+	Format string
+	// ListSep is the separator inside the list column of a CSV in list layout: ",", "|",
+	// ";" or " " (the word "space" is accepted too). Empty detects it: "|" if any list
+	// uses it, else ";", else "," (a quoted comma list), else " ". A label containing
+	// spaces therefore needs another separator, or ListSep set explicitly.
+	ListSep string
+	// Labels, when set, fixes the vocabulary and its order: a label outside it in the
+	// source is an error, and labels of the vocabulary that the source never mentions
+	// are negative (CSV list, COCO, VOC) or missing columns (CSV one-hot: an error).
+	Labels []string
+	// KeepUnannotated keeps images that a COCO file declares without any annotation as
+	// all-negative samples (they are always listed in Dataset.Unannotated).
+	KeepUnannotated bool
+	// VOCImageSet names the ImageSets/Main/<set>.txt list of a VOC root ("train", "val",
+	// "trainval", "test"). Empty means trainval.txt when present, else every
+	// Annotations/*.xml file.
+	VOCImageSet string
+}
+
+// InputError is a problem with the user's label source: a syntax error, an unknown label,
+// a malformed line. It names the file and, where there is one, the line.
+type InputError struct {
+	File string
+	Line int // 1-based; 0 when not tied to a line
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErrorf(file string, line int, format string, args ...any) error {
+	return &InputError{File: file, Line: line, Err: fmt.Errorf(format, args...)}
+}
+
+// IsBadInput reports whether err is caused by the user's input (a malformed or missing
+// label source, a bad image under a strict policy) rather than by the program or the
+// machine.
+func IsBadInput(err error) bool {
+	var ie *InputError
+	var me *ImageError
+	return errors.As(err, &ie) || errors.As(err, &me)
+}
+
+// maxLabelFile bounds the size of a label file read into memory (CSV, COCO JSON, VOC XML).
+const maxLabelFile = 4 << 30
+
+// Load reads the label source at path, detecting its format unless opt.Format says it:
+// a directory with an Annotations folder is Pascal VOC, a .json file (or one starting with
+// '{') is COCO instances JSON, anything else is CSV in list or one-hot layout. Images are
+// not opened; see CheckImages and Inspect for that. Errors in the label source are
+// *InputError values naming the file and line.
+func Load(path string, opt Options) (*Dataset, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, &InputError{File: path, Err: err}
+	}
+	if err := checkVocabulary(opt.Labels); err != nil {
+		return nil, err
+	}
+	format := opt.Format
+	if format == "" {
+		format, err = detectFormat(path, st)
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch format {
+	case "voc":
+		return loadVOC(path, opt)
+	case "coco":
+		data, err := readLimited(path)
+		if err != nil {
+			return nil, err
+		}
+		d, err := parseCOCO(data, path, opt)
+		if err != nil {
+			return nil, err
+		}
+		d.Source = path
+		dir := cocoImagesDir(path, opt.ImagesDir)
+		if err := addUnlisted(d, dir, opt.KeepUnannotated); err != nil {
+			return nil, err
+		}
+		resolvePaths(d, dir)
+		return d, nil
+	case "csv", "csv-list", "csv-onehot":
+		data, err := readLimited(path)
+		if err != nil {
+			return nil, err
+		}
+		layout := strings.TrimPrefix(strings.TrimPrefix(format, "csv"), "-")
+		d, err := parseCSV(bytes.NewReader(data), path, layout, opt)
+		if err != nil {
+			return nil, err
+		}
+		d.Source = path
+		resolvePaths(d, csvImagesDir(path, opt.ImagesDir, d))
+		return d, nil
+	default:
+		return nil, fmt.Errorf("dataset: unknown format %q (want csv, csv-list, csv-onehot, coco or voc)", format)
+	}
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{File: path, Err: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxLabelFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxLabelFile {
+		return nil, inputErrorf(path, 0, "label file larger than %d bytes", maxLabelFile)
+	}
+	return data, nil
+}
+
+func detectFormat(path string, st os.FileInfo) (string, error) {
+	if st.IsDir() {
+		if vocRoot(path) != "" {
+			return "voc", nil
+		}
+		return "", inputErrorf(path, 0, "a directory, but not a Pascal VOC root (no Annotations folder)")
+	}
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		return "coco", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", &InputError{File: path, Err: err}
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = bytes.TrimLeft(bytes.TrimPrefix(head[:n], utf8BOM), " \t\r\n")
+	if len(head) > 0 && head[0] == '{' {
+		return "coco", nil
+	}
+	return "csv", nil
+}
+
+// resolvePaths sets Sample.Path from Sample.Image and the images directory.
+func resolvePaths(d *Dataset, dir string) {
+	for i := range d.Samples {
+		d.Samples[i].Path = resolve(dir, d.Samples[i].Image)
+	}
+}
+
+func resolve(dir, image string) string {
+	p := filepath.FromSlash(image)
+	if filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func csvImagesDir(path, explicit string, d *Dataset) string {
+	if explicit != "" {
+		return explicit
+	}
+	dir := filepath.Dir(path)
+	if len(d.Samples) == 0 {
+		return dir
+	}
+	first := d.Samples[0].Image
+	if exists(resolve(dir, first)) {
+		return dir
+	}
+	if alt := filepath.Join(dir, "images"); exists(resolve(alt, first)) {
+		return alt
+	}
+	return dir
+}
+
+func cocoImagesDir(path, explicit string) string {
+	if explicit != "" {
+		return explicit
+	}
+	dir := filepath.Dir(path)
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if split, ok := strings.CutPrefix(base, "instances_"); ok && split != "" {
+		for _, c := range []string{filepath.Join(dir, split), filepath.Join(dir, "..", split)} {
+			if st, err := os.Stat(c); err == nil && st.IsDir() {
+				return filepath.Clean(c)
+			}
+		}
+	}
+	return dir
+}
+
+// addUnlisted appends to d.Unannotated the image files of dir that the label source does
+// not mention (COCO distributes image folders holding more images than the annotation
+// file lists), sorted by name; with keep they also become all-negative samples.
+func addUnlisted(d *Dataset, dir string, keep bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // images elsewhere; CheckImages reports them missing
+		}
+		return fmt.Errorf("dataset: listing images in %s: %w", dir, err)
+	}
+	known := make(map[string]bool, len(d.Samples)+len(d.Unannotated))
+	for _, s := range d.Samples {
+		known[filepath.Clean(filepath.FromSlash(s.Image))] = true
+	}
+	for _, u := range d.Unannotated {
+		known[filepath.Clean(filepath.FromSlash(u))] = true
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		n := e.Name()
+		if e.IsDir() || !imageExts[strings.ToLower(filepath.Ext(n))] || known[n] {
+			continue
+		}
+		d.Unannotated = append(d.Unannotated, n)
+		if keep {
+			d.Samples = append(d.Samples, Sample{Image: n, Truth: make([]int8, len(d.Labels))})
+		}
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// Subset returns a dataset holding the samples at idx, in that order, over the same
+// vocabulary. Truth slices are copied, so the subset can be modified freely.
+func (d *Dataset) Subset(idx []int) *Dataset {
+	out := &Dataset{
+		Labels:  append([]string(nil), d.Labels...),
+		Samples: make([]Sample, len(idx)),
+		Format:  d.Format,
+		Source:  d.Source,
+	}
+	for k, i := range idx {
+		s := d.Samples[i]
+		s.Truth = append([]int8(nil), s.Truth...)
+		out.Samples[k] = s
+	}
+	return out
+}
+
+// Paths returns the image paths of the samples, in order.
+func (d *Dataset) Paths() []string {
+	p := make([]string, len(d.Samples))
+	for i, s := range d.Samples {
+		p[i] = s.Path
+	}
+	return p
+}
+
+// Truths returns the truth rows of the samples, in order (shared, not copied).
+func (d *Dataset) Truths() [][]int8 {
+	t := make([][]int8, len(d.Samples))
+	for i, s := range d.Samples {
+		t[i] = s.Truth
+	}
+	return t
+}
+
+func checkVocabulary(labels []string) error {
+	seen := map[string]bool{}
+	for _, l := range labels {
+		if strings.TrimSpace(l) == "" {
+			return errors.New("dataset: empty label name in Options.Labels")
+		}
+		if seen[l] {
+			return fmt.Errorf("dataset: label %q twice in Options.Labels", l)
+		}
+		seen[l] = true
+	}
+	return nil
+}
