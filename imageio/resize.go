@@ -1,0 +1,479 @@
+package imageio
+
+import (
+	"image"
+	"image/color"
+	"math"
+	"sync"
+)
+
+// This file holds the resampler behind Spec.Fill and Augment.Fill: row readers that turn
+// any decoded image row into float32 RGB (0..255) without per-pixel interface calls, and
+// a separable antialiased bilinear resampler (Pillow's BILINEAR semantics) that computes
+// only the output window that is kept (the center crop), with pooled scratch buffers.
+
+// rowReader writes the RGB values (0..255, alpha composited on white) of the pixels
+// [x0, x1) of row y (coordinates relative to the image's Bounds().Min) into
+// dst[:3*(x1-x0)].
+type rowReader interface {
+	readRow(y, x0, x1 int, dst []float32)
+}
+
+// scratch is the per-call working memory, pooled so that steady-state filling allocates
+// nothing.
+type scratch struct {
+	hw, vw weights
+	row    []float32 // one source row, RGB
+	tmp    []float32 // horizontally resampled source rows
+	hwc    []float32 // the output window, RGB, H×W×3
+	cb, cr []float32 // chroma rows of the YCbCr reader
+
+	ycc     ycbcrReader
+	rgba    rgbaReader
+	nrgba   nrgbaReader
+	gray    grayReader
+	pal     palettedReader
+	cmyk    cmykReader
+	gray16  gray16Reader
+	rgba64  rgba64Reader
+	nrgba64 nrgba64Reader
+	generic genericReader
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(s *scratch) {
+	// Drop the image references so the pool does not keep decoded images alive.
+	s.ycc.m, s.rgba.m, s.nrgba.m, s.gray.m, s.pal.m = nil, nil, nil, nil, nil
+	s.cmyk.m, s.gray16.m, s.rgba64.m, s.nrgba64.m, s.generic.m = nil, nil, nil, nil, nil
+	scratchPool.Put(s)
+}
+
+// grow returns (*buf)[:n], reallocating only when the capacity is short.
+func grow(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
+}
+
+// reader picks the row reader for img's concrete type.
+func (s *scratch) reader(img image.Image) rowReader {
+	switch m := img.(type) {
+	case *image.YCbCr:
+		s.ycc.m, s.ycc.s = m, s
+		return &s.ycc
+	case *image.RGBA:
+		s.rgba.m = m
+		return &s.rgba
+	case *image.NRGBA:
+		s.nrgba.m = m
+		return &s.nrgba
+	case *image.Gray:
+		s.gray.m = m
+		return &s.gray
+	case *image.Paletted:
+		s.pal.set(m)
+		return &s.pal
+	case *image.CMYK:
+		s.cmyk.m = m
+		return &s.cmyk
+	case *image.Gray16:
+		s.gray16.m = m
+		return &s.gray16
+	case *image.RGBA64:
+		s.rgba64.m = m
+		return &s.rgba64
+	case *image.NRGBA64:
+		s.nrgba64.m = m
+		return &s.nrgba64
+	}
+	s.generic.m = img
+	return &s.generic
+}
+
+// --- row readers -------------------------------------------------------------------
+
+type ycbcrReader struct {
+	m *image.YCbCr
+	s *scratch
+}
+
+func clamp255(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return v
+}
+
+// readRow converts YCbCr to RGB with JFIF's full-range equations. Subsampled chroma is
+// upsampled with the triangle ("fancy") filter libjpeg uses for 2× factors (centered
+// siting: 3/4 of the nearer sample, 1/4 of the other), nearest for 4× factors.
+func (r *ycbcrReader) readRow(y, x0, x1 int, dst []float32) {
+	m := r.m
+	hs, vs := 1, 1
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422:
+		hs = 2
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 2, 2
+	case image.YCbCrSubsampleRatio440:
+		vs = 2
+	case image.YCbCrSubsampleRatio411:
+		hs = 4
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 4, 2
+	}
+	minX, minY := m.Rect.Min.X, m.Rect.Min.Y
+	ay := minY + y
+	yrow := m.Y[y*m.YStride:]
+	// Chroma grid in chroma coordinates relative to the plane's first sample.
+	cw := (m.Rect.Max.X+hs-1)/hs - minX/hs
+	ch := (m.Rect.Max.Y+vs-1)/vs - minY/vs
+	cy := ay/vs - minY/vs
+	cy2 := cy
+	if vs == 2 {
+		if ay%2 == 0 {
+			cy2 = cy - 1
+		} else {
+			cy2 = cy + 1
+		}
+		cy2 = min(max(cy2, 0), ch-1)
+	}
+	// Chroma columns needed (with one neighbour on each side).
+	ax0, ax1 := minX+x0, minX+x1
+	c0 := max(ax0/hs-minX/hs-1, 0)
+	c1 := min((ax1-1)/hs-minX/hs+2, cw)
+	cb := grow(&r.s.cb, c1-c0)
+	cr := grow(&r.s.cr, c1-c0)
+	rb, rr := m.Cb[cy*m.CStride:], m.Cr[cy*m.CStride:]
+	if cy2 != cy {
+		rb2, rr2 := m.Cb[cy2*m.CStride:], m.Cr[cy2*m.CStride:]
+		for i := c0; i < c1; i++ {
+			cb[i-c0] = 0.75*float32(rb[i]) + 0.25*float32(rb2[i]) - 128
+			cr[i-c0] = 0.75*float32(rr[i]) + 0.25*float32(rr2[i]) - 128
+		}
+	} else {
+		for i := c0; i < c1; i++ {
+			cb[i-c0] = float32(rb[i]) - 128
+			cr[i-c0] = float32(rr[i]) - 128
+		}
+	}
+	d := dst[:3*(x1-x0)]
+	for x := x0; x < x1; x++ {
+		ax := minX + x
+		ci := ax/hs - minX/hs
+		var vb, vr float32
+		if hs == 2 {
+			cn := ci + 1
+			if ax%2 == 0 {
+				cn = ci - 1
+			}
+			cn = min(max(cn, 0), cw-1)
+			vb = 0.75*cb[ci-c0] + 0.25*cb[cn-c0]
+			vr = 0.75*cr[ci-c0] + 0.25*cr[cn-c0]
+		} else {
+			vb, vr = cb[ci-c0], cr[ci-c0]
+		}
+		yy := float32(yrow[x])
+		i := 3 * (x - x0)
+		d[i] = clamp255(yy + 1.402*vr)
+		d[i+1] = clamp255(yy - 0.344136*vb - 0.714136*vr)
+		d[i+2] = clamp255(yy + 1.772*vb)
+	}
+}
+
+type rgbaReader struct{ m *image.RGBA }
+
+func (r *rgbaReader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+4*x0 : y*r.m.Stride+4*x1]
+	d := dst[:3*(x1-x0)]
+	for i := 0; i < x1-x0; i++ {
+		q := p[4*i : 4*i+4]
+		bg := float32(255 - int(q[3])) // premultiplied: composite on white by adding (1-a)·255
+		d[3*i] = float32(q[0]) + bg
+		d[3*i+1] = float32(q[1]) + bg
+		d[3*i+2] = float32(q[2]) + bg
+	}
+}
+
+type nrgbaReader struct{ m *image.NRGBA }
+
+func (r *nrgbaReader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+4*x0 : y*r.m.Stride+4*x1]
+	d := dst[:3*(x1-x0)]
+	for i := 0; i < x1-x0; i++ {
+		q := p[4*i : 4*i+4]
+		if q[3] == 255 {
+			d[3*i], d[3*i+1], d[3*i+2] = float32(q[0]), float32(q[1]), float32(q[2])
+			continue
+		}
+		a := float32(q[3]) / 255
+		bg := 255 * (1 - a)
+		d[3*i] = float32(q[0])*a + bg
+		d[3*i+1] = float32(q[1])*a + bg
+		d[3*i+2] = float32(q[2])*a + bg
+	}
+}
+
+type grayReader struct{ m *image.Gray }
+
+func (r *grayReader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+x0 : y*r.m.Stride+x1]
+	d := dst[:3*len(p)]
+	for i, v := range p {
+		f := float32(v)
+		d[3*i], d[3*i+1], d[3*i+2] = f, f, f
+	}
+}
+
+type palettedReader struct {
+	m   *image.Paletted
+	lut [256 * 3]float32
+}
+
+func (r *palettedReader) set(m *image.Paletted) {
+	r.m = m
+	for i := range 256 {
+		var c color.Color = color.Black // out-of-palette indices read as black, like At
+		if i < len(m.Palette) {
+			c = m.Palette[i]
+		}
+		cr, cg, cb, ca := c.RGBA()
+		bg := float32(0xffff-ca) / 257
+		r.lut[3*i] = float32(cr)/257 + bg
+		r.lut[3*i+1] = float32(cg)/257 + bg
+		r.lut[3*i+2] = float32(cb)/257 + bg
+	}
+}
+
+func (r *palettedReader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+x0 : y*r.m.Stride+x1]
+	d := dst[:3*len(p)]
+	for i, v := range p {
+		copy(d[3*i:3*i+3], r.lut[3*int(v):3*int(v)+3])
+	}
+}
+
+type cmykReader struct{ m *image.CMYK }
+
+func (r *cmykReader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+4*x0 : y*r.m.Stride+4*x1]
+	d := dst[:3*(x1-x0)]
+	for i := 0; i < x1-x0; i++ {
+		q := p[4*i : 4*i+4]
+		w := float32(255-int(q[3])) / 255
+		d[3*i] = float32(255-int(q[0])) * w
+		d[3*i+1] = float32(255-int(q[1])) * w
+		d[3*i+2] = float32(255-int(q[2])) * w
+	}
+}
+
+type gray16Reader struct{ m *image.Gray16 }
+
+func (r *gray16Reader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+2*x0 : y*r.m.Stride+2*x1]
+	d := dst[:3*(x1-x0)]
+	for i := 0; i < x1-x0; i++ {
+		f := float32(int(p[2*i])<<8|int(p[2*i+1])) / 257
+		d[3*i], d[3*i+1], d[3*i+2] = f, f, f
+	}
+}
+
+type rgba64Reader struct{ m *image.RGBA64 }
+
+func (r *rgba64Reader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+8*x0 : y*r.m.Stride+8*x1]
+	d := dst[:3*(x1-x0)]
+	for i := 0; i < x1-x0; i++ {
+		q := p[8*i : 8*i+8]
+		bg := float32(0xffff-(int(q[6])<<8|int(q[7]))) / 257
+		d[3*i] = float32(int(q[0])<<8|int(q[1]))/257 + bg
+		d[3*i+1] = float32(int(q[2])<<8|int(q[3]))/257 + bg
+		d[3*i+2] = float32(int(q[4])<<8|int(q[5]))/257 + bg
+	}
+}
+
+type nrgba64Reader struct{ m *image.NRGBA64 }
+
+func (r *nrgba64Reader) readRow(y, x0, x1 int, dst []float32) {
+	p := r.m.Pix[y*r.m.Stride+8*x0 : y*r.m.Stride+8*x1]
+	d := dst[:3*(x1-x0)]
+	for i := 0; i < x1-x0; i++ {
+		q := p[8*i : 8*i+8]
+		a := float32(int(q[6])<<8|int(q[7])) / 0xffff
+		bg := 255 * (1 - a)
+		d[3*i] = float32(int(q[0])<<8|int(q[1]))/257*a + bg
+		d[3*i+1] = float32(int(q[2])<<8|int(q[3]))/257*a + bg
+		d[3*i+2] = float32(int(q[4])<<8|int(q[5]))/257*a + bg
+	}
+}
+
+// genericReader handles any other image.Image through At (one interface call per pixel).
+type genericReader struct{ m image.Image }
+
+func (r *genericReader) readRow(y, x0, x1 int, dst []float32) {
+	b := r.m.Bounds()
+	d := dst[:3*(x1-x0)]
+	for x := x0; x < x1; x++ {
+		cr, cg, cb, ca := r.m.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		bg := float32(0xffff-ca) / 257
+		i := 3 * (x - x0)
+		d[i] = float32(cr)/257 + bg
+		d[i+1] = float32(cg)/257 + bg
+		d[i+2] = float32(cb)/257 + bg
+	}
+}
+
+// --- weights -----------------------------------------------------------------------
+
+// weights are the filter taps of one resampling direction, for a window of outputs.
+type weights struct {
+	start  []int     // first source index of each output
+	n      []int     // number of taps of each output
+	w      []float32 // taps, k per output
+	k      int
+	single bool // every output is one source sample with weight 1 (a pure gather)
+	lo, hi int  // source range touched: [lo, hi)
+}
+
+// compute fills the taps for outputs first..first+count-1 of resampling the source range
+// [in0, in1) of an axis of inSize samples onto outSize samples with the triangle filter,
+// its support widened by the downscaling ratio (antialiasing), the way Pillow's BILINEAR
+// does: output i is centered at in0 + (i+0.5)·scale, taps are normalized to sum to 1.
+func (wt *weights) compute(inSize int, in0, in1 float64, outSize, first, count int) {
+	scale := (in1 - in0) / float64(outSize)
+	fs := max(scale, 1.0)
+	support := fs // the triangle's support is 1 at scale 1
+	k := int(math.Ceil(support))*2 + 1
+	wt.k = k
+	if cap(wt.start) < count {
+		wt.start, wt.n = make([]int, count), make([]int, count)
+	}
+	wt.start, wt.n = wt.start[:count], wt.n[:count]
+	wt.w = grow(&wt.w, count*k)
+	wt.single = true
+	wt.lo, wt.hi = inSize, 0
+	var tmp [64]float64
+	for i := 0; i < count; i++ {
+		center := in0 + (float64(first+i)+0.5)*scale
+		lo := int(center - support + 0.5)
+		lo = max(lo, 0)
+		hi := min(int(center+support+0.5), inSize)
+		n := min(hi-lo, k, len(tmp))
+		total := 0.0
+		for j := 0; j < n; j++ {
+			x := (float64(lo+j) - center + 0.5) / fs
+			v := 1 - math.Abs(x)
+			if v < 0 {
+				v = 0
+			}
+			tmp[j] = v
+			total += v
+		}
+		// Trim zero taps at both ends.
+		a, b := 0, n
+		for a < b && tmp[a] == 0 {
+			a++
+		}
+		for b > a && tmp[b-1] == 0 {
+			b--
+		}
+		ws := wt.w[i*k : i*k+k]
+		if a == b || total == 0 { // degenerate (cannot happen for valid geometry): nearest
+			wt.start[i] = min(max(int(center), 0), inSize-1)
+			wt.n[i] = 1
+			ws[0] = 1
+		} else {
+			wt.start[i] = lo + a
+			wt.n[i] = b - a
+			for j := a; j < b; j++ {
+				ws[j-a] = float32(tmp[j] / total)
+			}
+			if b-a != 1 || ws[0] != 1 {
+				wt.single = false
+			}
+		}
+		wt.lo = min(wt.lo, wt.start[i])
+		wt.hi = max(wt.hi, wt.start[i]+wt.n[i])
+	}
+}
+
+// --- the resampler -----------------------------------------------------------------
+
+// resample resizes the source box [bx0,bx1)×[by0,by1) of img to rw×rh and stores the
+// window of W×H outputs starting at (ox, oy) of that resized image in s.hwc (RGB, 0..255,
+// row-major H×W×3). The window must lie inside the resized image.
+func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, ox, oy, W, H int) []float32 {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	s.hw.compute(sw, bx0, bx1, rw, ox, W)
+	s.vw.compute(sh, by0, by1, rh, oy, H)
+	out := grow(&s.hwc, H*W*3)
+	rd := s.reader(img)
+	hw, vw := &s.hw, &s.vw
+	xlo, xhi := hw.lo, hw.hi
+	row := grow(&s.row, 3*(xhi-xlo))
+	rowLen := 3 * W
+
+	// Horizontal pass over the source rows the window needs. With a vertical gather
+	// (no vertical resampling), rows go straight to their output rows.
+	hpass := func(sy int, o []float32) {
+		rd.readRow(sy, xlo, xhi, row)
+		if hw.single {
+			for i := 0; i < W; i++ {
+				j := 3 * (hw.start[i] - xlo)
+				o[3*i], o[3*i+1], o[3*i+2] = row[j], row[j+1], row[j+2]
+			}
+			return
+		}
+		k := hw.k
+		for i := 0; i < W; i++ {
+			ws := hw.w[i*k : i*k+hw.n[i]]
+			src := row[3*(hw.start[i]-xlo):]
+			var r, g, bl float32
+			for j, w := range ws {
+				r += w * src[3*j]
+				g += w * src[3*j+1]
+				bl += w * src[3*j+2]
+			}
+			o[3*i], o[3*i+1], o[3*i+2] = r, g, bl
+		}
+	}
+	if vw.single {
+		for y := 0; y < H; y++ {
+			hpass(vw.start[y], out[y*rowLen:(y+1)*rowLen])
+		}
+		return out
+	}
+	ylo, yhi := vw.lo, vw.hi
+	tmp := grow(&s.tmp, (yhi-ylo)*rowLen)
+	for sy := ylo; sy < yhi; sy++ {
+		hpass(sy, tmp[(sy-ylo)*rowLen:(sy-ylo+1)*rowLen])
+	}
+	k := vw.k
+	for y := 0; y < H; y++ {
+		o := out[y*rowLen : (y+1)*rowLen]
+		ws := vw.w[y*k : y*k+vw.n[y]]
+		base := vw.start[y] - ylo
+		t := tmp[base*rowLen : (base+1)*rowLen]
+		w0 := ws[0]
+		for i := range o {
+			o[i] = w0 * t[i]
+		}
+		for j := 1; j < len(ws); j++ {
+			t := tmp[(base+j)*rowLen : (base+j+1)*rowLen]
+			w := ws[j]
+			for i := range o {
+				o[i] += w * t[i]
+			}
+		}
+	}
+	return out
+}
