@@ -118,11 +118,12 @@ func writeArchive(path string, members []member, created time.Time) ([]byte, err
 
 // readArchive reads and verifies a bundle container from r. name is used in errors.
 // It returns the members by name, the manifest and its raw bytes.
-func readArchive(r io.Reader, name string) (map[string][]byte, *Manifest, []byte, error) {
+func readArchive(data []byte, name string) (map[string][]byte, *Manifest, []byte, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("model bundle %s: %s: %w", name, fmt.Sprintf(format, args...), ErrCorrupt)
 	}
-	tr := tar.NewReader(r)
+	cr := &countingReader{r: bytes.NewReader(data)}
+	tr := tar.NewReader(cr)
 	hdr, err := tr.Next()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -194,6 +195,11 @@ func readArchive(r io.Reader, name string) (map[string][]byte, *Manifest, []byte
 		}
 		got[hdr.Name] = data
 	}
+	// The archive must end with its two zero blocks (Go's tar reader accepts a file cut
+	// right after a member's data, or after one zero block, as a clean end).
+	if cr.n < 1024 || !allZero(data[cr.n-1024:cr.n]) || !allZero(data[cr.n:]) {
+		return nil, nil, nil, bad("truncated: end-of-archive marker missing after %d bytes", cr.n)
+	}
 	var missing []string
 	for n := range want {
 		if _, ok := got[n]; !ok {
@@ -218,4 +224,24 @@ func readMember(r io.Reader, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %d of %d bytes: %w", n, size, err)
 	}
 	return buf.Bytes(), nil
+}
+
+type countingReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func allZero(b []byte) bool {
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }

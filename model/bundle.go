@@ -1,0 +1,223 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/imageio"
+)
+
+// Member names inside a bundle.
+const (
+	memberBackbone     = "backbone.onnx"
+	memberBackboneInfo = "backbone.json"
+	memberHead         = "head.json"
+	memberLabels       = "labels.json"
+	memberThresholds   = "thresholds.json"
+	memberPreprocess   = "preprocess.json"
+	memberTraining     = "training.json"
+	memberMetrics      = "metrics.json"
+)
+
+// BackboneInfo records where a bundle's feature extractor came from.
+type BackboneInfo struct {
+	// Name is the file name or zoo name the user gave.
+	Name string `json:"name"`
+	// SHA256 is the digest of the original ONNX file (before cutting at the feature node).
+	SHA256 string `json:"sha256,omitempty"`
+	// FeatureNode is the graph value the features are taken from.
+	FeatureNode string `json:"feature_node,omitempty"`
+	// FeatureDim is the length of one feature vector (the head's input size).
+	FeatureDim int `json:"feature_dim"`
+	// Randomized is set when the weights were replaced by a random initialisation
+	// (RandomizeONNX; a transfer-gap baseline, not a useful model).
+	Randomized bool `json:"randomized,omitempty"`
+	// RandomSeed is the seed of that initialisation.
+	RandomSeed uint64 `json:"random_seed,omitempty"`
+}
+
+// Bundle is the content of a .mlb file.
+type Bundle struct {
+	// Backbone is the feature extractor as fp32 ONNX with a dynamic batch dimension: one
+	// input [N,C,H,W] (or NHWC per Spec.Layout), one output [N,FeatureDim].
+	Backbone     []byte
+	BackboneInfo BackboneInfo
+	// Head maps a feature vector to one logit per label.
+	Head head.Params
+	// Labels is the label vocabulary; scores and thresholds are indexed like it.
+	Labels []string
+	// Thresholds holds one decision threshold in [0,1] per label (on sigmoid scores).
+	Thresholds []float64
+	// Spec is the image preprocessing the backbone expects.
+	Spec imageio.Spec
+	// Training is the training configuration and history, as JSON (may be empty).
+	Training json.RawMessage
+	// Metrics holds validation and test metrics, as JSON (may be empty).
+	Metrics json.RawMessage
+
+	// Filled in by Save and Read:
+	// Manifest lists the members with their digests.
+	Manifest *Manifest
+	// ID is the hex sha256 of the manifest; it identifies the bundle's exact content.
+	ID string
+}
+
+// Validate checks that the parts of the bundle fit together.
+func (b *Bundle) Validate() error {
+	if len(b.Backbone) == 0 {
+		return fmt.Errorf("bundle: %s: empty backbone", memberBackbone)
+	}
+	if len(b.Labels) == 0 {
+		return fmt.Errorf("bundle: %s: no labels", memberLabels)
+	}
+	seen := make(map[string]bool, len(b.Labels))
+	for i, l := range b.Labels {
+		if l == "" {
+			return fmt.Errorf("bundle: %s: label %d is empty", memberLabels, i)
+		}
+		if seen[l] {
+			return fmt.Errorf("bundle: %s: label %q appears twice", memberLabels, l)
+		}
+		seen[l] = true
+	}
+	if len(b.Thresholds) != len(b.Labels) {
+		return fmt.Errorf("bundle: %s: %d thresholds for %d labels", memberThresholds, len(b.Thresholds), len(b.Labels))
+	}
+	for i, t := range b.Thresholds {
+		if math.IsNaN(t) || t < 0 || t > 1 {
+			return fmt.Errorf("bundle: %s: threshold %d (%s) = %v, want 0..1", memberThresholds, i, b.Labels[i], t)
+		}
+	}
+	if err := b.Spec.Validate(); err != nil {
+		return fmt.Errorf("bundle: %s: %w", memberPreprocess, err)
+	}
+	if err := b.Head.Validate(); err != nil {
+		return fmt.Errorf("bundle: %s: %w", memberHead, err)
+	}
+	if b.Head.Out != len(b.Labels) {
+		return fmt.Errorf("bundle: %s: head has %d outputs for %d labels", memberHead, b.Head.Out, len(b.Labels))
+	}
+	if b.BackboneInfo.FeatureDim != 0 && b.BackboneInfo.FeatureDim != b.Head.In {
+		return fmt.Errorf("bundle: %s: head input %d, backbone feature dim %d", memberHead, b.Head.In, b.BackboneInfo.FeatureDim)
+	}
+	return nil
+}
+
+// Save validates the bundle and writes it to path atomically (temporary file + rename).
+// It sets b.Manifest and b.ID.
+func (b *Bundle) Save(path string) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	js := func(name string, v any) (member, error) {
+		data, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return member{}, fmt.Errorf("bundle: %s: %w", name, err)
+		}
+		return member{name, data}, nil
+	}
+	members := []member{{memberBackbone, b.Backbone}}
+	for _, m := range []struct {
+		name string
+		v    any
+	}{
+		{memberBackboneInfo, b.BackboneInfo},
+		{memberHead, b.Head},
+		{memberLabels, b.Labels},
+		{memberThresholds, b.Thresholds},
+		{memberPreprocess, b.Spec},
+	} {
+		mm, err := js(m.name, m.v)
+		if err != nil {
+			return err
+		}
+		members = append(members, mm)
+	}
+	for _, m := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{memberTraining, b.Training}, {memberMetrics, b.Metrics}} {
+		raw := m.raw
+		if len(raw) == 0 {
+			raw = json.RawMessage("{}")
+		}
+		if !json.Valid(raw) {
+			return fmt.Errorf("bundle: %s: not valid JSON", m.name)
+		}
+		members = append(members, member{m.name, raw})
+	}
+	manBytes, err := writeArchive(path, members, time.Now())
+	if err != nil {
+		return err
+	}
+	var man Manifest
+	if err := json.Unmarshal(manBytes, &man); err != nil {
+		return fmt.Errorf("bundle: manifest: %w", err)
+	}
+	b.Manifest, b.ID = &man, digest(manBytes)
+	return nil
+}
+
+// Read reads and verifies a bundle file without starting any engine. Damaged,
+// truncated and tampered files are refused with an error wrapping ErrCorrupt that names
+// the member.
+func Read(path string) (*Bundle, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("model bundle: %w", err)
+	}
+	return decode(data, path)
+}
+
+// Decode reads and verifies a bundle held in memory; name is used in errors.
+func Decode(data []byte, name string) (*Bundle, error) { return decode(data, name) }
+
+func decode(data []byte, name string) (*Bundle, error) {
+	members, man, manBytes, err := readArchive(data, name)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{Manifest: man, ID: digest(manBytes)}
+	need := func(n string) ([]byte, error) {
+		d, ok := members[n]
+		if !ok {
+			return nil, fmt.Errorf("model bundle %s: member %s missing: %w", name, n, ErrCorrupt)
+		}
+		return d, nil
+	}
+	if b.Backbone, err = need(memberBackbone); err != nil {
+		return nil, err
+	}
+	for _, m := range []struct {
+		name string
+		v    any
+	}{
+		{memberBackboneInfo, &b.BackboneInfo},
+		{memberHead, &b.Head},
+		{memberLabels, &b.Labels},
+		{memberThresholds, &b.Thresholds},
+		{memberPreprocess, &b.Spec},
+	} {
+		d, err := need(m.name)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(d, m.v); err != nil {
+			return nil, fmt.Errorf("model bundle %s: member %s: %v: %w", name, m.name, err, ErrCorrupt)
+		}
+	}
+	if b.Training, err = need(memberTraining); err != nil {
+		return nil, err
+	}
+	if b.Metrics, err = need(memberMetrics); err != nil {
+		return nil, err
+	}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("model bundle %s: %w: %w", name, err, ErrCorrupt)
+	}
+	return b, nil
+}
