@@ -1,0 +1,220 @@
+package backbone
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/gomlx/compute-onnx/support/protos"
+)
+
+// Ops that may sit between the classifier and the graph output.
+var tailOps = map[string]bool{
+	"Softmax": true, "LogSoftmax": true, "Sigmoid": true, "Identity": true, "Dropout": true,
+	"Flatten": true, "Reshape": true, "Squeeze": true, "Relu": true, "GlobalAveragePool": true,
+	"ReduceMean": true, "Add": true, "Cast": true, "Clip": true, "Transpose": true,
+}
+
+// findFeature sets FeatureNode, FeatureDim, Pooled, Reason and Candidates.
+func (b *Backbone) findFeature(override string) error {
+	g := b.model.Graph
+	inShape := append([]int64{1}, b.InputShape...)
+	b.shapes = inferShapes(g, b.Input, inShape)
+	producer := map[string]*protos.NodeProto{}
+	for _, n := range g.Node {
+		for _, o := range n.Output {
+			producer[o] = n
+		}
+	}
+	inits := map[string]*protos.TensorProto{}
+	for _, t := range g.Initializer {
+		inits[t.Name] = t
+	}
+	isConst := func(name string) bool {
+		if _, ok := inits[name]; ok {
+			return true
+		}
+		p := producer[name]
+		return p != nil && p.OpType == "Constant"
+	}
+
+	var cut, reason string
+	var classifier *protos.NodeProto
+	if override != "" {
+		cut = override
+		if _, ok := producer[cut]; !ok && cut != b.Input {
+			// Accept a node name too.
+			cut = ""
+			for _, n := range g.Node {
+				if n.Name == override && len(n.Output) > 0 {
+					cut = n.Output[0]
+				}
+			}
+			if cut == "" {
+				return fmt.Errorf("%w: %q is neither a tensor nor a node of the graph (see 'multilabel backbone inspect')", ErrNoFeature, override)
+			}
+		}
+		reason = "chosen by the user"
+	} else {
+		t := g.Output[0].Name
+		for steps := 0; steps < 64 && classifier == nil; steps++ {
+			n := producer[t]
+			if n == nil {
+				break
+			}
+			switch {
+			case n.OpType == "Gemm" || n.OpType == "MatMul":
+				classifier = n
+			case n.OpType == "Conv" && isPointwise(n, inits):
+				classifier = n
+			case tailOps[n.OpType]:
+				next := ""
+				for _, in := range n.Input {
+					if in != "" && !isConst(in) {
+						next = in
+						break
+					}
+				}
+				if next == "" || (n.OpType == "Add" && nonConstInputs(n, isConst) > 1) {
+					t = ""
+				} else {
+					t = next
+				}
+			default:
+				t = ""
+			}
+			if t == "" {
+				break
+			}
+		}
+		if classifier != nil {
+			cut = classifier.Input[0]
+			// Dropout/Identity before the classifier are no-ops at inference.
+			for p := producer[cut]; p != nil && (p.OpType == "Dropout" || p.OpType == "Identity"); p = producer[cut] {
+				cut = p.Input[0]
+			}
+			reason = fmt.Sprintf("input of the final %s classifier %q", classifier.OpType, nodeLabel(classifier))
+		} else {
+			cut = g.Output[0].Name
+			reason = "no final classifier found: the graph output is used as the features"
+		}
+	}
+	b.FeatureNode = cut
+	b.Reason = reason
+	s := b.shapes[cut]
+	switch {
+	case len(s) == 4 && (s[2] != 1 || s[3] != 1):
+		b.Pooled = true
+		b.FeatureDim = int(s[1])
+	case len(s) == 4:
+		b.FeatureDim = int(s[1])
+	case len(s) == 2:
+		b.FeatureDim = int(s[1])
+	case len(s) == 3 || len(s) > 4:
+		return fmt.Errorf("%w: tensor %q has shape %v; want [N,D] or a [N,C,H,W] map", ErrNoFeature, cut, s)
+	case s == nil && classifier != nil:
+		// Shape inference failed: fall back to the classifier's weights.
+		b.FeatureDim = classifierInDim(classifier, inits)
+		b.Pooled = classifier.OpType == "Conv"
+	}
+	if b.Pooled {
+		b.Reason += ", global-average-pooled"
+	}
+	b.Candidates = b.candidates(g, producer)
+	return nil
+}
+
+func nonConstInputs(n *protos.NodeProto, isConst func(string) bool) int {
+	c := 0
+	for _, in := range n.Input {
+		if in != "" && !isConst(in) {
+			c++
+		}
+	}
+	return c
+}
+
+// isPointwise reports a Conv with a constant 1×1 kernel and no grouping: the shape of a
+// convolutional classifier.
+func isPointwise(n *protos.NodeProto, inits map[string]*protos.TensorProto) bool {
+	if len(n.Input) < 2 || attrInt(n, "group", 1) != 1 {
+		return false
+	}
+	w := inits[n.Input[1]]
+	if w == nil || len(w.Dims) != 4 {
+		return false
+	}
+	return w.Dims[2] == 1 && w.Dims[3] == 1
+}
+
+// classifierInDim reads the classifier's input width from its weights (0 if unknown).
+func classifierInDim(n *protos.NodeProto, inits map[string]*protos.TensorProto) int {
+	if len(n.Input) < 2 {
+		return 0
+	}
+	w := inits[n.Input[1]]
+	if w == nil {
+		return 0
+	}
+	switch n.OpType {
+	case "Gemm":
+		if len(w.Dims) == 2 {
+			if attrInt(n, "transB", 0) == 1 {
+				return int(w.Dims[1])
+			}
+			return int(w.Dims[0])
+		}
+	case "MatMul":
+		if len(w.Dims) == 2 {
+			return int(w.Dims[0])
+		}
+	case "Conv":
+		if len(w.Dims) == 4 {
+			return int(w.Dims[1])
+		}
+	}
+	return 0
+}
+
+// candidates lists tensors of rank 2 or 4 produced by the last nodes of the graph, nearest
+// the output last, plus the chosen cut.
+func (b *Backbone) candidates(g *protos.GraphProto, producer map[string]*protos.NodeProto) []Candidate {
+	const window = 16
+	seen := map[string]bool{}
+	var out []Candidate
+	add := func(t string) {
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		c := Candidate{Tensor: t, Chosen: t == b.FeatureNode}
+		if p := producer[t]; p != nil {
+			c.Op = p.OpType
+		}
+		if s := b.shapes[t]; s != nil {
+			c.Shape = append([]int64{-1}, s[1:]...)
+			if len(s) == 2 || len(s) == 4 {
+				c.Dim = int(s[1])
+			}
+		} else if c.Chosen {
+			c.Dim = b.FeatureDim
+		}
+		out = append(out, c)
+	}
+	start := len(g.Node) - window
+	if start < 0 {
+		start = 0
+	}
+	for _, n := range g.Node[start:] {
+		if n.OpType == "Constant" || len(n.Output) == 0 {
+			continue
+		}
+		if s := b.shapes[n.Output[0]]; s != nil && len(s) != 2 && len(s) != 4 {
+			continue
+		}
+		add(n.Output[0])
+	}
+	add(b.FeatureNode)
+	// Chosen first, then graph order from the end.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Chosen && !out[j].Chosen })
+	return out
+}
