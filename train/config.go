@@ -1,0 +1,233 @@
+// Package train fits a classification head (package head) on in-memory backbone
+// features with a multi-label loss (package loss), using GoMLX with the pure-Go
+// backend for the training step and plain Go everywhere else.
+//
+// [Fit] runs mini-batch AdamW (decoupled weight decay, none on biases) with a
+// warmup+cosine or one-cycle learning-rate schedule, seeded shuffling, optional
+// dropout (MLP head), global gradient-norm clipping, an exponential moving average
+// (EMA) of the weights, per-epoch validation (loss and mAP, for both the raw and the
+// EMA weights, keeping the better), early stopping on validation mAP with patience,
+// a per-epoch history, progress callbacks, and a checkpoint written each epoch
+// (temp file + rename) from which a run can be resumed with the same final result
+// as an uninterrupted run.
+//
+// The result is a plain-Go [head.Params] (with the feature standardisation learnt on
+// the training set), so prediction needs no GoMLX.
+//
+// Performance: each training step is one compiled graph for the (fixed) batch size;
+// the last, smaller batch of an epoch is padded with rows whose labels are masked out,
+// which leaves the loss and its gradient unchanged (losses are means over known
+// entries). Validation runs as one batch.
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/loss"
+)
+
+// Learning-rate schedules.
+const (
+	// Cosine: linear warmup over WarmupEpochs, then cosine decay to 0.
+	Cosine = "cosine"
+	// OneCycle: Smith's one-cycle policy as in PyTorch's OneCycleLR (cosine
+	// annealing, 30% rising from LR/25 to LR, then falling to LR/25/1e4).
+	OneCycle = "onecycle"
+	// Constant keeps LR fixed.
+	Constant = "constant"
+)
+
+// Config holds the training hyper-parameters. [DefaultConfig] gives the recommended
+// values. In a Config built by hand, a zero Head, Loss, Schedule, Hidden, Epochs,
+// BatchSize, LR, Beta1, Beta2 or AdamEps takes the default; a zero WeightDecay,
+// Dropout, EMA, ClipNorm, WarmupEpochs or Patience means "off".
+type Config struct {
+	Head    string  `json:"head"`              // "linear" (default) or "mlp"
+	Hidden  int     `json:"hidden,omitempty"`  // MLP hidden width (default 512)
+	Dropout float64 `json:"dropout,omitempty"` // MLP dropout rate on the hidden layer, in [0, 1)
+
+	Loss string `json:"loss"` // "bce" (default), "weighted", "focal" or "asl"
+	// LossConfig overrides loss.Defaults(Loss) when not nil (its Kind is then
+	// taken from Loss if empty). Weighted-loss positive weights left nil are
+	// computed from the training labels.
+	LossConfig *loss.Config `json:"loss_config,omitempty"`
+
+	Epochs    int     `json:"epochs"`     // default 100
+	BatchSize int     `json:"batch_size"` // default 64
+	LR        float64 `json:"lr"`         // peak learning rate, default 1e-3
+	// WeightDecay is AdamW's decoupled weight decay, applied to weights, never biases.
+	WeightDecay float64 `json:"weight_decay"`
+	Beta1       float64 `json:"beta1"`    // default 0.9
+	Beta2       float64 `json:"beta2"`    // default 0.999
+	AdamEps     float64 `json:"adam_eps"` // default 1e-8
+
+	Schedule     string  `json:"schedule"`      // "cosine" (default), "onecycle" or "constant"
+	WarmupEpochs float64 `json:"warmup_epochs"` // cosine schedule warmup, in epochs
+
+	// ClipNorm clips the global gradient norm (0: no clipping).
+	ClipNorm float64 `json:"clip_norm"`
+	// EMA is the decay of the exponential moving average of the weights, per step
+	// (0: no EMA). The effective decay ramps up as min(EMA, (1+t)/(10+t)).
+	EMA float64 `json:"ema"`
+	// Patience stops training when validation mAP has not improved for this many
+	// epochs (0: never stop early). Needs a validation set.
+	Patience int `json:"patience"`
+	// NoStandardize disables feature standardisation (mean/std of the training set).
+	NoStandardize bool `json:"no_standardize,omitempty"`
+
+	Seed uint64 `json:"seed"`
+
+	// Checkpoint, when set, is the file written (temp + rename) after every epoch.
+	Checkpoint string `json:"-"`
+	// Resume continues from Checkpoint when that file exists (else starts afresh).
+	// The checkpoint must come from the same configuration and data.
+	Resume bool `json:"-"`
+}
+
+// DefaultConfig returns the recommended configuration for a linear probe with BCE.
+func DefaultConfig() Config {
+	return Config{
+		Head: head.Linear, Hidden: 512, Dropout: 0.2,
+		Loss:   loss.BCE,
+		Epochs: 100, BatchSize: 64, LR: 1e-3, WeightDecay: 1e-4,
+		Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8,
+		Schedule: Cosine, WarmupEpochs: 2,
+		ClipNorm: 5, EMA: 0.99, Patience: 20,
+	}
+}
+
+// resolved fills the zero fields that take defaults.
+func (c Config) resolved() Config {
+	d := DefaultConfig()
+	if c.Head == "" {
+		c.Head = d.Head
+	}
+	if c.Hidden == 0 {
+		c.Hidden = d.Hidden
+	}
+	if c.Loss == "" {
+		c.Loss = d.Loss
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = d.Beta1
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = d.Beta2
+	}
+	if c.AdamEps == 0 {
+		c.AdamEps = d.AdamEps
+	}
+	if c.Schedule == "" {
+		c.Schedule = d.Schedule
+	}
+	if c.Head != head.MLP {
+		c.Hidden, c.Dropout = 0, 0
+	}
+	return c
+}
+
+// lossConfig returns the loss configuration to use.
+func (c Config) lossConfig() loss.Config {
+	if c.LossConfig == nil {
+		return loss.Defaults(c.Loss)
+	}
+	l := *c.LossConfig
+	if l.Kind == "" {
+		l.Kind = c.Loss
+	}
+	return l
+}
+
+// Validate checks a configuration (after defaults are applied).
+func (c Config) Validate() error {
+	c = c.resolved()
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Head != head.Linear && c.Head != head.MLP:
+		return fmt.Errorf("train: unknown head %q (want linear or mlp)", c.Head)
+	case c.Hidden < 0:
+		return fmt.Errorf("train: hidden width %d must be positive", c.Hidden)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("train: dropout %v must be in [0, 1)", c.Dropout)
+	case c.Epochs < 0:
+		return fmt.Errorf("train: epochs %d must be positive", c.Epochs)
+	case c.BatchSize < 0:
+		return fmt.Errorf("train: batch size %d must be positive", c.BatchSize)
+	case !(c.LR > 0) || !finite(c.LR):
+		return fmt.Errorf("train: learning rate %v must be positive", c.LR)
+	case !(c.WeightDecay >= 0) || !finite(c.WeightDecay):
+		return fmt.Errorf("train: weight decay %v must be >= 0", c.WeightDecay)
+	case !(c.Beta1 > 0 && c.Beta1 < 1) || !(c.Beta2 > 0 && c.Beta2 < 1):
+		return fmt.Errorf("train: Adam betas %v, %v must be in (0, 1)", c.Beta1, c.Beta2)
+	case !(c.AdamEps > 0) || !finite(c.AdamEps):
+		return fmt.Errorf("train: Adam epsilon %v must be positive", c.AdamEps)
+	case c.Schedule != Cosine && c.Schedule != OneCycle && c.Schedule != Constant:
+		return fmt.Errorf("train: unknown schedule %q (want cosine, onecycle or constant)", c.Schedule)
+	case !(c.WarmupEpochs >= 0) || !finite(c.WarmupEpochs):
+		return fmt.Errorf("train: warmup epochs %v must be >= 0", c.WarmupEpochs)
+	case !(c.ClipNorm >= 0) || !finite(c.ClipNorm):
+		return fmt.Errorf("train: clip norm %v must be >= 0", c.ClipNorm)
+	case !(c.EMA >= 0 && c.EMA < 1):
+		return fmt.Errorf("train: EMA decay %v must be in [0, 1)", c.EMA)
+	case c.Patience < 0:
+		return fmt.Errorf("train: patience %d must be >= 0", c.Patience)
+	case c.Resume && c.Checkpoint == "":
+		return fmt.Errorf("train: resume needs a checkpoint path")
+	}
+	lc := c.lossConfig()
+	if lc.Kind != c.Loss {
+		return fmt.Errorf("train: loss %q but loss config kind %q", c.Loss, lc.Kind)
+	}
+	return lc.Validate(len(lc.PosWeight)) // class count checked again in Fit
+}
+
+// LearningRate returns the schedule's learning rate at step (0-based) of total steps.
+func LearningRate(c Config, step, total int) float64 {
+	c = c.resolved()
+	if total <= 0 {
+		return c.LR
+	}
+	t := float64(step)
+	T := float64(total)
+	switch c.Schedule {
+	case Cosine:
+		warm := 0.0
+		if total > 1 {
+			warm = math.Min(c.WarmupEpochs*T/float64(max(c.Epochs, 1)), T-1)
+		}
+		if t < warm {
+			return c.LR * (t + 1) / warm
+		}
+		span := T - warm
+		return c.LR * 0.5 * (1 + math.Cos(math.Pi*(t-warm)/span))
+	case OneCycle:
+		// PyTorch OneCycleLR defaults: pct_start 0.3, div_factor 25, final_div_factor 1e4.
+		initial := c.LR / 25
+		final := initial / 1e4
+		up := 0.3*T - 1
+		cosAnneal := func(from, to, pct float64) float64 { return to + (from-to)/2*(1+math.Cos(math.Pi*pct)) }
+		if t <= up {
+			if up <= 0 {
+				return c.LR
+			}
+			return cosAnneal(initial, c.LR, t/up)
+		}
+		down := T - 1 - up
+		if down <= 0 {
+			return final
+		}
+		return cosAnneal(c.LR, final, math.Min((t-up)/down, 1))
+	}
+	return c.LR
+}

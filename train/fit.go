@@ -1,0 +1,594 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/loss"
+	"github.com/multilabel/multilabel/metric"
+)
+
+// Epoch is one line of the training history.
+type Epoch struct {
+	Epoch     int     `json:"epoch"`      // 1-based
+	TrainLoss float64 `json:"train_loss"` // mean over the epoch's known label entries
+	// Validation loss and mAP of the raw weights and of their EMA (the EMA fields
+	// equal the raw ones when EMA is off). All are 0 without a validation set; the
+	// mAPs are 0 when the validation set has no known positive.
+	ValLoss    float64 `json:"val_loss"`
+	ValMAP     float64 `json:"val_map"`
+	ValLossEMA float64 `json:"val_loss_ema"`
+	ValMAPEMA  float64 `json:"val_map_ema"`
+	LR         float64 `json:"lr"`      // learning rate of the epoch's last step
+	Seconds    float64 `json:"seconds"` // wall time of the epoch (training + validation)
+	Best       bool    `json:"best"`    // this epoch gave the best validation mAP so far
+}
+
+// Callbacks report progress; nil fields are skipped. They run on Fit's goroutine
+// and should return quickly. To stop training, cancel Fit's context.
+type Callbacks struct {
+	// OnEpoch is called after each epoch (after its checkpoint is written).
+	OnEpoch func(Epoch)
+	// OnStep is called after each optimisation step: step counts from 1 to total
+	// over the whole run (steps skipped by early stopping are never reached).
+	OnStep func(step, total int)
+}
+
+// Result is a trained head with its training record.
+type Result struct {
+	// Head is the selected head: the weights (raw or EMA) of the epoch with the best
+	// validation mAP, or the last epoch's weights (EMA when on) without validation.
+	// It includes the training-set standardisation.
+	Head         head.Params `json:"head"`
+	History      []Epoch     `json:"history"`
+	BestEpoch    int         `json:"best_epoch"` // 1-based epoch of Head
+	BestValMAP   float64     `json:"best_val_map"`
+	UsedEMA      bool        `json:"used_ema"` // Head holds EMA weights
+	StoppedEarly bool        `json:"stopped_early"`
+	Steps        int         `json:"steps"` // optimisation steps run
+	// Config is the configuration used (defaults filled in); Loss the loss
+	// configuration, with the positive weights used by the weighted loss.
+	Config Config      `json:"config"`
+	Loss   loss.Config `json:"loss"`
+	// Resumed tells that the run continued from a checkpoint.
+	Resumed bool `json:"resumed,omitempty"`
+}
+
+// Fit trains a head on training features trX (n rows of dim float32, row-major) with
+// labels trY (n rows, one value per class: 1 positive, 0 negative, -1 unknown), and
+// validates each epoch on vaX/vaY (may be empty: then there is no model selection
+// and no early stopping). Unknown labels add nothing to the loss.
+//
+// Fit is deterministic: the same configuration (Seed included) and data give the
+// same history and head. It returns ctx.Err() when ctx is cancelled; with a
+// Checkpoint set, the run can then be resumed (Config.Resume) to the same result.
+// Bad input (sizes, label values, non-finite features, configuration) is reported
+// as an error, never a panic.
+func Fit(ctx context.Context, cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]int8, dim int, cb Callbacks) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("train: internal error: %v", r)
+		}
+	}()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.resolved()
+	t, err := newTrainer(cfg, trX, trY, vaX, vaY, dim)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	return t.run(ctx, cb)
+}
+
+// checkData validates features and labels; it returns the class count.
+func checkData(name string, x []float32, y [][]int8, dim, classes int) (int, error) {
+	if len(x) != len(y)*dim {
+		return 0, fmt.Errorf("train: %s features have %d values, want %d rows × dim %d = %d", name, len(x), len(y), dim, len(y)*dim)
+	}
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return 0, fmt.Errorf("train: %s features row %d, column %d is %v", name, i/dim, i%dim, v)
+		}
+	}
+	for i, row := range y {
+		if classes < 0 {
+			classes = len(row)
+		}
+		if len(row) != classes {
+			return 0, fmt.Errorf("train: %s labels row %d has %d values, want %d (one per class)", name, i, len(row), classes)
+		}
+		for j, v := range row {
+			if v < -1 || v > 1 {
+				return 0, fmt.Errorf("train: %s labels row %d, class %d is %d, want 1, 0 or -1", name, i, j, v)
+			}
+		}
+	}
+	return classes, nil
+}
+
+type trainer struct {
+	cfg                 Config
+	lc                  loss.Config
+	n, nv, dim, classes int
+	batch               int
+	x, vx               []float32 // standardised features
+	y, m, vy, vm        []float32 // targets and known-masks
+	vaY                 [][]int8
+	init                *head.Params // initial head: kind, sizes, standardisation
+	dims                [][]int
+	fingerprint         uint64
+
+	backend    compute.Backend
+	stepExec   *graph.Exec
+	evalExec   *graph.Exec
+	posw       *tensors.Tensor
+	vxT, vyT   *tensors.Tensor
+	vmT        *tensors.Tensor
+	params     []*tensors.Tensor
+	mom, vel   []*tensors.Tensor
+	ema        []*tensors.Tensor
+	hasEMA     bool
+	hasDropout bool
+}
+
+func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]int8, dim int) (*trainer, error) {
+	if dim <= 0 {
+		return nil, fmt.Errorf("train: feature dim %d must be positive", dim)
+	}
+	if len(trY) == 0 {
+		return nil, errors.New("train: no training rows")
+	}
+	classes, err := checkData("training", trX, trY, dim, -1)
+	if err != nil {
+		return nil, err
+	}
+	if classes == 0 {
+		return nil, errors.New("train: labels have no classes")
+	}
+	if _, err := checkData("validation", vaX, vaY, dim, classes); err != nil {
+		return nil, err
+	}
+	t := &trainer{cfg: cfg, n: len(trY), nv: len(vaY), dim: dim, classes: classes, vaY: vaY,
+		backend: gobackend.GetBackend()}
+	t.batch = min(cfg.BatchSize, t.n)
+	t.lc = cfg.lossConfig()
+	if t.lc.Kind == loss.Weighted && t.lc.PosWeight == nil {
+		t.lc.PosWeight = loss.PosWeights(trY, classes, t.lc.MaxPosWeight)
+	}
+	if err := t.lc.Validate(classes); err != nil {
+		return nil, err
+	}
+	p, err := head.New(cfg.Head, dim, cfg.Hidden, classes, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.NoStandardize {
+		p.Mean, p.Std = moments(trX, t.n, dim)
+	}
+	t.init = p
+	t.x = p.Standardize(trX, t.n)
+	t.vx = p.Standardize(vaX, t.nv)
+	t.y, t.m = loss.TargetsAndMask(trY, classes)
+	t.vy, t.vm = loss.TargetsAndMask(vaY, classes)
+	t.fingerprint = fingerprint(cfg, t.lc, dim, trX, trY, vaX, vaY)
+	t.hasEMA = cfg.EMA > 0
+	t.hasDropout = cfg.Head == head.MLP && cfg.Dropout > 0
+
+	pw := t.lc.PosWeight
+	if pw == nil {
+		pw = make([]float32, classes)
+		for i := range pw {
+			pw[i] = 1
+		}
+	}
+	t.posw = tensors.FromFlatDataAndDimensions(pw, classes)
+	if t.nv > 0 {
+		t.vxT = tensors.FromFlatDataAndDimensions(t.vx, t.nv, dim)
+		t.vyT = tensors.FromFlatDataAndDimensions(t.vy, t.nv, classes)
+		t.vmT = tensors.FromFlatDataAndDimensions(t.vm, t.nv, classes)
+	}
+	w, dims := p.Weights()
+	t.dims = dims
+	t.stepExec, err = graph.NewExec(t.backend, t.stepGraph)
+	if err != nil {
+		return nil, fmt.Errorf("train: building the training step: %w", err)
+	}
+	t.evalExec, err = graph.NewExec(t.backend, t.evalGraph)
+	if err != nil {
+		return nil, fmt.Errorf("train: building the evaluation: %w", err)
+	}
+	zeros := make([][]float32, len(w))
+	for i := range w {
+		zeros[i] = make([]float32, len(w[i]))
+	}
+	t.setState(w, zeros, zeros, w)
+	return t, nil
+}
+
+func (t *trainer) close() {
+	t.stepExec.Finalize()
+	t.evalExec.Finalize()
+}
+
+// moments returns the per-column mean and standard deviation (1 for constant columns).
+func moments(x []float32, n, dim int) (mean, std []float32) {
+	s := make([]float64, dim)
+	s2 := make([]float64, dim)
+	for i := 0; i < n; i++ {
+		for k, v := range x[i*dim : (i+1)*dim] {
+			s[k] += float64(v)
+		}
+	}
+	mean = make([]float32, dim)
+	for k := range s {
+		s[k] /= float64(n)
+		mean[k] = float32(s[k])
+	}
+	for i := 0; i < n; i++ {
+		for k, v := range x[i*dim : (i+1)*dim] {
+			d := float64(v) - s[k]
+			s2[k] += d * d
+		}
+	}
+	std = make([]float32, dim)
+	for k := range s2 {
+		sd := math.Sqrt(s2[k] / float64(n))
+		if sd < 1e-6 {
+			sd = 1
+		}
+		std[k] = float32(sd)
+	}
+	return mean, std
+}
+
+func tensorsOf(w [][]float32, dims [][]int) []*tensors.Tensor {
+	out := make([]*tensors.Tensor, len(w))
+	for i := range w {
+		out[i] = tensors.FromFlatDataAndDimensions(append([]float32(nil), w[i]...), dims[i]...)
+	}
+	return out
+}
+
+func slicesOf(ts []*tensors.Tensor) [][]float32 {
+	out := make([][]float32, len(ts))
+	for i, t := range ts {
+		out[i] = tensors.MustCopyFlatData[float32](t)
+	}
+	return out
+}
+
+func (t *trainer) setState(p, m, v, e [][]float32) {
+	t.params, t.mom, t.vel = tensorsOf(p, t.dims), tensorsOf(m, t.dims), tensorsOf(v, t.dims)
+	if t.hasEMA {
+		t.ema = tensorsOf(e, t.dims)
+	}
+}
+
+// headFrom returns a head.Params holding weights w (graph order) and the standardisation.
+func (t *trainer) headFrom(w [][]float32) head.Params {
+	p := t.init.Clone()
+	p.W1, p.B1 = w[0], w[1]
+	if p.Kind == head.MLP {
+		p.W2, p.B2 = w[2], w[3]
+	}
+	return *p
+}
+
+// Inputs of the step graph, in order.
+const (
+	inX = iota
+	inY
+	inMask
+	inPosW
+	inLR
+	inBC1
+	inBC2
+	inEMA
+	inFixed // first optional input
+)
+
+func (t *trainer) nw() int { return len(t.dims) }
+
+// stepGraph is one AdamW step: forward, loss, gradients, clipping, update, EMA.
+// Outputs: loss, gradient norm, then new params, first moments, second moments and
+// (with EMA) averaged params.
+func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
+	cfg := t.cfg
+	i := inFixed
+	var drop *graph.Node
+	if t.hasDropout {
+		drop = in[i]
+		i++
+	}
+	nw := t.nw()
+	P, M, V := in[i:i+nw], in[i+nw:i+2*nw], in[i+2*nw:i+3*nw]
+	logits := head.ForwardGraph(cfg.Head, in[inX], P, drop)
+	l := loss.Masked(t.lc, logits, in[inY], in[inMask], in[inPosW])
+	grads := graph.Gradient(l, P...)
+	sq := graph.ScalarZero(g, l.DType())
+	for _, gr := range grads {
+		sq = graph.Add(sq, graph.ReduceAllSum(graph.Square(gr)))
+	}
+	norm := graph.Sqrt(sq)
+	if cfg.ClipNorm > 0 {
+		scale := graph.MinScalar(graph.Div(graph.ConstAs(norm, cfg.ClipNorm), graph.AddScalar(norm, 1e-6)), 1)
+		for j := range grads {
+			grads[j] = graph.Mul(grads[j], scale)
+		}
+	}
+	lr, bc1, bc2 := in[inLR], in[inBC1], in[inBC2]
+	newP := make([]*graph.Node, nw)
+	newM := make([]*graph.Node, nw)
+	newV := make([]*graph.Node, nw)
+	stepSize := graph.Div(lr, bc1)
+	sqrtBC2 := graph.Sqrt(bc2)
+	for j := range P {
+		gj := grads[j]
+		newM[j] = graph.Add(graph.MulScalar(M[j], cfg.Beta1), graph.MulScalar(gj, 1-cfg.Beta1))
+		newV[j] = graph.Add(graph.MulScalar(V[j], cfg.Beta2), graph.MulScalar(graph.Square(gj), 1-cfg.Beta2))
+		p := P[j]
+		if cfg.WeightDecay > 0 && !head.IsBias(j) {
+			p = graph.Mul(p, graph.OneMinus(graph.MulScalar(lr, cfg.WeightDecay)))
+		}
+		denom := graph.AddScalar(graph.Div(graph.Sqrt(newV[j]), sqrtBC2), cfg.AdamEps)
+		newP[j] = graph.Sub(p, graph.Mul(stepSize, graph.Div(newM[j], denom)))
+	}
+	out := []*graph.Node{l, norm}
+	out = append(out, newP...)
+	out = append(out, newM...)
+	out = append(out, newV...)
+	if t.hasEMA {
+		E := in[i+3*nw : i+4*nw]
+		d := in[inEMA]
+		for j := range E {
+			out = append(out, graph.Add(graph.Mul(E[j], d), graph.Mul(newP[j], graph.OneMinus(d))))
+		}
+	}
+	return out
+}
+
+// evalGraph: inputs x, y, mask, posw, params...; outputs logits and loss.
+func (t *trainer) evalGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
+	logits := head.ForwardGraph(t.cfg.Head, in[0], in[4:], nil)
+	return []*graph.Node{logits, loss.Masked(t.lc, logits, in[1], in[2], in[3])}
+}
+
+// evaluate returns the validation loss and mAP of weights w.
+func (t *trainer) evaluate(w []*tensors.Tensor) (lossV, mAP float64, err error) {
+	args := []any{t.vxT, t.vyT, t.vmT, t.posw}
+	for _, x := range w {
+		args = append(args, x)
+	}
+	out, err := t.evalExec.Exec(args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("train: validation: %w", err)
+	}
+	logits := tensors.MustCopyFlatData[float32](out[0])
+	lossV = float64(tensors.ToScalar[float32](out[1]))
+	for _, o := range out {
+		o.MustFinalizeAll()
+	}
+	scores := make([][]float32, t.nv)
+	for i := range scores {
+		scores[i] = logits[i*t.classes : (i+1)*t.classes]
+	}
+	mAP, _, _ = metric.MeanAP(scores, t.vaY)
+	if math.IsNaN(mAP) {
+		mAP = 0
+	}
+	return lossV, mAP, nil
+}
+
+// freeBatch releases the per-step input tensors (batch data and dropout mask).
+func (t *trainer) freeBatch(args []any) {
+	idx := []int{inX, inY, inMask}
+	if t.hasDropout {
+		idx = append(idx, inFixed)
+	}
+	for _, k := range idx {
+		args[k].(*tensors.Tensor).MustFinalizeAll()
+	}
+}
+
+// runState is everything a checkpoint must hold besides the weights.
+type runState struct {
+	Epoch     int // completed epochs
+	Step      int // completed steps
+	History   []Epoch
+	Best      *head.Params
+	BestEpoch int
+	BestMAP   float64
+	BestEMA   bool
+	SinceBest int
+	Done      bool
+	Stopped   bool
+}
+
+func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
+	cfg := t.cfg
+	stepsPerEpoch := (t.n + t.batch - 1) / t.batch
+	total := stepsPerEpoch * cfg.Epochs
+	var st runState
+	resumed := false
+	if cfg.Resume {
+		ck, err := loadCheckpoint(cfg.Checkpoint)
+		switch {
+		case err == nil:
+			if ck.Fingerprint != t.fingerprint {
+				return nil, fmt.Errorf("train: checkpoint %s comes from another configuration or data set; remove it or drop --resume", cfg.Checkpoint)
+			}
+			st = ck.State
+			t.setState(ck.Params, ck.Mom, ck.Vel, ck.EMA)
+			resumed = true
+		case errors.Is(err, errNoCheckpoint):
+			// Nothing to resume: start afresh.
+		default:
+			return nil, err
+		}
+	}
+
+	bx := make([]float32, t.batch*t.dim)
+	by := make([]float32, t.batch*t.classes)
+	bm := make([]float32, t.batch*t.classes)
+	var bd []float32
+	if t.hasDropout {
+		bd = make([]float32, t.batch*t.cfg.Hidden)
+	}
+	for !st.Done && st.Epoch < cfg.Epochs {
+		epoch := st.Epoch + 1
+		start := time.Now()
+		perm := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Perm(t.n)
+		dropRng := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(epoch)))
+		var lossSum, knownSum float64
+		var lr float64
+		for b := 0; b < stepsPerEpoch; b++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			lo, hi := b*t.batch, min((b+1)*t.batch, t.n)
+			clear(bm)
+			clear(by)
+			clear(bx)
+			known := 0.0
+			for r, idx := range perm[lo:hi] {
+				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
+				copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
+				copy(bm[r*t.classes:(r+1)*t.classes], t.m[idx*t.classes:(idx+1)*t.classes])
+			}
+			for _, v := range bm {
+				known += float64(v)
+			}
+			lr = LearningRate(cfg, st.Step, total)
+			stepNo := float64(st.Step + 1)
+			emaDecay := math.Min(cfg.EMA, (1+float64(st.Step))/(10+float64(st.Step)))
+			args := []any{
+				tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim),
+				tensors.FromFlatDataAndDimensions(by, t.batch, t.classes),
+				tensors.FromFlatDataAndDimensions(bm, t.batch, t.classes),
+				t.posw,
+				float32(lr),
+				float32(1 - math.Pow(cfg.Beta1, stepNo)),
+				float32(1 - math.Pow(cfg.Beta2, stepNo)),
+				float32(emaDecay),
+			}
+			if t.hasDropout {
+				keep := float32(1 / (1 - cfg.Dropout))
+				for k := range bd {
+					if dropRng.Float64() < cfg.Dropout {
+						bd[k] = 0
+					} else {
+						bd[k] = keep
+					}
+				}
+				args = append(args, tensors.FromFlatDataAndDimensions(bd, t.batch, cfg.Hidden))
+			}
+			for _, group := range [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema} {
+				for _, x := range group {
+					args = append(args, x)
+				}
+			}
+			out, err := t.stepExec.Exec(args...)
+			if err != nil {
+				return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch, b+1, err)
+			}
+			t.freeBatch(args)
+			bl := float64(tensors.ToScalar[float32](out[0]))
+			if math.IsNaN(bl) || math.IsInf(bl, 0) {
+				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (try a lower learning rate)", epoch, b+1, bl)
+			}
+			lossSum += bl * known
+			knownSum += known
+			nw := t.nw()
+			old := [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema}
+			t.params, t.mom, t.vel = out[2:2+nw], out[2+nw:2+2*nw], out[2+2*nw:2+3*nw]
+			if t.hasEMA {
+				t.ema = out[2+3*nw : 2+4*nw]
+			}
+			for _, group := range old {
+				for _, x := range group {
+					x.MustFinalizeAll()
+				}
+			}
+			out[0].MustFinalizeAll()
+			out[1].MustFinalizeAll()
+			st.Step++
+			if cb.OnStep != nil {
+				cb.OnStep(st.Step, total)
+			}
+		}
+
+		e := Epoch{Epoch: epoch, LR: lr}
+		if knownSum > 0 {
+			e.TrainLoss = lossSum / knownSum
+		}
+		if t.nv > 0 {
+			var err error
+			if e.ValLoss, e.ValMAP, err = t.evaluate(t.params); err != nil {
+				return nil, err
+			}
+			e.ValLossEMA, e.ValMAPEMA = e.ValLoss, e.ValMAP
+			if t.hasEMA {
+				if e.ValLossEMA, e.ValMAPEMA, err = t.evaluate(t.ema); err != nil {
+					return nil, err
+				}
+			}
+			score, useEMA := e.ValMAP, false
+			if t.hasEMA && e.ValMAPEMA > e.ValMAP {
+				score, useEMA = e.ValMAPEMA, true
+			}
+			if st.Best == nil || score > st.BestMAP {
+				w := t.params
+				if useEMA {
+					w = t.ema
+				}
+				h := t.headFrom(slicesOf(w))
+				st.Best, st.BestEpoch, st.BestMAP, st.BestEMA, st.SinceBest = &h, epoch, score, useEMA, 0
+				e.Best = true
+			} else {
+				st.SinceBest++
+			}
+			if cfg.Patience > 0 && st.SinceBest >= cfg.Patience {
+				st.Done, st.Stopped = true, true
+			}
+		}
+		st.Epoch = epoch
+		if st.Epoch >= cfg.Epochs {
+			st.Done = true
+		}
+		e.Seconds = time.Since(start).Seconds()
+		st.History = append(st.History, e)
+		if cfg.Checkpoint != "" {
+			if err := t.saveCheckpoint(st); err != nil {
+				return nil, err
+			}
+		}
+		if cb.OnEpoch != nil {
+			cb.OnEpoch(e)
+		}
+	}
+
+	res := &Result{History: st.History, Steps: st.Step, Config: cfg, Loss: t.lc, Resumed: resumed,
+		StoppedEarly: st.Stopped}
+	if st.Best != nil {
+		res.Head, res.BestEpoch, res.BestValMAP, res.UsedEMA = *st.Best, st.BestEpoch, st.BestMAP, st.BestEMA
+	} else {
+		w := t.params
+		if t.hasEMA {
+			w, res.UsedEMA = t.ema, true
+		}
+		res.Head, res.BestEpoch = t.headFrom(slicesOf(w)), st.Epoch
+	}
+	return res, nil
+}
