@@ -1,0 +1,547 @@
+// Package serve is the HTTP prediction service: a JSON API over a multi-label model with
+// dynamic batching, bounded queues, request limits, bearer-token auth, Prometheus metrics,
+// hot reload and a small self-contained web page. The same http.Handler that
+// `multilabel serve` runs can be mounted in any Go service.
+//
+// Routes:
+//
+//	POST /v1/predict   image body (JPEG/PNG/GIF/BMP/WebP) or multipart/form-data with one or
+//	                   more image parts; query top_k, threshold. → JSON predictions.
+//	GET  /v1/model     labels, thresholds, metrics, preprocessing, sha256.
+//	POST /v1/reload    reload the model (token required when one is set).
+//	GET  /healthz      the process is up.
+//	GET  /readyz       a model is loaded and the queue has room.
+//	GET  /metrics      Prometheus text format.
+//	GET  /             a page to drop an image and see its labels.
+//
+// Every client mistake gets a 4xx JSON error {"error": ..., "kind": ...}; the server
+// never fetches URLs on a client's behalf.
+package serve
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/multilabel/multilabel/imageio"
+)
+
+// Predictor is what the server needs from a model. Implementations must be safe for
+// concurrent use; the server batches calls itself.
+type Predictor interface {
+	// Labels is the label vocabulary; Predict's rows are indexed like it.
+	Labels() []string
+	// Thresholds are the per-label decision thresholds the model carries.
+	Thresholds() []float64
+	// Predict returns one row of probabilities per image.
+	Predict(ctx context.Context, imgs []image.Image) ([][]float32, error)
+	// Info describes the model for GET /v1/model (metrics, preprocessing, sha256, ...).
+	// It must contain a string "id" identifying the model (e.g. its sha256).
+	Info() map[string]any
+}
+
+// Options configures a Server. Zero values take the documented defaults.
+type Options struct {
+	MaxBodyBytes   int64         // default 20 MB
+	MaxPixels      int64         // per image; default imageio.DefaultMaxPixels
+	MaxImages      int           // images per request; default 32
+	RequestTimeout time.Duration // default 30 s
+	MaxConcurrent  int           // requests being handled at once; default 256
+	QueueSize      int           // images waiting for the engine; default 256
+	MaxBatch       int           // images per engine batch; default 32
+	// BatchDelay is how long the batcher waits to gather concurrent requests into one
+	// engine batch; 0 means the default 3 ms, negative disables batching.
+	BatchDelay time.Duration
+	// Token, when set, is required as "Authorization: Bearer <token>" on /v1/ routes.
+	Token string
+	// Reload, when set, builds a fresh predictor for POST /v1/reload (and SIGHUP in the CLI).
+	Reload func(ctx context.Context) (Predictor, error)
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 20 << 20
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = imageio.DefaultMaxPixels
+	}
+	if o.MaxImages <= 0 {
+		o.MaxImages = 32
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 256
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 256
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 32
+	}
+	if o.BatchDelay == 0 {
+		o.BatchDelay = 3 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Server serves one model at a time; Swap replaces it without failing requests.
+type Server struct {
+	opt     Options
+	model   atomic.Pointer[loaded]
+	sem     chan struct{}
+	metrics *metrics
+	mux     *http.ServeMux
+	reload  sync.Mutex
+}
+
+// loaded is one model with its own batcher; requests hold a reference while in flight.
+type loaded struct {
+	p       Predictor
+	labels  []string
+	thr     []float64
+	info    map[string]any
+	batcher *batcher
+}
+
+// New returns a server for p.
+func New(p Predictor, opt Options) (*Server, error) {
+	opt.defaults()
+	s := &Server{opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), metrics: newMetrics()}
+	if err := s.Swap(p); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /v1/predict", s.auth(s.handlePredict))
+	s.mux.HandleFunc("GET /v1/model", s.auth(s.handleModel))
+	s.mux.HandleFunc("POST /v1/reload", s.requireToken(s.handleReload))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.HandleFunc("GET /metrics", s.metrics.serve)
+	s.mux.HandleFunc("GET /{$}", servePage)
+	return s, nil
+}
+
+// Handler returns the server's http.Handler (mount it anywhere).
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h, pattern := s.mux.Handler(r)
+		if pattern == "" {
+			// Unknown path or method: a JSON 404/405, never a file from disk.
+			s.metrics.errorKind("not_found")
+			writeError(rw, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
+		} else {
+			h.ServeHTTP(rw, r)
+		}
+		s.metrics.request(routeName(pattern), rw.code, time.Since(start))
+	})
+}
+
+func routeName(pattern string) string {
+	if pattern == "" {
+		return "other"
+	}
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		pattern = pattern[i+1:]
+	}
+	if pattern == "/{$}" {
+		return "/"
+	}
+	return pattern
+}
+
+// Swap installs a new predictor; requests already in flight finish on the old one.
+func (s *Server) Swap(p Predictor) error {
+	if p == nil {
+		return errors.New("serve: nil predictor")
+	}
+	labels := p.Labels()
+	thr := p.Thresholds()
+	if len(labels) == 0 {
+		return errors.New("serve: model has no labels")
+	}
+	if len(thr) != len(labels) {
+		return fmt.Errorf("serve: model has %d thresholds for %d labels", len(thr), len(labels))
+	}
+	l := &loaded{p: p, labels: labels, thr: thr, info: p.Info()}
+	l.batcher = newBatcher(p, s.opt, s.metrics)
+	old := s.model.Swap(l)
+	if old != nil {
+		old.batcher.closeWhenIdle()
+	}
+	return nil
+}
+
+// Close stops the batcher of the current model after its queued work is done.
+func (s *Server) Close() {
+	if l := s.model.Load(); l != nil {
+		l.batcher.closeWhenIdle()
+	}
+}
+
+// ReloadNow runs Options.Reload and swaps the model in.
+func (s *Server) ReloadNow(ctx context.Context) error {
+	if s.opt.Reload == nil {
+		return errors.New("serve: reload is not configured")
+	}
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	p, err := s.opt.Reload(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.Swap(p); err != nil {
+		return err
+	}
+	s.metrics.reloads.Add(1)
+	s.opt.Logger.Info("model reloaded", "id", p.Info()["id"])
+	return nil
+}
+
+func (s *Server) tokenOK(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.opt.Token)) == 1
+}
+
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opt.Token != "" && !s.tokenOK(r) {
+			s.metrics.errorKind("unauthorized")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="multilabel"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// requireToken refuses the route entirely when no token is configured: reloading must
+// never be open to anyone who can reach the port.
+func (s *Server) requireToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opt.Token == "" {
+			s.metrics.errorKind("forbidden")
+			writeError(w, http.StatusForbidden, "forbidden", "reload over HTTP needs the server to run with a token")
+			return
+		}
+		s.auth(h)(w, r)
+	}
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	l := s.model.Load()
+	if l == nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no model"})
+		return
+	}
+	if l.batcher.full() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "queue full"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "model": l.info["id"]})
+}
+
+func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
+	l := s.model.Load()
+	out := map[string]any{}
+	for k, v := range l.info {
+		out[k] = v
+	}
+	out["labels"] = l.labels
+	out["thresholds"] = l.thr
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.ReloadNow(r.Context()); err != nil {
+		s.metrics.errorKind("reload")
+		writeError(w, http.StatusInternalServerError, "reload_failed", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "model": s.model.Load().info["id"]})
+}
+
+// LabelScore is one label of a prediction.
+type LabelScore struct {
+	Label     string  `json:"label"`
+	Score     float64 `json:"score"`
+	Threshold float64 `json:"threshold"`
+}
+
+// ImageResult is the prediction for one image of a request.
+type ImageResult struct {
+	Name   string       `json:"name,omitempty"`
+	Labels []LabelScore `json:"labels"` // labels passing their threshold (and top_k), best first
+	Scores []LabelScore `json:"scores"` // every label, in vocabulary order
+}
+
+// Response is the body of a successful POST /v1/predict.
+type Response struct {
+	Model   any           `json:"model"`
+	Results []ImageResult `json:"results"`
+	TimeMS  float64       `json:"time_ms"`
+}
+
+type apiError struct {
+	status int
+	kind   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func clientErr(status int, kind, format string, args ...any) *apiError {
+	return &apiError{status: status, kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	default:
+		s.metrics.errorKind("too_many_requests")
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many concurrent requests")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.RequestTimeout)
+	defer cancel()
+
+	topK, thrOverride, aerr := parseQuery(r)
+	if aerr != nil {
+		s.fail(w, aerr)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes)
+	names, imgs, aerr := s.readImages(r)
+	if aerr != nil {
+		s.fail(w, aerr)
+		return
+	}
+	l := s.model.Load()
+	probs, err := l.batcher.submit(ctx, imgs)
+	if err != nil {
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae):
+			s.fail(w, ae)
+		case errors.Is(err, context.DeadlineExceeded):
+			s.fail(w, &apiError{status: http.StatusServiceUnavailable, kind: "timeout", msg: "request timed out"})
+		case errors.Is(err, context.Canceled):
+			s.fail(w, &apiError{status: 499, kind: "canceled", msg: "client went away"})
+		default:
+			s.opt.Logger.Error("predict failed", "err", err)
+			s.fail(w, &apiError{status: http.StatusInternalServerError, kind: "internal", msg: "prediction failed"})
+		}
+		return
+	}
+	resp := Response{Model: l.info["id"], Results: make([]ImageResult, len(imgs))}
+	for i := range imgs {
+		resp.Results[i] = decide(names[i], probs[i], l.labels, l.thr, thrOverride, topK)
+	}
+	resp.TimeMS = float64(time.Since(start).Microseconds()) / 1000
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) fail(w http.ResponseWriter, e *apiError) {
+	s.metrics.errorKind(e.kind)
+	if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, e.status, e.kind, e.msg)
+}
+
+func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
+	q := r.URL.Query()
+	thr = math.NaN()
+	if v := q.Get("top_k"); v != "" {
+		k, e := strconv.Atoi(v)
+		if e != nil || k < 0 || k > 10000 {
+			return 0, 0, clientErr(http.StatusBadRequest, "bad_query", "top_k=%q: want an integer in 0..10000", v)
+		}
+		topK = k
+	}
+	if v := q.Get("threshold"); v != "" {
+		t, e := strconv.ParseFloat(v, 64)
+		if e != nil || math.IsNaN(t) || t < 0 || t > 1 {
+			return 0, 0, clientErr(http.StatusBadRequest, "bad_query", "threshold=%q: want a number in [0,1]", v)
+		}
+		thr = t
+	}
+	return topK, thr, nil
+}
+
+// decide turns one row of probabilities into the response's labels: a label is kept when
+// its score passes its threshold (the model's, or the query's override); top_k > 0 then
+// keeps the k best of those.
+func decide(name string, p []float32, labels []string, thr []float64, override float64, topK int) ImageResult {
+	res := ImageResult{Name: name, Scores: make([]LabelScore, len(labels)), Labels: []LabelScore{}}
+	for j, l := range labels {
+		t := thr[j]
+		if !math.IsNaN(override) {
+			t = override
+		}
+		ls := LabelScore{Label: l, Score: float64(p[j]), Threshold: t}
+		res.Scores[j] = ls
+		if ls.Score >= t {
+			res.Labels = append(res.Labels, ls)
+		}
+	}
+	sort.SliceStable(res.Labels, func(a, b int) bool { return res.Labels[a].Score > res.Labels[b].Score })
+	if topK > 0 && len(res.Labels) > topK {
+		res.Labels = res.Labels[:topK]
+	}
+	return res
+}
+
+// readImages decodes the request body: a single image, or multipart parts that each hold
+// one image. JSON bodies are refused: the server never fetches URLs.
+func (s *Server) readImages(r *http.Request) ([]string, []image.Image, *apiError) {
+	ct := r.Header.Get("Content-Type")
+	mt, params, _ := mime.ParseMediaType(ct)
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return nil, nil, clientErr(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"JSON bodies are not accepted (the server does not fetch URLs); send the image bytes or multipart/form-data")
+	case mt == "multipart/form-data":
+		return s.readMultipart(r, params["boundary"])
+	case ct == "" || mt == "application/octet-stream" || strings.HasPrefix(mt, "image/"):
+		data, aerr := readAll(r.Body)
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		img, aerr := s.decode("", data)
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		return []string{""}, []image.Image{img}, nil
+	default:
+		return nil, nil, clientErr(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"content type %q: send an image (image/*, application/octet-stream) or multipart/form-data", mt)
+	}
+}
+
+func (s *Server) readMultipart(r *http.Request, boundary string) ([]string, []image.Image, *apiError) {
+	if boundary == "" {
+		return nil, nil, clientErr(http.StatusBadRequest, "bad_multipart", "multipart body without a boundary")
+	}
+	mr := multipart.NewReader(r.Body, boundary)
+	var names []string
+	var imgs []image.Image
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, nil, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", s.opt.MaxBodyBytes)
+			}
+			return nil, nil, clientErr(http.StatusBadRequest, "bad_multipart", "reading multipart body: %v", err)
+		}
+		if part.FileName() == "" && part.FormName() != "image" && part.FormName() != "file" && part.FormName() != "images" {
+			part.Close()
+			continue // a plain form field
+		}
+		if len(imgs) >= s.opt.MaxImages {
+			part.Close()
+			return nil, nil, clientErr(http.StatusRequestEntityTooLarge, "too_many_images", "more than %d images in one request", s.opt.MaxImages)
+		}
+		data, aerr := readAll(part)
+		part.Close()
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		name := part.FileName()
+		img, aerr := s.decode(name, data)
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		names = append(names, name)
+		imgs = append(imgs, img)
+	}
+	if len(imgs) == 0 {
+		return nil, nil, clientErr(http.StatusBadRequest, "no_image", "multipart body has no image part")
+	}
+	return names, imgs, nil
+}
+
+func readAll(r io.Reader) ([]byte, *apiError) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", mbe.Limit)
+		}
+		return nil, clientErr(http.StatusBadRequest, "bad_body", "reading body: %v", err)
+	}
+	return data, nil
+}
+
+func (s *Server) decode(name string, data []byte) (image.Image, *apiError) {
+	prefix := ""
+	if name != "" {
+		prefix = name + ": "
+	}
+	if len(data) == 0 {
+		return nil, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
+	}
+	img, err := imageio.DecodeBytes(data, imageio.DecodeOptions{MaxPixels: s.opt.MaxPixels})
+	switch {
+	case err == nil:
+		return img, nil
+	case errors.Is(err, imageio.ErrTooLarge):
+		return nil, clientErr(http.StatusRequestEntityTooLarge, "too_many_pixels", "%s%v", prefix, err)
+	case errors.Is(err, imageio.ErrUnknownFmt):
+		return nil, clientErr(http.StatusUnsupportedMediaType, "not_an_image", "%snot a supported image (JPEG, PNG, GIF, BMP, WebP)", prefix)
+	default:
+		return nil, clientErr(http.StatusUnprocessableEntity, "bad_image", "%s%v", prefix, err)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, kind, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg, "kind": kind})
+}
