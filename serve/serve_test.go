@@ -348,3 +348,19 @@ func TestModelHealthReadyAndPage(t *testing.T) {
 		t.Fatalf("reload without a configured token must be forbidden, got %d", code)
 	}
 }
+
+func TestLoadTestCountsAndQuantiles(t *testing.T) {
+	_, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{})
+	body := pngBytes(t, color.RGBA{200, 10, 10, 255})
+	r := LoadTest(context.Background(), ts.URL+"/v1/predict", "image/png", body, 4, 10*time.Second, 40)
+	if r.Requests != 40 || r.Non2xx != 0 || r.Errors != 0 {
+		t.Fatalf("want 40 ok requests, got %+v", r)
+	}
+	if r.P50 <= 0 || r.P99 < r.P50 || r.Throughput <= 0 {
+		t.Fatalf("bad quantiles: %+v", r)
+	}
+	bad := LoadTest(context.Background(), ts.URL+"/v1/predict", "text/plain", body, 2, 10*time.Second, 10)
+	if bad.Non2xx != 10 {
+		t.Fatalf("wrong content type must count as non-2xx: %+v", bad)
+	}
+}
