@@ -69,7 +69,7 @@ var sharedBackend = sync.OnceValues(func() (compute.Backend, error) { return gob
 
 // Open parses the ONNX graph in modelBytes (fp32, one tensor input [N,...], one tensor
 // output [N,...]) and prepares it for execution. Initializers that IR-3 graphs also list
-// among the inputs are removed from the inputs.
+// among the inputs are removed from the inputs, and Dropout nodes become Identity.
 func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -79,7 +79,7 @@ func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
 	if len(modelBytes) == 0 {
 		return nil, errors.New("gomlx: empty ONNX model")
 	}
-	modelBytes, err = stripInitializerInputs(modelBytes)
+	modelBytes, err = prepareModel(modelBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -300,34 +300,117 @@ func (e *Engine) Close() error {
 	return e.model.Close()
 }
 
-// stripInitializerInputs removes from graph.input every name that has an initializer
-// (IR version 3 graphs list weights among the inputs). It returns the input unchanged when
-// there is nothing to strip.
-func stripInitializerInputs(b []byte) ([]byte, error) {
+// prepareModel adapts a graph for inference with onnx-gomlx: it removes from graph.input
+// every name that has an initializer (IR version 3 graphs list weights among the inputs)
+// and replaces Dropout, an identity at inference that onnx-gomlx does not convert, by
+// Identity, and gives Softmax of opsets before 13 (softmax over all dimensions from axis
+// on, axis 1 by default) that meaning explicitly, because onnx-gomlx always applies the
+// opset-13 meaning (one axis, -1 by default). It returns the input unchanged when there is nothing to change.
+func prepareModel(b []byte) ([]byte, error) {
 	var mp protos.ModelProto
 	if err := proto.Unmarshal(b, &mp); err != nil {
 		return nil, fmt.Errorf("gomlx: not a valid ONNX model (protobuf decoding failed): %w", err)
 	}
-	if mp.Graph == nil {
-		return nil, errors.New("gomlx: ONNX model has no graph")
+	g := mp.Graph
+	if g == nil || len(g.Node) == 0 {
+		return nil, errors.New("gomlx: not a valid ONNX model (no graph or no nodes)")
 	}
-	inits := make(map[string]bool, len(mp.Graph.Initializer))
-	for _, t := range mp.Graph.Initializer {
+	changed := false
+	inits := make(map[string]bool, len(g.Initializer))
+	for _, t := range g.Initializer {
 		inits[t.Name] = true
 	}
-	kept := mp.Graph.Input[:0:0]
-	for _, in := range mp.Graph.Input {
+	kept := g.Input[:0:0]
+	for _, in := range g.Input {
 		if !inits[in.Name] {
 			kept = append(kept, in)
 		}
 	}
-	if len(kept) == len(mp.Graph.Input) {
+	if len(kept) != len(g.Input) {
+		g.Input = kept
+		changed = true
+	}
+	used := map[string]bool{}
+	for _, n := range g.Node {
+		for _, in := range n.Input {
+			used[in] = true
+		}
+	}
+	for _, o := range g.Output {
+		used[o.Name] = true
+	}
+	for _, n := range g.Node {
+		if n.OpType != "Dropout" || n.Domain != "" {
+			continue
+		}
+		if len(n.Input) < 1 || len(n.Output) < 1 {
+			return nil, fmt.Errorf("gomlx: Dropout node %q has no input or output", n.Name)
+		}
+		for _, o := range n.Output[1:] {
+			if o != "" && used[o] {
+				return nil, fmt.Errorf("gomlx: Dropout node %q: its mask output %q is used, which inference does not support", n.Name, o)
+			}
+		}
+		n.OpType = "Identity"
+		n.Input = n.Input[:1]
+		n.Output = n.Output[:1]
+		n.Attribute = nil
+		changed = true
+	}
+	if opsetVersion(&mp) < 13 && rewriteOldSoftmax(g) {
+		changed = true
+	}
+	if !changed {
 		return b, nil
 	}
-	mp.Graph.Input = kept
 	out, err := proto.Marshal(&mp)
 	if err != nil {
 		return nil, fmt.Errorf("gomlx: re-encoding ONNX model: %w", err)
 	}
 	return out, nil
+}
+
+// opsetVersion is the version of the default ONNX domain the model imports.
+func opsetVersion(mp *protos.ModelProto) int64 {
+	for _, o := range mp.OpsetImport {
+		if o.Domain == "" || o.Domain == "ai.onnx" {
+			return o.Version
+		}
+	}
+	return 0
+}
+
+// rewriteOldSoftmax replaces each default-domain Softmax node (opset < 13 semantics) by
+// Shape + Flatten(axis) + Softmax(axis=1) + Reshape, which means the same in every opset.
+func rewriteOldSoftmax(g *protos.GraphProto) bool {
+	var nodes []*protos.NodeProto
+	changed := false
+	for i, n := range g.Node {
+		if n.OpType != "Softmax" || n.Domain != "" || len(n.Input) != 1 || len(n.Output) != 1 {
+			nodes = append(nodes, n)
+			continue
+		}
+		axis := int64(1)
+		for _, a := range n.Attribute {
+			if a.Name == "axis" {
+				axis = a.I
+			}
+		}
+		x, y := n.Input[0], n.Output[0]
+		pre := fmt.Sprintf("%s__softmax%d_", y, i)
+		intAttr := func(name string, v int64) []*protos.AttributeProto {
+			return []*protos.AttributeProto{{Name: name, Type: protos.AttributeProto_INT, I: v}}
+		}
+		nodes = append(nodes,
+			&protos.NodeProto{Name: pre + "shape", OpType: "Shape", Input: []string{x}, Output: []string{pre + "shape"}},
+			&protos.NodeProto{Name: pre + "flat", OpType: "Flatten", Input: []string{x}, Output: []string{pre + "flat"}, Attribute: intAttr("axis", axis)},
+			&protos.NodeProto{Name: pre + "softmax", OpType: "Softmax", Input: []string{pre + "flat"}, Output: []string{pre + "sm"}, Attribute: intAttr("axis", 1)},
+			&protos.NodeProto{Name: n.Name, OpType: "Reshape", Input: []string{pre + "sm", pre + "shape"}, Output: []string{y}},
+		)
+		changed = true
+	}
+	if changed {
+		g.Node = nodes
+	}
+	return changed
 }
