@@ -31,8 +31,8 @@ type checkpoint struct {
 }
 
 // fingerprint hashes everything that determines the run besides the seed-free
-// bookkeeping: the configuration (with the resolved loss) and the data.
-func fingerprint(cfg Config, lc loss.Config, dim int, trX []float32, trY [][]int8, vaX []float32, vaY [][]int8) uint64 {
+// bookkeeping: the configuration (with the resolved loss), the data and the initial weights.
+func fingerprint(cfg Config, lc loss.Config, dim int, trX []float32, trY [][]int8, vaX []float32, vaY [][]int8, init [][]float32) uint64 {
 	h := fnv.New64a()
 	c := cfg
 	c.Checkpoint, c.Resume = "", false
@@ -43,7 +43,7 @@ func fingerprint(cfg Config, lc loss.Config, dim int, trX []float32, trY [][]int
 	}{c, lc, dim})
 	h.Write(b)
 	var buf [4]byte
-	for _, xs := range [][]float32{trX, vaX} {
+	for _, xs := range append([][]float32{trX, vaX}, init...) {
 		binary.LittleEndian.PutUint32(buf[:], uint32(len(xs)))
 		h.Write(buf[:])
 		for _, v := range xs {

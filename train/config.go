@@ -79,6 +79,11 @@ type Config struct {
 
 	Seed uint64 `json:"seed"`
 
+	// Init, when set, gives the starting weights (a warm start) instead of a seeded
+	// random initialisation; its Kind and sizes must match. Its Mean/Std are ignored
+	// (standardisation is always learnt from the training set unless NoStandardize).
+	Init *head.Params `json:"-"`
+
 	// Checkpoint, when set, is the file written (temp + rename) after every epoch.
 	Checkpoint string `json:"-"`
 	// Resume continues from Checkpoint when that file exists (else starts afresh).

@@ -174,6 +174,18 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Init != nil {
+		q := cfg.Init.Clone()
+		q.Mean, q.Std = nil, nil
+		if err := q.Validate(); err != nil {
+			return nil, fmt.Errorf("train: initial head: %w", err)
+		}
+		if q.Kind != p.Kind || q.In != p.In || q.Hidden != p.Hidden || q.Out != p.Out {
+			return nil, fmt.Errorf("train: initial head is %s %d→%d→%d, want %s %d→%d→%d",
+				q.Kind, q.In, q.Hidden, q.Out, p.Kind, p.In, p.Hidden, p.Out)
+		}
+		p = q
+	}
 	if !cfg.NoStandardize {
 		p.Mean, p.Std = moments(trX, t.n, dim)
 	}
@@ -182,7 +194,8 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 	t.vx = p.Standardize(vaX, t.nv)
 	t.y, t.m = loss.TargetsAndMask(trY, classes)
 	t.vy, t.vm = loss.TargetsAndMask(vaY, classes)
-	t.fingerprint = fingerprint(cfg, t.lc, dim, trX, trY, vaX, vaY)
+	w0, _ := p.Weights()
+	t.fingerprint = fingerprint(cfg, t.lc, dim, trX, trY, vaX, vaY, w0)
 	t.hasEMA = cfg.EMA > 0
 	t.hasDropout = cfg.Head == head.MLP && cfg.Dropout > 0
 
@@ -259,6 +272,14 @@ func tensorsOf(w [][]float32, dims [][]int) []*tensors.Tensor {
 		out[i] = tensors.FromFlatDataAndDimensions(append([]float32(nil), w[i]...), dims[i]...)
 	}
 	return out
+}
+
+func sizeOf(dims []int) int {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	return n
 }
 
 func slicesOf(ts []*tensors.Tensor) [][]float32 {
@@ -428,6 +449,11 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 		case err == nil:
 			if ck.Fingerprint != t.fingerprint {
 				return nil, fmt.Errorf("train: checkpoint %s comes from another configuration or data set; remove it or drop --resume", cfg.Checkpoint)
+			}
+			for i, w := range ck.Params {
+				if len(w) != sizeOf(t.dims[i]) {
+					return nil, fmt.Errorf("train: checkpoint %s: weight %d has %d values, want %d", cfg.Checkpoint, i, len(w), sizeOf(t.dims[i]))
+				}
 			}
 			st = ck.State
 			t.setState(ck.Params, ck.Mom, ck.Vel, ck.EMA)
