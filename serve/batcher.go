@@ -82,7 +82,7 @@ func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([][]float32, 
 }
 
 func (b *batcher) predict(ctx context.Context, imgs []image.Image) ([][]float32, error) {
-	out, err := b.p.Predict(ctx, imgs)
+	out, err := b.p.Scores(ctx, imgs)
 	if err != nil {
 		return nil, err
 	}

@@ -41,15 +41,15 @@ import (
 	"github.com/multilabel/multilabel/imageio"
 )
 
-// Predictor is what the server needs from a model. Implementations must be safe for
-// concurrent use; the server batches calls itself.
+// Predictor is what the server needs from a model; *model.Model implements it.
+// Implementations must be safe for concurrent use; the server batches calls itself.
 type Predictor interface {
 	// Labels is the label vocabulary; Predict's rows are indexed like it.
 	Labels() []string
 	// Thresholds are the per-label decision thresholds the model carries.
 	Thresholds() []float64
-	// Predict returns one row of probabilities per image.
-	Predict(ctx context.Context, imgs []image.Image) ([][]float32, error)
+	// Scores returns one row of probabilities per image.
+	Scores(ctx context.Context, imgs []image.Image) ([][]float32, error)
 	// Info describes the model for GET /v1/model (metrics, preprocessing, sha256, ...).
 	// It must contain a string "id" identifying the model (e.g. its sha256).
 	Info() map[string]any

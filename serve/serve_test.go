@@ -33,7 +33,7 @@ type fakePredictor struct {
 func (f *fakePredictor) Labels() []string      { return []string{"red", "green", "big label"} }
 func (f *fakePredictor) Thresholds() []float64 { return []float64{0.5, 0.5, 0.9} }
 func (f *fakePredictor) Info() map[string]any  { return map[string]any{"id": f.id} }
-func (f *fakePredictor) Predict(ctx context.Context, imgs []image.Image) ([][]float32, error) {
+func (f *fakePredictor) Scores(ctx context.Context, imgs []image.Image) ([][]float32, error) {
 	f.calls.Add(1)
 	if n := int64(len(imgs)); n > f.maxSeen.Load() {
 		f.maxSeen.Store(n)
