@@ -13,8 +13,11 @@ import (
 // closely as the data allows, by the iterative stratification of Sechidis, Tsoumakas and
 // Vlahavas (2011): repeatedly take the label with the fewest positives still unassigned,
 // and give each of its samples to the part that most lacks that label (ties: the part
-// that most lacks samples, then a seeded random choice). Samples with no positive label
-// go last to the parts that most lack samples. Unknown entries count as not positive.
+// that most lacks samples, then a seeded random choice). One departure from the paper:
+// a part that already holds its share of samples is passed over while another part still
+// lacks samples, so part sizes stay within a sample of the ratios. Samples with no
+// positive label go last to the parts that most lack samples. Unknown entries count as
+// not positive.
 //
 // It returns the sample indices of each part in ascending order. The result depends only
 // on the dataset, the ratios and the seed.
@@ -89,7 +92,16 @@ func IterativeStratify(d *Dataset, ratios []float64, seed uint64) ([][]int, erro
 	pick := func(primary []float64) int {
 		cands = cands[:0]
 		best1, best2 := math.Inf(-1), math.Inf(-1)
+		// Parts that already have their share of samples are passed over while another
+		// still lacks samples, which keeps part sizes close to the ratios.
+		open := false
 		for j := range k {
+			open = open || want[j] > 0.5
+		}
+		for j := range k {
+			if open && want[j] <= 0.5 {
+				continue
+			}
 			p1 := want[j]
 			if primary != nil {
 				p1 = primary[j]
