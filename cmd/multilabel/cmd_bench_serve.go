@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/serve"
+)
+
+func init() {
+	register(&command{name: "bench serve", summary: "load-test the HTTP service on loopback (throughput, p50/p99, RSS)", run: runBenchServe})
+}
+
+// runBenchServe starts the service in-process on a loopback port and drives it with a
+// closed-loop load generator at several concurrency levels, with and without dynamic
+// batching. Every level is bounded in time and request count.
+func runBenchServe(ctx context.Context, args []string) error {
+	fs := newFlags("bench serve", "--model M.mlb --image IMG [--levels 1,8,64] [--duration 5s]")
+	modelPath := fs.String("model", "", "model bundle (.mlb)")
+	imgPath := fs.String("image", "", "image to send in every request")
+	levels := fs.String("levels", "1,8,64", "concurrency levels")
+	duration := fs.Duration("duration", 5*time.Second, "time per level")
+	maxReq := fs.Int("max-requests", 20000, "request cap per level")
+	engineKind := fs.String("engine", "auto", "engine: auto|ort|go")
+	jsonOut := fs.Bool("json", false, "print results as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelPath == "" || *imgPath == "" {
+		return usageErrorf("--model and --image are required")
+	}
+	body, err := os.ReadFile(*imgPath)
+	if err != nil {
+		return badInput(err)
+	}
+	var conc []int
+	for _, f := range strings.Split(*levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 || c > 1024 {
+			return usageErrorf("--levels: %q is not a concurrency in 1..1024", f)
+		}
+		conc = append(conc, c)
+	}
+	m, err := model.LoadWith(*modelPath, model.Options{Engine: *engineKind})
+	if err != nil {
+		return badInput(err)
+	}
+	defer m.Close()
+	type row struct {
+		Batching bool             `json:"batching"`
+		Result   serve.LoadResult `json:"result"`
+		RSSMiB   [2]float64       `json:"rss_mib_before_after"`
+	}
+	var rows []row
+	for _, batching := range []bool{false, true} {
+		delay := time.Duration(-1)
+		if batching {
+			delay = 3 * time.Millisecond
+		}
+		srv, err := serve.New(m, serve.Options{BatchDelay: delay, MaxBatch: 32, QueueSize: 1024, MaxConcurrent: 1024})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: srv.Handler()}
+		go hs.Serve(ln)
+		url := "http://" + ln.Addr().String() + "/v1/predict"
+		// Warm up the engine's compiled shapes.
+		serve.LoadTest(ctx, url, "application/octet-stream", body, 4, 2*time.Second, 16)
+		for _, c := range conc {
+			before := rssMiB()
+			r := serve.LoadTest(ctx, url, "application/octet-stream", body, c, *duration, *maxReq)
+			runtime.GC()
+			rows = append(rows, row{Batching: batching, Result: r, RSSMiB: [2]float64{before, rssMiB()}})
+		}
+		hs.Close()
+		srv.Close()
+	}
+	if *jsonOut {
+		return json.NewEncoder(os.Stdout).Encode(rows)
+	}
+	fmt.Printf("engine %s, image %s (%d bytes), %s per level\n", m.EngineName(), *imgPath, len(body), *duration)
+	fmt.Printf("%-9s %6s %9s %9s %9s %8s %8s %14s\n", "batching", "conc", "requests", "req/s", "non-2xx", "p50 ms", "p99 ms", "RSS MiB")
+	for _, r := range rows {
+		fmt.Printf("%-9v %6d %9d %9.1f %9d %8.1f %8.1f %6.0f → %5.0f\n", r.Batching, r.Result.Concurrency, r.Result.Requests,
+			r.Result.Throughput, r.Result.Non2xx+r.Result.Errors, float64(r.Result.P50.Microseconds())/1000,
+			float64(r.Result.P99.Microseconds())/1000, r.RSSMiB[0], r.RSSMiB[1])
+	}
+	return nil
+}
+
+// rssMiB reads the resident set size of this process from /proc (0 where unavailable).
+func rssMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
