@@ -1,0 +1,79 @@
+package serve
+
+import (
+	"context"
+	"image/color"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPageInChromium loads the web page in headless Chromium, drops an image on it (a
+// DataTransfer carrying a File, dispatched as a real drop event), and reads the labels the
+// page shows after its own fetch to /v1/predict.
+func TestPageInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not found in CI (.ci/run installs Debian's chromium)")
+		}
+		t.Skip("skipping: chromium not installed (apt-get install chromium)")
+	}
+	s, err := New(&fakePredictor{id: "page-test"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	img := pngBytes(t, color.RGBA{255, 0, 0, 255}) // the fake model says: red
+	dropper := `<script>
+fetch("/__test/image.png").then(r => r.blob()).then(b => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([b], "red.png", {type: "image/png"}));
+  document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+});
+window.addEventListener("error", e => { document.body.dataset.jserror = e.message; });
+</script></body>`
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__test/image.png", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(img)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(strings.Replace(pageHTML, "</body>", dropper, 1)))
+	})
+	mux.Handle("/", s.Handler())
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=15000", "--dump-dom", ts.URL+"/")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	if m := regexp.MustCompile(`data-jserror="([^"]*)"`).FindStringSubmatch(dom); m != nil {
+		t.Fatalf("script error on the page: %s", m[1])
+	}
+	if !strings.Contains(dom, `data-state="done"`) {
+		t.Fatalf("page did not finish a prediction; DOM:\n%s", dom)
+	}
+	if !strings.Contains(dom, `data-predicted="red"`) {
+		t.Fatalf("page shows the wrong labels; DOM:\n%s", dom)
+	}
+	if n := strings.Count(dom, `class="row`); n != 3 {
+		t.Fatalf("want one score bar per label (3), found %d", n)
+	}
+	if !strings.Contains(dom, `class="row on" data-label="red"`) {
+		t.Fatalf("the passing label is not highlighted; DOM:\n%s", dom)
+	}
+}
