@@ -65,6 +65,7 @@ func (s *scratch) reader(img image.Image) rowReader {
 	switch m := img.(type) {
 	case *image.YCbCr:
 		s.ycc.m, s.ycc.s = m, s
+		s.ycc.tx0, s.ycc.tx1 = -1, -1 // recompute the column taps
 		return &s.ycc
 	case *image.RGBA:
 		s.rgba.m = m
@@ -100,6 +101,10 @@ func (s *scratch) reader(img image.Image) rowReader {
 type ycbcrReader struct {
 	m *image.YCbCr
 	s *scratch
+	// chroma column taps cached for one window: ci nearest sample, cn the other one
+	ci, cn                    []int32
+	c0                        int
+	tx0, tx1, ths, tminX, tcw int
 }
 
 func clamp255(v float32) float32 {
@@ -132,7 +137,7 @@ func (r *ycbcrReader) readRow(y, x0, x1 int, dst []float32) {
 	}
 	minX, minY := m.Rect.Min.X, m.Rect.Min.Y
 	ay := minY + y
-	yrow := m.Y[y*m.YStride:]
+	yrow := m.Y[y*m.YStride+x0 : y*m.YStride+x1]
 	// Chroma grid in chroma coordinates relative to the plane's first sample.
 	cw := (m.Rect.Max.X+hs-1)/hs - minX/hs
 	ch := (m.Rect.Max.Y+vs-1)/vs - minY/vs
@@ -146,46 +151,59 @@ func (r *ycbcrReader) readRow(y, x0, x1 int, dst []float32) {
 		}
 		cy2 = min(max(cy2, 0), ch-1)
 	}
-	// Chroma columns needed (with one neighbour on each side).
-	ax0, ax1 := minX+x0, minX+x1
-	c0 := max(ax0/hs-minX/hs-1, 0)
-	c1 := min((ax1-1)/hs-minX/hs+2, cw)
-	cb := grow(&r.s.cb, c1-c0)
-	cr := grow(&r.s.cr, c1-c0)
-	rb, rr := m.Cb[cy*m.CStride:], m.Cr[cy*m.CStride:]
-	if cy2 != cy {
-		rb2, rr2 := m.Cb[cy2*m.CStride:], m.Cr[cy2*m.CStride:]
-		for i := c0; i < c1; i++ {
-			cb[i-c0] = 0.75*float32(rb[i]) + 0.25*float32(rb2[i]) - 128
-			cr[i-c0] = 0.75*float32(rr[i]) + 0.25*float32(rr2[i]) - 128
+	// Per-column chroma taps, the same for every row of one image and window.
+	if r.tx0 != x0 || r.tx1 != x1 || r.ths != hs || r.tminX != minX || r.tcw != cw {
+		r.tx0, r.tx1, r.ths, r.tminX, r.tcw = x0, x1, hs, minX, cw
+		r.ci = r.ci[:0]
+		r.cn = r.cn[:0]
+		for x := x0; x < x1; x++ {
+			ax := minX + x
+			ci := ax/hs - minX/hs
+			cn := ci
+			if hs == 2 {
+				if ax%2 == 0 {
+					cn = ci - 1
+				} else {
+					cn = ci + 1
+				}
+				cn = min(max(cn, 0), cw-1)
+			}
+			r.ci = append(r.ci, int32(ci))
+			r.cn = append(r.cn, int32(cn))
 		}
-	} else {
-		for i := c0; i < c1; i++ {
-			cb[i-c0] = float32(rb[i]) - 128
-			cr[i-c0] = float32(rr[i]) - 128
+		r.c0 = max(x0/hs-1, 0)
+		if n := len(r.ci); n > 0 {
+			r.c0 = int(min(r.ci[0], r.cn[0]))
 		}
 	}
-	d := dst[:3*(x1-x0)]
-	for x := x0; x < x1; x++ {
-		ax := minX + x
-		ci := ax/hs - minX/hs
-		var vb, vr float32
-		if hs == 2 {
-			cn := ci + 1
-			if ax%2 == 0 {
-				cn = ci - 1
-			}
-			cn = min(max(cn, 0), cw-1)
-			vb = 0.75*cb[ci-c0] + 0.25*cb[cn-c0]
-			vr = 0.75*cr[ci-c0] + 0.25*cr[cn-c0]
-		} else {
-			vb, vr = cb[ci-c0], cr[ci-c0]
+	c0 := r.c0
+	c1 := min((minX+x1-1)/hs-minX/hs+2, cw)
+	cb := grow(&r.s.cb, c1-c0)
+	cr := grow(&r.s.cr, c1-c0)
+	rb, rr := m.Cb[cy*m.CStride+c0:cy*m.CStride+c1], m.Cr[cy*m.CStride+c0:cy*m.CStride+c1]
+	if cy2 != cy {
+		rb2, rr2 := m.Cb[cy2*m.CStride+c0:cy2*m.CStride+c1], m.Cr[cy2*m.CStride+c0:cy2*m.CStride+c1]
+		for i := range cb {
+			cb[i] = 0.75*float32(rb[i]) + 0.25*float32(rb2[i]) - 128
+			cr[i] = 0.75*float32(rr[i]) + 0.25*float32(rr2[i]) - 128
 		}
-		yy := float32(yrow[x])
-		i := 3 * (x - x0)
-		d[i] = clamp255(yy + 1.402*vr)
-		d[i+1] = clamp255(yy - 0.344136*vb - 0.714136*vr)
-		d[i+2] = clamp255(yy + 1.772*vb)
+	} else {
+		for i := range cb {
+			cb[i] = float32(rb[i]) - 128
+			cr[i] = float32(rr[i]) - 128
+		}
+	}
+	d := dst[:3*len(yrow)]
+	cis, cns := r.ci[:len(yrow)], r.cn[:len(yrow)]
+	for x, yv := range yrow {
+		ci, cn := int(cis[x])-c0, int(cns[x])-c0
+		vb := 0.75*cb[ci] + 0.25*cb[cn]
+		vr := 0.75*cr[ci] + 0.25*cr[cn]
+		yy := float32(yv)
+		o := d[3*x : 3*x+3]
+		o[0] = clamp255(yy + 1.402*vr)
+		o[1] = clamp255(yy - 0.344136*vb - 0.714136*vr)
+		o[2] = clamp255(yy + 1.772*vb)
 	}
 }
 
