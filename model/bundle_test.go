@@ -1,0 +1,196 @@
+package model
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestBundleRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.mlb")
+	b := tinyBundle()
+	mustSave(t, b, path)
+	if b.ID == "" || b.Manifest == nil || len(b.Manifest.Members) != 8 {
+		t.Fatalf("Save did not fill manifest/id: %q %+v", b.ID, b.Manifest)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != b.ID {
+		t.Errorf("id %s, saved %s", got.ID, b.ID)
+	}
+	if !bytes.Equal(got.Backbone, b.Backbone) || !reflect.DeepEqual(got.Head, b.Head) ||
+		!reflect.DeepEqual(got.Labels, b.Labels) || !reflect.DeepEqual(got.Thresholds, b.Thresholds) ||
+		got.Spec != b.Spec || got.BackboneInfo != b.BackboneInfo {
+		t.Errorf("round trip changed the bundle:\n got %+v\nwant %+v", got, b)
+	}
+	if !strings.Contains(string(got.Training), `"bce"`) || !strings.Contains(string(got.Metrics), `"mAP"`) {
+		t.Errorf("training/metrics lost: %s %s", got.Training, got.Metrics)
+	}
+	// No temporary files left behind.
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("directory holds %d entries after Save, want 1", len(ents))
+	}
+}
+
+// TestBundleRoundTripPredictions: save → load → identical predictions.
+func TestBundleRoundTripPredictions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.mlb")
+	b := tinyBundle()
+	imgs := []image.Image{solid(color.RGBA{255, 0, 0, 255}, 20, 10), solid(color.RGBA{0, 200, 255, 255}, 5, 9)}
+	m1, err := New(b, Options{Engine: "go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m1.Close()
+	p1, err := m1.Predict(context.Background(), imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, b, path)
+	m2, err := LoadWith(path, Options{Engine: "go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	p2, err := m2.Predict(context.Background(), imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p1, p2) {
+		t.Errorf("predictions differ after save/load:\n%+v\n%+v", p1, p2)
+	}
+	if len(p1[0].Labels) != 1 || p1[0].Labels[0].Label != "red" {
+		t.Errorf("red image predicted %+v", p1[0].Labels)
+	}
+	if len(p1[1].Labels) != 2 || p1[1].Labels[0].Label != "blue" || p1[1].Labels[1].Label != "green" {
+		t.Errorf("cyan image predicted %+v", p1[1].Labels)
+	}
+}
+
+func TestBundleTampered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.mlb")
+	mustSave(t, tinyBundle(), path)
+	data, _ := os.ReadFile(path)
+	// Flip one byte inside the head member's data.
+	i := bytes.Index(data, []byte(`"w1"`))
+	if i < 0 {
+		t.Fatal("head not found in the archive")
+	}
+	bad := bytes.Clone(data)
+	bad[i+1] = 'W'
+	_, err := Decode(bad, "tampered.mlb")
+	if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "head.json") || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("tampered head: got %v", err)
+	}
+	// Tamper with the backbone bytes.
+	j := bytes.Index(data, []byte("GlobalAveragePool"))
+	bad = bytes.Clone(data)
+	bad[j] = 'g'
+	if _, err := Decode(bad, "x"); err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
+		t.Fatalf("tampered backbone: got %v", err)
+	}
+}
+
+func TestBundleTruncated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.mlb")
+	mustSave(t, tinyBundle(), path)
+	data, _ := os.ReadFile(path)
+	cuts := []int{0, 100, 600, 1500, len(data) / 2, len(data) - 1500, len(data) - 512, len(data) - 1}
+	for n := 1; n < len(data); n += 97 {
+		cuts = append(cuts, n)
+	}
+	for _, n := range cuts {
+		_, err := Decode(data[:n], "cut.mlb")
+		if err == nil {
+			t.Errorf("bundle cut at %d of %d bytes accepted", n, len(data))
+			continue
+		}
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "cut.mlb") {
+			t.Errorf("cut at %d: error %v does not name the file or wrap ErrCorrupt", n, err)
+		}
+	}
+	// The error names the member being read when the cut falls inside it.
+	i := bytes.Index(data, []byte("GlobalAveragePool"))
+	_, err := Decode(data[:i], "cut.mlb")
+	if err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
+		t.Errorf("cut inside backbone.onnx: %v", err)
+	}
+}
+
+// TestBundleExtraMember: a member not in the manifest is refused.
+func TestBundleExtraMember(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.mlb")
+	mustSave(t, tinyBundle(), path)
+	data, _ := os.ReadFile(path)
+	var buf bytes.Buffer
+	tr := tar.NewReader(bytes.NewReader(data))
+	tw := tar.NewWriter(&buf)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		body := new(bytes.Buffer)
+		body.ReadFrom(tr)
+		tw.WriteHeader(h)
+		tw.Write(body.Bytes())
+	}
+	tw.WriteHeader(&tar.Header{Name: "evil.sh", Size: 2, Mode: 0o755})
+	tw.Write([]byte("hi"))
+	tw.Close()
+	if _, err := Decode(buf.Bytes(), "x"); err == nil || !strings.Contains(err.Error(), "evil.sh") {
+		t.Fatalf("extra member: %v", err)
+	}
+}
+
+func TestBundleValidate(t *testing.T) {
+	for name, mut := range map[string]func(b *Bundle){
+		"no labels":      func(b *Bundle) { b.Labels = nil },
+		"dup label":      func(b *Bundle) { b.Labels[1] = "red" },
+		"thresholds len": func(b *Bundle) { b.Thresholds = b.Thresholds[:2] },
+		"threshold >1":   func(b *Bundle) { b.Thresholds[0] = 1.5 },
+		"head out":       func(b *Bundle) { b.Labels = append(b.Labels, "x"); b.Thresholds = append(b.Thresholds, 0.5) },
+		"head w1":        func(b *Bundle) { b.Head.W1 = b.Head.W1[:4] },
+		"spec":           func(b *Bundle) { b.Spec.Layout = "CHW" },
+		"feature dim":    func(b *Bundle) { b.BackboneInfo.FeatureDim = 4 },
+		"no backbone":    func(b *Bundle) { b.Backbone = nil },
+		"bad json":       func(b *Bundle) { b.Metrics = []byte("{") },
+	} {
+		b := tinyBundle()
+		mut(b)
+		if err := b.Save(filepath.Join(t.TempDir(), "m.mlb")); err == nil {
+			t.Errorf("%s: Save accepted an invalid bundle", name)
+		}
+	}
+}
+
+// FuzzDecode: arbitrary bytes never panic and are refused unless they are a valid bundle.
+func FuzzDecode(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "m.mlb")
+	mustSave(f, tinyBundle(), path)
+	data, _ := os.ReadFile(path)
+	f.Add(data)
+	f.Add(data[:700])
+	f.Add([]byte{})
+	f.Add([]byte("manifest.json"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bd, err := Decode(b, "fuzz")
+		if err == nil {
+			if err := bd.Validate(); err != nil {
+				t.Fatalf("Decode accepted an invalid bundle: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,426 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/multilabel/multilabel/engine"
+	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/imageio"
+)
+
+// Options configures a loaded Model. Zero values take the documented defaults.
+type Options struct {
+	// Engine picks the runtime: "auto" (default: ONNX Runtime when its library is found,
+	// else pure Go), "ort" or "go".
+	Engine string
+	// ORTLib is the ONNX Runtime library path ("" = search the usual places).
+	ORTLib string
+	// Threads bounds the engine's intra-op threads (0 = its default).
+	Threads int
+	// BatchSize is the number of images per engine call (default 32).
+	BatchSize int
+	// Workers is the number of image decoding goroutines for PredictFiles (default: the
+	// number of CPUs).
+	Workers int
+	// MaxPixels bounds decoded images (default imageio.DefaultMaxPixels).
+	MaxPixels int64
+	// TopK > 0 makes the k highest-scoring labels the predicted ones, whatever their
+	// scores; it overrides the thresholds.
+	TopK int
+	// Threshold > 0 replaces the bundle's per-label thresholds by one global threshold.
+	Threshold float64
+}
+
+// Model is a loaded bundle ready to predict. It is safe for concurrent use.
+type Model struct {
+	// Bundle is the loaded bundle content.
+	Bundle *Bundle
+
+	opt Options
+	mu  sync.Mutex // serialises engine calls
+	eng engine.Engine
+}
+
+// LabelScore is one label with its probability.
+type LabelScore struct {
+	Label string  `json:"label"`
+	Score float32 `json:"score"`
+}
+
+// Prediction is the result for one image.
+type Prediction struct {
+	// Path is the file name for PredictFiles, empty for Predict.
+	Path string `json:"path,omitempty"`
+	// Labels are the predicted labels, highest score first.
+	Labels []LabelScore `json:"labels"`
+	// Scores holds the probability of every label, indexed like Model.Labels().
+	Scores []float32 `json:"scores"`
+	// Err is set when the image could not be read; Labels and Scores are then nil.
+	Err error `json:"-"`
+}
+
+// Load reads, verifies and opens a bundle with the default options (engine "auto").
+func Load(path string) (*Model, error) { return LoadWith(path, Options{}) }
+
+// LoadWith reads, verifies and opens a bundle.
+func LoadWith(path string, opt Options) (*Model, error) {
+	b, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(b, opt)
+}
+
+// New opens an engine on a bundle's backbone.
+func New(b *Bundle, opt Options) (*Model, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 32
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.NumCPU()
+	}
+	if opt.TopK < 0 || opt.TopK > len(b.Labels) {
+		return nil, fmt.Errorf("model: top-k %d out of range 0..%d", opt.TopK, len(b.Labels))
+	}
+	if math.IsNaN(opt.Threshold) || opt.Threshold < 0 || opt.Threshold > 1 {
+		return nil, fmt.Errorf("model: threshold %v out of range 0..1", opt.Threshold)
+	}
+	kind := opt.Engine
+	if kind == "" {
+		kind = "auto"
+	}
+	eng, err := auto.Open(b.Backbone, auto.Options{Kind: kind, ORTLib: opt.ORTLib, Threads: opt.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("model: open %s engine on the bundle's backbone: %w", kind, err)
+	}
+	if out := eng.OutputShape(); len(out) != 1 || int(out[0]) != b.Head.In {
+		eng.Close()
+		return nil, fmt.Errorf("model: backbone output shape %v, head expects [%d]", out, b.Head.In)
+	}
+	if in, want := eng.InputShape(), b.Spec.Shape(); !sameShape(in, want) {
+		eng.Close()
+		return nil, fmt.Errorf("model: backbone input shape %v, preprocessing gives %v", in, want)
+	}
+	return &Model{Bundle: b, opt: opt, eng: eng}, nil
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Close releases the engine.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return nil
+	}
+	err := m.eng.Close()
+	m.eng = nil
+	return err
+}
+
+// Labels returns the label vocabulary.
+func (m *Model) Labels() []string { return m.Bundle.Labels }
+
+// Thresholds returns the per-label thresholds in use (the bundle's, or the global
+// Options.Threshold repeated).
+func (m *Model) Thresholds() []float64 {
+	if m.opt.Threshold > 0 {
+		t := make([]float64, len(m.Bundle.Labels))
+		for i := range t {
+			t[i] = m.opt.Threshold
+		}
+		return t
+	}
+	return m.Bundle.Thresholds
+}
+
+// EngineName names the engine running the backbone.
+func (m *Model) EngineName() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return ""
+	}
+	return m.eng.Name()
+}
+
+// Info describes the model: id, labels, thresholds, preprocessing, backbone, metrics.
+func (m *Model) Info() map[string]any {
+	b := m.Bundle
+	return map[string]any{
+		"id":         b.ID,
+		"labels":     b.Labels,
+		"thresholds": m.Thresholds(),
+		"preprocess": b.Spec,
+		"backbone":   b.BackboneInfo,
+		"head":       map[string]any{"kind": b.Head.Kind, "in": b.Head.In, "hidden": b.Head.Hidden, "out": b.Head.Out},
+		"metrics":    b.Metrics,
+		"engine":     m.EngineName(),
+	}
+}
+
+// runFeatures runs the backbone on n preprocessed images.
+func (m *Model) runFeatures(ctx context.Context, input []float32, n int) ([]float32, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eng == nil {
+		return nil, errors.New("model: closed")
+	}
+	out, err := m.eng.Run(ctx, input, n)
+	if err != nil {
+		return nil, fmt.Errorf("model: backbone: %w", err)
+	}
+	if len(out) != n*m.Bundle.Head.In {
+		return nil, fmt.Errorf("model: backbone returned %d values for %d images of %d features", len(out), n, m.Bundle.Head.In)
+	}
+	return out, nil
+}
+
+// ScoresFromFeatures applies the head and a sigmoid to n feature vectors.
+func (m *Model) ScoresFromFeatures(features []float32, n int) [][]float32 {
+	return scoresFromFeatures(m.Bundle, features, n)
+}
+
+func scoresFromFeatures(b *Bundle, features []float32, n int) [][]float32 {
+	logits := b.Head.Logits(features, n)
+	k := len(b.Labels)
+	out := make([][]float32, n)
+	for i := range out {
+		row := make([]float32, k)
+		for j := range row {
+			row[j] = sigmoid(logits[i*k+j])
+		}
+		out[i] = row
+	}
+	return out
+}
+
+func sigmoid(x float32) float32 {
+	if x >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return float32(e / (1 + e))
+}
+
+// Scores returns the probability of every label for each image (rows indexed like
+// imgs, columns like Labels). Images of any size are resized per the bundle's spec.
+func (m *Model) Scores(ctx context.Context, imgs []image.Image) ([][]float32, error) {
+	spec := m.Bundle.Spec
+	tl := spec.TensorLen()
+	out := make([][]float32, 0, len(imgs))
+	for start := 0; start < len(imgs); start += m.opt.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		end := min(start+m.opt.BatchSize, len(imgs))
+		n := end - start
+		buf := make([]float32, n*tl)
+		for i := 0; i < n; i++ {
+			if imgs[start+i] == nil {
+				return nil, fmt.Errorf("model: image %d is nil", start+i)
+			}
+			spec.Fill(imgs[start+i], buf[i*tl:(i+1)*tl])
+		}
+		feats, err := m.runFeatures(ctx, buf, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m.ScoresFromFeatures(feats, n)...)
+	}
+	return out, nil
+}
+
+// Predict returns the labels and scores of each image.
+func (m *Model) Predict(ctx context.Context, imgs []image.Image) ([]Prediction, error) {
+	scores, err := m.Scores(ctx, imgs)
+	if err != nil {
+		return nil, err
+	}
+	preds := make([]Prediction, len(scores))
+	for i, s := range scores {
+		preds[i] = Prediction{Scores: s, Labels: m.Decide(s)}
+	}
+	return preds, nil
+}
+
+// Decide returns the predicted labels for one row of scores, highest score first: the
+// TopK highest when Options.TopK > 0, else those at or above their threshold.
+func (m *Model) Decide(scores []float32) []LabelScore {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	th := m.Thresholds()
+	out := []LabelScore{}
+	for r, j := range idx {
+		if m.opt.TopK > 0 {
+			if r >= m.opt.TopK {
+				break
+			}
+		} else if float64(scores[j]) < th[j] {
+			continue
+		}
+		out = append(out, LabelScore{Label: m.Bundle.Labels[j], Score: scores[j]})
+	}
+	return out
+}
+
+// PredictFiles decodes and predicts image files. An unreadable or corrupt image gets a
+// Prediction with Err set and does not stop the others; the returned error is only for
+// failures that stop everything (the context, the engine).
+func (m *Model) PredictFiles(ctx context.Context, paths []string) ([]Prediction, error) {
+	preds := make([]Prediction, len(paths))
+	for i, p := range paths {
+		preds[i].Path = p
+	}
+	err := m.featureFiles(ctx, paths, func(start int, feats []float32, ok []bool, errs []error) {
+		n := len(ok)
+		scores := m.ScoresFromFeatures(feats, n)
+		for i := 0; i < n; i++ {
+			p := &preds[start+i]
+			if !ok[i] {
+				p.Err = errs[i]
+				continue
+			}
+			p.Scores = scores[i]
+			p.Labels = m.Decide(scores[i])
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return preds, nil
+}
+
+// Features runs the bundle's backbone on image files: n×dim values in paths order, with
+// ok[i] false (and a zero row) for images that could not be read, errs[i] saying why.
+func (m *Model) Features(ctx context.Context, paths []string) (feats []float32, ok []bool, errs []error, err error) {
+	dim := m.Bundle.Head.In
+	feats = make([]float32, len(paths)*dim)
+	ok = make([]bool, len(paths))
+	errs = make([]error, len(paths))
+	err = m.featureFiles(ctx, paths, func(start int, f []float32, o []bool, e []error) {
+		copy(feats[start*dim:], f)
+		copy(ok[start:], o)
+		copy(errs[start:], e)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return feats, ok, errs, nil
+}
+
+// featureFiles decodes files in parallel (batch i+1 is decoded while the backbone runs
+// batch i) and runs them through the backbone, calling emit for each batch in order
+// (bad images: ok false, zero features).
+func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(start int, feats []float32, ok []bool, errs []error)) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	spec := m.Bundle.Spec
+	tl := spec.TensorLen()
+	dim := m.Bundle.Head.In
+	bs := m.opt.BatchSize
+	dopt := imageio.DecodeOptions{MaxPixels: m.opt.MaxPixels}
+	type batch struct {
+		start, n int
+		data     []float32
+		errs     []error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan *batch, 1)
+	go func() {
+		defer close(batches)
+		for start := 0; start < len(paths); start += bs {
+			n := min(bs, len(paths)-start)
+			b := &batch{start: start, n: n, data: make([]float32, n*tl), errs: make([]error, n)}
+			var wg sync.WaitGroup
+			next := make(chan int)
+			for w := 0; w < min(m.opt.Workers, n); w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range next {
+						b.errs[i] = loadFile(paths[start+i], spec, b.data[i*tl:(i+1)*tl], dopt)
+					}
+				}()
+			}
+			for i := 0; i < n; i++ {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for bt := range batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ok := make([]bool, bt.n)
+		good := make([]int, 0, bt.n)
+		for i := 0; i < bt.n; i++ {
+			if bt.errs[i] == nil {
+				ok[i] = true
+				good = append(good, i)
+			}
+		}
+		feats := make([]float32, bt.n*dim)
+		if len(good) > 0 {
+			input := bt.data
+			if len(good) < bt.n {
+				input = make([]float32, len(good)*tl)
+				for k, i := range good {
+					copy(input[k*tl:(k+1)*tl], bt.data[i*tl:(i+1)*tl])
+				}
+			}
+			out, err := m.runFeatures(ctx, input, len(good))
+			if err != nil {
+				return err
+			}
+			for k, i := range good {
+				copy(feats[i*dim:(i+1)*dim], out[k*dim:(k+1)*dim])
+			}
+		}
+		emit(bt.start, feats, ok, bt.errs)
+	}
+	return ctx.Err()
+}
+
+// loadFile is imageio.LoadFile with a recovered panic turned into an error, so one
+// pathological image cannot take the process down.
+func loadFile(path string, spec imageio.Spec, dst []float32, opt imageio.DecodeOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: %w: %v", path, imageio.ErrCorrupt, r)
+		}
+	}()
+	return imageio.LoadFile(path, spec, dst, opt)
+}
