@@ -127,9 +127,15 @@ func LoadBytes(data []byte, name string, opt Options) (*Backbone, error) {
 	return b, nil
 }
 
-func parse(data []byte, opt Options, path string) (*Backbone, error) {
+func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
+	defer func() {
+		// Malformed graphs must give errors, never crash the caller.
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("%w: malformed graph: %v", ErrNotONNX, r)
+		}
+	}()
 	sum := sha256.Sum256(data)
-	b := &Backbone{Path: path, SHA256: hex.EncodeToString(sum[:])}
+	b = &Backbone{Path: path, SHA256: hex.EncodeToString(sum[:])}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty file", ErrNotONNX)
 	}
@@ -210,6 +216,9 @@ func (b *Backbone) normalise() error {
 			names[i] = in.Name
 		}
 		return fmt.Errorf("the graph has %d inputs %v; an image classifier has exactly one", len(g.Input), names)
+	}
+	if len(g.Output) == 0 {
+		return errors.New("the graph has no outputs")
 	}
 	in := g.Input[0]
 	b.Input = in.Name

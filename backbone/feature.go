@@ -86,14 +86,15 @@ func (b *Backbone) findFeature(override string) error {
 				break
 			}
 		}
-		if classifier != nil {
+		if classifier != nil && len(classifier.Input) > 0 && classifier.Input[0] != "" {
 			cut = classifier.Input[0]
 			// Dropout/Identity before the classifier are no-ops at inference.
-			for p := producer[cut]; p != nil && (p.OpType == "Dropout" || p.OpType == "Identity"); p = producer[cut] {
+			for p := producer[cut]; p != nil && (p.OpType == "Dropout" || p.OpType == "Identity") && len(p.Input) > 0; p = producer[cut] {
 				cut = p.Input[0]
 			}
 			reason = fmt.Sprintf("input of the final %s classifier %q", classifier.OpType, nodeLabel(classifier))
 		} else {
+			classifier = nil
 			cut = g.Output[0].Name
 			reason = "no final classifier found: the graph output is used as the features"
 		}

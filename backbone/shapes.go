@@ -110,10 +110,11 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 			}
 		case "Reshape":
 			x := in(0)
-			target, ok := consts[n.Input[1]]
-			if ok && x != nil {
-				out = reshape(x, target)
-			} else if len(n.Input) < 2 {
+			if len(n.Input) >= 2 {
+				if target, ok := consts[n.Input[1]]; ok && x != nil {
+					out = reshape(x, target)
+				}
+			} else if x != nil {
 				out = reshape(x, attrInts(n, "shape"))
 			}
 		case "Squeeze":

@@ -1,0 +1,94 @@
+package backbone
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/multilabel/multilabel/internal/sharedtest"
+)
+
+// halfRef decodes binary16 independently: (-1)^s · 2^(e-15) · (1 + m/1024), subnormals
+// 2^-14 · m/1024, computed in float64.
+func halfRef(h uint16) float64 {
+	s := 1.0
+	if h&0x8000 != 0 {
+		s = -1
+	}
+	e := int(h>>10) & 0x1f
+	m := float64(h & 0x3ff)
+	switch e {
+	case 0:
+		return s * math.Ldexp(m/1024, -14)
+	case 31:
+		if m == 0 {
+			return math.Inf(int(s))
+		}
+		return math.NaN()
+	}
+	return s * math.Ldexp(1+m/1024, e-15)
+}
+
+func TestHalfToFloatExhaustive(t *testing.T) {
+	for i := 0; i < 1<<16; i++ {
+		got := float64(halfToFloat(uint16(i)))
+		want := halfRef(uint16(i))
+		if math.IsNaN(want) {
+			if !math.IsNaN(got) {
+				t.Fatalf("%#04x: got %v, want NaN", i, got)
+			}
+			continue
+		}
+		if got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Fatalf("%#04x: got %v, want %v", i, got, want)
+		}
+	}
+	if halfToFloat(0x3c00) != 1 || halfToFloat(0x7bff) != 65504 || halfToFloat(0xc000) != -2 {
+		t.Fatal("known values")
+	}
+}
+
+// The shared SqueezeNet's zoo entry records its feature node; the automatic search must
+// find the same one.
+func TestAutoFeatureSqueezeNet(t *testing.T) {
+	p := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parse(data, Options{}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.findFeature(""); err != nil {
+		t.Fatal(err)
+	}
+	if b.FeatureNode != "fire9/concat_1" || b.FeatureDim != 512 || !b.Pooled {
+		t.Fatalf("auto cut %q dim %d pooled %v (%s)", b.FeatureNode, b.FeatureDim, b.Pooled, b.Reason)
+	}
+	if s := b.shapes["fire9/concat_1"]; len(s) != 4 || s[2] != 13 || s[3] != 13 {
+		t.Fatalf("fire9/concat_1 shape %v, want [1 512 13 13]", s)
+	}
+	if s := b.shapes["softmaxout_1"]; len(s) != 4 || s[1] != 1000 {
+		t.Fatalf("output shape %v", s)
+	}
+}
+
+func TestShapeHelpers(t *testing.T) {
+	if got := reshape([]int64{1, 16, 1, 1}, []int64{0, -1}); len(got) != 2 || got[1] != 16 {
+		t.Fatalf("reshape: %v", got)
+	}
+	if got := reshape([]int64{2, 3}, []int64{-1, -1}); got != nil {
+		t.Fatalf("two -1: %v", got)
+	}
+	if got := squeeze([]int64{1, 8, 1, 1}, []int64{2, 3}); len(got) != 2 {
+		t.Fatalf("squeeze: %v", got)
+	}
+	if got := unsqueeze([]int64{1, 8}, []int64{-1}); len(got) != 3 || got[2] != 1 {
+		t.Fatalf("unsqueeze: %v", got)
+	}
+	if got := broadcast([]int64{1, 8, 4, 4}, []int64{8, 1, 1}); len(got) != 4 || got[1] != 8 {
+		t.Fatalf("broadcast: %v", got)
+	}
+}
