@@ -1,0 +1,138 @@
+package backbone_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/multilabel/multilabel/backbone"
+)
+
+// zooServer serves content at /m.onnx with Range support and counts requests and the
+// Range headers it saw.
+func zooServer(t *testing.T, content []byte) (*httptest.Server, *atomic.Int32, *atomic.Value) {
+	t.Helper()
+	var hits atomic.Int32
+	var lastRange atomic.Value
+	lastRange.Store("")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		lastRange.Store(r.Header.Get("Range"))
+		http.ServeContent(w, r, "m.onnx", time.Time{}, bytes.NewReader(content))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits, &lastRange
+}
+
+func testContent() ([]byte, string) {
+	content := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 kB
+	sum := sha256.Sum256(content)
+	return content, hex.EncodeToString(sum[:])
+}
+
+func TestResolveDownloadAndCache(t *testing.T) {
+	content, sum := testContent()
+	srv, hits, _ := zooServer(t, content)
+	dir := t.TempDir()
+	var bar bytes.Buffer
+	opt := backbone.ZooOptions{CacheDir: dir, Progress: &bar,
+		Zoo: []backbone.ZooEntry{{Name: "tiny", Aliases: []string{"tiny-alias"}, File: "tiny.onnx", URL: srv.URL + "/m.onnx", SHA256: sum}}}
+	p, err := backbone.Resolve("tiny", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	if p != filepath.Join(dir, "tiny.onnx") || !bytes.Equal(got, content) {
+		t.Fatalf("downloaded %s (%d bytes)", p, len(got))
+	}
+	if !strings.Contains(bar.String(), "download tiny") {
+		t.Errorf("no progress output: %q", bar.String())
+	}
+	if _, err := os.Stat(p + ".part"); !os.IsNotExist(err) {
+		t.Errorf("partial file left behind: %v", err)
+	}
+	// Cached: no second request; the alias resolves to the same file.
+	if p2, err := backbone.Resolve("TINY-alias", opt); err != nil || p2 != p || hits.Load() != 1 {
+		t.Fatalf("second resolve: %s %v, %d requests", p2, err, hits.Load())
+	}
+	// A path is returned as is; an unknown name lists the zoo.
+	if p3, err := backbone.Resolve(p, opt); err != nil || p3 != p {
+		t.Fatalf("path: %s %v", p3, err)
+	}
+	if _, err := backbone.Resolve("nope", opt); err == nil || !strings.Contains(err.Error(), "known: tiny") {
+		t.Fatalf("unknown: %v", err)
+	}
+}
+
+func TestResolveResume(t *testing.T) {
+	content, sum := testContent()
+	srv, hits, lastRange := zooServer(t, content)
+	dir := t.TempDir()
+	half := len(content) / 2
+	if err := os.WriteFile(filepath.Join(dir, "tiny.onnx.part"), content[:half], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opt := backbone.ZooOptions{CacheDir: dir,
+		Zoo: []backbone.ZooEntry{{Name: "tiny", File: "tiny.onnx", URL: srv.URL + "/m.onnx", SHA256: sum}}}
+	p, err := backbone.Resolve("tiny", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lastRange.Load().(string); got != "bytes=160000-" || hits.Load() != 1 {
+		t.Fatalf("range header %q after %d requests", got, hits.Load())
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, content) {
+		t.Fatal("resumed file differs")
+	}
+}
+
+func TestResolveChecksumAndOffline(t *testing.T) {
+	content, _ := testContent()
+	srv, _, _ := zooServer(t, content)
+	dir := t.TempDir()
+	wrong := strings.Repeat("ab", 32)
+	opt := backbone.ZooOptions{CacheDir: dir,
+		Zoo: []backbone.ZooEntry{{Name: "tiny", File: "tiny.onnx", URL: srv.URL + "/m.onnx", SHA256: wrong}}}
+	_, err := backbone.Resolve("tiny", opt)
+	if !errors.Is(err, backbone.ErrChecksum) {
+		t.Fatalf("checksum: %v", err)
+	}
+	for _, f := range []string{"tiny.onnx", "tiny.onnx.part"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s exists after a checksum failure", f)
+		}
+	}
+	// Offline: the error names the URL and where to put the file.
+	srv.Close()
+	_, err = backbone.Resolve("tiny", opt)
+	want := filepath.Join(dir, "tiny.onnx")
+	if err == nil || !strings.Contains(err.Error(), "put it at "+want) || !strings.Contains(err.Error(), srv.URL) {
+		t.Fatalf("offline: %v", err)
+	}
+}
+
+func TestZooTable(t *testing.T) {
+	names := backbone.ZooNames()
+	for _, want := range []string{"efficientnet-lite4", "mobilenetv2", "resnet50", "squeezenet"} {
+		if backbone.LookupZoo(want) == nil {
+			t.Errorf("zoo lacks %s (has %v)", want, names)
+		}
+	}
+	for _, e := range backbone.Zoo {
+		if e.Spec == nil || e.Spec.Validate() != nil || !strings.HasPrefix(e.URL, "https://") || e.File == "" {
+			t.Errorf("zoo entry %s incomplete", e.Name)
+		}
+		if e.SHA256 != "" && len(e.SHA256) != 64 {
+			t.Errorf("zoo entry %s: sha256 %q", e.Name, e.SHA256)
+		}
+	}
+}
