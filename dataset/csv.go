@@ -91,7 +91,7 @@ func parseCSV(r io.Reader, name, layout string, opt Options) (*Dataset, error) {
 	case "list":
 		return parseList(name, header, data, opt)
 	}
-	return nil, fmt.Errorf("dataset: unknown CSV layout %q", layout)
+	return nil, fmt.Errorf("%w: unknown CSV layout %q", ErrBadOption, layout)
 }
 
 func detectCSVLayout(header []string, data []csvRow, opt Options) string {
@@ -204,7 +204,7 @@ func normListSep(s string) (string, error) {
 	case "semicolon":
 		return ";", nil
 	}
-	return "", fmt.Errorf("list separator %q: want \",\", \"|\", \";\" or \"space\"", s)
+	return "", fmt.Errorf("%w: list separator %q: want \",\", \"|\", \";\" or \"space\"", ErrBadOption, s)
 }
 
 func splitList(s, sep string) []string {

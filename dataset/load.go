@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,13 +61,17 @@ func inputErrorf(file string, line int, format string, args ...any) error {
 	return &InputError{File: file, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
+// ErrBadOption is wrapped by errors about invalid Options (an unknown format or list
+// separator, a repeated vocabulary label).
+var ErrBadOption = errors.New("dataset: invalid option")
+
 // IsBadInput reports whether err is caused by the user's input (a malformed or missing
-// label source, a bad image under a strict policy) rather than by the program or the
+// label source, a bad image under a strict policy, an invalid option) rather than by the program or the
 // machine.
 func IsBadInput(err error) bool {
 	var ie *InputError
 	var me *ImageError
-	return errors.As(err, &ie) || errors.As(err, &me)
+	return errors.As(err, &ie) || errors.As(err, &me) || errors.Is(err, ErrBadOption)
 }
 
 // maxLabelFile bounds the size of a label file read into memory (CSV, COCO JSON, VOC XML).
@@ -80,6 +85,10 @@ const maxLabelFile = 4 << 30
 func Load(path string, opt Options) (*Dataset, error) {
 	st, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, &InputError{File: path, Err: err}
 	}
 	if err := checkVocabulary(opt.Labels); err != nil {
@@ -125,7 +134,7 @@ func Load(path string, opt Options) (*Dataset, error) {
 		resolvePaths(d, csvImagesDir(path, opt.ImagesDir, d))
 		return d, nil
 	default:
-		return nil, fmt.Errorf("dataset: unknown format %q (want csv, csv-list, csv-onehot, coco or voc)", format)
+		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco or voc)", ErrBadOption, format)
 	}
 }
 
@@ -293,10 +302,10 @@ func checkVocabulary(labels []string) error {
 	seen := map[string]bool{}
 	for _, l := range labels {
 		if strings.TrimSpace(l) == "" {
-			return errors.New("dataset: empty label name in Options.Labels")
+			return fmt.Errorf("%w: empty label name in the vocabulary", ErrBadOption)
 		}
 		if seen[l] {
-			return fmt.Errorf("dataset: label %q twice in Options.Labels", l)
+			return fmt.Errorf("%w: label %q twice in the vocabulary", ErrBadOption, l)
 		}
 		seen[l] = true
 	}

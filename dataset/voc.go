@@ -138,7 +138,7 @@ func loadVOC(path string, opt Options) (*Dataset, error) {
 	}
 	if set != "" {
 		if strings.ContainsAny(set, `/\`) {
-			return nil, fmt.Errorf("dataset: VOC image set %q is not a plain name", set)
+			return nil, fmt.Errorf("%w: VOC image set %q is not a plain name", ErrBadOption, set)
 		}
 		setFile := filepath.Join(root, "ImageSets", "Main", set+".txt")
 		data, err := os.ReadFile(setFile)
