@@ -1,0 +1,251 @@
+package featcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/engine"
+	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/progress"
+)
+
+// DefaultBatchSize is the engine batch size when ExtractOptions.BatchSize is 0.
+const DefaultBatchSize = 32
+
+// ExtractOptions configure Extract.
+type ExtractOptions struct {
+	// Cache stores and reuses features; nil extracts everything and stores nothing.
+	Cache *Cache
+	// BatchSize is the number of images per engine call; 0 means DefaultBatchSize.
+	BatchSize int
+	// Workers is the number of image decoding (and hashing) goroutines; 0 means GOMAXPROCS.
+	Workers int
+	// Strict fails on the first unusable image instead of skipping it.
+	Strict bool
+	// Decode bounds image decoding.
+	Decode imageio.DecodeOptions
+	// Progress receives a progress bar (images/s, ETA) for the extraction; nil is quiet.
+	Progress io.Writer
+}
+
+// BadImage is an image that could not be used.
+type BadImage struct {
+	Index  int    `json:"index"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Features are the pooled features of a list of images.
+type Features struct {
+	// Dim is the length of one feature vector.
+	Dim int
+	// Data holds len(paths)×Dim values in paths order; a bad image's row is zero.
+	Data []float32
+	// OK[i] reports whether image i was usable.
+	OK []bool
+	// Bad lists the unusable images in paths order.
+	Bad []BadImage
+	// Hits counts images served from the cache, Misses images run through the engine
+	// (an image whose content appears twice is run once).
+	Hits, Misses int
+}
+
+// Row returns the feature vector of image i.
+func (f *Features) Row(i int) []float32 { return f.Data[i*f.Dim : (i+1)*f.Dim] }
+
+// Compact returns the rows of the usable images and their indices in the original list.
+func (f *Features) Compact() (data []float32, idx []int) {
+	for i, ok := range f.OK {
+		if ok {
+			data = append(data, f.Row(i)...)
+			idx = append(idx, i)
+		}
+	}
+	return data, idx
+}
+
+// KeyOf returns the cache key of a backbone's features.
+func KeyOf(b *backbone.Backbone) ModelKey {
+	return ModelKey{BackboneSHA256: b.SHA256, FeatureNode: b.FeatureNode, Spec: b.Spec}
+}
+
+// Extract computes the features of the images at paths with eng, which must run the
+// feature model of b (b.FeatureModel()). Images already in opt.Cache are not decoded; the
+// others are decoded by the parallel loader, run in batches and stored in the cache as
+// soon as each batch is done, so an interrupted run loses at most one batch. Unusable
+// images are reported in Features.Bad (or fail the call with opt.Strict).
+func Extract(ctx context.Context, eng engine.Engine, b *backbone.Backbone, paths []string, opt ExtractOptions) (*Features, error) {
+	if b == nil {
+		return nil, errors.New("featcache: nil backbone")
+	}
+	return extract(ctx, eng, KeyOf(b), paths, opt)
+}
+
+func extract(ctx context.Context, eng engine.Engine, key ModelKey, paths []string, opt ExtractOptions) (*Features, error) {
+	if err := key.Spec.Validate(); err != nil {
+		return nil, fmt.Errorf("featcache: %w", err)
+	}
+	if in, want := eng.InputShape(), key.Spec.Shape(); !slices.Equal(in, want) {
+		return nil, fmt.Errorf("featcache: engine input shape %v does not match the preprocessing shape %v", in, want)
+	}
+	dim := 1
+	for _, d := range eng.OutputShape() {
+		dim *= int(d)
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultBatchSize
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	n := len(paths)
+	f := &Features{Dim: dim, Data: make([]float32, n*dim), OK: make([]bool, n)}
+	reasons := make([]string, n)
+
+	// Phase 1: hash every file and look it up.
+	hashes := make([]string, n)
+	if err := hashAll(ctx, paths, hashes, reasons, opt.Workers); err != nil {
+		return nil, err
+	}
+	var missPaths []string
+	var missHashes []string
+	missRows := map[string][]int{} // content hash -> rows waiting for it
+	for i, h := range hashes {
+		if h == "" {
+			continue
+		}
+		if opt.Cache != nil {
+			if v, ok := opt.Cache.Get(key, h); ok && len(v) == dim {
+				copy(f.Row(i), v)
+				f.OK[i] = true
+				f.Hits++
+				continue
+			}
+		}
+		if _, seen := missRows[h]; !seen {
+			missPaths = append(missPaths, paths[i])
+			missHashes = append(missHashes, h)
+		}
+		missRows[h] = append(missRows[h], i)
+	}
+
+	// Phase 2: decode, run and store the misses.
+	if len(missPaths) > 0 {
+		if err := runMisses(ctx, eng, key, opt, f, missPaths, missHashes, missRows, reasons); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range reasons {
+		if r != "" {
+			f.Bad = append(f.Bad, BadImage{Index: i, Path: paths[i], Reason: r})
+		}
+	}
+	if opt.Strict && len(f.Bad) > 0 {
+		return nil, fmt.Errorf("featcache: %d unusable image(s), first %s: %s", len(f.Bad), f.Bad[0].Path, f.Bad[0].Reason)
+	}
+	return f, nil
+}
+
+// hashAll fills hashes[i] with the content hash of paths[i], or reasons[i] on failure.
+func hashAll(ctx context.Context, paths, hashes, reasons []string, workers int) error {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, max(1, len(paths))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				h, err := HashFile(paths[i])
+				if err != nil {
+					reasons[i] = err.Error()
+					continue
+				}
+				hashes[i] = h
+			}
+		}()
+	}
+	var err error
+	for i := range paths {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return err
+}
+
+func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt ExtractOptions, f *Features,
+	missPaths, missHashes []string, missRows map[string][]int, reasons []string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bar := (*progress.Bar)(nil)
+	if opt.Progress != nil {
+		bar = progress.New(opt.Progress, "features", int64(len(missPaths)), "images")
+		defer bar.Finish()
+	}
+	loader := imageio.NewLoader(ctx, missPaths, key.Spec, imageio.LoaderOptions{
+		Workers: opt.Workers, BatchSize: opt.BatchSize, Decode: opt.Decode,
+	})
+	defer loader.Close()
+	tl := key.Spec.TensorLen()
+	var input []float32
+	for {
+		batch, err := loader.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("featcache: loading images: %w", err)
+		}
+		// Compact the usable items.
+		input = input[:0]
+		var items []int
+		for j := range batch.N {
+			k := batch.Start + j
+			if batch.Errs != nil && batch.Errs[j] != nil {
+				for _, row := range missRows[missHashes[k]] {
+					reasons[row] = batch.Errs[j].Error()
+				}
+				if opt.Strict {
+					loader.Release(batch)
+					return fmt.Errorf("featcache: %w", batch.Errs[j])
+				}
+				continue
+			}
+			items = append(items, k)
+			input = append(input, batch.Data[j*tl:(j+1)*tl]...)
+		}
+		loader.Release(batch)
+		if len(items) > 0 {
+			out, err := eng.Run(ctx, input, len(items))
+			if err != nil {
+				return fmt.Errorf("featcache: running %s: %w", eng.Name(), err)
+			}
+			if len(out) != len(items)*f.Dim {
+				return fmt.Errorf("featcache: engine returned %d values for %d images of dim %d", len(out), len(items), f.Dim)
+			}
+			for q, k := range items {
+				v := out[q*f.Dim : (q+1)*f.Dim]
+				for _, row := range missRows[missHashes[k]] {
+					copy(f.Row(row), v)
+					f.OK[row] = true
+				}
+				f.Misses++
+				if opt.Cache != nil {
+					if err := opt.Cache.Put(key, missHashes[k], v); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		bar.Add(batch.N)
+	}
+}
