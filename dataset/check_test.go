@@ -16,6 +16,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
 func jpegBytes(t testing.TB, w, h int, shade uint8) []byte {
@@ -164,4 +166,21 @@ func TestCheckImagesCancelled(t *testing.T) {
 	if _, err := CheckImages(ctx, d, CheckOptions{}); err == nil {
 		t.Fatal("cancelled check returned no error")
 	}
+}
+
+// BenchmarkCheckImagesMIML decodes and hashes the 1,500 MIML JPEGs with the parallel
+// checker; images/s is the figure to compare with the loader's.
+func BenchmarkCheckImagesMIML(b *testing.B) {
+	dir := sharedtest.Dir(b, "data/miml-scenes")
+	d, err := Load(filepath.Join(dir, "labels_onehot.csv"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		r, err := CheckImages(b.Context(), d, CheckOptions{})
+		if err != nil || len(r.Bad) != 0 {
+			b.Fatal(err, r.Bad)
+		}
+	}
+	b.ReportMetric(float64(len(d.Samples)*b.N)/b.Elapsed().Seconds(), "images/s")
 }

@@ -338,3 +338,49 @@ func TestLoadUnknownFormat(t *testing.T) {
 		t.Fatal("duplicate vocabulary accepted")
 	}
 }
+
+// TestReaderConformance runs every reader's output through the same contract: valid
+// truth values, a CSV round trip that preserves labels and truth, and a split that
+// partitions the samples.
+func TestReaderConformance(t *testing.T) {
+	dir := t.TempDir()
+	sources := map[string]string{
+		"csv-list":   writeFile(t, filepath.Join(dir, "list.csv"), "image,labels\na.jpg,\"x,y z\"\nb.jpg,y z\nc.jpg,\nd.jpg,x\n"),
+		"csv-onehot": writeFile(t, filepath.Join(dir, "onehot.csv"), "image,x,y z\na.jpg,1,1\nb.jpg,0,1\nc.jpg,?,0\nd.jpg,1,\n"),
+		"coco": writeFile(t, filepath.Join(dir, "coco.json"), `{"images":[{"id":1,"file_name":"a.jpg"},{"id":2,"file_name":"b.jpg"},{"id":3,"file_name":"c.jpg"}],
+			"categories":[{"id":9,"name":"y z"},{"id":2,"name":"x"}],"annotations":[{"image_id":1,"category_id":9},{"image_id":2,"category_id":2}]}`),
+		"voc": makeVOC(t),
+	}
+	for format, src := range sources {
+		t.Run(format, func(t *testing.T) {
+			d, err := Load(src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInvariants(t, d, nil)
+			if d.Format != format || len(d.Samples) < 2 {
+				t.Fatalf("format %s, %d samples", d.Format, len(d.Samples))
+			}
+			for _, s := range d.Samples {
+				if s.Path == "" || !filepath.IsAbs(s.Path) && !strings.HasPrefix(s.Path, dir) {
+					t.Errorf("sample %s: path %q not resolved", s.Image, s.Path)
+				}
+			}
+			p := filepath.Join(t.TempDir(), "rt.csv")
+			if err := WriteCSV(p, d); err != nil {
+				t.Fatal(err)
+			}
+			back, err := Load(p, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Labels, d.Labels) || truthString(back) != truthString(d) {
+				t.Fatalf("round trip changed the data:\n%v %s\n%v %s", d.Labels, truthString(d), back.Labels, truthString(back))
+			}
+			parts, err := IterativeStratify(d, []float64{0.5, 0.5}, 3)
+			if err != nil || len(parts[0])+len(parts[1]) != len(d.Samples) {
+				t.Fatalf("split: %v %v", parts, err)
+			}
+		})
+	}
+}

@@ -204,3 +204,13 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 		t.Fatalf("failed write left %v", ents)
 	}
 }
+
+func BenchmarkIterativeStratify(b *testing.B) {
+	d := synthDataset(20000, 20, 1)
+	for b.Loop() {
+		if _, err := IterativeStratify(d, []float64{0.8, 0.1, 0.1}, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(d.Samples)*b.N)/b.Elapsed().Seconds(), "samples/s")
+}
