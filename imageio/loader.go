@@ -63,6 +63,7 @@ type Loader struct {
 	wg     sync.WaitGroup // producer and workers
 	err    error          // set by Next when it ends
 	closed sync.Once
+	made   atomic.Int32 // batch buffers allocated (tests check the bound)
 }
 
 type job struct {
@@ -115,6 +116,7 @@ func (l *Loader) getBatch(start, n int) *Batch {
 	}
 	l.mu.Unlock()
 	if b == nil || b.bufSize != size {
+		l.made.Add(1)
 		b = &Batch{Data: make([]float32, size), Errs: make([]error, l.opt.BatchSize), bufSize: size}
 	}
 	b.Start, b.N = start, n
