@@ -153,4 +153,3 @@ func TestLoaderEarlyCloseAndBadSpec(t *testing.T) {
 	}
 	l.Close()
 }
-
