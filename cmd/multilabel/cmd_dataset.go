@@ -118,7 +118,7 @@ func runDatasetSplit(ctx context.Context, args []string) error {
 	df.register(fs)
 	out := fs.String("out", "", "output directory for <name>.csv files (required)")
 	ratiosFlag := fs.String("ratios", "0.8,0.1,0.1", "comma-separated part sizes (normalised to sum 1)")
-	namesFlag := fs.String("names", "", "comma-separated part names (default: train,val,test for three parts, else part1,part2,...)")
+	namesFlag := fs.String("names", "", "comma-separated part names (default: train,val,test for three parts, train,test for two, else part1,part2,...)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same split")
 	check := fs.Bool("check-images", false, "open the images first and leave bad ones out (counted and named)")
 	strict := fs.Bool("strict", false, "with --check-images, fail at the first bad image")
