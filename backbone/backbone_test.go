@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/engine/gomlx"
 	"github.com/multilabel/multilabel/engine/ort"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/sharedtest"
@@ -279,4 +280,39 @@ func ExampleLoad() {
 	}
 	fmt.Println(b.FeatureNode, b.FeatureDim, b.Spec.Width)
 	// Output: /Flatten_output_0 16 32
+}
+
+// The normalised graphs also run on the pure-Go engine (onnx-gomlx), which is stricter
+// about IR-3 style inputs and float16.
+func TestTinyGoMLX(t *testing.T) {
+	r := loadRef(t)
+	for _, c := range []struct {
+		file         string
+		feats, logit []float32
+	}{{"testdata/tiny_gemm.onnx", r.Features, r.Logits}, {"testdata/tiny_reshape_fp16.onnx", r.FeaturesFP16, r.LogitsFP16}} {
+		b, err := backbone.Load(c.file, backbone.Options{Spec: tinySpec()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []struct {
+			name  string
+			model func() ([]byte, error)
+			want  []float32
+		}{{"features", b.FeatureModel, c.feats}, {"logits", b.ClassifierModel, c.logit}} {
+			data, err := m.model()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := gomlx.Open(data, gomlx.Options{})
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.file, m.name, err)
+			}
+			got, err := e.Run(context.Background(), r.Input, 2)
+			e.Close()
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.file, m.name, err)
+			}
+			closeTo(t, c.file+" "+m.name, got, m.want, 1e-4)
+		}
+	}
 }

@@ -41,6 +41,10 @@ type Options struct {
 	LibPath string
 	// IntraOpThreads is the number of threads one Run uses; 0 means runtime.NumCPU().
 	IntraOpThreads int
+	// NoSpinning stops idle intra-op threads from busy-waiting for work (ONNX Runtime
+	// spins by default, which is fastest when it owns the cores but steals them from a
+	// concurrent image loader).
+	NoSpinning bool
 	// DisableOptimizations turns ONNX Runtime's graph optimisations off (for debugging
 	// numerical differences); by default all optimisations are enabled.
 	DisableOptimizations bool
@@ -195,6 +199,11 @@ func Open(model []byte, opt Options) (*Engine, error) {
 	}
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("onnxruntime: inter-op threads: %w", err)
+	}
+	if opt.NoSpinning {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, fmt.Errorf("onnxruntime: spinning: %w", err)
+		}
 	}
 	var level rt.GraphOptimizationLevel = rt.GraphOptimizationLevelEnableAll
 	if opt.DisableOptimizations {
