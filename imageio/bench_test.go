@@ -64,6 +64,7 @@ func BenchmarkDecodeMIML(b *testing.B) {
 		}
 	}
 	i := 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := DecodeBytes(data[i%len(data)], DecodeOptions{}); err != nil {
 			b.Fatal(err)
@@ -71,6 +72,7 @@ func BenchmarkDecodeMIML(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(i), "cpu-ms/image")
 }
 
 // BenchmarkFillMIML is the resize + normalize share of the loader, on one core.
@@ -88,9 +90,11 @@ func BenchmarkFillMIML(b *testing.B) {
 	dst := make([]float32, s.TensorLen())
 	b.ReportAllocs()
 	i := 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		s.Fill(imgs[i%len(imgs)], dst)
 		i++
 	}
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(i), "cpu-ms/image")
 }

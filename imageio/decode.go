@@ -25,6 +25,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/image/bmp"
@@ -140,13 +141,9 @@ func readFileInto(path string, buf *[]byte) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	size := 0
-	if st, err := f.Stat(); err == nil && st.Size() < 1<<31 {
-		size = int(st.Size())
-	}
 	b := (*buf)[:0]
-	if cap(b) < size+512 {
-		b = make([]byte, 0, size+512)
+	if cap(b) < 64<<10 {
+		b = make([]byte, 0, 64<<10)
 	}
 	for {
 		if len(b) == cap(b) {
@@ -165,6 +162,13 @@ func readFileInto(path string, buf *[]byte) ([]byte, error) {
 	return b, nil
 }
 
+var readerPool = sync.Pool{New: func() any { return new(bytes.Reader) }}
+
+func putReader(r *bytes.Reader) {
+	r.Reset(nil) // do not keep the file's bytes alive
+	readerPool.Put(r)
+}
+
 // Config reads only the header of data and returns its format and declared size
 // (before EXIF orientation). Errors wrap the Err* values.
 func Config(data []byte) (format string, cfg image.Config, err error) {
@@ -172,7 +176,9 @@ func Config(data []byte) (format string, cfg image.Config, err error) {
 		return "", cfg, ErrEmpty
 	}
 	format = Sniff(data)
-	r := bytes.NewReader(data)
+	r := readerPool.Get().(*bytes.Reader)
+	defer putReader(r)
+	r.Reset(data)
 	switch format {
 	case FormatJPEG:
 		cfg, err = jpeg.DecodeConfig(r)
@@ -219,7 +225,9 @@ func DecodeBytes(data []byte, opt DecodeOptions) (img image.Image, err error) {
 			img, err = nil, fmt.Errorf("%w: %s decoder panicked: %v", ErrCorrupt, format, r)
 		}
 	}()
-	r := bytes.NewReader(data)
+	r := readerPool.Get().(*bytes.Reader)
+	defer putReader(r)
+	r.Reset(data)
 	switch format {
 	case FormatJPEG:
 		img, err = jpeg.Decode(r)
