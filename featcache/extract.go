@@ -15,6 +15,9 @@ import (
 	"github.com/multilabel/multilabel/internal/progress"
 )
 
+// ErrBadImage is wrapped by the error of a Strict extraction that met an unusable image.
+var ErrBadImage = errors.New("unusable image")
+
 // DefaultBatchSize is the engine batch size when ExtractOptions.BatchSize is 0.
 const DefaultBatchSize = 32
 
@@ -135,6 +138,13 @@ func extract(ctx context.Context, eng engine.Engine, key ModelKey, paths []strin
 		missRows[h] = append(missRows[h], i)
 	}
 
+	if opt.Strict {
+		for i, r := range reasons {
+			if r != "" {
+				return nil, fmt.Errorf("featcache: %w: %s: %s", ErrBadImage, paths[i], r)
+			}
+		}
+	}
 	// Phase 2: decode, run and store the misses.
 	if len(missPaths) > 0 {
 		if err := runMisses(ctx, eng, key, opt, f, missPaths, missHashes, missRows, reasons); err != nil {
@@ -147,7 +157,7 @@ func extract(ctx context.Context, eng engine.Engine, key ModelKey, paths []strin
 		}
 	}
 	if opt.Strict && len(f.Bad) > 0 {
-		return nil, fmt.Errorf("featcache: %d unusable image(s), first %s: %s", len(f.Bad), f.Bad[0].Path, f.Bad[0].Reason)
+		return nil, fmt.Errorf("featcache: %w: %d unusable image(s), first %s: %s", ErrBadImage, len(f.Bad), f.Bad[0].Path, f.Bad[0].Reason)
 	}
 	return f, nil
 }
@@ -215,8 +225,9 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 					reasons[row] = batch.Errs[j].Error()
 				}
 				if opt.Strict {
+					err := batch.Errs[j]
 					loader.Release(batch)
-					return fmt.Errorf("featcache: %w", batch.Errs[j])
+					return fmt.Errorf("featcache: %w: %w", ErrBadImage, err)
 				}
 				continue
 			}

@@ -161,8 +161,12 @@ func TestExtractCachesAndReportsBadImages(t *testing.T) {
 func TestExtractStrict(t *testing.T) {
 	paths := makeImages(t, 3)
 	_, err := featcache.Extract(context.Background(), &meanEngine{}, fakeBackbone(), paths, featcache.ExtractOptions{Strict: true})
-	if err == nil {
-		t.Fatal("Strict with a bad image: want an error")
+	if !errors.Is(err, featcache.ErrBadImage) {
+		t.Fatalf("Strict with a bad image: err = %v, want ErrBadImage", err)
+	}
+	_, err = featcache.Extract(context.Background(), &meanEngine{}, fakeBackbone(), []string{paths[0], "/nonexistent/x.png"}, featcache.ExtractOptions{Strict: true})
+	if !errors.Is(err, featcache.ErrBadImage) {
+		t.Fatalf("Strict with a missing image: err = %v, want ErrBadImage", err)
 	}
 	// A missing file is a bad image too.
 	f := mustExtract(t, &meanEngine{}, append(paths[:2:2], filepath.Join(t.TempDir(), "gone.jpg")), featcache.ExtractOptions{})

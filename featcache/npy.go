@@ -57,6 +57,23 @@ func EncodeNPY(w io.Writer, data []float32, rows, cols int) error {
 	return bw.Flush()
 }
 
+// WriteLines writes one line per entry (for the names file beside a .npy), atomically.
+// An entry containing a line break is an error.
+func WriteLines(path string, lines []string) error {
+	var buf bytes.Buffer
+	for _, l := range lines {
+		if strings.ContainsAny(l, "\r\n") {
+			return fmt.Errorf("%s: entry %q contains a line break", path, l)
+		}
+		buf.WriteString(l)
+		buf.WriteByte('\n')
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return writeAtomic(path, buf.Bytes(), true)
+}
+
 var (
 	npyDescr = regexp.MustCompile(`'descr'\s*:\s*'([^']*)'`)
 	npyOrder = regexp.MustCompile(`'fortran_order'\s*:\s*(True|False)`)

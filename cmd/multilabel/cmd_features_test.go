@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/multilabel/multilabel/engine/enginetest"
+	"github.com/multilabel/multilabel/featcache"
+)
+
+func runFeaturesCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	old := featuresStdout
+	featuresStdout = &out
+	defer func() { featuresStdout = old }()
+	code := run(append([]string{"features"}, args...))
+	return code, out.String()
+}
+
+// TestFeaturesCLI runs the command on the dataset fixture of the dataset tests (one good
+// image, one text file, one missing file) with the tiny PyTorch-made backbone on the
+// pure-Go engine: twice, the second time from the cache.
+func TestFeaturesCLI(t *testing.T) {
+	dir := datasetFixture(t)
+	model := filepath.Join(t.TempDir(), "tiny.onnx")
+	if err := os.WriteFile(model, enginetest.TinyModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "f.npy")
+	args := []string{"--backbone", model, "--data", filepath.Join(dir, "labels.csv"), "--engine", "go",
+		"--cache", filepath.Join(t.TempDir(), "cache"), "--out", out, "--json"}
+	var sums [2]featuresSummary
+	for i := range 2 {
+		code, stdout := runFeaturesCLI(t, args...)
+		if code != exitOK {
+			t.Fatalf("run %d: exit %d: %s", i, code, stdout)
+		}
+		if err := json.Unmarshal([]byte(stdout), &sums[i]); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+	}
+	if s := sums[0]; s.Images != 3 || s.Written != 1 || len(s.Bad) != 2 || s.Extracted != 1 || s.Dim != 6 {
+		t.Fatalf("first run: %+v", s)
+	}
+	if s := sums[1]; s.Extracted != 0 || s.Cached != 1 {
+		t.Fatalf("second run: extracted %d cached %d, want 0 and 1", s.Extracted, s.Cached)
+	}
+	data, shape, err := featcache.ReadNPY(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shape) != 2 || shape[0] != 1 || shape[1] != 6 || len(data) != 6 {
+		t.Fatalf("npy shape %v", shape)
+	}
+	names, err := os.ReadFile(out + ".names.txt")
+	if err != nil || string(names) != "a.jpg\n" {
+		t.Fatalf("names file %q, %v", names, err)
+	}
+
+	// --strict turns the bad images into a bad-input error.
+	if code, _ := runFeaturesCLI(t, append(args, "--strict", "--no-cache")...); code != exitUsage {
+		t.Fatalf("--strict: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestFeaturesCLIUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--backbone", "x.onnx"},
+		{"--backbone", "x.onnx", "--data", "d.csv", "--engine", "tpu"},
+		{"--backbone", "x.onnx", "--data", "d.csv", "--out", "f.csv"},
+		{"--backbone", "x.onnx", "--data", "d.csv", "--batch", "0"},
+	} {
+		if code, out := runFeaturesCLI(t, args...); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d (%s)", strings.Join(args, " "), code, exitUsage, out)
+		}
+	}
+}
