@@ -28,7 +28,7 @@ type PretrainConfig struct {
 func DefaultPretrain() PretrainConfig {
 	return PretrainConfig{
 		Arch:   cnn.Arch{Size: 24, Widths: [3]int{8, 16, 32}, Classes: len(synth.SourceClasses())},
-		Images: 16000, Epochs: 3, Batch: 64, LR: 3e-3, Seed: 1,
+		Images: 4000, Epochs: 6, Batch: 64, LR: 3e-3, Seed: 1,
 	}
 }
 
@@ -62,8 +62,8 @@ func Pretrain(ctx context.Context, cfg PretrainConfig) (*PretrainResult, error) 
 			cls[i] = s.Class
 		}
 		// One pass over fresh images per epoch, with the learning rate following one
-		// cosine cycle per epoch scaled down as epochs advance.
-		lr := cfg.LR / float64(1+epoch)
+		// cosine cycle per epoch, its peak decaying as epochs advance.
+		lr := cfg.LR / (1 + float64(epoch)/2)
 		err := net.TrainSource(ctx, x, cls, cnn.TrainConfig{Epochs: 1, Batch: cfg.Batch, LR: lr,
 			WeightDecay: 1e-4, Seed: cfg.Seed + uint64(epoch),
 			OnEpoch: func(_ int, l float64) {
