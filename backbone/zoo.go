@@ -196,6 +196,9 @@ func Resolve(nameOrPath string, opt ZooOptions) (string, error) {
 	}
 	dest := filepath.Join(dir, e.File)
 	if _, err := os.Stat(dest); err == nil {
+		if err := verifyCached(e, dest); err != nil {
+			return "", fmt.Errorf("backbone %s: %w", e.Name, err)
+		}
 		return dest, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -298,7 +301,42 @@ func finish(e *ZooEntry, part, dest string, h hash.Hash) error {
 	if err := os.Rename(part, dest); err != nil {
 		return err
 	}
+	writeMarker(dest, got)
 	return nil
+}
+
+// verifyCached checks a cached file (perhaps put there by hand) against the zoo hash the
+// first time it is used; a DEST.sha256 marker records that it was checked.
+func verifyCached(e *ZooEntry, dest string) error {
+	if e.SHA256 == "" {
+		return nil
+	}
+	if m, err := os.ReadFile(dest + ".sha256"); err == nil && strings.EqualFold(strings.TrimSpace(string(m)), e.SHA256) {
+		return nil
+	}
+	f, err := os.Open(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("reading %s: %w", dest, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if !strings.EqualFold(got, e.SHA256) {
+		return fmt.Errorf("%w: %s has sha256 %s, want %s (delete it to download again)", ErrChecksum, dest, got, e.SHA256)
+	}
+	writeMarker(dest, got)
+	return nil
+}
+
+// writeMarker records a verified hash (best effort, temp file + rename).
+func writeMarker(dest, sum string) {
+	tmp := dest + ".sha256.tmp"
+	if os.WriteFile(tmp, []byte(sum+"\n"), 0o644) == nil {
+		os.Rename(tmp, dest+".sha256")
+	}
 }
 
 // kibCounter advances a progress bar in KiB (approximately: remainders are dropped per

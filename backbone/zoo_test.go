@@ -111,6 +111,13 @@ func TestResolveChecksumAndOffline(t *testing.T) {
 			t.Errorf("%s exists after a checksum failure", f)
 		}
 	}
+	// A file put in the cache by hand is checked once.
+	cached := filepath.Join(dir, "tiny.onnx")
+	os.WriteFile(cached, []byte("wrong content"), 0o644)
+	if _, err := backbone.Resolve("tiny", opt); !errors.Is(err, backbone.ErrChecksum) || !strings.Contains(err.Error(), cached) {
+		t.Fatalf("bad cached file: %v", err)
+	}
+	os.Remove(cached)
 	// Offline: the error names the URL and where to put the file.
 	srv.Close()
 	_, err = backbone.Resolve("tiny", opt)
