@@ -148,6 +148,8 @@ func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gomlx: creating executor: %w", err)
 	}
+	// Chunks have 1..maxBatch samples: room for one executable per size.
+	e.exec.SetMaxCache(max(e.maxBatch, graph.DefaultExecMaxCacheSize))
 	out := outShapes[outIdx].Dimensions
 	static := len(out) >= 1
 	for _, d := range out[min(1, len(out)):] {

@@ -3,6 +3,7 @@ package gomlx_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/multilabel/multilabel/engine"
@@ -56,4 +57,21 @@ func ExampleOpen() {
 	}
 	fmt.Println(e.InputShape(), e.OutputShape(), len(out))
 	// Output: [3 8 8] [5] 5
+}
+
+// TestManyBatchSizes: every chunk size up to MaxBatch gets its executable, beyond GoMLX's
+// default cache of 32 graphs.
+func TestManyBatchSizes(t *testing.T) {
+	e, err := gomlx.Open(enginetest.TinyModel(), gomlx.Options{MaxBatch: 34})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ref := enginetest.TinyReference()
+	in := slices.Repeat(ref.Input[:3*8*8], 34)
+	for n := 1; n <= 34; n++ {
+		if _, err := e.Run(context.Background(), in[:n*3*8*8], n); err != nil {
+			t.Fatalf("batch %d: %v", n, err)
+		}
+	}
 }
