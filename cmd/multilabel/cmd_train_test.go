@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/model/modeltest"
+)
+
+// TestTrainPredictCLI trains on a tiny synthetic set with the pure-Go engine, then
+// predicts with the bundle it wrote.
+func TestTrainPredictCLI(t *testing.T) {
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 120, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "out.mlb")
+	rep := filepath.Join(dir, "report")
+	code, out := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", mlb, "--engine", "go",
+		"--no-cache", "--epochs", "60", "--lr", "0.05", "--report", rep, "--json", "--quiet", "--seed", "2")
+	if code != exitOK {
+		t.Fatalf("train: exit %d: %s", code, out)
+	}
+	var s struct {
+		ID     string          `json:"id"`
+		Splits model.SplitInfo `json:"splits"`
+		Test   struct {
+			MAP float64 `json:"mAP"`
+		} `json:"test"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if s.Splits.Train+s.Splits.Val+s.Splits.Test != 120 || s.Splits.Test == 0 || s.Splits.Val == 0 || s.Test.MAP < 0.95 {
+		t.Errorf("train summary %+v", s)
+	}
+	for _, f := range []string{"metrics.json", "history.csv", "predictions.csv", "thresholds.csv", "summary.txt"} {
+		if _, err := os.Stat(filepath.Join(rep, f)); err != nil {
+			t.Errorf("report: %v", err)
+		}
+	}
+	b, err := model.Read(mlb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ID != s.ID || len(b.Labels) != 3 || !strings.Contains(string(b.Training), `"history"`) || !strings.Contains(string(b.Metrics), `"test"`) {
+		t.Errorf("bundle: id %s vs %s, labels %v", b.ID, s.ID, b.Labels)
+	}
+	code, out = runModelCmd(t, "predict", "--model", mlb, "--engine", "go", filepath.Join(dir, "img000.png"))
+	if code != exitOK || !strings.Contains(out, "img000.png") {
+		t.Errorf("predict: exit %d: %s", code, out)
+	}
+}
+
+func TestTrainBadUsage(t *testing.T) {
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 12, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.mlb")
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("image,red,green\nimg000.png,1\nimg001.png,1,0,1\n"), 0o644)
+	for name, args := range map[string][]string{
+		"no data":      {"train", "--backbone", bb, "--out", out},
+		"no backbone":  {"train", "--data", labels, "--out", out},
+		"bad loss":     {"train", "--data", labels, "--backbone", bb, "--out", out, "--loss", "hinge"},
+		"bad head":     {"train", "--data", labels, "--backbone", bb, "--out", out, "--head", "svm"},
+		"bad split":    {"train", "--data", labels, "--backbone", bb, "--out", out, "--split", "0.8"},
+		"bad engine":   {"train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "tpu"},
+		"missing data": {"train", "--data", filepath.Join(dir, "nope.csv"), "--backbone", bb, "--out", out, "--engine", "go", "--no-cache"},
+		"bad labels":   {"train", "--data", bad, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache"},
+		"missing bb":   {"train", "--data", labels, "--backbone", filepath.Join(dir, "nope.onnx"), "--out", out, "--engine", "go", "--no-cache"},
+		"not onnx":     {"train", "--data", labels, "--backbone", labels, "--out", out, "--engine", "go", "--no-cache"},
+	} {
+		if code, _ := runModelCmd(t, args...); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed train left a bundle behind")
+	}
+}

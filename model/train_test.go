@@ -1,0 +1,83 @@
+package model
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/multilabel/multilabel/internal/sharedtest"
+	"github.com/multilabel/multilabel/train"
+)
+
+// TestTrainMIML is the done-when run of issue 5: MIML scenes (1,500 images) with the
+// ImageNet-pretrained SqueezeNet 1.1, seeded 80/20 split (70/10/20 train/val/test),
+// linear head + BCE, ONNX Runtime features: test mAP >= 0.90. The bundle it writes must
+// predict the same scores as the training pipeline computed.
+func TestTrainMIML(t *testing.T) {
+	data := sharedtest.Dir(t, "data/miml-scenes")
+	bb := sharedtest.Dir(t, "models/squeezenet1.1")
+	lib := sharedtest.ORTLib(t)
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "miml.mlb")
+	cfg := TrainConfig{
+		Data: filepath.Join(data, "labels_onehot.csv"), Backbone: bb, Out: out,
+		Engine: "ort", ORTLib: lib, CacheDir: testCacheDir(dir), Seed: 1,
+		Train: train.DefaultConfig(),
+	}
+	if testing.Verbose() {
+		cfg.Progress = os.Stderr
+	}
+	res, err := Train(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("splits %+v, features %.1fs (%s), train %.1fs, best epoch %d", res.Splits, res.FeatureSeconds, res.Engine, res.TrainSeconds, res.Fit.BestEpoch)
+	t.Logf("test mAP %.4f CF1 %.4f OF1 %.4f (val mAP %.4f)", res.Test.MAP, res.Test.CF1, res.Test.OF1, res.Val.MAP)
+	if res.Splits.Train+res.Splits.Val+res.Splits.Test != 1500 || res.Splits.Test < 290 || res.Splits.Test > 310 {
+		t.Errorf("splits %+v", res.Splits)
+	}
+	if res.Test.MAP < 0.90 {
+		t.Errorf("test mAP %.4f < 0.90", res.Test.MAP)
+	}
+
+	// The bundle predicts what training measured.
+	m, err := LoadWith(out, Options{Engine: "ort", ORTLib: lib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	paths := make([]string, 8)
+	for i := range paths {
+		paths[i] = res.TestPaths[i]
+	}
+	preds, err := m.PredictFiles(context.Background(), paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maxd float64
+	for i, p := range preds {
+		if p.Err != nil {
+			t.Fatal(p.Err)
+		}
+		for j, s := range p.Scores {
+			maxd = math.Max(maxd, math.Abs(float64(s-res.Scores[i][j])))
+		}
+	}
+	if maxd > 1e-4 {
+		t.Errorf("bundle predictions differ from training-time scores by %g", maxd)
+	}
+}
+
+// testCacheDir is a fresh feature cache, or MULTILABEL_TEST_FEATURE_CACHE when set (to
+// iterate quickly on a developer machine).
+func testCacheDir(tmp string) string {
+	if d := os.Getenv("MULTILABEL_TEST_FEATURE_CACHE"); d != "" {
+		return d
+	}
+	return filepath.Join(tmp, "cache")
+}
