@@ -4,7 +4,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
@@ -90,5 +93,37 @@ func TestShapeHelpers(t *testing.T) {
 	}
 	if got := broadcast([]int64{1, 8, 4, 4}, []int64{8, 1, 1}); len(got) != 4 || got[1] != 8 {
 		t.Fatalf("broadcast: %v", got)
+	}
+}
+
+func TestOpsetRangeAndReload(t *testing.T) {
+	data, err := os.ReadFile("testdata/tiny_gemm.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBytes(data, "tiny", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A feature model has no classifier: loading it again keeps its output as the cut.
+	fm, err := b.FeatureModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := LoadBytes(fm, "tiny-features", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.FeatureNode != FeatureOutput || b2.FeatureDim != 16 || b2.Pooled {
+		t.Fatalf("reloaded feature model: cut %q dim %d (%s)", b2.FeatureNode, b2.FeatureDim, b2.Reason)
+	}
+	// Opset 6 is refused with a clear message.
+	b.model.OpsetImport[0].Version = 6
+	old, err := proto.Marshal(b.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBytes(old, "old.onnx", Options{}); err == nil || !strings.Contains(err.Error(), "opset 6") || !strings.Contains(err.Error(), "old.onnx") {
+		t.Fatalf("opset 6: %v", err)
 	}
 }

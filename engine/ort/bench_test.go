@@ -12,6 +12,8 @@ import (
 
 	rt "github.com/yalue/onnxruntime_go"
 
+	"github.com/multilabel/multilabel/engine/enginetest"
+
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
@@ -221,4 +223,19 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkTinyRun measures the engine's per-call overhead (and allocations) on a graph
+// whose compute is negligible: the conformance fixture, batch 4.
+func BenchmarkTinyRun(b *testing.B) {
+	e := openORT(b, enginetest.TinyModel())
+	in := make([]float32, 4*3*8*8)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Run(ctx, in, 4); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
