@@ -109,13 +109,13 @@ func (a Augment) Fill(img image.Image, s Spec, seed uint64, epoch, index int, ds
 	var hwc []float32
 	switch {
 	case w <= 0 || h <= 0:
-		hwc = sc.fill(img, s)
+		hwc = sc.fill(img, s, nil)
 	case a.Scale[1] > 0:
 		x0, y0, cw, ch := a.cropBox(rng, w, h)
 		hwc = sc.resample(img, float64(x0), float64(y0), float64(x0+cw), float64(y0+ch),
-			s.Width, s.Height, 0, 0, s.Width, s.Height)
+			s.Width, s.Height, 0, 0, s.Width, s.Height, nil)
 	default:
-		hwc = sc.fill(img, s)
+		hwc = sc.fill(img, s, nil)
 	}
 	flip := a.HFlip > 0 && rng.Float64() < a.HFlip
 	if a.Brightness > 0 || a.Contrast > 0 || a.Saturation > 0 {

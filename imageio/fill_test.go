@@ -187,3 +187,60 @@ open(sys.argv[2], "wb").write(r.crop((l, t, l + 224, t + 224)).tobytes())
 		}
 	}
 }
+
+func TestFillNormalizationAndLayout(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 9, 7))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 200, 100, 50, 255
+	}
+	for _, order := range []string{"RGB", "BGR"} {
+		for _, layout := range []string{"NCHW", "NHWC"} {
+			s := Spec{Width: 4, Height: 3, Resize: ResizeSquish, ChannelOrder: order, Scale: 1,
+				Mean: [3]float32{0.1, 0.2, 0.3}, Std: [3]float32{0.5, 0.25, 2}, Layout: layout}
+			dst := make([]float32, s.TensorLen())
+			s.Fill(img, dst)
+			rgb := [3]float32{200, 100, 50}
+			if order == "BGR" {
+				rgb = [3]float32{50, 100, 200}
+			}
+			for c := 0; c < 3; c++ {
+				want := (rgb[c]/255 - s.Mean[c]) / s.Std[c]
+				for i := 0; i < s.Width*s.Height; i++ {
+					got := dst[c*s.Width*s.Height+i]
+					if layout == "NHWC" {
+						got = dst[3*i+c]
+					}
+					if math.Abs(float64(got-want)) > 1e-5 {
+						t.Fatalf("%s %s channel %d: %v, want %v", order, layout, c, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// A sub-image (odd origin, so chroma samples are shared with pixels outside it) reads
+// the same pixels as the full image, away from its edges.
+func TestFillSubImage(t *testing.T) {
+	full, err := DecodeBytes(jpegBytes(t, synthetic(64, 48)), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := full.(*image.YCbCr).SubImage(image.Rect(5, 3, 50, 40))
+	for y := 2; y < 35; y++ {
+		for x := 2; x < 43; x++ {
+			if a, b := pixel(sub, x, y), pixel(full, x+5, y+3); a != b {
+				t.Fatalf("(%d,%d): sub %v, full %v", x, y, a, b)
+			}
+		}
+	}
+	s := rawSpec(16, 16, ResizeShorterCrop, 0)
+	dst := make([]float32, s.TensorLen())
+	s.Fill(sub, dst) // must not go out of range
+	s.Fill(image.NewRGBA(image.Rect(3, 3, 3, 3)), dst)
+	for _, v := range dst {
+		if v != 0 {
+			t.Fatal("empty image: want black")
+		}
+	}
+}

@@ -425,24 +425,43 @@ func (wt *weights) compute(inSize int, in0, in1 float64, outSize, first, count i
 
 // --- the resampler -----------------------------------------------------------------
 
-// resample resizes the source box [bx0,bx1)×[by0,by1) of img to rw×rh and stores the
-// window of W×H outputs starting at (ox, oy) of that resized image in s.hwc (RGB, 0..255,
-// row-major H×W×3). The window must lie inside the resized image.
-func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, ox, oy, W, H int) []float32 {
+// resample resizes the source box [bx0,bx1)×[by0,by1) of img to rw×rh and delivers the
+// window of W×H outputs starting at (ox, oy) of that resized image (RGB, 0..255): row by
+// row to n when n is not nil (each row is normalized while it is still in cache),
+// otherwise into s.hwc (row-major H×W×3), which it returns. The window must lie inside
+// the resized image.
+func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, ox, oy, W, H int, n *normalizer) []float32 {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	s.hw.compute(sw, bx0, bx1, rw, ox, W)
 	s.vw.compute(sh, by0, by1, rh, oy, H)
-	out := grow(&s.hwc, H*W*3)
+	rowLen := 3 * W
+	var out []float32
+	if n == nil {
+		out = grow(&s.hwc, H*rowLen)
+	} else {
+		out = grow(&s.hwc, rowLen) // one row, reused
+	}
+	outRow := func(y int) []float32 {
+		if n == nil {
+			return out[y*rowLen : (y+1)*rowLen]
+		}
+		return out
+	}
 	rd := s.reader(img)
 	hw, vw := &s.hw, &s.vw
 	xlo, xhi := hw.lo, hw.hi
 	row := grow(&s.row, 3*(xhi-xlo))
-	rowLen := 3 * W
+	// A horizontal gather of consecutive columns needs no copy: read straight into o.
+	direct := hw.single && hw.hi-hw.lo == W
 
 	// Horizontal pass over the source rows the window needs. With a vertical gather
 	// (no vertical resampling), rows go straight to their output rows.
 	hpass := func(sy int, o []float32) {
+		if direct {
+			rd.readRow(sy, xlo, xhi, o)
+			return
+		}
 		rd.readRow(sy, xlo, xhi, row)
 		if hw.single {
 			for i := 0; i < W; i++ {
@@ -466,7 +485,11 @@ func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, 
 	}
 	if vw.single {
 		for y := 0; y < H; y++ {
-			hpass(vw.start[y], out[y*rowLen:(y+1)*rowLen])
+			o := outRow(y)
+			hpass(vw.start[y], o)
+			if n != nil {
+				n.row(y, o)
+			}
 		}
 		return out
 	}
@@ -477,7 +500,7 @@ func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, 
 	}
 	k := vw.k
 	for y := 0; y < H; y++ {
-		o := out[y*rowLen : (y+1)*rowLen]
+		o := outRow(y)
 		ws := vw.w[y*k : y*k+vw.n[y]]
 		base := vw.start[y] - ylo
 		t := tmp[base*rowLen : (base+1)*rowLen]
@@ -491,6 +514,9 @@ func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, 
 			for i := range o {
 				o[i] += w * t[i]
 			}
+		}
+		if n != nil {
+			n.row(y, o)
 		}
 	}
 	return out

@@ -123,75 +123,98 @@ func (s Spec) Fill(img image.Image, dst []float32) {
 	}
 	sc := getScratch()
 	defer putScratch(sc)
-	hwc := sc.fill(img, s)
-	s.emit(hwc, dst, false)
+	n := s.normalizer(dst, false)
+	sc.fill(img, s, &n)
 }
 
-// fill resamples img into sc.hwc per the spec's resize mode.
-func (sc *scratch) fill(img image.Image, s Spec) []float32 {
+// fill resamples img per the spec's resize mode, into n row by row when n is not nil,
+// else into sc.hwc, which it returns.
+func (sc *scratch) fill(img image.Image, s Spec, n *normalizer) []float32 {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {
 		hwc := grow(&sc.hwc, s.TensorLen())
 		clear(hwc)
+		if n != nil {
+			for y := 0; y < s.Height; y++ {
+				n.row(y, hwc[:3*s.Width])
+			}
+		}
 		return hwc
 	}
 	rw, rh, ox, oy := s.geometry(w, h)
-	return sc.resample(img, 0, 0, float64(w), float64(h), rw, rh, ox, oy, s.Width, s.Height)
+	return sc.resample(img, 0, 0, float64(w), float64(h), rw, rh, ox, oy, s.Width, s.Height, n)
 }
 
-// emit normalizes the H×W×3 RGB window into dst in the spec's layout and channel order,
-// mirrored horizontally when flip is set.
-func (s Spec) emit(hwc, dst []float32, flip bool) {
-	W, H := s.Width, s.Height
-	var a, b [3]float32
-	var src [3]int
+// normalizer writes RGB 0..255 rows into a tensor in a spec's layout and channel order.
+type normalizer struct {
+	a, b [3]float32 // per output channel: v·a + b
+	src  [3]int     // RGB index of each output channel
+	W, H int
+	nhwc bool
+	flip bool
+	dst  []float32
+}
+
+func (s Spec) normalizer(dst []float32, flip bool) normalizer {
+	n := normalizer{W: s.Width, H: s.Height, nhwc: s.Layout == "NHWC", flip: flip, dst: dst}
 	for c := 0; c < 3; c++ {
 		std := s.Std[c]
 		if std == 0 {
 			std = 1
 		}
-		a[c] = s.Scale / 255 / std
-		b[c] = -s.Mean[c] / std
-		src[c] = c
+		n.a[c] = s.Scale / 255 / std
+		n.b[c] = -s.Mean[c] / std
+		n.src[c] = c
 		if s.ChannelOrder == "BGR" {
-			src[c] = 2 - c
+			n.src[c] = 2 - c
 		}
 	}
-	if s.Layout == "NHWC" {
-		for y := 0; y < H; y++ {
-			o := dst[y*W*3 : (y+1)*W*3]
-			r := hwc[y*W*3 : (y+1)*W*3]
-			for x := 0; x < W; x++ {
-				sx := x
-				if flip {
-					sx = W - 1 - x
-				}
-				p := r[3*sx : 3*sx+3]
-				o[3*x] = p[src[0]]*a[0] + b[0]
-				o[3*x+1] = p[src[1]]*a[1] + b[1]
-				o[3*x+2] = p[src[2]]*a[2] + b[2]
+	return n
+}
+
+// row writes output row y from r (W×3 RGB values).
+func (n *normalizer) row(y int, r []float32) {
+	W := n.W
+	r = r[:3*W]
+	if n.nhwc {
+		o := n.dst[y*W*3 : (y+1)*W*3]
+		s0, s1, s2 := n.src[0], n.src[1], n.src[2]
+		for x := 0; x < W; x++ {
+			sx := x
+			if n.flip {
+				sx = W - 1 - x
 			}
+			p := r[3*sx : 3*sx+3]
+			q := o[3*x : 3*x+3]
+			q[0] = p[s0]*n.a[0] + n.b[0]
+			q[1] = p[s1]*n.a[1] + n.b[1]
+			q[2] = p[s2]*n.a[2] + n.b[2]
 		}
 		return
 	}
-	plane := W * H
+	plane := W * n.H
 	for c := 0; c < 3; c++ {
-		o := dst[c*plane : (c+1)*plane]
-		ac, bc, sc := a[c], b[c], src[c]
-		for y := 0; y < H; y++ {
-			r := hwc[y*W*3 : (y+1)*W*3]
-			orow := o[y*W : (y+1)*W]
-			if flip {
-				for x := range orow {
-					orow[x] = r[3*(W-1-x)+sc]*ac + bc
-				}
-			} else {
-				for x := range orow {
-					orow[x] = r[3*x+sc]*ac + bc
-				}
+		o := n.dst[c*plane+y*W : c*plane+(y+1)*W]
+		ac, bc := n.a[c], n.b[c]
+		v := r[n.src[c]:]
+		if n.flip {
+			for x := range o {
+				o[x] = v[3*(W-1-x)]*ac + bc
+			}
+		} else {
+			for x := range o {
+				o[x] = v[3*x]*ac + bc
 			}
 		}
+	}
+}
+
+// emit normalizes a whole H×W×3 RGB window into dst, mirrored when flip is set.
+func (s Spec) emit(hwc, dst []float32, flip bool) {
+	n := s.normalizer(dst, flip)
+	for y := 0; y < s.Height; y++ {
+		n.row(y, hwc[y*s.Width*3:(y+1)*s.Width*3])
 	}
 }
 
