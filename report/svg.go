@@ -1,0 +1,320 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Palette is the sequence of series colours used by the charts.
+var Palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"}
+
+// Series is one line of a LineChart.
+type Series struct {
+	Name string
+	X, Y []float64 // same length; non-finite points are skipped
+	// Color is a CSS colour; "" picks the next Palette entry.
+	Color string
+	// Step draws a staircase (for histograms and PR curves) instead of straight segments.
+	Step bool
+	// Fill shades the area under the line.
+	Fill bool
+	// Dashed draws a dashed line.
+	Dashed bool
+}
+
+// Chart describes a LineChart. Axis ranges with Min == Max are fitted to the data.
+type Chart struct {
+	ID             string // data-plot attribute, for tests and styling
+	Title          string
+	XLabel, YLabel string
+	XMin, XMax     float64
+	YMin, YMax     float64
+	Width, Height  int // 0: 560×340
+	Series         []Series
+	// VLines draws dotted vertical markers at these x values (e.g. the threshold).
+	VLines []float64
+	// LegendBottomLeft puts the legend in the lower left corner instead of the upper
+	// right one (for curves that fill the upper right, like precision-recall).
+	LegendBottomLeft bool
+}
+
+const (
+	padL, padR, padT, padB = 56.0, 16.0, 34.0, 46.0
+)
+
+func f(v float64) string { return fmt.Sprintf("%.2f", v) }
+
+// LineChart returns an inline <svg> element drawing the chart, with axes, ticks and a
+// legend. It needs no script or external resource.
+func LineChart(c Chart) string {
+	w, h := float64(c.Width), float64(c.Height)
+	if w == 0 {
+		w = 560
+	}
+	if h == 0 {
+		h = 340
+	}
+	xmin, xmax, ymin, ymax := c.XMin, c.XMax, c.YMin, c.YMax
+	if xmin == xmax || ymin == ymax {
+		lx, hx, ly, hy := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+		for _, s := range c.Series {
+			for i := range s.X {
+				if i < len(s.Y) && finite(s.X[i]) && finite(s.Y[i]) {
+					lx, hx = math.Min(lx, s.X[i]), math.Max(hx, s.X[i])
+					ly, hy = math.Min(ly, s.Y[i]), math.Max(hy, s.Y[i])
+				}
+			}
+		}
+		if xmin == xmax {
+			xmin, xmax = lx, hx
+		}
+		if ymin == ymax {
+			ymin, ymax = math.Min(0, ly), hy
+			ymax += 0.05 * (ymax - ymin)
+		}
+	}
+	if !finite(xmin) || !finite(xmax) || xmin >= xmax {
+		xmin, xmax = 0, 1
+	}
+	if !finite(ymin) || !finite(ymax) || ymin >= ymax {
+		ymin, ymax = 0, 1
+	}
+	pw, ph := w-padL-padR, h-padT-padB
+	px := func(x float64) float64 { return padL + (x-xmin)/(xmax-xmin)*pw }
+	py := func(y float64) float64 { return padT + ph - (y-ymin)/(ymax-ymin)*ph }
+
+	var b strings.Builder
+	svgOpen(&b, c.ID, c.Title, w, h)
+	axes(&b, c.XLabel, c.YLabel, w, h, xmin, xmax, ymin, ymax, px, py)
+	for _, v := range c.VLines {
+		if v >= xmin && v <= xmax {
+			fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#555" stroke-dasharray="2,3"/>`, f(px(v)), f(padT), f(px(v)), f(padT+ph))
+		}
+	}
+	for k, s := range c.Series {
+		col := s.Color
+		if col == "" {
+			col = Palette[k%len(Palette)]
+		}
+		var pts []string
+		var first, last [2]float64
+		for i := range s.X {
+			if i >= len(s.Y) || !finite(s.X[i]) || !finite(s.Y[i]) {
+				continue
+			}
+			x, y := px(clamp(s.X[i], xmin, xmax)), py(clamp(s.Y[i], ymin, ymax))
+			if len(pts) == 0 {
+				first = [2]float64{x, y}
+			} else if s.Step {
+				pts = append(pts, f(x)+","+f(last[1]))
+			}
+			pts = append(pts, f(x)+","+f(y))
+			last = [2]float64{x, y}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		dash := ""
+		if s.Dashed {
+			dash = ` stroke-dasharray="6,4"`
+		}
+		if s.Fill {
+			base := py(clamp(0, ymin, ymax))
+			fmt.Fprintf(&b, `<polygon points="%s,%s %s %s,%s" fill="%s" fill-opacity="0.25" stroke="none"/>`,
+				f(first[0]), f(base), strings.Join(pts, " "), f(last[0]), f(base), col)
+		}
+		if len(pts) == 1 {
+			fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`, f(first[0]), f(first[1]), col)
+		} else {
+			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.8"%s/>`, strings.Join(pts, " "), col, dash)
+		}
+	}
+	legend(&b, c.Series, w, h, c.LegendBottomLeft)
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+func svgOpen(b *strings.Builder, id, title string, w, h float64) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="plot" data-plot="%s" width="%s" height="%s" viewBox="0 0 %s %s" role="img" aria-label="%s">`,
+		esc(id), f(w), f(h), f(w), f(h), esc(title))
+	fmt.Fprintf(b, `<rect x="0" y="0" width="%s" height="%s" fill="#fff"/>`, f(w), f(h))
+	fmt.Fprintf(b, `<text x="%s" y="20" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, f(w/2), esc(title))
+}
+
+func axes(b *strings.Builder, xl, yl string, w, h, xmin, xmax, ymin, ymax float64, px, py func(float64) float64) {
+	ph := h - padT - padB
+	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333"/>`, f(padL), f(padT), f(w-padL-padR), f(ph))
+	for _, t := range ticks(xmin, xmax) {
+		x := px(t)
+		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#eee"/>`, f(x), f(padT), f(x), f(padT+ph))
+		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x), f(padT+ph+15), tickLabel(t))
+	}
+	for _, t := range ticks(ymin, ymax) {
+		y := py(t)
+		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#eee"/>`, f(padL), f(y), f(w-padR), f(y))
+		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>`, f(padL-5), f(y+4), tickLabel(t))
+	}
+	fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="middle" font-size="12">%s</text>`, f(padL+(w-padL-padR)/2), f(h-8), esc(xl))
+	fmt.Fprintf(b, `<text x="14" y="%s" text-anchor="middle" font-size="12" transform="rotate(-90 14 %s)">%s</text>`, f(padT+ph/2), f(padT+ph/2), esc(yl))
+}
+
+func legend(b *strings.Builder, series []Series, w, h float64, bottomLeft bool) {
+	y := padT + 8
+	x := w - padR - 170
+	if bottomLeft {
+		named := 0
+		for _, s := range series {
+			if s.Name != "" {
+				named++
+			}
+		}
+		x, y = padL+8, h-padB-8-14*float64(named-1)
+	}
+	for k, s := range series {
+		if s.Name == "" {
+			continue
+		}
+		col := s.Color
+		if col == "" {
+			col = Palette[k%len(Palette)]
+		}
+		fmt.Fprintf(b, `<rect x="%s" y="%s" width="12" height="4" fill="%s"/>`, f(x), f(y-3), col)
+		fmt.Fprintf(b, `<text x="%s" y="%s" font-size="11">%s</text>`, f(x+16), f(y+2), esc(trunc(s.Name, 26)))
+		y += 14
+	}
+}
+
+// ticks returns about five round tick values covering [lo, hi].
+func ticks(lo, hi float64) []float64 {
+	span := hi - lo
+	step := math.Pow(10, math.Floor(math.Log10(span/5)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if span/(step*m) <= 6 {
+			step *= m
+			break
+		}
+	}
+	var out []float64
+	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9; t += step {
+		out = append(out, t)
+	}
+	return out
+}
+
+func tickLabel(t float64) string {
+	if math.Abs(t) < 1e-12 {
+		return "0"
+	}
+	s := fmt.Sprintf("%.4g", t)
+	return s
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+func trunc(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// Bar is one bar of a BarChart.
+type Bar struct {
+	Name  string
+	Value float64
+	// Note is shown after the bar instead of the value (e.g. "no positives").
+	Note string
+}
+
+// BarChart returns an inline <svg> with one horizontal bar per entry, in the given
+// order, on a scale from 0 to max (0: the largest value).
+func BarChart(id, title string, bars []Bar, max float64) string {
+	if max <= 0 {
+		for _, b := range bars {
+			if finite(b.Value) {
+				max = math.Max(max, b.Value)
+			}
+		}
+		if max <= 0 {
+			max = 1
+		}
+	}
+	const rowH, left, right = 16.0, 170.0, 70.0
+	w := 640.0
+	h := padT + 10 + rowH*float64(len(bars)) + 10
+	var b strings.Builder
+	svgOpen(&b, id, title, w, h)
+	bw := w - left - right
+	for i, bar := range bars {
+		y := padT + 10 + rowH*float64(i)
+		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>`, f(left-6), f(y+rowH-4), esc(trunc(bar.Name, 26)))
+		v := bar.Value
+		if !finite(v) || v < 0 {
+			v = 0
+		}
+		lw := bw * math.Min(v, max) / max
+		col := Palette[0]
+		if bar.Note == "" && lw > 0 {
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %.4f</title></rect>`, f(left), f(y+2), f(lw), f(rowH-4), col, esc(bar.Name), bar.Value)
+		}
+		label := fmt.Sprintf("%.3f", bar.Value)
+		if bar.Note != "" {
+			label = bar.Note
+		}
+		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="11" fill="#333">%s</text>`, f(left+lw+4), f(y+rowH-4), esc(label))
+	}
+	fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>`, f(left), f(padT+6), f(left), f(h-6))
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+// heatmap draws an n×n matrix of values in [0,1] with row and column names; cell
+// titles (tooltips) come from tip.
+func heatmap(id, title string, names []string, val func(r, c int) float64, tip func(r, c int) string) string {
+	n := len(names)
+	cell := math.Max(4, math.Min(24, 560/float64(max(n, 1))))
+	showNames := cell >= 9
+	left, top := 12.0, padT+8
+	if showNames {
+		left, top = 150, padT+110
+	}
+	w := left + cell*float64(n) + 20
+	h := top + cell*float64(n) + 30
+	var b strings.Builder
+	svgOpen(&b, id, title, math.Max(w, 320), h)
+	for r := 0; r < n; r++ {
+		for c := 0; c < n; c++ {
+			v := val(r, c)
+			col := "#ddd"
+			if finite(v) {
+				col = heatColor(v)
+			}
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,
+				f(left+cell*float64(c)), f(top+cell*float64(r)), f(cell), f(cell), col, esc(tip(r, c)))
+		}
+	}
+	if showNames {
+		fs := math.Min(11, cell-1)
+		for i, nm := range names {
+			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" font-size="%s">%s</text>`, f(left-4), f(top+cell*float64(i)+cell*0.75), f(fs), esc(trunc(nm, 22)))
+			x, y := left+cell*float64(i)+cell*0.7, top-4
+			fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%s" transform="rotate(-60 %s %s)">%s</text>`, f(x), f(y), f(fs), f(x), f(y), esc(trunc(nm, 18)))
+		}
+	}
+	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333"/>`, f(left), f(top), f(cell*float64(n)), f(cell*float64(n)))
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+// heatColor maps [0,1] from white to dark blue.
+func heatColor(v float64) string {
+	v = clamp(v, 0, 1)
+	r := int(255 - v*(255-8))
+	g := int(255 - v*(255-48))
+	bl := int(255 - v*(255-107))
+	return fmt.Sprintf("#%02x%02x%02x", r, g, bl)
+}
