@@ -14,7 +14,9 @@ import (
 // TestTrainMIML is the done-when run of issue 5: MIML scenes (1,500 images) with the
 // ImageNet-pretrained SqueezeNet 1.1, seeded 80/20 split (70/10/20 train/val/test),
 // linear head + BCE, ONNX Runtime features: test mAP >= 0.90. The bundle it writes must
-// predict the same scores as the training pipeline computed.
+// predict the same scores as the training pipeline computed. Then the asymmetric loss,
+// and the transfer gap: the same head on a randomly initialised SqueezeNet must do far
+// worse.
 func TestTrainMIML(t *testing.T) {
 	data := sharedtest.Dir(t, "data/miml-scenes")
 	bb := sharedtest.Dir(t, "models/squeezenet1.1")
@@ -70,6 +72,30 @@ func TestTrainMIML(t *testing.T) {
 	}
 	if maxd > 1e-4 {
 		t.Errorf("bundle predictions differ from training-time scores by %g", maxd)
+	}
+
+	// Variants on the cached features: the asymmetric loss, and the transfer gap (the
+	// same head on features of a randomly initialised SqueezeNet 1.1).
+	asl := cfg
+	asl.Out, asl.Progress = "", nil
+	asl.Train.Loss = "asl"
+	ra, err := Train(context.Background(), asl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ASL: test mAP %.4f CF1 %.4f OF1 %.4f", ra.Test.MAP, ra.Test.CF1, ra.Test.OF1)
+	if ra.Test.MAP < 0.88 {
+		t.Errorf("ASL test mAP %.4f < 0.88", ra.Test.MAP)
+	}
+	rnd := cfg
+	rnd.Out, rnd.RandomBackbone = "", true
+	rr, err := Train(context.Background(), rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("random backbone: test mAP %.4f CF1 %.4f OF1 %.4f; transfer gap %.4f mAP", rr.Test.MAP, rr.Test.CF1, rr.Test.OF1, res.Test.MAP-rr.Test.MAP)
+	if !rr.Bundle.BackboneInfo.Randomized || res.Test.MAP-rr.Test.MAP < 0.1 {
+		t.Errorf("transfer gap %.4f mAP: pretrained features should beat random ones by far", res.Test.MAP-rr.Test.MAP)
 	}
 }
 

@@ -1,0 +1,7 @@
+package model
+
+// Test hooks for the external (model_test) tests, which may import modeltest.
+var (
+	LoadSplitsForTest = loadSplits
+	SizeForTest       = size
+)
