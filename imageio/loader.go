@@ -213,8 +213,9 @@ func (l *Loader) load(idx int, buf *[]byte, dst []float32) (err error) {
 }
 
 // Next returns the next batch in order, io.EOF after the last one, or the context's
-// error once it is cancelled. Items that failed have a non-nil Errs entry and a zeroed
-// slot; the others are filled.
+// error once it is cancelled. Items that failed have a non-nil Errs entry (naming the
+// file) and a zeroed slot; the others are filled. Next is meant for one consumer
+// goroutine; it is not safe for concurrent use.
 func (l *Loader) Next() (*Batch, error) {
 	if l.err != nil {
 		return nil, l.err
@@ -242,7 +243,8 @@ func (l *Loader) Next() (*Batch, error) {
 	return b, nil
 }
 
-// Release gives a batch's buffer back for reuse; b must not be used afterwards.
+// Release gives a batch's buffer back for reuse; b (including its Start and N) must not
+// be used afterwards.
 func (l *Loader) Release(b *Batch) {
 	if b == nil {
 		return
