@@ -370,3 +370,17 @@ func FuzzDecodeBytes(f *testing.F) {
 		spec.Fill(img, dst)
 	})
 }
+
+func FuzzExifOrientation(f *testing.F) {
+	base := jpegBytes(f, image.NewGray(image.Rect(0, 0, 8, 8)))
+	for o := 1; o <= 8; o++ {
+		f.Add(exifJPEG(base, o, binary.BigEndian)[:80])
+		f.Add(exifJPEG(base, o, binary.LittleEndian)[:80])
+	}
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x02})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if o := ExifOrientation(data); o < 1 || o > 8 {
+			t.Fatalf("orientation %d out of 1..8", o)
+		}
+	})
+}

@@ -95,6 +95,7 @@ func TestFillMatchesPillow(t *testing.T) {
 		{"land_up", 151, 101, ResizeSquish, 180, 120, 0},
 		{"port_crop", 151, 229, ResizeShorterCrop, 48, 40, 56},
 		{"port_same", 151, 229, ResizeShorterCrop, 100, 120, 151},
+		{"land_box", 301, 203, "box", 64, 48, 0}, // a crop box, as Augment's random crop uses
 	}
 	for _, c := range cases {
 		want, shape := readNpyU8(t, filepath.Join("testdata", "resize_ref", c.name+".npy"))
@@ -103,7 +104,13 @@ func TestFillMatchesPillow(t *testing.T) {
 		}
 		s := rawSpec(c.w, c.h, c.mode, c.shorter)
 		got := make([]float32, s.TensorLen())
-		s.Fill(synthetic(c.sw, c.sh), got)
+		if c.mode == "box" {
+			sc := getScratch()
+			copy(got, sc.resample(synthetic(c.sw, c.sh), 37, 21, 187, 131, c.w, c.h, 0, 0, c.w, c.h, nil))
+			putScratch(sc)
+		} else {
+			s.Fill(synthetic(c.sw, c.sh), got)
+		}
 		mean, maxd := diffStats(got, want)
 		t.Logf("%-12s %dx%d -> %dx%d %s: mean abs diff %.3f, max %.2f (levels of 255)", c.name, c.sw, c.sh, c.w, c.h, c.mode, mean, maxd)
 		if mean > 0.5 || maxd > 2 {
@@ -242,5 +249,24 @@ func TestFillSubImage(t *testing.T) {
 		if v != 0 {
 			t.Fatal("empty image: want black")
 		}
+	}
+}
+
+// Steady-state Fill allocates nothing: scratch buffers are pooled.
+func TestFillAllocs(t *testing.T) {
+	img, err := DecodeBytes(jpegBytes(t, synthetic(384, 256)), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ImageNetSpec()
+	dst := make([]float32, s.TensorLen())
+	a := DefaultAugment()
+	s.Fill(img, dst)
+	if n := testing.AllocsPerRun(20, func() { s.Fill(img, dst) }); n >= 1 {
+		t.Errorf("Fill: %v allocations per call", n)
+	}
+	a.Fill(img, s, 1, 0, 0, dst)
+	if n := testing.AllocsPerRun(20, func() { a.Fill(img, s, 1, 0, 0, dst) }); n > 2 {
+		t.Errorf("Augment.Fill: %v allocations per call, want <= 2 (the generator)", n)
 	}
 }

@@ -54,7 +54,10 @@ CASES = [
     ("land_up", 151, 101, "squish", 180, 120, 0),
     ("port_crop", 151, 229, "shorter-crop", 48, 40, 56),
     ("port_same", 151, 229, "shorter-crop", 100, 120, 151),
+    # a source box, as a random resized crop uses: box (37, 21, 187, 131) -> 64x48
+    ("land_box", 301, 203, "box", 64, 48, 0),
 ]
+BOX = (37, 21, 187, 131)
 
 
 def main():
@@ -65,6 +68,8 @@ def main():
         img = Image.fromarray(synthetic(sw, sh), "RGB")
         if mode == "squish":
             r = img.resize((ow, oh), Image.BILINEAR)
+        elif mode == "box":
+            r = img.resize((ow, oh), Image.BILINEAR, box=BOX)
         else:
             r = shorter_crop(img, shorter, ow, oh)
         arr = np.asarray(r, dtype=np.uint8)
