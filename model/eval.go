@@ -32,11 +32,26 @@ type BadFile struct {
 	Reason string `json:"reason"`
 }
 
-// Evaluate predicts every image of the labelled dataset at data (any format
-// dataset.Load reads, over the model's label vocabulary) and computes the metrics at
-// the model's thresholds. Unreadable images are reported in Bad and left out.
-func (m *Model) Evaluate(ctx context.Context, data string, opt EvalOptions) (*EvalResult, error) {
-	d, err := dataset.Load(data, dataset.Options{ImagesDir: opt.Images, Labels: m.Labels()})
+// Scored is a labelled dataset with the model's scores.
+type Scored struct {
+	Labels []string
+	// Names are the image references as the label file writes them, Paths the files;
+	// Scores and Truth are indexed like them. Unreadable images are left out.
+	Names  []string
+	Paths  []string
+	Scores [][]float32
+	Truth  [][]int8
+	// Bad lists the images that could not be read.
+	Bad []BadFile
+}
+
+// ScoreDataset predicts every image of the labelled dataset at data (any format
+// dataset.Load reads; dopt.Labels is set to the model's vocabulary, so a label the model
+// does not know is an error). Unreadable images are reported in Bad and left out; when
+// none is readable the error wraps ErrBadInput.
+func (m *Model) ScoreDataset(ctx context.Context, data string, dopt dataset.Options) (*Scored, error) {
+	dopt.Labels = m.Labels()
+	d, err := dataset.Load(data, dopt)
 	if err != nil {
 		return nil, err
 	}
@@ -48,9 +63,8 @@ func (m *Model) Evaluate(ctx context.Context, data string, opt EvalOptions) (*Ev
 	if err != nil {
 		return nil, err
 	}
-	res := &EvalResult{}
+	res := &Scored{Labels: m.Labels()}
 	var x []float32
-	var truth [][]int8
 	dim := m.Bundle.Head.In
 	for i, s := range d.Samples {
 		if !ok[i] {
@@ -58,18 +72,30 @@ func (m *Model) Evaluate(ctx context.Context, data string, opt EvalOptions) (*Ev
 			continue
 		}
 		x = append(x, feats[i*dim:(i+1)*dim]...)
-		truth = append(truth, s.Truth)
-		res.Images = append(res.Images, s.Path)
+		res.Truth = append(res.Truth, s.Truth)
+		res.Names = append(res.Names, s.Image)
+		res.Paths = append(res.Paths, s.Path)
 	}
-	if len(truth) == 0 {
+	if len(res.Truth) == 0 {
 		return nil, fmt.Errorf("%w: %s: none of the %d images could be read (first: %s)", ErrBadInput, data, len(paths), res.Bad[0].Reason)
 	}
-	res.Scores = m.ScoresFromFeatures(x, len(truth))
+	res.Scores = m.ScoresFromFeatures(x, len(res.Truth))
+	return res, nil
+}
+
+// Evaluate predicts every image of the labelled dataset at data (see ScoreDataset) and
+// computes the metrics, at the model's thresholds unless opt.Metric says otherwise.
+func (m *Model) Evaluate(ctx context.Context, data string, opt EvalOptions) (*EvalResult, error) {
+	sc, err := m.ScoreDataset(ctx, data, dataset.Options{ImagesDir: opt.Images})
+	if err != nil {
+		return nil, err
+	}
 	mo := opt.Metric
 	if mo.Thresholds == nil && mo.Threshold == 0 {
 		mo.Thresholds = m.Thresholds()
 	}
-	if res.Metrics, err = metric.Evaluate(res.Scores, truth, m.Labels(), mo); err != nil {
+	res := &EvalResult{Images: sc.Paths, Scores: sc.Scores, Bad: sc.Bad}
+	if res.Metrics, err = metric.Evaluate(sc.Scores, sc.Truth, sc.Labels, mo); err != nil {
 		return nil, err
 	}
 	return res, nil

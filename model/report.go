@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/report"
 )
 
 // WriteReportFiles writes the plain-data part of a training report into dir (created
@@ -20,6 +21,7 @@ import (
 //	predictions.csv   test-set scores (image,<labels>), readable by `multilabel eval --predictions`
 //	thresholds.csv    the tuned per-label thresholds
 //	summary.txt       the metric tables
+//	index.html        the HTML report (package report) of the test split, with the history
 func (r *TrainResult) WriteReportFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -89,7 +91,51 @@ func (r *TrainResult) WriteReportFiles(dir string) error {
 		}
 		sum.WriteString("\n")
 	}
-	return put("summary.txt", sum.Bytes())
+	if err := put("summary.txt", sum.Bytes()); err != nil {
+		return err
+	}
+	return r.writeHTML(dir)
+}
+
+// writeHTML writes index.html: the test (else validation) evaluation with the
+// training history.
+func (r *TrainResult) writeHTML(dir string) error {
+	res, part := r.Test, "test"
+	if res == nil {
+		res, part = r.Val, "validation"
+	}
+	if res == nil || r.Bundle == nil || len(r.Scores) == 0 {
+		return nil
+	}
+	meta := [][2]string{
+		{"evaluated on", fmt.Sprintf("%s split (%d images)", part, len(r.Scores))},
+		{"splits", fmt.Sprintf("%d train / %d val / %d test (%s)", r.Splits.Train, r.Splits.Val, r.Splits.Test, r.Splits.How)},
+		{"backbone", r.Bundle.BackboneInfo.Name},
+		{"engine", r.Engine},
+		{"unusable images", fmt.Sprint(len(r.BadImages))},
+	}
+	if r.Bundle.BackboneInfo.Randomized {
+		meta = append(meta, [2]string{"backbone weights", fmt.Sprintf("random initialisation (seed %d): transfer-gap baseline", r.Bundle.BackboneInfo.RandomSeed)})
+	}
+	if r.Bundle.ID != "" {
+		meta = append(meta, [2]string{"bundle id", r.Bundle.ID})
+	}
+	var hist report.History
+	if r.Fit != nil {
+		meta = append(meta, [2]string{"head", fmt.Sprintf("%s, loss %s, best epoch %d of %d", r.Fit.Config.Head, r.Fit.Config.Loss, r.Fit.BestEpoch, len(r.Fit.History))})
+		for _, e := range r.Fit.History {
+			vm := e.ValMAP
+			if r.Fit.UsedEMA {
+				vm = e.ValMAPEMA
+			}
+			hist = append(hist, report.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, ValLoss: e.ValLoss, ValMAP: vm})
+		}
+	}
+	_, err := report.Write(dir, report.Input{
+		Title: "Multi-label training report", Meta: meta,
+		Labels: r.Bundle.Labels, Scores: r.Scores, Truth: r.Truth, Result: res, History: hist,
+	})
+	return err
 }
 
 // PredictionsCSV formats scores as a predictions file: a header "image,<labels...>"

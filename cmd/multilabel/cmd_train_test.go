@@ -39,7 +39,7 @@ func TestTrainPredictCLI(t *testing.T) {
 	if s.Splits.Train+s.Splits.Val+s.Splits.Test != 120 || s.Splits.Test == 0 || s.Splits.Val == 0 || s.Test.MAP < 0.95 {
 		t.Errorf("train summary %+v", s)
 	}
-	for _, f := range []string{"metrics.json", "history.csv", "predictions.csv", "thresholds.csv", "summary.txt"} {
+	for _, f := range []string{"metrics.json", "history.csv", "predictions.csv", "thresholds.csv", "summary.txt", "index.html"} {
 		if _, err := os.Stat(filepath.Join(rep, f)); err != nil {
 			t.Errorf("report: %v", err)
 		}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/multilabel/multilabel/model/modeltest"
+)
+
+func TestEvalModelCLI(t *testing.T) {
+	t.Setenv("MULTILABEL_ENGINE", "go")
+	dir := t.TempDir()
+	labels, _, err := modeltest.WriteDataset(dir, 30, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "m.mlb")
+	if err := modeltest.Bundle().Save(mlb); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "img003.png"), []byte("broken"), 0o644)
+	var buf bytes.Buffer
+	old := evalStdout
+	defer func() { evalStdout = old }()
+	evalStdout = &buf
+	code := run([]string{"eval", "--model", mlb, "--data", labels, "--json", "-", "--report", filepath.Join(dir, "rep")})
+	out := buf.Bytes()
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var r struct {
+		MAP     float64 `json:"mAP"`
+		NImages int     `json:"n_images"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.MAP != 1 || r.NImages != 29 {
+		t.Errorf("eval --model: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rep", "index.html")); err != nil {
+		t.Error(err)
+	}
+	if code := run([]string{"eval", "--model", filepath.Join(dir, "nope.mlb"), "--data", labels}); code != exitUsage {
+		t.Errorf("missing bundle: exit %d", code)
+	}
+}
