@@ -189,6 +189,22 @@ td:first-child,td:nth-child(2){text-align:left}.imgs{display:flex;flex-wrap:wrap
 		}
 		b.WriteString(`</div>`)
 	}
-	b.WriteString(`</body></html>`)
+	// Self-check for browsers and tests: count the plots that drew something visible.
+	b.WriteString(`<script>
+window.addEventListener("error", e => { document.body.dataset.jserror = e.message; });
+window.addEventListener("load", () => {
+  let drawn = 0;
+  for (const svg of document.querySelectorAll("svg.plot")) {
+    let visible = false;
+    for (const el of svg.querySelectorAll("rect,polyline")) {
+      const bb = el.getBBox();
+      if (bb.width > 0 && bb.height > 0 && el.getAttribute("fill") !== "none") { visible = true; }
+      if (el.tagName === "polyline" && bb.width > 0) { visible = true; }
+    }
+    if (visible) { drawn++; }
+  }
+  document.body.dataset.plots = drawn + "/" + document.querySelectorAll("svg.plot").length;
+});
+</script></body></html>`)
 	return []byte(b.String())
 }
