@@ -74,6 +74,9 @@ func HardestImages(res *metric.Result, scores [][]float32, truth [][]int8, names
 	if len(items) > n {
 		items = items[:n]
 	}
+	if len(items) == 0 {
+		return Section{Title: "Hardest images", HTML: `<p class="note">No image has a wrong decision.</p>`}
+	}
 	var g []GalleryItem
 	for _, it := range items {
 		gi := GalleryItem{Path: paths[it.i], Caption: fmt.Sprintf("%s (%d wrong)", names[it.i], it.wrong)}

@@ -95,7 +95,7 @@ func TestEvalPredictions(t *testing.T) {
 	// With --images, the report shows the hardest images, embedded.
 	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
 	os.WriteFile(filepath.Join(dir, "a.jpg"), png, 0o644)
-	if err, code, _ := evalCmd(t, dir, evalPreds, "--report", rep, "--images", dir); code != exitOK {
+	if err, code, _ := evalCmd(t, dir, evalPreds, "--report", rep, "--images", dir, "--threshold", "0.25"); code != exitOK {
 		t.Fatalf("--images: exit %d %v", code, err)
 	}
 	page, _ := os.ReadFile(filepath.Join(rep, "index.html"))
