@@ -474,13 +474,30 @@ func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, 
 		for i := 0; i < W; i++ {
 			ws := hw.w[i*k : i*k+hw.n[i]]
 			src := row[3*(hw.start[i]-xlo):]
-			var r, g, bl float32
-			for j, w := range ws {
-				r += w * src[3*j]
-				g += w * src[3*j+1]
-				bl += w * src[3*j+2]
+			q := o[3*i : 3*i+3]
+			switch len(ws) { // the common tap counts, unrolled
+			case 2:
+				s := src[:6]
+				w0, w1 := ws[0], ws[1]
+				q[0] = w0*s[0] + w1*s[3]
+				q[1] = w0*s[1] + w1*s[4]
+				q[2] = w0*s[2] + w1*s[5]
+			case 3:
+				s := src[:9]
+				w0, w1, w2 := ws[0], ws[1], ws[2]
+				q[0] = w0*s[0] + w1*s[3] + w2*s[6]
+				q[1] = w0*s[1] + w1*s[4] + w2*s[7]
+				q[2] = w0*s[2] + w1*s[5] + w2*s[8]
+			default:
+				var r, g, bl float32
+				for j, w := range ws {
+					s := src[3*j : 3*j+3]
+					r += w * s[0]
+					g += w * s[1]
+					bl += w * s[2]
+				}
+				q[0], q[1], q[2] = r, g, bl
 			}
-			o[3*i], o[3*i+1], o[3*i+2] = r, g, bl
 		}
 	}
 	if vw.single {
