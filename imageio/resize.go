@@ -29,6 +29,7 @@ type scratch struct {
 	cb, cr []float32 // chroma rows of the YCbCr reader
 
 	ycc     ycbcrReader
+	nycca   nycbcraReader
 	rgba    rgbaReader
 	nrgba   nrgbaReader
 	gray    grayReader
@@ -46,6 +47,7 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(s *scratch) {
 	// Drop the image references so the pool does not keep decoded images alive.
+	s.nycca.m, s.nycca.ycc = nil, nil
 	s.ycc.m, s.rgba.m, s.nrgba.m, s.gray.m, s.pal.m = nil, nil, nil, nil, nil
 	s.cmyk.m, s.gray16.m, s.rgba64.m, s.nrgba64.m, s.generic.m = nil, nil, nil, nil, nil
 	scratchPool.Put(s)
@@ -67,6 +69,11 @@ func (s *scratch) reader(img image.Image) rowReader {
 		s.ycc.m, s.ycc.s = m, s
 		s.ycc.tx0, s.ycc.tx1 = -1, -1 // recompute the column taps
 		return &s.ycc
+	case *image.NYCbCrA: // lossy WebP with alpha
+		s.ycc.m, s.ycc.s = &m.YCbCr, s
+		s.ycc.tx0, s.ycc.tx1 = -1, -1
+		s.nycca.ycc, s.nycca.m = &s.ycc, m
+		return &s.nycca
 	case *image.RGBA:
 		s.rgba.m = m
 		return &s.rgba
@@ -204,6 +211,28 @@ func (r *ycbcrReader) readRow(y, x0, x1 int, dst []float32) {
 		o[0] = clamp255(yy + 1.402*vr)
 		o[1] = clamp255(yy - 0.344136*vb - 0.714136*vr)
 		o[2] = clamp255(yy + 1.772*vb)
+	}
+}
+
+// nycbcraReader is a YCbCr image with a non-premultiplied alpha plane.
+type nycbcraReader struct {
+	ycc *ycbcrReader
+	m   *image.NYCbCrA
+}
+
+func (r *nycbcraReader) readRow(y, x0, x1 int, dst []float32) {
+	r.ycc.readRow(y, x0, x1, dst)
+	a := r.m.A[y*r.m.AStride+x0 : y*r.m.AStride+x1]
+	d := dst[:3*len(a)]
+	for i, av := range a {
+		if av == 255 {
+			continue
+		}
+		f := float32(av) / 255
+		bg := 255 * (1 - f)
+		d[3*i] = d[3*i]*f + bg
+		d[3*i+1] = d[3*i+1]*f + bg
+		d[3*i+2] = d[3*i+2]*f + bg
 	}
 }
 

@@ -43,6 +43,7 @@ def main():
     rgb.save(os.path.join(d, "lossy.webp"), "WEBP", quality=90)
     rgb.save(os.path.join(d, "lossless.webp"), "WEBP", lossless=True)
     quadrants("RGBA", transparent_br=True).save(os.path.join(d, "alpha.webp"), "WEBP", lossless=True)
+    quadrants("RGBA", transparent_br=True).save(os.path.join(d, "lossy_alpha.webp"), "WEBP", quality=90)
     for f in sorted(os.listdir(d)):
         print(f, os.path.getsize(os.path.join(d, f)))
 
