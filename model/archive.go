@@ -109,6 +109,9 @@ func writeArchive(path string, members []member, created time.Time) ([]byte, err
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
@@ -137,7 +140,7 @@ func readArchive(data []byte, name string) (map[string][]byte, *Manifest, []byte
 	if hdr.Size <= 0 || hdr.Size > 1<<20 {
 		return nil, nil, nil, bad("member %s: size %d out of range", manifestName, hdr.Size)
 	}
-	manBytes, err := readMember(tr, hdr.Size)
+	manBytes, err := readMember(tr, hdr.Size, len(data))
 	if err != nil {
 		return nil, nil, nil, bad("member %s: truncated (%v)", manifestName, err)
 	}
@@ -186,14 +189,14 @@ func readArchive(data []byte, name string) (map[string][]byte, *Manifest, []byte
 		if hdr.Size != it.Size {
 			return nil, nil, nil, bad("member %s: size %d, manifest says %d", hdr.Name, hdr.Size, it.Size)
 		}
-		data, err := readMember(tr, hdr.Size)
+		body, err := readMember(tr, hdr.Size, len(data)-cr.n)
 		if err != nil {
 			return nil, nil, nil, bad("member %s: truncated (%v)", hdr.Name, err)
 		}
-		if d := digest(data); d != it.SHA256 {
+		if d := digest(body); d != it.SHA256 {
 			return nil, nil, nil, bad("member %s: sha256 %s, manifest says %s (tampered or damaged)", hdr.Name, d, it.SHA256)
 		}
-		got[hdr.Name] = data
+		got[hdr.Name] = body
 	}
 	// The archive must end with its two zero blocks (Go's tar reader accepts a file cut
 	// right after a member's data, or after one zero block, as a clean end).
@@ -213,17 +216,19 @@ func readArchive(data []byte, name string) (map[string][]byte, *Manifest, []byte
 	return got, &man, manBytes, nil
 }
 
-func readMember(r io.Reader, size int64) ([]byte, error) {
-	var buf bytes.Buffer
-	// Grow in steps rather than trusting the header for a single huge allocation.
-	n, err := io.CopyN(&buf, r, size)
+func readMember(r io.Reader, size int64, limit int) ([]byte, error) {
+	if size > int64(limit) {
+		return nil, fmt.Errorf("member of %d bytes in a file of %d: %w", size, limit, io.ErrUnexpectedEOF)
+	}
+	buf := make([]byte, size)
+	n, err := io.ReadFull(r, buf)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, fmt.Errorf("read %d of %d bytes: %w", n, size, err)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 type countingReader struct {

@@ -194,3 +194,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRead measures reading and verifying a bundle with a 3 MB backbone member
+// (the size of the SqueezeNet 1.1 feature model).
+func BenchmarkRead(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "m.mlb")
+	bd := tinyBundle()
+	bd.Backbone = append(bd.Backbone, make([]byte, 3<<20)...) // trailing bytes: still a valid member
+	mustSave(b, bd, path)
+	b.SetBytes(3 << 20)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Read(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

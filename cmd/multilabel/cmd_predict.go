@@ -123,7 +123,7 @@ func writePredictions(w, errw io.Writer, m *model.Model, preds []model.Predictio
 	}
 	for _, p := range preds {
 		if p.Err != nil {
-			fmt.Fprintf(errw, "skipped %s: %v\n", p.Path, p.Err)
+			fmt.Fprintf(errw, "skipped: %v\n", p.Err)
 			continue
 		}
 		parts := make([]string, len(p.Labels))
