@@ -270,3 +270,22 @@ func TestFillAllocs(t *testing.T) {
 		t.Errorf("Augment.Fill: %v allocations per call, want <= 2 (the generator)", n)
 	}
 }
+
+// A strong downscale (a filter over 200 taps wide) of a ramp gives the ramp's averages.
+func TestFillStrongDownscale(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 4100, 90))
+	for x := 0; x < 4100; x++ {
+		for y := 0; y < 90; y++ {
+			img.Pix[y*img.Stride+x] = uint8(x * 255 / 4099)
+		}
+	}
+	s := rawSpec(40, 3, ResizeSquish, 0)
+	got := make([]float32, s.TensorLen())
+	s.Fill(img, got)
+	for x := 1; x < 39; x++ { // the edge pixels' filters are cut by the border
+		want := (float64(x) + 0.5) / 40 * 255 // a ramp's average over the output pixel
+		if d := math.Abs(float64(got[3*x]) - want); d > 1 {
+			t.Fatalf("x=%d: %v, want about %.2f", x, got[3*x], want)
+		}
+	}
+}

@@ -388,6 +388,7 @@ type weights struct {
 	k      int
 	single bool // every output is one source sample with weight 1 (a pure gather)
 	lo, hi int  // source range touched: [lo, hi)
+	tmp    []float64
 }
 
 // compute fills the taps for outputs first..first+count-1 of resampling the source range
@@ -407,13 +408,16 @@ func (wt *weights) compute(inSize int, in0, in1 float64, outSize, first, count i
 	wt.w = grow(&wt.w, count*k)
 	wt.single = true
 	wt.lo, wt.hi = inSize, 0
-	var tmp [64]float64
+	if cap(wt.tmp) < k {
+		wt.tmp = make([]float64, k)
+	}
+	tmp := wt.tmp[:k]
 	for i := 0; i < count; i++ {
 		center := in0 + (float64(first+i)+0.5)*scale
 		lo := int(center - support + 0.5)
 		lo = max(lo, 0)
 		hi := min(int(center+support+0.5), inSize)
-		n := min(hi-lo, k, len(tmp))
+		n := min(hi-lo, k)
 		total := 0.0
 		for j := 0; j < n; j++ {
 			x := (float64(lo+j) - center + 0.5) / fs
@@ -452,6 +456,19 @@ func (wt *weights) compute(inSize int, in0, in1 float64, outSize, first, count i
 	}
 }
 
+// consecutive reports a gather of consecutive source samples (a plain crop).
+func (wt *weights) consecutive() bool {
+	if !wt.single {
+		return false
+	}
+	for i, st := range wt.start {
+		if st != wt.lo+i {
+			return false
+		}
+	}
+	return true
+}
+
 // --- the resampler -----------------------------------------------------------------
 
 // resample resizes the source box [bx0,bx1)×[by0,by1) of img to rw×rh and delivers the
@@ -482,7 +499,7 @@ func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, 
 	xlo, xhi := hw.lo, hw.hi
 	row := grow(&s.row, 3*(xhi-xlo))
 	// A horizontal gather of consecutive columns needs no copy: read straight into o.
-	direct := hw.single && hw.hi-hw.lo == W
+	direct := hw.consecutive()
 
 	// Horizontal pass over the source rows the window needs. With a vertical gather
 	// (no vertical resampling), rows go straight to their output rows.
