@@ -3,20 +3,28 @@ package metric
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // WriteTable writes r as a human-readable table: one line per label (AP, positives,
 // precision, recall, F1 at its threshold) followed by the summary figures.
 func WriteTable(w io.Writer, r *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "label\tAP\tpositives\tunknown\tthreshold\tprecision\trecall\tF1\t\n")
+	// tabwriter aligns every column right; pad the labels to read left-aligned.
+	lw := len("label")
+	for _, c := range r.PerClass {
+		lw = max(lw, utf8.RuneCountInString(c.Label))
+	}
+	pad := func(s string) string { return s + strings.Repeat(" ", lw-utf8.RuneCountInString(s)) }
+	fmt.Fprintf(tw, "%s\tAP\tpositives\tunknown\tthreshold\tprecision\trecall\tF1\t\n", pad("label"))
 	for _, c := range r.PerClass {
 		ap := "-"
 		if c.HasAP {
 			ap = fmt.Sprintf("%.4f", c.AP)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.4f\t%.4f\t%.4f\t\n", c.Label, ap, c.Positives, c.Unknown, c.Threshold, c.Precision, c.Recall, c.F1)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.4f\t%.4f\t%.4f\t\n", pad(c.Label), ap, c.Positives, c.Unknown, c.Threshold, c.Precision, c.Recall, c.F1)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -276,8 +276,11 @@ func BarChart(id, title string, bars []Bar, max float64) string {
 // titles (tooltips) come from tip.
 func heatmap(id, title string, names []string, val func(r, c int) float64, tip func(r, c int) string) string {
 	n := len(names)
-	cell := math.Max(4, math.Min(24, 560/float64(max(n, 1))))
-	showNames := cell >= 9
+	cell := math.Max(4, math.Min(24, 720/float64(max(n, 1))))
+	showNames := n <= maxHeatmapLabels
+	if showNames {
+		cell = math.Max(cell, 9)
+	}
 	left, top := 12.0, padT+8
 	if showNames {
 		left, top = 150, padT+110
@@ -298,7 +301,7 @@ func heatmap(id, title string, names []string, val func(r, c int) float64, tip f
 		}
 	}
 	if showNames {
-		fs := math.Min(11, cell-1)
+		fs := math.Min(11, cell-0.5)
 		for i, nm := range names {
 			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" font-size="%s">%s</text>`, f(left-4), f(top+cell*float64(i)+cell*0.75), f(fs), esc(trunc(nm, 22)))
 			x, y := left+cell*float64(i)+cell*0.7, top-4

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/metric"
@@ -113,7 +108,7 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *thresholds != "":
-		if mopt.Thresholds, err = readThresholds(*thresholds, in.Labels); err != nil {
+		if mopt.Thresholds, err = metric.LoadThresholds(*thresholds, in.Labels); err != nil {
 			return badInput(err)
 		}
 	case !set["threshold"] && in.Thresholds != nil:
@@ -209,81 +204,4 @@ func loadPredictionsAndTruth(predsPath, data string, dopt dataset.Options) (*eva
 		Labels: d.Labels, Names: names, Paths: d.Paths(), Scores: scores, Truth: d.Truths(),
 		Meta: [][2]string{{"predictions", predsPath}},
 	}, nil
-}
-
-// readThresholds reads per-class thresholds: a JSON object label -> threshold (or an
-// object with such a "thresholds" member, as eval --json writes), or "label,threshold"
-// lines. Every label of the vocabulary needs one, and no other label may appear.
-func readThresholds(path string, labels []string) ([]float64, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]float64{}
-	var order []string
-	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(t, &obj); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if inner, ok := obj["thresholds"]; ok {
-			var th map[string]json.RawMessage
-			if err := json.Unmarshal(inner, &th); err != nil {
-				return nil, fmt.Errorf("%s: \"thresholds\": %w", path, err)
-			}
-			obj = th
-		}
-		for k, v := range obj {
-			var f float64
-			if err := json.Unmarshal(v, &f); err != nil {
-				return nil, fmt.Errorf("%s: label %q: threshold %s is not a number", path, k, v)
-			}
-			m[k] = f
-			order = append(order, k)
-		}
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		line := 0
-		for sc.Scan() {
-			line++
-			s := strings.TrimSpace(sc.Text())
-			if s == "" || strings.HasPrefix(s, "#") {
-				continue
-			}
-			i := strings.LastIndexByte(s, ',')
-			if i < 0 {
-				return nil, fmt.Errorf("%s:%d: want label,threshold", path, line)
-			}
-			l, v := strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:])
-			if line == 1 && strings.EqualFold(l, "label") {
-				continue // header
-			}
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: label %q: threshold %q is not a number", path, line, l, v)
-			}
-			if _, dup := m[l]; dup {
-				return nil, fmt.Errorf("%s:%d: label %q given twice", path, line, l)
-			}
-			m[l] = f
-			order = append(order, l)
-		}
-	}
-	th := make([]float64, len(labels))
-	for j, l := range labels {
-		v, ok := m[l]
-		if !ok {
-			return nil, fmt.Errorf("%s: no threshold for label %q", path, l)
-		}
-		if !(v >= 0 && v <= 1) {
-			return nil, fmt.Errorf("%s: label %q: threshold %v is not in [0,1]", path, l, v)
-		}
-		th[j] = v
-	}
-	for _, l := range order {
-		if !slices.Contains(labels, l) {
-			return nil, fmt.Errorf("%s: threshold for unknown label %q", path, l)
-		}
-	}
-	return th, nil
 }
