@@ -80,6 +80,10 @@ func (p *Params) Validate() error {
 	if p.In <= 0 || p.Out <= 0 {
 		return fmt.Errorf("head: in=%d out=%d must be positive", p.In, p.Out)
 	}
+	const maxDim = 1 << 20 // keeps products of sizes far from overflow
+	if p.In > maxDim || p.Out > maxDim || p.Hidden > maxDim || p.Hidden < 0 {
+		return fmt.Errorf("head: sizes in=%d hidden=%d out=%d out of range (max %d)", p.In, p.Hidden, p.Out, maxDim)
+	}
 	type field struct {
 		name string
 		v    []float32
