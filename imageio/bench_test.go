@@ -22,7 +22,9 @@ func mimlPaths(b *testing.B) []string {
 }
 
 // BenchmarkLoaderMIML measures decode + resize + normalize to 224×224 (ImageNetSpec) of
-// all MIML JPEGs through the parallel loader, in images/s.
+// all MIML JPEGs through the parallel loader, in images/s and CPU ms per image. The peer
+// is testdata/bench_pillow.py (Pillow + numpy, the torchvision eval transform); compare
+// it with -cpu 1 (one worker) in the same run of the machine.
 func BenchmarkLoaderMIML(b *testing.B) {
 	paths := mimlPaths(b)
 	s := ImageNetSpec()
