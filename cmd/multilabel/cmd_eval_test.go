@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/internal/sharedtest"
 	"github.com/multilabel/multilabel/metric"
 )
 
@@ -183,5 +188,85 @@ func TestEvalListTruth(t *testing.T) {
 	pc := got["per_class_ap"].(map[string]any)
 	if pc["bird"] != nil || pc["cat"] != 1.0 || got["n_labels"] != 3.0 {
 		t.Errorf("per-class AP %v, n_labels %v", pc, got["n_labels"])
+	}
+}
+
+// writePreds writes a predictions CSV for d's images: noisy scores that lean towards
+// the truth, columns in reverse vocabulary order.
+func writePreds(t *testing.T, path string, d *dataset.Dataset, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	hdr := []string{"image"}
+	for j := len(d.Labels) - 1; j >= 0; j-- {
+		hdr = append(hdr, d.Labels[j])
+	}
+	w.Write(hdr)
+	for _, s := range d.Samples {
+		row := []string{s.Image}
+		for j := len(d.Labels) - 1; j >= 0; j-- {
+			v := 0.6 * rng.Float64()
+			if s.Truth[j] == 1 {
+				v += 0.4
+			}
+			row = append(row, strconv.FormatFloat(v, 'f', 4, 64))
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func evalJSON(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	var out bytes.Buffer
+	old := evalStdout
+	evalStdout = &out
+	defer func() { evalStdout = old }()
+	if err := commands["eval"].run(context.Background(), append(args, "--json", "-")); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEvalSharedData evaluates predictions against the real label files of ../shared:
+// the MIML scenes in one-hot and list layout give the same figures, and COCO's
+// instances JSON is matched by file name.
+func TestEvalSharedData(t *testing.T) {
+	miml := sharedtest.Dir(t, "data/miml-scenes")
+	onehot := filepath.Join(miml, "labels_onehot.csv")
+	d, err := dataset.Load(onehot, dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds := filepath.Join(t.TempDir(), "p.csv")
+	writePreds(t, preds, d, 1)
+	a := evalJSON(t, "--predictions", preds, "--data", onehot)
+	b := evalJSON(t, "--predictions", preds, "--data", filepath.Join(miml, "labels_list.csv"))
+	if a["n_images"] != float64(len(d.Samples)) || a["mAP"].(float64) < 0.8 {
+		t.Errorf("one-hot: n_images %v, mAP %v", a["n_images"], a["mAP"])
+	}
+	for _, k := range []string{"mAP", "CF1", "OF1", "OF1_top3", "lrap", "coverage", "hamming_loss"} {
+		if a[k] != b[k] {
+			t.Errorf("%s: one-hot %v, list %v", k, a[k], b[k])
+		}
+	}
+
+	coco := filepath.Join(sharedtest.Dir(t, "data/coco-mini"), "annotations", "instances_val2017.json")
+	dc, err := dataset.Load(coco, dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePreds(t, preds, dc, 2)
+	c := evalJSON(t, "--predictions", preds, "--data", coco)
+	if c["n_labels"] != float64(len(dc.Labels)) || c["mAP"] == nil {
+		t.Errorf("coco: n_labels %v, mAP %v", c["n_labels"], c["mAP"])
 	}
 }
