@@ -50,6 +50,14 @@ func putScratch(s *scratch) {
 	s.nycca.m, s.nycca.ycc = nil, nil
 	s.ycc.m, s.rgba.m, s.nrgba.m, s.gray.m, s.pal.m = nil, nil, nil, nil, nil
 	s.cmyk.m, s.gray16.m, s.rgba64.m, s.nrgba64.m, s.generic.m = nil, nil, nil, nil, nil
+	// Do not keep the buffers of one huge image around.
+	const maxKeep = 4 << 20 // float32s
+	if cap(s.tmp) > maxKeep {
+		s.tmp = nil
+	}
+	if cap(s.hwc) > maxKeep {
+		s.hwc = nil
+	}
 	scratchPool.Put(s)
 }
 
