@@ -79,8 +79,12 @@ func exampleRow(row []float32, t []int8, th []float64, s *exampleSums, buf []uin
 		s.lrapSum++ // scikit-learn: no relevant label scores 1; coverage and loss 0
 		return buf
 	}
-	slices.Sort(buf)
 	nneg := nk - npos
+	if npos <= directMaxPos {
+		rankDirect(row, buf, npos, nneg, s)
+		return buf
+	}
+	slices.Sort(buf)
 	var cum, cumPos, cumNeg, lastPosCum int
 	var loss, lr float64
 	for k := 0; k < nk; {
@@ -109,4 +113,44 @@ func exampleRow(row []float32, t []int8, th []float64, s *exampleSums, buf []uin
 		s.lrapSum++
 	}
 	return buf
+}
+
+// directMaxPos is the number of positives up to which rankDirect (O(positives × labels))
+// beats sorting the row (a variable so that tests run both paths).
+var directMaxPos = 8
+
+// rankDirect adds the row's coverage, ranking loss and LRAP by counting, for each
+// positive, the known labels scored at least as high (ties count against it).
+func rankDirect(row []float32, buf []uint64, npos, nneg int, s *exampleSums) {
+	var loss, lr float64
+	minPos := float32(2)
+	for _, p := range buf {
+		if p&1 == 0 {
+			continue
+		}
+		sp := row[int(uint32(p)>>1)]
+		minPos = min(minPos, sp)
+		above, posAbove := 0, 0
+		for _, q := range buf {
+			if row[int(uint32(q)>>1)] >= sp {
+				above++
+				posAbove += int(q & 1)
+			}
+		}
+		loss += float64(above - posAbove)
+		lr += float64(posAbove) / float64(above)
+	}
+	cov := 0
+	for _, q := range buf {
+		if row[int(uint32(q)>>1)] >= minPos {
+			cov++
+		}
+	}
+	s.cov += float64(cov)
+	if nneg > 0 {
+		s.rank += loss / (float64(npos) * float64(nneg))
+		s.lrapSum += lr / float64(npos)
+	} else {
+		s.lrapSum++
+	}
 }

@@ -60,8 +60,18 @@ func toF32(m [][]float64) [][]float32 {
 // TestReference checks every figure of the scikit-learn reference (testdata/
 // gen_reference.py) to 1e-9, through the JSON form so the key names are checked too.
 func TestReference(t *testing.T) {
-	for _, c := range loadRef(t).Cases {
-		t.Run(c.Name, func(t *testing.T) {
+	defer func(v int) { directMaxPos = v }(directMaxPos)
+	for _, direct := range []int{8, 0} { // both ranking paths of the example-based metrics
+		directMaxPos = direct
+		for _, c := range loadRef(t).Cases {
+			t.Run(fmt.Sprintf("%s/direct%d", c.Name, direct), func(t *testing.T) { testRefCase(t, c) })
+		}
+	}
+}
+
+func testRefCase(t *testing.T, c refCase) {
+	{
+		{
 			res, err := Evaluate(toF32(c.Scores), c.Truth, c.Labels, Options{Threshold: c.Threshold, Thresholds: c.Thresholds, TopK: c.TopK})
 			if err != nil {
 				t.Fatal(err)
@@ -81,7 +91,7 @@ func TestReference(t *testing.T) {
 			if n < 25 {
 				t.Errorf("only %d figures compared", n)
 			}
-		})
+		}
 	}
 }
 
