@@ -35,6 +35,10 @@ type evalData struct {
 // with their truth. Without it, --model is refused.
 var evalModelSource func(ctx context.Context, model, data string, opt dataset.Options) (*evalData, error)
 
+// evalModelFlags, when set by the same file, adds the --model form's own flags (engine
+// choice...) to eval's flag set; evalModelSource reads them after parsing.
+var evalModelFlags func(fs *flag.FlagSet)
+
 func init() {
 	register(&command{name: "eval", summary: "evaluate predictions (or a model) against labelled data: mAP, CP/CR/CF1, OP/OR/OF1, report", run: runEval})
 }
@@ -65,6 +69,9 @@ func runEval(ctx context.Context, args []string) error {
 	reportDir := fs.String("report", "", "write a self-contained HTML report (index.html) into this directory")
 	bootstrap := fs.Int("bootstrap", 0, "resamples for a bootstrap confidence interval of mAP (e.g. 1000; 0: none)")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
+	if evalModelFlags != nil {
+		evalModelFlags(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
