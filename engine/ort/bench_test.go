@@ -96,9 +96,10 @@ func BenchmarkSqueezeNetBare(b *testing.B) {
 	bareSession(b, model, in, out, bb.Input, "multilabel_features")
 }
 
-// BenchmarkSqueezeNetBareFP16File: the shared file as stored (float16, batch fixed to 1,
-// so batch 1 per run), for the fp16-as-stored versus converted-to-fp32 comparison.
-func BenchmarkSqueezeNetBareFP16File(b *testing.B) {
+// BenchmarkSqueezeNetFP16StoredVsFP32 alternates batch-1 runs of the shared file as
+// stored (float16, bare session) and of its float32 conversion through the engine, and
+// reports both rates (median per-image time) and their ratio.
+func BenchmarkSqueezeNetFP16StoredVsFP32(b *testing.B) {
 	p := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	model, err := os.ReadFile(p)
 	if err != nil {
@@ -108,7 +109,7 @@ func BenchmarkSqueezeNetBareFP16File(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	openORT(b, fp32)
+	e := openORT(b, fp32)
 	raw := make([]byte, 2*3*224*224)
 	for i := 0; i < len(raw)/2; i++ {
 		binary.LittleEndian.PutUint16(raw[2*i:], 0x5000) // 32.0
@@ -129,18 +130,36 @@ func BenchmarkSqueezeNetBareFP16File(b *testing.B) {
 	}
 	defer so.Destroy()
 	so.SetIntraOpNumThreads(runtime.NumCPU())
+	so.SetInterOpNumThreads(1)
 	s, err := rt.NewAdvancedSessionWithONNXData(model, []string{"data_0"}, []string{"softmaxout_1"}, []rt.Value{in}, []rt.Value{out}, so)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Destroy()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	x := make([]float32, 3*224*224)
+	for i := range x {
+		x[i] = 32
+	}
+	ctx := context.Background()
+	var t16, t32 []time.Duration
+	for i := -1; i < b.N; i++ {
+		t0 := time.Now()
 		if err := s.Run(); err != nil {
 			b.Fatal(err)
 		}
+		t1 := time.Now()
+		if _, err := e.Run(ctx, x, 1); err != nil {
+			b.Fatal(err)
+		}
+		if i >= 0 {
+			t16 = append(t16, t1.Sub(t0))
+			t32 = append(t32, time.Since(t1))
+		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+	m16, m32 := median(t16), median(t32)
+	b.ReportMetric(1/m16.Seconds(), "fp16_stored_images/s")
+	b.ReportMetric(1/m32.Seconds(), "fp32_engine_images/s")
+	b.ReportMetric(m16.Seconds()/m32.Seconds(), "fp32/fp16")
 }
 
 // BenchmarkSqueezeNetEngineBatch1: the engine on one image per call (predict latency).
