@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -235,5 +236,41 @@ func TestFindLibrary(t *testing.T) {
 	t.Setenv("ONNXRUNTIME_LIB", lib)
 	if got, err := ort.FindLibrary(""); err != nil || got != lib {
 		t.Fatalf("from ONNXRUNTIME_LIB: %q, %v", got, err)
+	}
+}
+
+// A graph whose batch is fixed to 1 (as exported) runs n samples one at a time and
+// gives what the dynamic-batch normalisation gives.
+func TestFixedBatchGraph(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(sharedtest.Root(), "backbone", "testdata", "tiny_gemm.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := openORT(t, raw)
+	b, err := backbone.LoadBytes(raw, "tiny_gemm.onnx", backbone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.ClassifierModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := openORT(t, m)
+	in := make([]float32, 3*3*32*32)
+	for i := range in {
+		in[i] = float32(i%17) / 17
+	}
+	a, err := fixed.Run(context.Background(), in, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dyn.Run(context.Background(), in, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-c[i])) > 1e-5 {
+			t.Fatalf("output %d: fixed-batch %v, dynamic %v", i, a[i], c[i])
+		}
 	}
 }
