@@ -192,13 +192,7 @@ func (o *order) ap() (float64, bool) {
 
 // apWeighted is ap with a non-negative integer weight per row (bootstrap counts).
 func (o *order) apWeighted(w []int32) (float64, bool) {
-	var ptot int64
-	for k, r := range o.rows {
-		if o.pos[k] {
-			ptot += int64(w[r])
-		}
-	}
-	if ptot == 0 {
+	if o.npos == 0 {
 		return 0, false
 	}
 	var sum float64
@@ -225,7 +219,10 @@ func (o *order) apWeighted(w []int32) (float64, bool) {
 		tp += dtp
 		sum += float64(dtp) * float64(tp) / float64(tp+fp)
 	}
-	return sum / float64(ptot), true
+	if tp == 0 { // no positive drawn
+		return 0, false
+	}
+	return sum / float64(tp), true
 }
 
 // AveragePrecision returns the non-interpolated, tie-aware average precision of one
