@@ -3,6 +3,7 @@ package imageio
 import (
 	"context"
 	"fmt"
+	"image"
 	"io"
 	"runtime"
 	"sync"
@@ -160,6 +161,7 @@ func (l *Loader) produce() {
 func (l *Loader) work() {
 	defer l.wg.Done()
 	var buf []byte
+	var jbuf JPEGBuffer // a native JPEG decoder's output, reused image after image
 	tl := l.spec.TensorLen()
 	for {
 		var j job
@@ -175,7 +177,7 @@ func (l *Loader) work() {
 		b := j.b
 		idx := b.Start + j.i
 		dst := b.Data[j.i*tl : (j.i+1)*tl]
-		if err := l.load(idx, &buf, dst); err != nil {
+		if err := l.load(idx, &buf, &jbuf, dst); err != nil {
 			clear(dst)
 			b.Errs[j.i] = err
 		}
@@ -186,7 +188,7 @@ func (l *Loader) work() {
 }
 
 // load fills dst with image idx; panics in the pipeline become the item's error.
-func (l *Loader) load(idx int, buf *[]byte, dst []float32) (err error) {
+func (l *Loader) load(idx int, buf *[]byte, jbuf *JPEGBuffer, dst []float32) (err error) {
 	path := l.paths[idx]
 	defer func() {
 		if r := recover(); r != nil {
@@ -197,7 +199,14 @@ func (l *Loader) load(idx int, buf *[]byte, dst []float32) (err error) {
 	if err != nil {
 		return err
 	}
-	img, err := DecodeBytes(data, l.opt.Decode)
+	var img image.Image
+	if l.opt.Augment != nil {
+		// Full resolution: a random crop may keep a small part of the image.
+		img, err = DecodeBytes(data, l.opt.Decode)
+	} else {
+		// A registered native JPEG decoder may downscale to what the spec needs.
+		img, err = decodeForSpec(data, l.spec, l.opt.Decode, jbuf)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -206,8 +215,11 @@ func (l *Loader) load(idx int, buf *[]byte, dst []float32) (err error) {
 	} else {
 		l.spec.Fill(img, dst)
 	}
-	if cap(*buf) > 64<<20 { // do not keep a huge file's buffer around
+	if cap(*buf) > 64<<20 { // do not keep a huge file's buffers around
 		*buf = nil
+	}
+	if cap(jbuf.Pix) > maxPooledPix {
+		jbuf.Pix = nil
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
 )
 
 // Resize modes.
@@ -218,7 +219,8 @@ func (s Spec) emit(hwc, dst []float32, flip bool) {
 	}
 }
 
-// LoadFile decodes the image at path and fills dst (len >= s.TensorLen()) per the spec.
+// LoadFile decodes the image at path and fills dst (len >= s.TensorLen()) per the spec,
+// through LoadBytes (so a registered native JPEG decoder is used when there is one).
 // Errors name the file and wrap the Err* values (or the os error of a missing file).
 func LoadFile(path string, s Spec, dst []float32, opt DecodeOptions) error {
 	if err := s.Validate(); err != nil {
@@ -227,10 +229,12 @@ func LoadFile(path string, s Spec, dst []float32, opt DecodeOptions) error {
 	if len(dst) < s.TensorLen() {
 		return fmt.Errorf("imageio: LoadFile: dst has %d values, need %d", len(dst), s.TensorLen())
 	}
-	img, err := DecodeFile(path, opt)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return err // *fs.PathError names the file
 	}
-	s.Fill(img, dst)
+	if err := LoadBytes(data, s, dst, opt); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
 }
