@@ -48,3 +48,16 @@ func ExampleTuneThresholds() {
 	fmt.Printf("%.3f\n", th[0])
 	// Output: 0.425
 }
+
+func ExampleBootstrapMAP() {
+	scores := [][]float32{{0.9, 0.1}, {0.8, 0.7}, {0.3, 0.6}, {0.2, 0.4}, {0.6, 0.2}, {0.1, 0.9}}
+	truth := [][]int8{{1, 0}, {1, 1}, {0, 1}, {0, 0}, {0, 0}, {0, 1}}
+	lo, hi, err := metric.BootstrapMAP(scores, truth, 500, 42, 0.9)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, _, _ := metric.MeanAP(scores, truth)
+	fmt.Println(lo <= m && m <= hi, hi <= 1)
+	// Output: true true
+}
