@@ -28,11 +28,13 @@ type JPEGBuffer struct {
 // FastJPEGFunc decodes a JPEG file downscaled (in the DCT domain) by the strongest
 // supported factor that keeps the stored image at least minW×minH (minW or minH <= 0:
 // full size), into buf when buf is not nil (the result then aliases buf; nil allocates).
+// It must read the header first and refuse (with an error wrapping ErrTooLarge) a file
+// declaring more than maxPixels pixels before allocating or decoding anything.
 // The result is an opaque *image.RGBA, or an *image.Gray for grayscale files, with its
 // origin at (0,0), before any EXIF orientation. Any error (ErrFastDecline included)
 // makes the caller decode the file again with the pure-Go decoder, so the fast decoder
 // may refuse anything it is unsure about (warnings, CMYK, ...).
-type FastJPEGFunc func(data []byte, minW, minH int, buf *JPEGBuffer) (image.Image, error)
+type FastJPEGFunc func(data []byte, minW, minH int, maxPixels int64, buf *JPEGBuffer) (image.Image, error)
 
 type fastDecoder struct {
 	name string
@@ -61,10 +63,10 @@ func FastJPEG() string {
 	return ""
 }
 
-// minDecodeSize is the smallest stored-orientation size (w, h) a w×h image with EXIF
+// minDecodeSize is the smallest stored-orientation size (w, h) an image with EXIF
 // orientation o may be decoded at without the spec's resize having to upscale it: the
 // resize then still downsamples (antialiased) from at least the size it needs.
-func (s Spec) minDecodeSize(w, h, o int) (int, int) {
+func (s Spec) minDecodeSize(o int) (int, int) {
 	if s.Resize == ResizeSquish {
 		if o >= 5 { // stored transposed: the displayed width is the stored height
 			return s.Height, s.Width
@@ -97,26 +99,20 @@ func decodeForSpec(data []byte, s Spec, opt DecodeOptions, buf *JPEGBuffer) (img
 	if fd == nil || Sniff(data) != FormatJPEG {
 		return DecodeBytes(data, opt)
 	}
-	format, cfg, err := Config(data)
-	if err != nil {
-		return nil, err
-	}
 	maxPx := opt.MaxPixels
 	if maxPx <= 0 {
 		maxPx = DefaultMaxPixels
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPx {
-		return nil, fmt.Errorf("%w: %s header declares %dx%d = %d pixels, limit %d", ErrTooLarge, format, cfg.Width, cfg.Height, px, maxPx)
 	}
 	o := 1
 	if !opt.IgnoreOrientation {
 		o = ExifOrientation(data)
 	}
-	minW, minH := s.minDecodeSize(cfg.Width, cfg.Height, o)
-	img, err = callFast(fd, data, minW, minH, buf)
+	minW, minH := s.minDecodeSize(o)
+	img, err = callFast(fd, data, minW, minH, maxPx, buf)
 	if err != nil {
-		// Declined, or a file the native decoder warns about: the pure-Go decoder gives
-		// the canonical result or error.
+		// Declined, too large, or a file the native decoder warns about: the pure-Go
+		// decoder gives the canonical result or error (a bomb is refused from its header
+		// again, cheaply).
 		return DecodeBytes(data, opt)
 	}
 	if o > 1 {
@@ -127,13 +123,13 @@ func decodeForSpec(data []byte, s Spec, opt DecodeOptions, buf *JPEGBuffer) (img
 
 // callFast runs the native decoder, turning a panic into an error (then the pure-Go
 // decoder retries the file).
-func callFast(fd *fastDecoder, data []byte, minW, minH int, buf *JPEGBuffer) (img image.Image, err error) {
+func callFast(fd *fastDecoder, data []byte, minW, minH int, maxPx int64, buf *JPEGBuffer) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("%w: %s panicked: %v", ErrFastDecline, fd.name, r)
 		}
 	}()
-	return fd.f(data, minW, minH, buf)
+	return fd.f(data, minW, minH, maxPx, buf)
 }
 
 // jpegBufPool holds decode buffers for LoadBytes (a decoded image is needed only until it

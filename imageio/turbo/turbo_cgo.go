@@ -83,56 +83,78 @@ func open() error {
 	return nil
 }
 
-// handles is a bounded free list of decompressor handles (C memory, so not a sync.Pool,
-// which would drop them without destroying them).
-var handles = make(chan C.mlt_handle, 64)
+// decompressor is a TurboJPEG handle with the header fields it fills (kept together so
+// passing their addresses to C allocates nothing per call).
+type decompressor struct {
+	h             C.mlt_handle
+	w, ht, ss, cs C.int
+}
 
-func getHandle() (C.mlt_handle, error) {
+// handles is a bounded free list of decompressors (C memory, so not a sync.Pool, which
+// would drop them without destroying them).
+var handles = make(chan *decompressor, 64)
+
+func getHandle() (*decompressor, error) {
 	select {
-	case h := <-handles:
-		return h, nil
+	case d := <-handles:
+		return d, nil
 	default:
 	}
 	h := C.mlt_init()
 	if h == nil {
 		return nil, errors.New("turbojpeg: tjInitDecompress failed")
 	}
-	return h, nil
+	return &decompressor{h: h}, nil
 }
 
-func putHandle(h C.mlt_handle) {
+func putHandle(d *decompressor) {
 	select {
-	case handles <- h:
+	case handles <- d:
 	default:
-		C.mlt_destroy(h)
+		C.mlt_destroy(d.h)
 	}
 }
 
 // Decode is imageio's FastJPEGFunc for libjpeg-turbo: it decodes a JPEG downscaled by
 // ScaleDenom(w, h, minW, minH) into buf (nil: fresh memory), as an opaque *image.RGBA (or
-// *image.Gray for grayscale files), before EXIF orientation. It returns an error wrapping
-// imageio.ErrFastDecline for CMYK/YCCK files and for any libjpeg warning or error, and
-// refuses headers above imageio.DefaultMaxPixels.
-func Decode(data []byte, minW, minH int, buf *imageio.JPEGBuffer) (image.Image, error) {
+// *image.Gray for grayscale files), before EXIF orientation. A header declaring more than
+// maxPixels pixels (<= 0: imageio.DefaultMaxPixels) is refused with imageio.ErrTooLarge
+// before anything is allocated; CMYK/YCCK files and any libjpeg warning or error give an
+// error wrapping imageio.ErrFastDecline.
+func Decode(data []byte, minW, minH int, maxPixels int64, buf *imageio.JPEGBuffer) (image.Image, error) {
 	if err := load(); err != nil {
 		return nil, fmt.Errorf("%w: %v", imageio.ErrFastDecline, err)
 	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty", imageio.ErrFastDecline)
 	}
-	h, err := getHandle()
+	if maxPixels <= 0 {
+		maxPixels = imageio.DefaultMaxPixels
+	}
+	dc, err := getHandle()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", imageio.ErrFastDecline, err)
 	}
-	defer putHandle(h)
+	ok := false
+	defer func() {
+		if ok {
+			putHandle(dc)
+		} else { // a handle that saw an error is not trusted again
+			C.mlt_destroy(dc.h)
+		}
+	}()
+	h := dc.h
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
 	n := C.ulong(len(data))
-	var w, ht, ss, cs C.int
-	if C.mlt_header(h, src, n, &w, &ht, &ss, &cs) != 0 {
+	if C.mlt_header(h, src, n, &dc.w, &dc.ht, &dc.ss, &dc.cs) != 0 {
 		return nil, fmt.Errorf("%w: header: %s", imageio.ErrFastDecline, C.GoString(C.mlt_errstr(h)))
 	}
-	if w <= 0 || ht <= 0 || int64(w)*int64(ht) > imageio.DefaultMaxPixels {
+	w, ht, cs := dc.w, dc.ht, dc.cs
+	if w <= 0 || ht <= 0 {
 		return nil, fmt.Errorf("%w: header declares %dx%d", imageio.ErrFastDecline, w, ht)
+	}
+	if px := int64(w) * int64(ht); px > maxPixels {
+		return nil, fmt.Errorf("%w: jpeg header declares %dx%d = %d pixels, limit %d", imageio.ErrTooLarge, w, ht, px, maxPixels)
 	}
 	if cs == tjcsCMYK || cs == tjcsYCCK {
 		return nil, fmt.Errorf("%w: CMYK/YCCK colour", imageio.ErrFastDecline)
@@ -156,6 +178,7 @@ func Decode(data []byte, minW, minH int, buf *imageio.JPEGBuffer) (image.Image, 
 	if rc != 0 {
 		return nil, fmt.Errorf("%w: %s", imageio.ErrFastDecline, C.GoString(C.mlt_errstr(h)))
 	}
+	ok = true
 	r := image.Rect(0, 0, sw, sh)
 	if bpp == 1 {
 		buf.Gray = image.Gray{Pix: pix, Stride: sw, Rect: r}

@@ -16,6 +16,6 @@ var errNoCgo = errors.New("built without cgo (CGO_ENABLED=0): libjpeg-turbo cann
 func open() error { return errNoCgo }
 
 // Decode always declines in a build without cgo.
-func Decode(data []byte, minW, minH int, buf *imageio.JPEGBuffer) (image.Image, error) {
+func Decode(data []byte, minW, minH int, maxPixels int64, buf *imageio.JPEGBuffer) (image.Image, error) {
 	return nil, fmt.Errorf("%w: %v", imageio.ErrFastDecline, errNoCgo)
 }
