@@ -209,6 +209,31 @@ func (r *ycbcrReader) readRow(y, x0, x1 int, dst []float32) {
 		}
 	}
 	d := dst[:3*len(yrow)]
+	if hs == 2 && (minX+x0)%2 == 0 && len(yrow)%2 == 0 {
+		// Pixel pairs (2k, 2k+1) share chroma sample k and take 1/4 of k−1 and k+1.
+		k := int(r.ci[0]) - c0
+		kl := int(r.cn[0]) - c0 // k−1, or k at the left border
+		pb, b0 := cb[kl], cb[k]
+		pr, r0 := cr[kl], cr[k]
+		last := len(cb) - 1
+		for p := 0; p < len(yrow)/2; p++ {
+			kn := min(k+p+1, last)
+			nb, nr := cb[kn], cr[kn]
+			vbl, vrl := 0.75*b0+0.25*pb, 0.75*r0+0.25*pr
+			vbr, vrr := 0.75*b0+0.25*nb, 0.75*r0+0.25*nr
+			y2 := yrow[2*p : 2*p+2]
+			o := d[6*p : 6*p+6]
+			y0, y1 := float32(y2[0]), float32(y2[1])
+			o[0] = clamp255(y0 + 1.402*vrl)
+			o[1] = clamp255(y0 - 0.344136*vbl - 0.714136*vrl)
+			o[2] = clamp255(y0 + 1.772*vbl)
+			o[3] = clamp255(y1 + 1.402*vrr)
+			o[4] = clamp255(y1 - 0.344136*vbr - 0.714136*vrr)
+			o[5] = clamp255(y1 + 1.772*vbr)
+			pb, b0, pr, r0 = b0, nb, r0, nr
+		}
+		return
+	}
 	cis, cns := r.ci[:len(yrow)], r.cn[:len(yrow)]
 	for x, yv := range yrow {
 		ci, cn := int(cis[x])-c0, int(cns[x])-c0
@@ -542,6 +567,12 @@ func (s *scratch) resample(img image.Image, bx0, by0, bx1, by1 float64, rw, rh, 
 				q[0] = w0*s[0] + w1*s[3] + w2*s[6]
 				q[1] = w0*s[1] + w1*s[4] + w2*s[7]
 				q[2] = w0*s[2] + w1*s[5] + w2*s[8]
+			case 4:
+				s := src[:12]
+				w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
+				q[0] = w0*s[0] + w1*s[3] + w2*s[6] + w3*s[9]
+				q[1] = w0*s[1] + w1*s[4] + w2*s[7] + w3*s[10]
+				q[2] = w0*s[2] + w1*s[5] + w2*s[8] + w3*s[11]
 			default:
 				var r, g, bl float32
 				for j, w := range ws {
