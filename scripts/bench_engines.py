@@ -191,6 +191,9 @@ def table():
         def ratio(a, b):
             return f"{v[a] / v[b]:.2f}x" if a in v and b in v and v[b] > 0 else "-"
         print(f"{m:<14}{cells}{ratio('ort-engine', 'ort-bare'):>10}{ratio('ort-engine', 'pytorch-cpu'):>11}{ratio('ort-engine', 'gomlx-engine'):>11}")
+    for r in rows:
+        if "max_abs_diff_vs_ort" in r:
+            print(f"{r['model']}: pure-Go vs ONNX Runtime outputs, max abs diff {r['max_abs_diff_vs_ort']:.3g}")
 
 
 def main():

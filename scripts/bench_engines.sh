@@ -17,6 +17,7 @@ PY=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') on $(nproc) cores" >&2
 "$PY" scripts/bench_engines.py export "$tmp"
 models=(resnet18="$tmp/resnet18.onnx" mobilenetv2="$tmp/mobilenetv2.onnx")
 sq=../shared/models/squeezenet1.1/squeezenet1.1-fp16.onnx
@@ -31,3 +32,4 @@ go run scripts/bench_engines.go -batch 32 -iters "$ITERS" -go-iters "$GO_ITERS" 
 "$PY" scripts/bench_engines.py bench "$tmp" "${sqarg[@]}" --batch 32 --iters "$ITERS" | tee -a "$tmp/results.jsonl"
 echo
 "$PY" scripts/bench_engines.py table <"$tmp/results.jsonl"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') on $(nproc) cores (figures are only comparable on an otherwise idle machine)"
