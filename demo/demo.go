@@ -363,6 +363,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return f.Data, nil
 	}
+	probeHeads := map[string]*head.Params{}
 	trF, err := extract(trainPaths)
 	if err == nil {
 		var teF []float32
@@ -378,6 +379,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				if err != nil {
 					break
 				}
+				probeHeads[ln] = p
 				if err = addRow("linear-probe", ln, p.Scores(teF, len(testSet)), curve, t1.Add(-extractTime)); err != nil {
 					break
 				}
@@ -396,8 +398,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("demo: linear probe: %w", err)
 	}
 
-	// 3c. Fine-tune the last residual stage and a new head; earlier stages stay frozen,
-	// so their activations are computed once.
+	// 3c. Fine-tune the last residual stage and the head, starting from the linear
+	// probe's head (LP-FT: fine-tuning from a trained head keeps the pretrained features
+	// from being wrecked by a random head's early gradients). Earlier stages stay
+	// frozen, so their activations are computed once.
 	t0 = time.Now()
 	actTr, err := net.Run(trX, len(trainSet), cnn.StageStem, cnn.StageBlock3, cnn.Activation, 64)
 	if err != nil {
@@ -413,7 +417,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		var curve []float64
 		bar := newBar(cfg.Progress, "fine-tune/"+ln, cfg.FineTuneEpochs, "epochs")
 		fn := net.Clone()
-		h := cnn.NewHead(L, arch.FeatureDim(), cfg.Seed+200)
+		h, err := foldHead(probeHeads[ln], L, arch.FeatureDim())
+		if err != nil {
+			return nil, fmt.Errorf("demo: fine-tune/%s: %w", ln, err)
+		}
 		c := cnnCfg(ln, cnn.StageBlock3, cfg.FineTuneEpochs, &curve, bar)
 		c.LR = cfg.LR / 3
 		if err := fn.TrainMultiLabel(ctx, actTr, trY, h, c); err != nil {
@@ -628,4 +635,28 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		Seconds      float64    `json:"seconds"`
 		Curve        []float64  `json:"loss_curve"`
 	}{r.Method, r.Loss, r.MAP, r.CF1, r.OF1, nullable(r.RareAP), nullables(r.RarePerClass), nullables(r.PerClassAP), r.Seconds, r.Curve})
+}
+
+// foldHead turns a linear head.Params (with its feature standardisation) into the
+// equivalent cnn.Head on raw features: W'[j][k] = W[k][j]/std[k],
+// b'[j] = b[j] - sum_k W[k][j] mean[k]/std[k].
+func foldHead(p *head.Params, labels, dim int) (*cnn.Head, error) {
+	if p == nil || p.Kind != head.Linear || p.In != dim || p.Out != labels {
+		return nil, fmt.Errorf("no linear %dx%d probe head to start from", dim, labels)
+	}
+	h := &cnn.Head{Labels: labels, Dim: dim, W: make([]float32, labels*dim), B: make([]float32, labels)}
+	for j := 0; j < labels; j++ {
+		b := float64(p.B1[j])
+		for k := 0; k < dim; k++ {
+			w := float64(p.W1[k*labels+j])
+			mean, std := 0.0, 1.0
+			if len(p.Mean) == dim {
+				mean, std = float64(p.Mean[k]), float64(p.Std[k])
+			}
+			h.W[j*dim+k] = float32(w / std)
+			b -= w * mean / std
+		}
+		h.B[j] = float32(b)
+	}
+	return h, nil
 }

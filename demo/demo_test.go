@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/loss"
 )
 
@@ -95,3 +96,28 @@ func TestRunBadBackbone(t *testing.T) {
 }
 
 var _ = loss.ASL
+
+func TestFoldHead(t *testing.T) {
+	p, err := head.New(head.Linear, 3, 0, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Mean = []float32{0.5, -1, 2}
+	p.Std = []float32{2, 0.5, 1}
+	p.B1 = []float32{0.1, -0.2}
+	h, err := foldHead(p, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := []float32{1, 2, 3, -1, 0, 4}
+	want := p.Scores(f, 2)
+	got := h.Scores(f, 2)
+	for i := range want {
+		if d := want[i] - got[i]; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("score %d: folded %v, head package %v", i, got[i], want[i])
+		}
+	}
+	if _, err := foldHead(nil, 2, 3); err == nil {
+		t.Fatal("nil head folded")
+	}
+}

@@ -20,6 +20,7 @@ func main() {
 	out := flag.String("out", filepath.Join("demo", "backbone.onnx"), "output ONNX file")
 	images := flag.Int("images", 0, "images per epoch (0: the default configuration)")
 	epochs := flag.Int("epochs", 0, "epochs (0: the default configuration)")
+	lr := flag.Float64("lr", 0, "peak learning rate (0: the default configuration)")
 	flag.Parse()
 	cfg := demo.DefaultPretrain()
 	if *images > 0 {
@@ -27,6 +28,9 @@ func main() {
 	}
 	if *epochs > 0 {
 		cfg.Epochs = *epochs
+	}
+	if *lr > 0 {
+		cfg.LR = *lr
 	}
 	res, err := demo.Pretrain(context.Background(), cfg)
 	if err == nil {
