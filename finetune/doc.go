@@ -1,0 +1,38 @@
+// Package finetune fine-tunes the last blocks of a backbone together with the head.
+//
+// The backbone's feature graph (an fp32 ONNX graph with a dynamic batch, as
+// backbone.FeatureModel makes it) is cut at a block boundary (backbone.Block) into a
+// frozen prefix and a trainable tail. The prefix runs in the fast inference engine
+// (engine/auto: ONNX Runtime when present); its activations are computed once for
+// un-augmented images and kept in memory, or computed on the fly for augmented views.
+// The tail is imported into GoMLX with onnx-gomlx, every weight of it fed as a graph
+// input, followed by the head (head.ForwardGraph) and the loss (package loss), and
+// trained with AdamW using discriminative learning rates: the tail's learning rate is
+// the head's times a factor (0.1 by default), with a linear warmup then cosine decay.
+// This is the second stage of the fastai schedule; the first, training the head on
+// frozen features, is train.Fit, whose head is the starting point here (its feature
+// standardisation stays fixed).
+//
+// Batch normalisation in the tail is frozen: its running statistics are constants of
+// the graph (they are fed, never updated) and only its scale and shift train, which
+// avoids the erratic training that batch statistics of small batches give.
+//
+// After training the tail's weights are written back into the same feature graph
+// (Split.WriteBack replaces the initializers), so a bundle still holds one backbone
+// graph and model.ExportONNX works unchanged; the tests check that ONNX Runtime, the
+// pure-Go engine and the training graph give the same outputs.
+//
+// # Backends
+//
+// Training runs on GoMLX's pure-Go backend (github.com/gomlx/compute/gobackend), which
+// needs nothing installed. GoMLX can also run on XLA (CPU or CUDA) through a PJRT plugin,
+// which is several times faster for convolutions. This module does not link the XLA
+// backend (it would add the github.com/gomlx/go-xla dependency and cgo); Backend("xla")
+// reports whether a plugin is installed and says so. To use XLA, install the plugin —
+// for CPU: download pjrt_c_api_cpu_plugin.so from the gomlx/go-xla releases into
+// ~/.local/lib/go-xla (or set PJRT_PLUGIN_LIBRARY_PATH to its directory); for CUDA:
+// pip install "jax[cuda12]" ships pjrt_c_api_gpu_plugin.so inside the jax_cuda12_plugin
+// wheel, and PJRT_PLUGIN_LIBRARY_PATH pointing at that directory makes it visible —
+// then build with the go-xla backend added (go get github.com/gomlx/go-xla and a blank
+// import of its GoMLX backend package in a file of your own).
+package finetune

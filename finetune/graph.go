@@ -1,0 +1,401 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+	"runtime/debug"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/onnx-gomlx/onnx"
+	"github.com/gomlx/onnx-gomlx/onnx/parser"
+
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/loss"
+)
+
+// Net is the trainable part: the tail graph (imported from ONNX by onnx-gomlx, its
+// weights fed as graph inputs) followed by the head's standardisation and dense layers.
+// Its step runs one AdamW update with discriminative learning rates (one for the tail,
+// one for the head). Batch-norm nodes of the tail use their stored statistics (frozen):
+// their scale and shift train, their means and variances do not.
+type Net struct {
+	split   *Split
+	model   onnx.Model
+	backend compute.Backend
+	head    head.Params // kind, sizes, standardisation (Mean/Std stay fixed)
+	lc      loss.Config
+	batch   int
+	classes int
+
+	train   []int // indices into split.Weights of trainable tail weights
+	state   []int // indices of batch-norm statistics
+	decay   []bool
+	hdims   [][]int
+	nTail   int
+	stepE   *graph.Exec
+	evalE   *graph.Exec
+	inLen   int
+	// Lowered counts the convolutions computed as im2col + MatMul.
+	Lowered int
+	clipMax float64
+	betas   [2]float64
+	eps     float64
+	wd      float64
+}
+
+// NetOptions configure NewNet.
+type NetOptions struct {
+	Batch       int // fixed batch of the training step (smaller batches are padded)
+	Loss        loss.Config
+	WeightDecay float64
+	ClipNorm    float64
+	Beta1       float64
+	Beta2       float64
+	AdamEps     float64
+	// Shape gives the batch-1 shape of a tensor of the feature graph (e.g.
+	// backbone.Backbone.TensorShape); when set, convolutions are lowered to im2col +
+	// MatMul for the pure-Go backend's speed (same function, same weights).
+	Shape func(name string) []int64
+}
+
+// NewNet builds the training and evaluation graphs of split's tail followed by head h
+// (whose In must equal the tail's feature dimension).
+func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (n *Net, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = nil, fmt.Errorf("finetune: building the tail graph: %v\n%s", r, debug.Stack())
+		}
+	}()
+	tail := sp.Tail
+	lowered := 0
+	if opt.Shape != nil {
+		if tail, lowered, err = lowerConvs(sp.Tail, opt.Shape); err != nil {
+			return nil, fmt.Errorf("finetune: lowering convolutions: %w", err)
+		}
+	}
+	m, err := parser.Parse(tail)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: importing the tail graph: %w", err)
+	}
+	if sp.FeatureDim != 0 && sp.FeatureDim != h.In {
+		return nil, fmt.Errorf("finetune: head input %d but the tail gives %d features", h.In, sp.FeatureDim)
+	}
+	n = &Net{split: sp, model: m, backend: backend, head: *h.Clone(), lc: opt.Loss, batch: opt.Batch, classes: h.Out,
+		Lowered: lowered, clipMax: opt.ClipNorm, betas: [2]float64{opt.Beta1, opt.Beta2}, eps: opt.AdamEps, wd: opt.WeightDecay}
+	if n.betas[0] == 0 {
+		n.betas[0] = 0.9
+	}
+	if n.betas[1] == 0 {
+		n.betas[1] = 0.999
+	}
+	if n.eps == 0 {
+		n.eps = 1e-8
+	}
+	n.inLen = 1
+	for _, d := range sp.CutShape {
+		n.inLen *= int(d)
+	}
+	for i, w := range sp.Weights {
+		if w.State {
+			n.state = append(n.state, i)
+		} else {
+			n.train = append(n.train, i)
+			n.decay = append(n.decay, w.Decay)
+		}
+	}
+	n.nTail = len(n.train)
+	_, n.hdims = n.head.Weights()
+	for i := range n.hdims {
+		n.decay = append(n.decay, !head.IsBias(i))
+	}
+	if n.stepE, err = graph.NewExec(backend, n.stepGraph); err != nil {
+		return nil, fmt.Errorf("finetune: training step: %w", err)
+	}
+	if n.evalE, err = graph.NewExec(backend, n.evalGraph); err != nil {
+		return nil, fmt.Errorf("finetune: evaluation graph: %w", err)
+	}
+	return n, nil
+}
+
+// Close releases the compiled graphs.
+func (n *Net) Close() {
+	n.stepE.Finalize()
+	n.evalE.Finalize()
+}
+
+// NumParams is the number of trainable parameters (tail and head).
+func (n *Net) NumParams() (tail, headParams int64) {
+	for _, i := range n.train {
+		tail += int64(n.split.Weights[i].Size())
+	}
+	for _, d := range n.hdims {
+		k := int64(1)
+		for _, x := range d {
+			k *= int64(x)
+		}
+		headParams += k
+	}
+	return tail, headParams
+}
+
+// forward builds tail + head logits for activations x [B, cut shape...].
+func (n *Net) forward(x *graph.Node, P, S []*graph.Node) *graph.Node {
+	g := x.Graph()
+	inputs := map[string]*graph.Node{n.split.Cut: x}
+	for k, i := range n.train {
+		inputs[n.split.Weights[i].Name] = P[k]
+	}
+	for k, i := range n.state {
+		inputs[n.split.Weights[i].Name] = S[k]
+	}
+	f := n.model.CallGraph(nil, g, inputs)[0]
+	f = graph.Reshape(f, -1, n.head.In)
+	if len(n.head.Mean) > 0 {
+		mean := graph.Const(g, n.head.Mean)
+		std := graph.Const(g, n.head.Std)
+		f = graph.Div(graph.Sub(f, graph.ExpandAxes(mean, 0)), graph.ExpandAxes(std, 0))
+	}
+	return head.ForwardGraph(n.head.Kind, f, P[n.nTail:], nil)
+}
+
+// Step graph inputs, in order, then P..., S..., M..., V...
+const (
+	sX = iota
+	sY
+	sMask
+	sPosW
+	sLRTail
+	sLRHead
+	sBC1
+	sBC2
+	sFixed
+)
+
+func (n *Net) nP() int { return n.nTail + len(n.hdims) }
+
+func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
+	nP, nS := n.nP(), len(n.state)
+	P := in[sFixed : sFixed+nP]
+	S := in[sFixed+nP : sFixed+nP+nS]
+	M := in[sFixed+nP+nS : sFixed+2*nP+nS]
+	V := in[sFixed+2*nP+nS : sFixed+3*nP+nS]
+	logits := n.forward(in[sX], P, S)
+	l := loss.Masked(n.lc, logits, in[sY], in[sMask], in[sPosW])
+	grads := graph.Gradient(l, P...)
+	sq := graph.ScalarZero(g, l.DType())
+	for _, gr := range grads {
+		sq = graph.Add(sq, graph.ReduceAllSum(graph.Square(gr)))
+	}
+	norm := graph.Sqrt(sq)
+	if n.clipMax > 0 {
+		scale := graph.MinScalar(graph.Div(graph.ConstAs(norm, n.clipMax), graph.AddScalar(norm, 1e-6)), 1)
+		for j := range grads {
+			grads[j] = graph.Mul(grads[j], scale)
+		}
+	}
+	b1, b2 := n.betas[0], n.betas[1]
+	sqrtBC2 := graph.Sqrt(in[sBC2])
+	out := []*graph.Node{l, norm}
+	newM := make([]*graph.Node, nP)
+	newV := make([]*graph.Node, nP)
+	newP := make([]*graph.Node, nP)
+	for j := range P {
+		lr := in[sLRHead]
+		if j < n.nTail {
+			lr = in[sLRTail]
+		}
+		gj := grads[j]
+		newM[j] = graph.Add(graph.MulScalar(M[j], b1), graph.MulScalar(gj, 1-b1))
+		newV[j] = graph.Add(graph.MulScalar(V[j], b2), graph.MulScalar(graph.Square(gj), 1-b2))
+		p := P[j]
+		if n.wd > 0 && n.decay[j] {
+			p = graph.Mul(p, graph.OneMinus(graph.MulScalar(lr, n.wd)))
+		}
+		denom := graph.AddScalar(graph.Div(graph.Sqrt(newV[j]), sqrtBC2), n.eps)
+		newP[j] = graph.Sub(p, graph.Mul(graph.Div(lr, in[sBC1]), graph.Div(newM[j], denom)))
+	}
+	out = append(out, newP...)
+	out = append(out, newM...)
+	return append(out, newV...)
+}
+
+// evalGraph: x, P..., S... -> logits.
+func (n *Net) evalGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
+	nP := n.nP()
+	return []*graph.Node{n.forward(in[0], in[1:1+nP], in[1+nP:])}
+}
+
+// State is the mutable training state: weights and AdamW moments.
+type State struct {
+	Params [][]float32 // trainable tail weights then head weights (graph order)
+	Stats  [][]float32 // batch-norm statistics of the tail
+	Mom    [][]float32
+	Vel    [][]float32
+	Step   int // AdamW steps taken (for the bias correction)
+}
+
+// InitState returns the starting state: the tail's weights as loaded, the head's
+// weights, zero moments.
+func (n *Net) InitState() *State {
+	st := &State{}
+	for _, i := range n.train {
+		st.Params = append(st.Params, append([]float32(nil), n.split.Weights[i].Data...))
+	}
+	for _, i := range n.state {
+		st.Stats = append(st.Stats, append([]float32(nil), n.split.Weights[i].Data...))
+	}
+	hw, _ := n.head.Clone().Weights()
+	st.Params = append(st.Params, hw...)
+	for _, p := range st.Params {
+		st.Mom = append(st.Mom, make([]float32, len(p)))
+		st.Vel = append(st.Vel, make([]float32, len(p)))
+	}
+	return st
+}
+
+func (n *Net) dims(j int) []int {
+	if j < n.nTail {
+		return n.split.Weights[n.train[j]].Dims
+	}
+	return n.hdims[j-n.nTail]
+}
+
+func (n *Net) batchTensor(x []float32, b int) *tensors.Tensor {
+	d := []int{b}
+	for _, v := range n.split.CutShape {
+		d = append(d, int(v))
+	}
+	return tensors.FromFlatDataAndDimensions(x, d...)
+}
+
+// Step runs one AdamW step on a batch of activations x (rows of the cut shape; fewer
+// than the batch size are padded with masked rows) with targets and known-mask y, m
+// (rows × classes), learning rates lrTail and lrHead, and returns the loss.
+func (n *Net) Step(st *State, x, y, m, posw []float32, rows int, lrTail, lrHead float64) (lossV float64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("finetune: training step: %v", r)
+		}
+	}()
+	B := n.batch
+	if rows > B || len(x) != rows*n.inLen || len(y) != rows*n.classes || len(m) != rows*n.classes {
+		return 0, fmt.Errorf("finetune: step got %d rows (%d/%d/%d values) for batch %d", rows, len(x), len(y), len(m), B)
+	}
+	if rows < B {
+		x = append(append(make([]float32, 0, B*n.inLen), x...), make([]float32, (B-rows)*n.inLen)...)
+		y = append(append(make([]float32, 0, B*n.classes), y...), make([]float32, (B-rows)*n.classes)...)
+		m = append(append(make([]float32, 0, B*n.classes), m...), make([]float32, (B-rows)*n.classes)...)
+	}
+	t := float64(st.Step + 1)
+	args := []any{n.batchTensor(x, B), tensors.FromFlatDataAndDimensions(y, B, n.classes),
+		tensors.FromFlatDataAndDimensions(m, B, n.classes), tensors.FromFlatDataAndDimensions(posw, n.classes),
+		float32(lrTail), float32(lrHead), float32(1 - math.Pow(n.betas[0], t)), float32(1 - math.Pow(n.betas[1], t))}
+	for j, v := range st.Params {
+		args = append(args, tensors.FromFlatDataAndDimensions(v, n.dims(j)...))
+	}
+	for j, v := range st.Stats {
+		args = append(args, tensors.FromFlatDataAndDimensions(v, n.split.Weights[n.state[j]].Dims...))
+	}
+	for _, group := range [][][]float32{st.Mom, st.Vel} {
+		for j, v := range group {
+			args = append(args, tensors.FromFlatDataAndDimensions(v, n.dims(j)...))
+		}
+	}
+	out, err := n.stepE.Exec(args...)
+	if err != nil {
+		return 0, fmt.Errorf("finetune: training step: %w", err)
+	}
+	defer func() {
+		for _, o := range out {
+			o.MustFinalizeAll()
+		}
+		for _, a := range args {
+			if t, ok := a.(*tensors.Tensor); ok {
+				t.MustFinalizeAll()
+			}
+		}
+	}()
+	lossV = float64(tensors.ToScalar[float32](out[0]))
+	if math.IsNaN(lossV) || math.IsInf(lossV, 0) {
+		return lossV, fmt.Errorf("finetune: loss is %v (try a lower learning rate)", lossV)
+	}
+	nP := n.nP()
+	for j := 0; j < nP; j++ {
+		st.Params[j] = tensors.MustCopyFlatData[float32](out[2+j])
+		st.Mom[j] = tensors.MustCopyFlatData[float32](out[2+nP+j])
+		st.Vel[j] = tensors.MustCopyFlatData[float32](out[2+2*nP+j])
+	}
+	st.Step++
+	return lossV, nil
+}
+
+// Logits runs tail + head on rows of activations x (any count, in chunks of the batch
+// size) and returns rows × classes logits.
+func (n *Net) Logits(st *State, x []float32, rows int) (out []float32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("finetune: evaluation: %v", r)
+		}
+	}()
+	if len(x) != rows*n.inLen {
+		return nil, fmt.Errorf("finetune: %d activation values for %d rows of %d", len(x), rows, n.inLen)
+	}
+	var ws []*tensors.Tensor
+	for j, v := range st.Params {
+		ws = append(ws, tensors.FromFlatDataAndDimensions(v, n.dims(j)...))
+	}
+	for j, v := range st.Stats {
+		ws = append(ws, tensors.FromFlatDataAndDimensions(v, n.split.Weights[n.state[j]].Dims...))
+	}
+	defer func() {
+		for _, w := range ws {
+			w.MustFinalizeAll()
+		}
+	}()
+	B := n.batch
+	out = make([]float32, 0, rows*n.classes)
+	buf := make([]float32, B*n.inLen)
+	for lo := 0; lo < rows; lo += B {
+		k := min(B, rows-lo)
+		clear(buf)
+		copy(buf, x[lo*n.inLen:(lo+k)*n.inLen])
+		args := []any{n.batchTensor(buf, B)}
+		for _, w := range ws {
+			args = append(args, w)
+		}
+		res, err := n.evalE.Exec(args...)
+		if err != nil {
+			return nil, fmt.Errorf("finetune: evaluation: %w", err)
+		}
+		args[0].(*tensors.Tensor).MustFinalizeAll()
+		l := tensors.MustCopyFlatData[float32](res[0])
+		res[0].MustFinalizeAll()
+		out = append(out, l[:k*n.classes]...)
+	}
+	return out, nil
+}
+
+// Head returns the head held by st (with the fixed standardisation).
+func (n *Net) Head(st *State) head.Params {
+	p := n.head.Clone()
+	w := st.Params[n.nTail:]
+	p.W1, p.B1 = append([]float32(nil), w[0]...), append([]float32(nil), w[1]...)
+	if p.Kind == head.MLP {
+		p.W2, p.B2 = append([]float32(nil), w[2]...), append([]float32(nil), w[3]...)
+	}
+	return *p
+}
+
+// TailWeights returns every tail weight (trainable and statistics) in Split.Weights order.
+func (n *Net) TailWeights(st *State) [][]float32 {
+	out := make([][]float32, len(n.split.Weights))
+	for k, i := range n.train {
+		out[i] = st.Params[k]
+	}
+	for k, i := range n.state {
+		out[i] = st.Stats[k]
+	}
+	return out
+}

@@ -1,0 +1,201 @@
+package finetune
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute-onnx/support/protos"
+	"google.golang.org/protobuf/proto"
+)
+
+// lowerConvs rewrites the 2-D Conv nodes of a tail graph (group 1, no dilation) as
+// im2col + MatMul: NCHW -> NHWC, zero padding, one strided Slice per kernel tap,
+// Concat, one MatMul with the kernel reshaped to [kh*kw*C, O], bias, back to NCHW. The
+// result computes the same function with other ops; its point is speed of the pure-Go
+// backend, whose matrix product (and its gradient) is several times faster than its
+// convolution gradient. The weights keep their names and ONNX layout, so training the
+// lowered graph trains the original one. shape gives the batch-1 shape of a tensor
+// (nil when unknown); convolutions whose shapes are unknown stay as they are.
+func lowerConvs(tail []byte, shape func(string) []int64) ([]byte, int, error) {
+	m := &protos.ModelProto{}
+	if err := proto.Unmarshal(tail, m); err != nil {
+		return nil, 0, err
+	}
+	var opset int64
+	for _, o := range m.OpsetImport {
+		if o.Domain == "" || o.Domain == "ai.onnx" {
+			opset = o.Version
+		}
+	}
+	g := m.Graph
+	if opset < 11 && stableOps(g) {
+		// Every op of the tail means the same at opset 13: raise it so that Pad and
+		// Slice can be used in their input forms.
+		for _, o := range m.OpsetImport {
+			if o.Domain == "" || o.Domain == "ai.onnx" {
+				o.Version = 13
+			}
+		}
+		opset = 13
+	}
+	var nodes []*protos.NodeProto
+	lowered := 0
+	for _, n := range g.Node {
+		if n.OpType == "GlobalAveragePool" && len(n.Input) == 1 && len(shape(n.Input[0])) == 4 {
+			// The pure-Go backend computes it (and its gradient) as a slow reduce-window.
+			r := &protos.NodeProto{Name: n.Name + "/lowered", OpType: "ReduceMean", Input: n.Input, Output: n.Output}
+			if opset >= 18 {
+				r.Input = []string{n.Input[0], n.Output[0] + "/lowered/axes"}
+				nodes = append(nodes, intsConst(r.Input[1], []int64{2, 3}))
+			} else {
+				r.Attribute = []*protos.AttributeProto{{Name: "axes", Type: protos.AttributeProto_INTS, Ints: []int64{2, 3}},
+					{Name: "keepdims", Type: protos.AttributeProto_INT, I: 1}}
+			}
+			nodes = append(nodes, r)
+			lowered++
+			continue
+		}
+		rep := lowerConv(n, shape, opset)
+		if rep == nil {
+			nodes = append(nodes, n)
+			continue
+		}
+		nodes = append(nodes, rep...)
+		lowered++
+	}
+	g.Node = nodes
+	out, err := proto.Marshal(m)
+	return out, lowered, err
+}
+
+// stableOps reports whether every op of g has the same meaning from its opset up to 13
+// (for the attributes it uses).
+func stableOps(g *protos.GraphProto) bool {
+	ok := map[string]bool{"Conv": true, "Relu": true, "Concat": true, "GlobalAveragePool": true, "Flatten": true,
+		"MaxPool": true, "AveragePool": true, "Add": true, "Mul": true, "Sigmoid": true, "Identity": true,
+		"Transpose": true, "MatMul": true, "ReduceMean": true, "Gemm": true, "Constant": true, "Tanh": true, "Sub": true, "Div": true}
+	for _, n := range g.Node {
+		if !ok[n.OpType] {
+			return false
+		}
+	}
+	return true
+}
+
+func attrInt(n *protos.NodeProto, name string, def int64) int64 {
+	for _, a := range n.Attribute {
+		if a.Name == name {
+			return a.I
+		}
+	}
+	return def
+}
+
+func attrInts(n *protos.NodeProto, name string) []int64 {
+	for _, a := range n.Attribute {
+		if a.Name == name {
+			return a.Ints
+		}
+	}
+	return nil
+}
+
+func intsConst(name string, v []int64) *protos.NodeProto {
+	return &protos.NodeProto{Name: name, OpType: "Constant", Output: []string{name},
+		Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
+			T: &protos.TensorProto{Name: name, Dims: []int64{int64(len(v))}, DataType: int32(protos.TensorProto_INT64), Int64Data: v}}}}
+}
+
+func lowerConv(n *protos.NodeProto, shape func(string) []int64, opset int64) []*protos.NodeProto {
+	if n.OpType != "Conv" || len(n.Input) < 2 || len(n.Output) != 1 || attrInt(n, "group", 1) != 1 {
+		return nil
+	}
+	for _, d := range attrInts(n, "dilations") {
+		if d != 1 {
+			return nil
+		}
+	}
+	if ap := ""; true {
+		for _, a := range n.Attribute {
+			if a.Name == "auto_pad" {
+				ap = string(a.S)
+			}
+		}
+		if ap != "" && ap != "NOTSET" {
+			return nil
+		}
+	}
+	xs, ws, ys := shape(n.Input[0]), shape(n.Input[1]), shape(n.Output[0])
+	if len(xs) != 4 || len(ws) != 4 || len(ys) != 4 {
+		return nil
+	}
+	C, O, kh, kw := xs[1], ws[0], ws[2], ws[3]
+	Ho, Wo := ys[2], ys[3]
+	strides := attrInts(n, "strides")
+	if len(strides) == 0 {
+		strides = []int64{1, 1}
+	}
+	pads := attrInts(n, "pads")
+	if len(pads) == 0 {
+		pads = []int64{0, 0, 0, 0}
+	}
+	if len(strides) != 2 || len(pads) != 4 || ws[1] != C {
+		return nil
+	}
+	padded := pads[0]+pads[1]+pads[2]+pads[3] != 0
+	pointwise := kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && !padded
+	if !pointwise && opset < 11 {
+		return nil // Pad and strided Slice take their parameters as inputs from opset 11 on
+	}
+	p := n.Output[0] + "/lowered/"
+	var out []*protos.NodeProto
+	add := func(op string, in []string, attrs ...*protos.AttributeProto) string {
+		name := fmt.Sprintf("%s%d_%s", p, len(out), op)
+		out = append(out, &protos.NodeProto{Name: name, OpType: op, Input: in, Output: []string{name}, Attribute: attrs})
+		return name
+	}
+	konst := func(name string, v []int64) string {
+		out = append(out, intsConst(p+name, v))
+		return p + name
+	}
+	perm := func(v ...int64) *protos.AttributeProto {
+		return &protos.AttributeProto{Name: "perm", Type: protos.AttributeProto_INTS, Ints: v}
+	}
+	x := add("Transpose", []string{n.Input[0]}, perm(0, 2, 3, 1)) // NHWC
+	var cols string
+	if pointwise {
+		cols = x
+	} else {
+		if padded {
+			// ONNX pads order: begins of all axes then ends; NHWC axes 1, 2 are spatial.
+			x = add("Pad", []string{x, konst("pads", []int64{0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0})})
+		}
+		var taps []string
+		for i := int64(0); i < kh; i++ {
+			for j := int64(0); j < kw; j++ {
+				st := fmt.Sprintf("s%d_%d", i, j)
+				taps = append(taps, add("Slice", []string{x,
+					konst(st+"_starts", []int64{i, j}),
+					konst(st+"_ends", []int64{i + strides[0]*(Ho-1) + 1, j + strides[1]*(Wo-1) + 1}),
+					konst(st+"_axes", []int64{1, 2}),
+					konst(st+"_steps", []int64{strides[0], strides[1]})}))
+			}
+		}
+		if len(taps) == 1 {
+			cols = taps[0]
+		} else {
+			cols = add("Concat", taps, &protos.AttributeProto{Name: "axis", Type: protos.AttributeProto_INT, I: 3})
+		}
+	}
+	k := kh * kw * C
+	rows := add("Reshape", []string{cols, konst("rows", []int64{-1, k})})
+	wk := add("Transpose", []string{n.Input[1]}, perm(2, 3, 1, 0)) // [kh,kw,C,O]
+	wk = add("Reshape", []string{wk, konst("wshape", []int64{k, O})})
+	y := add("MatMul", []string{rows, wk})
+	if len(n.Input) > 2 && n.Input[2] != "" {
+		y = add("Add", []string{y, n.Input[2]})
+	}
+	y = add("Reshape", []string{y, konst("yshape", []int64{-1, Ho, Wo, O})})
+	out = append(out, &protos.NodeProto{Name: p + "out", OpType: "Transpose", Input: []string{y},
+		Output: []string{n.Output[0]}, Attribute: []*protos.AttributeProto{perm(0, 3, 1, 2)}})
+	return out
+}
