@@ -29,14 +29,14 @@ type Net struct {
 	batch   int
 	classes int
 
-	train   []int // indices into split.Weights of trainable tail weights
-	state   []int // indices of batch-norm statistics
-	decay   []bool
-	hdims   [][]int
-	nTail   int
-	stepE   *graph.Exec
-	evalE   *graph.Exec
-	inLen   int
+	train []int // indices into split.Weights of trainable tail weights
+	state []int // indices of batch-norm statistics
+	decay []bool
+	hdims [][]int
+	nTail int
+	stepE *graph.Exec
+	evalE *graph.Exec
+	inLen int
 	// Lowered counts the convolutions computed as im2col + MatMul.
 	Lowered int
 	clipMax float64
@@ -68,12 +68,9 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 			n, err = nil, fmt.Errorf("finetune: building the tail graph: %v\n%s", r, debug.Stack())
 		}
 	}()
-	tail := sp.Tail
-	lowered := 0
-	if opt.Shape != nil {
-		if tail, lowered, err = lowerConvs(sp.Tail, opt.Shape); err != nil {
-			return nil, fmt.Errorf("finetune: lowering convolutions: %w", err)
-		}
+	tail, lowered, err := lowerConvs(sp.Tail, opt.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: rewriting the tail for training: %w", err)
 	}
 	m, err := parser.Parse(tail)
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// lowerConvs rewrites the 2-D Conv nodes of a tail graph (group 1, no dilation) as
+// lowerConvs rewrites a tail graph for training: Identity and Dropout become a
+// multiplication by one (GoMLX differentiates it), and, when shape is not nil,
+// GlobalAveragePool becomes ReduceMean and the 2-D Conv nodes of a tail graph (group 1, no dilation) as
 // im2col + MatMul: NCHW -> NHWC, zero padding, one strided Slice per kernel tap,
 // Concat, one MatMul with the kernel reshaped to [kh*kw*C, O], bias, back to NCHW. The
 // result computes the same function with other ops; its point is speed of the pure-Go
@@ -27,7 +29,7 @@ func lowerConvs(tail []byte, shape func(string) []int64) ([]byte, int, error) {
 		}
 	}
 	g := m.Graph
-	if opset < 11 && stableOps(g) {
+	if opset < 11 && shape != nil && stableOps(g) {
 		// Every op of the tail means the same at opset 13: raise it so that Pad and
 		// Slice can be used in their input forms.
 		for _, o := range m.OpsetImport {
@@ -40,6 +42,20 @@ func lowerConvs(tail []byte, shape func(string) []int64) ([]byte, int, error) {
 	var nodes []*protos.NodeProto
 	lowered := 0
 	for _, n := range g.Node {
+		if (n.OpType == "Identity" || n.OpType == "Dropout") && len(n.Input) >= 1 {
+			// GoMLX has no gradient for Identity (onnx-gomlx's Identity and inference
+			// Dropout): multiply by one instead.
+			one := n.Output[0] + "/one"
+			nodes = append(nodes, &protos.NodeProto{Name: one, OpType: "Constant", Output: []string{one},
+				Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
+					T: &protos.TensorProto{Name: one, DataType: dtFloat, FloatData: []float32{1}}}}})
+			nodes = append(nodes, &protos.NodeProto{Name: n.Name + "/as_mul", OpType: "Mul", Input: []string{n.Input[0], one}, Output: n.Output[:1]})
+			continue
+		}
+		if shape == nil {
+			nodes = append(nodes, n)
+			continue
+		}
 		if n.OpType == "GlobalAveragePool" && len(n.Input) == 1 && len(shape(n.Input[0])) == 4 {
 			// The pure-Go backend computes it (and its gradient) as a slow reduce-window.
 			r := &protos.NodeProto{Name: n.Name + "/lowered", OpType: "ReduceMean", Input: n.Input, Output: n.Output}

@@ -1,0 +1,108 @@
+package finetune
+
+import (
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// checkpointVersion changes when the checkpoint layout changes.
+const checkpointVersion = 1
+
+var errNoCheckpoint = errors.New("finetune: no checkpoint")
+
+// checkpoint is the gob-encoded state after a completed epoch: tail and head weights,
+// AdamW moments and step (the schedule position), the best weights so far and the
+// history.
+type checkpoint struct {
+	Version     int
+	Fingerprint uint64
+	Epoch       int // completed epochs
+	State       *State
+	Best        *State
+	BestMAP     float64
+	BestEpoch   int
+	SinceBest   int
+	Stopped     bool
+	History     []Epoch
+}
+
+func cloneState(s *State) *State {
+	cp := func(in [][]float32) [][]float32 {
+		out := make([][]float32, len(in))
+		for i, v := range in {
+			out[i] = append([]float32(nil), v...)
+		}
+		return out
+	}
+	return &State{Params: cp(s.Params), Stats: cp(s.Stats), Mom: cp(s.Mom), Vel: cp(s.Vel), Step: s.Step}
+}
+
+// check verifies that the checkpoint's tensors fit the net.
+func (ck *checkpoint) check(n *Net) error {
+	for _, st := range []*State{ck.State, ck.Best} {
+		if st == nil {
+			return errors.New("incomplete")
+		}
+		if len(st.Params) != n.nP() || len(st.Mom) != n.nP() || len(st.Vel) != n.nP() || len(st.Stats) != len(n.state) {
+			return fmt.Errorf("has %d weight tensors, want %d", len(st.Params), n.nP())
+		}
+		for j := range st.Params {
+			want := 1
+			for _, d := range n.dims(j) {
+				want *= d
+			}
+			if len(st.Params[j]) != want || len(st.Mom[j]) != want || len(st.Vel[j]) != want {
+				return fmt.Errorf("weight %d has %d values, want %d", j, len(st.Params[j]), want)
+			}
+		}
+	}
+	return nil
+}
+
+// saveCheckpoint writes ck atomically (temp file in the same directory + rename).
+func saveCheckpoint(path string, ck *checkpoint) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("finetune: writing checkpoint %s: %w", path, err)
+	}
+	tmp := f.Name()
+	err = gob.NewEncoder(f).Encode(ck)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("finetune: writing checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadCheckpoint reads a checkpoint; errNoCheckpoint when the file does not exist.
+func loadCheckpoint(path string) (*checkpoint, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoCheckpoint
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finetune: reading checkpoint: %w", err)
+	}
+	defer f.Close()
+	var ck checkpoint
+	if err := gob.NewDecoder(f).Decode(&ck); err != nil {
+		return nil, fmt.Errorf("finetune: checkpoint %s is corrupt or truncated: %w", path, err)
+	}
+	if ck.Version != checkpointVersion {
+		return nil, fmt.Errorf("finetune: checkpoint %s has version %d, want %d", path, ck.Version, checkpointVersion)
+	}
+	return &ck, nil
+}

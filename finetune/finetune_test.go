@@ -1,0 +1,245 @@
+package finetune
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/compute/gobackend"
+
+	"github.com/multilabel/multilabel/backbone"
+	gomlxeng "github.com/multilabel/multilabel/engine/gomlx"
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/loss"
+)
+
+// demoFeatures loads the repository's small residual CNN (24×24 input, strided and
+// padded convolutions, residual adds) as a feature model.
+func demoFeatures(t testing.TB) (*backbone.Backbone, []byte) {
+	t.Helper()
+	b, err := backbone.Load("../demo/backbone.onnx", backbone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := b.FeatureModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := b.Spec
+	fb, err := backbone.LoadBytes(fm, "features", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fb, fm
+}
+
+func randSlice(rng *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = (rng.Float32()*2 - 1) * scale
+	}
+	return x
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	m := 0.0
+	for i := range a {
+		m = math.Max(m, math.Abs(float64(a[i]-b[i])))
+	}
+	return m
+}
+
+func TestBlocksDemo(t *testing.T) {
+	fb, _ := demoFeatures(t)
+	bl := fb.Blocks()
+	var names []string
+	for _, b := range bl {
+		names = append(names, b.Name)
+	}
+	want := []string{"stem", "b1", "d1", "b2", "d2", "b3"}
+	if len(names) != len(want) {
+		t.Fatalf("blocks %v, want %v", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("blocks %v, want %v", names, want)
+		}
+	}
+	if bl[0].Cut != "input" || bl[5].Cut != "d2.relu" {
+		t.Errorf("cuts %q, %q; want input, d2.relu", bl[0].Cut, bl[5].Cut)
+	}
+	var sum int64
+	for _, b := range bl {
+		sum += b.Params
+	}
+	if bl[0].TailParams != sum {
+		t.Errorf("first block's tail params %d, want all %d", bl[0].TailParams, sum)
+	}
+	for _, u := range []string{"0", "-1", "x", ""} {
+		if _, err := CutFor(bl, u); err == nil {
+			t.Errorf("CutFor(%q) accepted", u)
+		}
+	}
+	if c, _ := CutFor(bl, "99"); c.Cut != "input" {
+		t.Errorf("CutFor(99) = %q, want the input", c.Cut)
+	}
+	if _, err := SplitModel(mustFeature(t), "b2.c1.relu", []int64{16, 6, 6}); err == nil {
+		t.Error("a cut inside a residual block was accepted")
+	}
+}
+
+func mustFeature(t *testing.T) []byte {
+	_, fm := demoFeatures(t)
+	return fm
+}
+
+// TestTailMatchesGraph checks, for every cut, that the training graph (lowered and not)
+// computes what the written-back ONNX graph computes in the pure-Go engine, after the
+// tail's weights changed.
+func TestTailMatchesGraph(t *testing.T) {
+	fb, fm := demoFeatures(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n = 5
+	img := randSlice(rng, n*fb.Spec.TensorLen(), 2)
+	bl := fb.Blocks()
+	for _, k := range []string{"1", "2", "all"} {
+		blk, err := CutFor(bl, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := SplitModel(fm, blk.Cut, fb.TensorShape(blk.Cut)[1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (k == "all") != (sp.Prefix == nil) {
+			t.Fatalf("K=%s: prefix present %v", k, sp.Prefix != nil)
+		}
+		h, _ := head.New(head.Linear, fb.FeatureDim, 0, 3, 7)
+		h.Mean = randSlice(rng, fb.FeatureDim, 0.1)
+		h.Std = make([]float32, fb.FeatureDim)
+		for i := range h.Std {
+			h.Std[i] = 0.5 + rng.Float32()
+		}
+		var outs [][]float32
+		var tails [][][]float32
+		for _, lowered := range []bool{false, true} {
+			opt := NetOptions{Batch: 4, Loss: loss.Defaults(loss.BCE)}
+			if lowered {
+				opt.Shape = fb.TensorShape
+			}
+			net, err := NewNet(gobackend.GetBackend(), sp, *h, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lowered && net.Lowered == 0 {
+				t.Errorf("K=%s: nothing lowered", k)
+			}
+			st := net.InitState()
+			for j := range st.Params { // the same "trained" weights for both nets
+				r := rand.New(rand.NewPCG(uint64(j), 9))
+				for i := range st.Params[j] {
+					st.Params[j][i] += (r.Float32()*2 - 1) * 0.05
+				}
+			}
+			acts := img
+			if sp.Prefix != nil {
+				pe, err := gomlxeng.Open(sp.Prefix, gomlxeng.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if acts, err = pe.Run(context.Background(), img, n); err != nil {
+					t.Fatal(err)
+				}
+				pe.Close()
+			}
+			l, err := net.Logits(st, acts, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, l)
+			tails = append(tails, net.TailWeights(st))
+			if lowered {
+				// A few steps on fixed data lower the loss.
+				y := make([]float32, n*3)
+				m := make([]float32, n*3)
+				for i := range y {
+					y[i], m[i] = float32(i%2), 1
+				}
+				var first, last float64
+				for s := 0; s < 8; s++ {
+					lv, err := net.Step(st, acts[:4*net.inLen], y[:12], m[:12], []float32{1, 1, 1}, 4, 1e-3, 1e-2)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s == 0 {
+						first = lv
+					}
+					last = lv
+				}
+				if !(last < first) {
+					t.Errorf("K=%s: loss %v -> %v did not decrease", k, first, last)
+				}
+			}
+			net.Close()
+		}
+		if d := maxAbsDiff(outs[0], outs[1]); d > 1e-4 {
+			t.Errorf("K=%s: lowered and plain tails differ by %g", k, d)
+		}
+		// The written-back feature graph + head gives the same logits.
+		wb, err := sp.WriteBack(tails[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := gomlxeng.Open(wb, gomlxeng.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := e.Run(context.Background(), img, n)
+		e.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hp := *h
+		// net.Head would give the perturbed head; rebuild it from the same weights.
+		net, _ := NewNet(gobackend.GetBackend(), sp, *h, NetOptions{Batch: 4, Loss: loss.Defaults(loss.BCE)})
+		st := net.InitState()
+		for j := range st.Params {
+			r := rand.New(rand.NewPCG(uint64(j), 9))
+			for i := range st.Params[j] {
+				st.Params[j][i] += (r.Float32()*2 - 1) * 0.05
+			}
+		}
+		hp = net.Head(st)
+		net.Close()
+		if d := maxAbsDiff(hp.Logits(f, n), outs[1]); d > 1e-4 {
+			t.Errorf("K=%s: written-back graph + head differs from the training graph by %g", k, d)
+		}
+	}
+}
+
+func TestLearningRate(t *testing.T) {
+	if LearningRate(0, 10, 4) != 0.25 || LearningRate(3, 10, 4) != 1 {
+		t.Errorf("warmup: %v %v", LearningRate(0, 10, 4), LearningRate(3, 10, 4))
+	}
+	if v := LearningRate(4, 10, 4); v != 1 {
+		t.Errorf("peak after warmup: %v", v)
+	}
+	if v := LearningRate(9, 10, 0); !(v > 0 && v < 0.05) {
+		t.Errorf("end of cosine: %v", v)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Config{{LR: -1}, {TailFactor: math.NaN()}, {Unfreeze: "0"}, {Backend: "tpu"}, {Resume: true}, {Loss: "nope"}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if _, _, err := Backend("xla"); err == nil {
+		t.Error("xla backend accepted in a build without it")
+	}
+}

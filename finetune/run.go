@@ -1,0 +1,553 @@
+package finetune
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/engine"
+	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/progress"
+	"github.com/multilabel/multilabel/loss"
+	"github.com/multilabel/multilabel/metric"
+)
+
+// Config holds the fine-tuning hyper-parameters. Zero fields take the defaults of
+// DefaultConfig, except WeightDecay, ClipNorm, WarmupEpochs, Patience and Views 0
+// meaning off (Views 0 is 1).
+type Config struct {
+	// Unfreeze is the number of blocks from the end to train ("1", "2", ...) or "all".
+	Unfreeze string `json:"unfreeze"`
+	Epochs   int    `json:"epochs"`
+	// BatchSize is the training batch (the step graph is compiled for it).
+	BatchSize int `json:"batch_size"`
+	// LR is the head's peak learning rate; the tail's is LR × TailFactor.
+	LR           float64 `json:"lr"`
+	TailFactor   float64 `json:"tail_factor"`
+	WarmupEpochs float64 `json:"warmup_epochs"`
+	WeightDecay  float64 `json:"weight_decay"`
+	ClipNorm     float64 `json:"clip_norm"`
+	// Loss is the loss kind (default bce); LossConfig overrides its parameters.
+	Loss       string       `json:"loss"`
+	LossConfig *loss.Config `json:"loss_config,omitempty"`
+	// Augment, when set, trains on augmented views computed on the fly (the prefix runs
+	// on each view); nil trains on the cached activations of the plain images.
+	Augment *imageio.Augment `json:"augment,omitempty"`
+	// Views is the number of augmented views of each image per epoch (default 1).
+	Views int `json:"views,omitempty"`
+	// Patience stops after this many epochs without a better validation mAP (0: never).
+	Patience int `json:"patience,omitempty"`
+	// TrainBN updates batch-norm statistics from batches; not supported yet: the tail's
+	// batch norms are always frozen (an error when set and the tail has batch norms).
+	TrainBN bool   `json:"train_bn,omitempty"`
+	Seed    uint64 `json:"seed"`
+	// Backend is the GoMLX backend of the training graph: "go" (default) or "xla".
+	Backend string `json:"backend,omitempty"`
+	// Checkpoint, when set, is written (temp + rename) after every epoch; Resume
+	// continues from it when it exists.
+	Checkpoint string `json:"-"`
+	Resume     bool   `json:"-"`
+}
+
+// DefaultConfig returns the recommended configuration: the last block, 3 epochs,
+// batch 32, head LR 1e-3, tail LR ×0.1, half an epoch of warmup, weight decay 1e-4,
+// gradient clipping at 5.
+func DefaultConfig() Config {
+	return Config{Unfreeze: "1", Epochs: 3, BatchSize: 32, LR: 1e-3, TailFactor: 0.1, WarmupEpochs: 0.5,
+		WeightDecay: 1e-4, ClipNorm: 5, Loss: loss.BCE, Views: 1}
+}
+
+func (c Config) resolved() Config {
+	d := DefaultConfig()
+	if c.Unfreeze == "" {
+		c.Unfreeze = d.Unfreeze
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.TailFactor == 0 {
+		c.TailFactor = d.TailFactor
+	}
+	if c.Loss == "" {
+		c.Loss = d.Loss
+	}
+	if c.Views <= 0 {
+		c.Views = 1
+	}
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	c = c.resolved()
+	ok := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Epochs < 0:
+		return fmt.Errorf("finetune: epochs %d must be positive", c.Epochs)
+	case c.BatchSize < 0:
+		return fmt.Errorf("finetune: batch size %d must be positive", c.BatchSize)
+	case !(c.LR > 0) || !ok(c.LR):
+		return fmt.Errorf("finetune: learning rate %v must be positive", c.LR)
+	case !(c.TailFactor > 0) || !ok(c.TailFactor):
+		return fmt.Errorf("finetune: tail learning-rate factor %v must be positive", c.TailFactor)
+	case !(c.WarmupEpochs >= 0) || !ok(c.WarmupEpochs):
+		return fmt.Errorf("finetune: warmup epochs %v must be >= 0", c.WarmupEpochs)
+	case !(c.WeightDecay >= 0) || !ok(c.WeightDecay):
+		return fmt.Errorf("finetune: weight decay %v must be >= 0", c.WeightDecay)
+	case !(c.ClipNorm >= 0) || !ok(c.ClipNorm):
+		return fmt.Errorf("finetune: clip norm %v must be >= 0", c.ClipNorm)
+	case c.Patience < 0:
+		return fmt.Errorf("finetune: patience %d must be >= 0", c.Patience)
+	case c.Resume && c.Checkpoint == "":
+		return errors.New("finetune: resume needs a checkpoint path")
+	}
+	if _, err := ParseBackend(c.Backend); err != nil {
+		return err
+	}
+	if c.Unfreeze != "all" {
+		if _, err := CutFor([]backbone.Block{{}}, c.Unfreeze); err != nil {
+			return err
+		}
+	}
+	lc := c.lossConfig()
+	return lc.Validate(len(lc.PosWeight))
+}
+
+func (c Config) lossConfig() loss.Config {
+	if c.LossConfig == nil {
+		return loss.Defaults(c.Loss)
+	}
+	l := *c.LossConfig
+	if l.Kind == "" {
+		l.Kind = c.Loss
+	}
+	return l
+}
+
+// LearningRate is the schedule's multiplier of the peak learning rates at step (0-based)
+// of total: linear warmup over warmup steps, then cosine decay to 0.
+func LearningRate(step, total, warmup int) float64 {
+	if total <= 0 {
+		return 1
+	}
+	warmup = min(warmup, total-1)
+	if step < warmup {
+		return float64(step+1) / float64(warmup)
+	}
+	return 0.5 * (1 + math.Cos(math.Pi*float64(step-warmup)/float64(total-warmup)))
+}
+
+// Data holds the images and labels (1, 0, -1 per class) to fine-tune on. Val may be
+// empty (then the last epoch is kept).
+type Data struct {
+	Train  []string
+	TrainY [][]int8
+	Val    []string
+	ValY   [][]int8
+}
+
+// Options carry what is not a hyper-parameter.
+type Options struct {
+	// Engine opens the prefix engine (ONNX Runtime when found, see engine/auto).
+	Engine auto.Options
+	// Progress receives progress bars; nil is quiet.
+	Progress io.Writer
+	// Logger receives informational lines; nil means slog.Default().
+	Logger *slog.Logger
+	// OnEpoch is called after every epoch.
+	OnEpoch func(Epoch)
+}
+
+// Epoch is one line of the fine-tuning history. Epoch 0 is the starting point (the
+// head trained on frozen features).
+type Epoch struct {
+	Epoch     int     `json:"epoch"`
+	TrainLoss float64 `json:"train_loss"`
+	ValMAP    float64 `json:"val_map"`
+	LRHead    float64 `json:"lr_head"`
+	LRTail    float64 `json:"lr_tail"`
+	Seconds   float64 `json:"seconds"`
+	// PrefixSeconds is the part of Seconds spent computing prefix activations
+	// (augmented views only).
+	PrefixSeconds float64 `json:"prefix_seconds,omitempty"`
+	ImagesPerSec  float64 `json:"images_per_sec"` // training steps only
+	Best          bool    `json:"best,omitempty"`
+}
+
+// Result is a fine-tuned backbone feature graph and head.
+type Result struct {
+	// FeatureModel is the input feature graph with the trained tail weights written
+	// back (same nodes, same names); Head the trained head (same standardisation).
+	FeatureModel []byte      `json:"-"`
+	Head         head.Params `json:"-"`
+	// Block is the first trained block, Cut the tensor where the tail starts.
+	Block string `json:"block"`
+	Cut   string `json:"cut"`
+	// TailParams and HeadParams count the trainable parameters.
+	TailParams int64   `json:"tail_params"`
+	HeadParams int64   `json:"head_params"`
+	Lowered    int     `json:"lowered_ops"`
+	History    []Epoch `json:"history"`
+	BestEpoch  int     `json:"best_epoch"` // 0: fine-tuning did not beat the start on validation
+	BestValMAP float64 `json:"best_val_map"`
+	// PrefixSeconds is the time of the cached prefix pass (activations of plain images).
+	PrefixSeconds float64 `json:"prefix_seconds"`
+	Backend       string  `json:"backend"`
+	Engine        string  `json:"engine"`
+	Resumed       bool    `json:"resumed,omitempty"`
+	Config        Config  `json:"config"`
+}
+
+// Run fine-tunes the last blocks of featureModel (backbone.FeatureModel bytes; spec is
+// its preprocessing) together with head h (trained on the frozen features first, e.g.
+// by train.Fit) on data.
+func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Params, data Data, cfg Config, opt Options) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("finetune: internal error: %v", r)
+		}
+	}()
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.resolved()
+	if err := h.Validate(); err != nil {
+		return nil, fmt.Errorf("finetune: head: %w", err)
+	}
+	if len(data.Train) == 0 || len(data.Train) != len(data.TrainY) || len(data.Val) != len(data.ValY) {
+		return nil, fmt.Errorf("finetune: %d training images for %d label rows, %d validation images for %d label rows",
+			len(data.Train), len(data.TrainY), len(data.Val), len(data.ValY))
+	}
+	for k, rows := range [][][]int8{data.TrainY, data.ValY} {
+		for i, r := range rows {
+			if len(r) != h.Out {
+				return nil, fmt.Errorf("finetune: %s label row %d has %d values, want %d", []string{"training", "validation"}[k], i, len(r), h.Out)
+			}
+		}
+	}
+	be, beName, err := Backend(cfg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	bb, err := backbone.LoadBytes(featureModel, "feature model", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	blk, err := CutFor(bb.Blocks(), cfg.Unfreeze)
+	if err != nil {
+		return nil, err
+	}
+	shape := bb.TensorShape(blk.Cut)
+	if len(shape) < 2 {
+		return nil, fmt.Errorf("%w: shape of %q unknown", ErrBadCut, blk.Cut)
+	}
+	sp, err := SplitModel(featureModel, blk.Cut, shape[1:])
+	if err != nil {
+		return nil, err
+	}
+	if sp.BatchNorms > 0 && cfg.TrainBN {
+		return nil, fmt.Errorf("finetune: --train-bn is not supported yet: the tail's %d batch norms stay frozen (drop --train-bn)", sp.BatchNorms)
+	}
+	lc := cfg.lossConfig()
+	if lc.Kind == loss.Weighted && lc.PosWeight == nil {
+		lc.PosWeight = loss.PosWeights(data.TrainY, h.Out, lc.MaxPosWeight)
+	}
+	if err := lc.Validate(h.Out); err != nil {
+		return nil, err
+	}
+	batch := min(cfg.BatchSize, len(data.Train))
+	net, err := NewNet(be, sp, h, NetOptions{Batch: batch, Loss: lc, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm, Shape: bb.TensorShape})
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	res = &Result{Block: blk.Name, Cut: blk.Cut, Lowered: net.Lowered, Backend: beName, Config: cfg}
+	res.TailParams, res.HeadParams = net.NumParams()
+	log.Info("finetune: tail", "block", blk.Name, "cut", blk.Cut, "shape", shape[1:], "tail_params", res.TailParams,
+		"head_params", res.HeadParams, "lowered_ops", net.Lowered, "backend", beName)
+
+	pre := &prefix{spec: spec, out: net.inLen}
+	if sp.Prefix != nil {
+		eng, err := auto.Open(sp.Prefix, opt.Engine)
+		if err != nil {
+			return nil, fmt.Errorf("finetune: prefix engine: %w", err)
+		}
+		defer eng.Close()
+		pre.eng = eng
+		res.Engine = eng.Name()
+	}
+
+	// Activations of the plain images: validation always, training unless augmented.
+	t0 := time.Now()
+	var trX []float32
+	trY, trM := loss.TargetsAndMask(data.TrainY, h.Out)
+	trOK := make([]bool, len(data.Train))
+	if cfg.Augment == nil {
+		if trX, trOK, err = pre.run(ctx, data.Train, nil, 0, 0, opt.Progress, "prefix train"); err != nil {
+			return nil, err
+		}
+	}
+	vaX, vaOK, err := pre.run(ctx, data.Val, nil, 0, 0, opt.Progress, "prefix val")
+	if err != nil {
+		return nil, err
+	}
+	var vaY [][]int8
+	var vaRows []float32
+	for i, ok := range vaOK {
+		if ok {
+			vaY = append(vaY, data.ValY[i])
+			vaRows = append(vaRows, vaX[i*net.inLen:(i+1)*net.inLen]...)
+		}
+	}
+	vaX = vaRows
+	res.PrefixSeconds = time.Since(t0).Seconds()
+	evaluate := func(st *State) (float64, error) {
+		if len(vaY) == 0 {
+			return 0, nil
+		}
+		l, err := net.Logits(st, vaX, len(vaY))
+		if err != nil {
+			return 0, err
+		}
+		scores := make([][]float32, len(vaY))
+		for i := range scores {
+			scores[i] = l[i*h.Out : (i+1)*h.Out]
+		}
+		m, _, _ := metric.MeanAP(scores, vaY)
+		if math.IsNaN(m) {
+			m = 0
+		}
+		return m, nil
+	}
+
+	n := len(data.Train)
+	stepsPerView := (n + batch - 1) / batch
+	total := stepsPerView * cfg.Views * cfg.Epochs
+	warmup := int(math.Round(cfg.WarmupEpochs * float64(stepsPerView*cfg.Views)))
+	fp := fingerprint(cfg, blk.Cut, h, data)
+	posw := lc.PosWeight
+	if posw == nil {
+		posw = make([]float32, h.Out)
+		for i := range posw {
+			posw[i] = 1
+		}
+	}
+
+	var ck *checkpoint
+	if cfg.Resume {
+		ck, err = loadCheckpoint(cfg.Checkpoint)
+		switch {
+		case err == nil:
+			if ck.Fingerprint != fp {
+				return nil, fmt.Errorf("finetune: checkpoint %s comes from another configuration or data set; remove it or drop --resume", cfg.Checkpoint)
+			}
+			if err := ck.check(net); err != nil {
+				return nil, fmt.Errorf("finetune: checkpoint %s: %w", cfg.Checkpoint, err)
+			}
+			res.Resumed = true
+		case errors.Is(err, errNoCheckpoint):
+			ck = nil
+		default:
+			return nil, err
+		}
+	}
+	if ck == nil {
+		st := net.InitState()
+		m0, err := evaluate(st)
+		if err != nil {
+			return nil, err
+		}
+		e0 := Epoch{Epoch: 0, ValMAP: m0, Best: true}
+		ck = &checkpoint{Version: checkpointVersion, Fingerprint: fp, State: st, Best: cloneState(st), BestMAP: m0, History: []Epoch{e0}}
+		if opt.OnEpoch != nil {
+			opt.OnEpoch(e0)
+		}
+	}
+	st := ck.State
+	var bar *progress.Bar
+	if opt.Progress != nil {
+		bar = progress.New(opt.Progress, "fine-tune", int64(total), "steps")
+	}
+	bar.Add(st.Step)
+	xb := make([]float32, batch*net.inLen)
+	yb := make([]float32, batch*h.Out)
+	mb := make([]float32, batch*h.Out)
+	for ck.Epoch < cfg.Epochs && !ck.Stopped {
+		epoch := ck.Epoch + 1
+		start := time.Now()
+		var prefixSec, stepSec, lossSum float64
+		var lossN, imgs int
+		var lrH, lrT float64
+		for v := 0; v < cfg.Views; v++ {
+			x, ok := trX, trOK
+			if cfg.Augment != nil {
+				tp := time.Now()
+				if x, ok, err = pre.run(ctx, data.Train, cfg.Augment, cfg.Seed, (epoch-1)*cfg.Views+v, nil, ""); err != nil {
+					return nil, err
+				}
+				prefixSec += time.Since(tp).Seconds()
+			}
+			perm := rand.New(rand.NewPCG(cfg.Seed, uint64((epoch-1)*cfg.Views+v))).Perm(n)
+			var idx []int
+			for _, i := range perm {
+				if ok[i] {
+					idx = append(idx, i)
+				}
+			}
+			for lo := 0; lo < len(idx); lo += batch {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				rows := idx[lo:min(lo+batch, len(idx))]
+				for r, i := range rows {
+					copy(xb[r*net.inLen:(r+1)*net.inLen], x[i*net.inLen:(i+1)*net.inLen])
+					copy(yb[r*h.Out:(r+1)*h.Out], trY[i*h.Out:(i+1)*h.Out])
+					copy(mb[r*h.Out:(r+1)*h.Out], trM[i*h.Out:(i+1)*h.Out])
+				}
+				k := len(rows)
+				mult := LearningRate(st.Step, total, warmup)
+				lrH, lrT = cfg.LR*mult, cfg.LR*cfg.TailFactor*mult
+				ts := time.Now()
+				l, err := net.Step(st, xb[:k*net.inLen], yb[:k*h.Out], mb[:k*h.Out], posw, k, lrT, lrH)
+				if err != nil {
+					return nil, fmt.Errorf("finetune: epoch %d: %w", epoch, err)
+				}
+				stepSec += time.Since(ts).Seconds()
+				lossSum += l * float64(k)
+				lossN += k
+				imgs += k
+				bar.Add(1)
+			}
+		}
+		m, err := evaluate(st)
+		if err != nil {
+			return nil, err
+		}
+		e := Epoch{Epoch: epoch, ValMAP: m, LRHead: lrH, LRTail: lrT, PrefixSeconds: prefixSec,
+			Seconds: time.Since(start).Seconds()}
+		if lossN > 0 {
+			e.TrainLoss = lossSum / float64(lossN)
+		}
+		if stepSec > 0 {
+			e.ImagesPerSec = float64(imgs) / stepSec
+		}
+		if m > ck.BestMAP || len(vaY) == 0 {
+			ck.Best, ck.BestMAP, ck.BestEpoch, ck.SinceBest = cloneState(st), m, epoch, 0
+			e.Best = true
+		} else {
+			ck.SinceBest++
+			if cfg.Patience > 0 && ck.SinceBest >= cfg.Patience {
+				ck.Stopped = true
+			}
+		}
+		ck.History = append(ck.History, e)
+		ck.Epoch = epoch
+		bar.SetExtra(fmt.Sprintf("epoch %d loss %.4f val mAP %.4f", epoch, e.TrainLoss, m))
+		if cfg.Checkpoint != "" {
+			if err := saveCheckpoint(cfg.Checkpoint, ck); err != nil {
+				return nil, err
+			}
+		}
+		if opt.OnEpoch != nil {
+			opt.OnEpoch(e)
+		}
+	}
+	bar.Finish()
+	res.History, res.BestEpoch, res.BestValMAP = ck.History, ck.BestEpoch, ck.BestMAP
+	res.Head = net.Head(ck.Best)
+	if res.FeatureModel, err = sp.WriteBack(net.TailWeights(ck.Best)); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// prefix computes activations at the cut: the prefix engine on (augmented) images, or
+// the image tensors themselves when the whole network trains.
+type prefix struct {
+	eng  engine.Engine
+	spec imageio.Spec
+	out  int // values per image at the cut
+}
+
+// run returns len(paths)×out activations and which images were usable.
+func (p *prefix) run(ctx context.Context, paths []string, aug *imageio.Augment, seed uint64, epoch int, w io.Writer, label string) ([]float32, []bool, error) {
+	x := make([]float32, len(paths)*p.out)
+	ok := make([]bool, len(paths))
+	if len(paths) == 0 {
+		return x, ok, nil
+	}
+	var bar *progress.Bar
+	if w != nil {
+		bar = progress.New(w, label, int64(len(paths)), "images")
+		defer bar.Finish()
+	}
+	l := imageio.NewLoader(ctx, paths, p.spec, imageio.LoaderOptions{BatchSize: 32, Augment: aug, Seed: seed, Epoch: epoch})
+	defer l.Close()
+	tl := p.spec.TensorLen()
+	for {
+		b, err := l.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("finetune: loading images: %w", err)
+		}
+		var out []float32
+		if p.eng == nil {
+			out = b.Data[:b.N*tl]
+		} else if out, err = p.eng.Run(ctx, b.Data[:b.N*tl], b.N); err != nil {
+			l.Release(b)
+			return nil, nil, fmt.Errorf("finetune: prefix: %w", err)
+		}
+		if len(out) != b.N*p.out {
+			l.Release(b)
+			return nil, nil, fmt.Errorf("finetune: prefix gave %d values for %d images of %d", len(out), b.N, p.out)
+		}
+		copy(x[b.Start*p.out:], out)
+		for i, e := range b.Errs {
+			ok[b.Start+i] = e == nil
+		}
+		bar.Add(b.N)
+		l.Release(b)
+	}
+	return x, ok, nil
+}
+
+// fingerprint hashes what determines a run (a resume must match it).
+func fingerprint(cfg Config, cut string, h head.Params, d Data) uint64 {
+	f := fnv.New64a()
+	c := cfg
+	c.Checkpoint, c.Resume = "", false
+	js, _ := json.Marshal(struct {
+		C   Config
+		Cut string
+		H   head.Params
+		D   Data
+	}{c, cut, h, d})
+	f.Write(js)
+	var buf [8]byte
+	binary.LittleEndian.PutUint64(buf[:], uint64(len(d.Train)))
+	f.Write(buf[:])
+	return f.Sum64()
+}
