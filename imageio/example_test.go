@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/multilabel/multilabel/imageio"
 )
@@ -72,4 +73,23 @@ func ExampleNewLoader() {
 	// item 3: true
 	// batch at 2: 2 images, 1 failed
 	// batch at 4: 1 images, 0 failed
+}
+
+// The same (seed, epoch, index) always gives the same augmented tensor; another epoch
+// gives another one.
+func ExampleAugment_Fill() {
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 48))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	s := imageio.Spec{Width: 16, Height: 16, Resize: imageio.ResizeShorterCrop, ChannelOrder: "RGB", Scale: 1, Layout: "NCHW"}
+	a := imageio.DefaultAugment()
+	x1 := make([]float32, s.TensorLen())
+	x2 := make([]float32, s.TensorLen())
+	x3 := make([]float32, s.TensorLen())
+	a.Fill(img, s, 42, 0, 7, x1)
+	a.Fill(img, s, 42, 0, 7, x2)
+	a.Fill(img, s, 42, 1, 7, x3)
+	fmt.Println(slices.Equal(x1, x2), slices.Equal(x1, x3))
+	// Output: true false
 }
