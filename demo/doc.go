@@ -4,4 +4,26 @@
 // heads three ways — from scratch, linear probe on transferred features, fine-tuned last
 // stage — with BCE and with the asymmetric loss, evaluate them on a held-out test set and
 // report a table and an HTML page.
+//
+// The three ways, all with the same CNN (package synth/cnn) and the same seeds:
+//
+//   - scratch: the CNN randomly initialised and trained end to end on the target
+//     training set, for as many epochs as the fine-tuning gets;
+//   - linear-probe: features extracted from the ONNX backbone through exactly the path a
+//     real backbone takes (backbone.LoadBytes → FeatureModel → engine/auto → featcache),
+//     then a linear head trained by package train;
+//   - fine-tune: the pretrained CNN's last residual stage and the probe's head trained
+//     together (LP-FT), earlier stages frozen.
+//
+// # The embedded backbone
+//
+// backbone.onnx (about 130 KB) is the CNN pretrained with DefaultPretrain(). It is
+// regenerated, byte for byte, by
+//
+//	GOTOOLCHAIN=auto go run ./synth/cmd/pretrain
+//
+// (about 4 minutes on two idle cores; `multilabel demo --pretrain` does the same inside a
+// demo run). Pretraining is deterministic: the pure-Go backend gives the same bytes with
+// GOMAXPROCS 1, 2 and 4 (checked on linux/amd64), and TestPretrainDeterministic checks
+// it on a tiny configuration.
 package demo
