@@ -31,7 +31,7 @@ func benchFit(b *testing.B, headKind string) {
 	x, y := benchData()
 	cfg := DefaultConfig()
 	cfg.Head = headKind
-	cfg.Epochs, cfg.BatchSize, cfg.Patience = 100, 64, 0
+	cfg.Epochs, cfg.BatchSize, cfg.Patience = benchEpochs, 64, 0
 	b.ResetTimer()
 	c0 := cpuSeconds()
 	for i := 0; i < b.N; i++ {
@@ -60,3 +60,6 @@ func BenchmarkFitLinear(b *testing.B) { benchFit(b, "linear") }
 
 // BenchmarkFitMLP trains the MLP head (512 hidden, dropout 0.2) for 100 epochs.
 func BenchmarkFitMLP(b *testing.B) { benchFit(b, "mlp") }
+
+// benchEpochs is 100 (the benchmark); lower it locally to profile.
+var benchEpochs = 100
