@@ -78,19 +78,19 @@ func registerFake(t *testing.T, f *fakeFast) {
 
 func TestMinDecodeSize(t *testing.T) {
 	s := ImageNetSpec()
-	if w, h := s.minDecodeSize(1); w != 256 || h != 256 {
-		t.Errorf("ImageNet: %d×%d, want 256×256", w, h)
+	if w, h := s.minDecodeSize(1); w != 512 || h != 512 {
+		t.Errorf("ImageNet: %d×%d, want 512×512 (2 × 256)", w, h)
 	}
 	s.ResizeShorter = 0
-	if w, h := s.minDecodeSize(6); w != 224 || h != 224 {
-		t.Errorf("no ResizeShorter: %d×%d, want 224×224", w, h)
+	if w, h := s.minDecodeSize(6); w != 448 || h != 448 {
+		t.Errorf("no ResizeShorter: %d×%d, want 448×448", w, h)
 	}
 	q := Spec{Width: 300, Height: 100, Resize: ResizeSquish, ChannelOrder: "RGB", Scale: 1, Layout: "NCHW"}
-	if w, h := q.minDecodeSize(1); w != 300 || h != 100 {
-		t.Errorf("squish: %d×%d, want 300×100", w, h)
+	if w, h := q.minDecodeSize(1); w != 600 || h != 200 {
+		t.Errorf("squish: %d×%d, want 600×200", w, h)
 	}
-	if w, h := q.minDecodeSize(6); w != 100 || h != 300 {
-		t.Errorf("squish, rotated 90°: %d×%d (stored), want 100×300", w, h)
+	if w, h := q.minDecodeSize(6); w != 200 || h != 600 {
+		t.Errorf("squish, rotated 90°: %d×%d (stored), want 200×600", w, h)
 	}
 }
 
@@ -108,7 +108,7 @@ func TestDecodeForSpecHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.calls != 1 || f.minW != 256 || f.minH != 256 || f.maxPixels != 5000 {
+	if f.calls != 1 || f.minW != 512 || f.minH != 512 || f.maxPixels != 5000 {
 		t.Errorf("hook called %d times with min %d×%d, max %d", f.calls, f.minW, f.minH, f.maxPixels)
 	}
 	if img.Bounds().Dx() != 64 {
