@@ -3,6 +3,7 @@ package finetune
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"math/rand/v2"
 	"testing"
 
@@ -17,8 +18,13 @@ import (
 // demoFeatures loads the repository's small residual CNN (24×24 input, strided and
 // padded convolutions, residual adds) as a feature model.
 func demoFeatures(t testing.TB) (*backbone.Backbone, []byte) {
+	return loadFeatures(t, "../demo/backbone.onnx")
+}
+
+// loadFeatures loads an ONNX classifier's feature graph as a bundle holds it.
+func loadFeatures(t testing.TB, path string) (*backbone.Backbone, []byte) {
 	t.Helper()
-	b, err := backbone.Load("../demo/backbone.onnx", backbone.Options{})
+	b, err := backbone.Load(path, backbone.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,16 +100,28 @@ func mustFeature(t *testing.T) []byte {
 	return fm
 }
 
-// TestTailMatchesGraph checks, for every cut, that the training graph (lowered and not)
-// computes what the written-back ONNX graph computes in the pure-Go engine, after the
-// tail's weights changed.
+// TestTailMatchesGraph checks, for several cuts of the demo CNN (strided, padded and
+// residual convolutions) and of a CNN with batch norms (testdata/make_bn.py), that the
+// training graph (lowered and not) computes what the written-back ONNX graph computes in
+// the pure-Go engine after the tail's weights changed, that training steps lower the
+// loss, and that batch-norm statistics stay frozen.
 func TestTailMatchesGraph(t *testing.T) {
-	fb, fm := demoFeatures(t)
+	for _, fx := range []struct {
+		path string
+		cuts []string
+		bns  int
+	}{{"../demo/backbone.onnx", []string{"1", "2", "all"}, 0}, {"testdata/bn_cnn.onnx", []string{"1", "all"}, 1}} {
+		t.Run(filepath.Base(fx.path), func(t *testing.T) { testTailMatchesGraph(t, fx.path, fx.cuts, fx.bns) })
+	}
+}
+
+func testTailMatchesGraph(t *testing.T, path string, cuts []string, bns int) {
+	fb, fm := loadFeatures(t, path)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const n = 5
 	img := randSlice(rng, n*fb.Spec.TensorLen(), 2)
 	bl := fb.Blocks()
-	for _, k := range []string{"1", "2", "all"} {
+	for _, k := range cuts {
 		blk, err := CutFor(bl, k)
 		if err != nil {
 			t.Fatal(err)
@@ -111,6 +129,9 @@ func TestTailMatchesGraph(t *testing.T) {
 		sp, err := SplitModel(fm, blk.Cut, fb.TensorShape(blk.Cut)[1:])
 		if err != nil {
 			t.Fatal(err)
+		}
+		if k == "1" && sp.BatchNorms != bns {
+			t.Errorf("K=1: %d batch norms in the tail, want %d", sp.BatchNorms, bns)
 		}
 		if (k == "all") != (sp.Prefix == nil) {
 			t.Fatalf("K=%s: prefix present %v", k, sp.Prefix != nil)
@@ -167,6 +188,7 @@ func TestTailMatchesGraph(t *testing.T) {
 					y[i], m[i] = float32(i%2), 1
 				}
 				var first, last float64
+				stats0 := append([][]float32(nil), st.Stats...)
 				for s := 0; s < 8; s++ {
 					lv, err := net.Step(st, acts[:4*net.inLen], y[:12], m[:12], []float32{1, 1, 1}, 4, 1e-3, 1e-2)
 					if err != nil {
@@ -176,6 +198,11 @@ func TestTailMatchesGraph(t *testing.T) {
 						first = lv
 					}
 					last = lv
+				}
+				for j := range stats0 {
+					if maxAbsDiff(stats0[j], st.Stats[j]) != 0 {
+						t.Errorf("K=%s: batch-norm statistics %d changed", k, j)
+					}
 				}
 				if !(last < first) {
 					t.Errorf("K=%s: loss %v -> %v did not decrease", k, first, last)
