@@ -3,8 +3,8 @@ package finetune
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/gomlx/compute/gobackend"
