@@ -213,7 +213,8 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 		t.vmT = tensors.FromFlatDataAndDimensions(t.vm, t.nv, classes)
 	}
 	w, dims := p.Weights()
-	t.dims = dims
+	t.dims = internalDims(dims)
+	w = toInternal(w, dims)
 	t.stepExec, err = graph.NewExec(t.backend, t.stepGraph)
 	if err != nil {
 		return nil, fmt.Errorf("train: building the training step: %w", err)
@@ -290,6 +291,63 @@ func slicesOf(ts []*tensors.Tensor) [][]float32 {
 	return out
 }
 
+// The trainer stores weight matrices transposed, [out][in] (biases as they are): the
+// forward pass then contracts the feature axis of both operands, and the weight
+// gradients come out in that layout without a transpose (a large share of a step on
+// the pure-Go backend).
+func internalDims(dims [][]int) [][]int {
+	out := make([][]int, len(dims))
+	for i, d := range dims {
+		out[i] = append([]int(nil), d...)
+		if len(d) == 2 {
+			out[i][0], out[i][1] = d[1], d[0]
+		}
+	}
+	return out
+}
+
+// transpose returns the [cols][rows] transpose of m [rows][cols].
+func transpose(m []float32, rows, cols int) []float32 {
+	out := make([]float32, len(m))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			out[c*rows+r] = m[r*cols+c]
+		}
+	}
+	return out
+}
+
+// toInternal converts head.Params weights (dims in Params layout) to the internal layout.
+func toInternal(w [][]float32, dims [][]int) [][]float32 {
+	out := make([][]float32, len(w))
+	for i := range w {
+		out[i] = w[i]
+		if len(dims[i]) == 2 {
+			out[i] = transpose(w[i], dims[i][0], dims[i][1])
+		}
+	}
+	return out
+}
+
+// fromInternal converts internal-layout weights (dims in internal layout) to head.Params layout.
+func fromInternal(w [][]float32, dims [][]int) [][]float32 { return toInternal(w, dims) }
+
+// forward is head.ForwardGraph on the internal (transposed) weight layout.
+func (t *trainer) forward(x *graph.Node, w []*graph.Node, drop *graph.Node) *graph.Node {
+	dense := func(x, w, b *graph.Node) *graph.Node {
+		return graph.Add(graph.DotGeneral(x, []int{1}, nil, w, []int{1}, nil), graph.ExpandAxes(b, 0))
+	}
+	h := dense(x, w[0], w[1])
+	if t.cfg.Head != head.MLP {
+		return h
+	}
+	h = graph.Max(h, graph.ZerosLike(h))
+	if drop != nil {
+		h = graph.Mul(h, drop)
+	}
+	return dense(h, w[2], w[3])
+}
+
 func (t *trainer) setState(p, m, v, e [][]float32) {
 	t.params, t.mom, t.vel = tensorsOf(p, t.dims), tensorsOf(m, t.dims), tensorsOf(v, t.dims)
 	if t.hasEMA {
@@ -300,6 +358,7 @@ func (t *trainer) setState(p, m, v, e [][]float32) {
 // headFrom returns a head.Params holding weights w (graph order) and the standardisation.
 func (t *trainer) headFrom(w [][]float32) head.Params {
 	p := t.init.Clone()
+	w = fromInternal(w, t.dims)
 	p.W1, p.B1 = w[0], w[1]
 	if p.Kind == head.MLP {
 		p.W2, p.B2 = w[2], w[3]
@@ -335,7 +394,7 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	}
 	nw := t.nw()
 	P, M, V := in[i:i+nw], in[i+nw:i+2*nw], in[i+2*nw:i+3*nw]
-	logits := head.ForwardGraph(cfg.Head, in[inX], P, drop)
+	logits := t.forward(in[inX], P, drop)
 	l := loss.Masked(t.lc, logits, in[inY], in[inMask], in[inPosW])
 	grads := graph.Gradient(l, P...)
 	sq := graph.ScalarZero(g, l.DType())
@@ -382,7 +441,7 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 
 // evalGraph: inputs x, y, mask, posw, params...; outputs logits and loss.
 func (t *trainer) evalGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
-	logits := head.ForwardGraph(t.cfg.Head, in[0], in[4:], nil)
+	logits := t.forward(in[0], in[4:], nil)
 	return []*graph.Node{logits, loss.Masked(t.lc, logits, in[1], in[2], in[3])}
 }
 
