@@ -13,9 +13,19 @@
 // frozen features, is train.Fit, whose head is the starting point here (its feature
 // standardisation stays fixed).
 //
-// Batch normalisation in the tail is frozen: its running statistics are constants of
-// the graph (they are fed, never updated) and only its scale and shift train, which
-// avoids the erratic training that batch statistics of small batches give.
+// Batch normalisation in the tail is frozen by default: its running statistics are fed
+// to the graph as constants and only its scale and shift train, which avoids the
+// erratic training that batch statistics of small batches give. Config.TrainBN
+// (--train-bn) instead rewrites each BatchNormalization of the training graph to
+// normalise with the batch's statistics, with the full gradient through them, and
+// updates the running statistics from them (ONNX momentum, unbiased variance);
+// evaluation and the written-back graph use the running statistics.
+//
+// For speed on the pure-Go backend the training copy of the tail is rewritten with
+// equivalent ops: 2-D convolutions become im2col (strided slices of the padded input)
+// and one MatMul, GlobalAveragePool becomes ReduceMean, Identity a multiplication by one
+// (GoMLX has no gradient for it). The weights keep their names and layout; tests check
+// that the rewritten graph computes what the original computes.
 //
 // After training the tail's weights are written back into the same feature graph
 // (Split.WriteBack replaces the initializers), so a bundle still holds one backbone

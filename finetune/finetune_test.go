@@ -270,3 +270,69 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("xla backend accepted in a build without it")
 	}
 }
+
+// TestTrainBN: with TrainBN the step normalises with batch statistics and moves the
+// running statistics towards them (ONNX momentum 0.9, unbiased variance), checked
+// against the statistics of the convolution output computed by the pure-Go engine.
+func TestTrainBN(t *testing.T) {
+	fb, fm := loadFeatures(t, "testdata/bn_cnn.onnx")
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 4
+	img := randSlice(rng, n*fb.Spec.TensorLen(), 2)
+	run := func(cut string) []float32 {
+		sp, err := SplitModel(fm, cut, fb.TensorShape(cut)[1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := gomlxeng.Open(sp.Prefix, gomlxeng.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		out, err := e.Run(context.Background(), img, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	acts, conv := run("blk1.relu"), run("blk2.conv") // conv: [n, 8, 8, 8]
+	sp, err := SplitModel(fm, "blk1.relu", fb.TensorShape("blk1.relu")[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := head.New(head.Linear, fb.FeatureDim, 0, 3, 7)
+	net, err := NewNet(gobackend.GetBackend(), sp, *h, NetOptions{Batch: n, Loss: loss.Defaults(loss.BCE), Shape: fb.TensorShape, TrainBN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	st := net.InitState()
+	old := [][]float32{append([]float32(nil), st.Stats[0]...), append([]float32(nil), st.Stats[1]...)}
+	y := make([]float32, n*3)
+	m := make([]float32, n*3)
+	if _, err := net.Step(st, acts, y, m, []float32{1, 1, 1}, n, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	const C, S = 8, 64
+	for c := 0; c < C; c++ {
+		var sum, sq float64
+		for i := 0; i < n; i++ {
+			for k := 0; k < S; k++ {
+				v := float64(conv[(i*C+c)*S+k])
+				sum += v
+				sq += v * v
+			}
+		}
+		cnt := float64(n * S)
+		mean := sum / cnt
+		uvar := (sq - cnt*mean*mean) / (cnt - 1)
+		wantMean := 0.9*float64(old[0][c]) + 0.1*mean
+		wantVar := 0.9*float64(old[1][c]) + 0.1*uvar
+		if math.Abs(float64(st.Stats[0][c])-wantMean) > 1e-4 || math.Abs(float64(st.Stats[1][c])-wantVar) > 1e-3 {
+			t.Errorf("channel %d: running mean/var %v/%v, want %v/%v", c, st.Stats[0][c], st.Stats[1][c], wantMean, wantVar)
+		}
+	}
+	if _, err := net.Step(st, acts[:2*net.inLen], y[:6], m[:6], []float32{1, 1, 1}, 2, 0, 0); err == nil {
+		t.Error("a partial batch was accepted with batch statistics")
+	}
+}

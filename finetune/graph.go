@@ -19,15 +19,17 @@ import (
 // weights fed as graph inputs) followed by the head's standardisation and dense layers.
 // Its step runs one AdamW update with discriminative learning rates (one for the tail,
 // one for the head). Batch-norm nodes of the tail use their stored statistics (frozen):
-// their scale and shift train, their means and variances do not.
+// their scale and shift train, their means and variances do not (see NetOptions.TrainBN).
 type Net struct {
-	split   *Split
-	model   onnx.Model
-	backend compute.Backend
-	head    head.Params // kind, sizes, standardisation (Mean/Std stay fixed)
-	lc      loss.Config
-	batch   int
-	classes int
+	split     *Split
+	model     onnx.Model // training step's tail
+	evalModel onnx.Model // evaluation's tail (running batch-norm statistics)
+	bnStats   []bnStat   // per state weight, with TrainBN
+	backend   compute.Backend
+	head      head.Params // kind, sizes, standardisation (Mean/Std stay fixed)
+	lc        loss.Config
+	batch     int
+	classes   int
 
 	train []int // indices into split.Weights of trainable tail weights
 	state []int // indices of batch-norm statistics
@@ -58,6 +60,10 @@ type NetOptions struct {
 	// backbone.Backbone.TensorShape); when set, convolutions are lowered to im2col +
 	// MatMul for the pure-Go backend's speed (same function, same weights).
 	Shape func(name string) []int64
+	// TrainBN normalises with batch statistics in the training step (full gradient)
+	// and updates the running statistics from them (ONNX momentum, unbiased variance);
+	// evaluation uses the running statistics. Steps then need full batches.
+	TrainBN bool
 }
 
 // NewNet builds the training and evaluation graphs of split's tail followed by head h
@@ -72,14 +78,24 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("finetune: rewriting the tail for training: %w", err)
 	}
-	m, err := parser.Parse(tail)
+	evalModel, err := parser.Parse(tail)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: importing the tail graph: %w", err)
+	}
+	m := evalModel
+	var bn map[string]bnStat
+	if opt.TrainBN && sp.BatchNorms > 0 {
+		if tail, bn, err = trainBatchNorms(tail, opt.Shape); err != nil {
+			return nil, fmt.Errorf("finetune: batch norms in training mode: %w", err)
+		}
+		if m, err = parser.Parse(tail); err != nil {
+			return nil, fmt.Errorf("finetune: importing the tail graph: %w", err)
+		}
 	}
 	if sp.FeatureDim != 0 && sp.FeatureDim != h.In {
 		return nil, fmt.Errorf("finetune: head input %d but the tail gives %d features", h.In, sp.FeatureDim)
 	}
-	n = &Net{split: sp, model: m, backend: backend, head: *h.Clone(), lc: opt.Loss, batch: opt.Batch, classes: h.Out,
+	n = &Net{split: sp, model: m, evalModel: evalModel, backend: backend, head: *h.Clone(), lc: opt.Loss, batch: opt.Batch, classes: h.Out,
 		Lowered: lowered, clipMax: opt.ClipNorm, betas: [2]float64{opt.Beta1, opt.Beta2}, eps: opt.AdamEps, wd: opt.WeightDecay}
 	if n.betas[0] == 0 {
 		n.betas[0] = 0.9
@@ -97,6 +113,13 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 	for i, w := range sp.Weights {
 		if w.State {
 			n.state = append(n.state, i)
+			if bn != nil {
+				st, ok := bn[w.Name]
+				if !ok {
+					return nil, fmt.Errorf("finetune: batch-norm statistic %q has no batch counterpart", w.Name)
+				}
+				n.bnStats = append(n.bnStats, st)
+			}
 		} else {
 			n.train = append(n.train, i)
 			n.decay = append(n.decay, w.Decay)
@@ -137,8 +160,9 @@ func (n *Net) NumParams() (tail, headParams int64) {
 	return tail, headParams
 }
 
-// forward builds tail + head logits for activations x [B, cut shape...].
-func (n *Net) forward(x *graph.Node, P, S []*graph.Node) *graph.Node {
+// forward builds tail + head logits for activations x [B, cut shape...] with model (the
+// training or the evaluation tail), and the extra tail tensors named.
+func (n *Net) forward(m onnx.Model, x *graph.Node, P, S []*graph.Node, extra ...string) (*graph.Node, []*graph.Node) {
 	g := x.Graph()
 	inputs := map[string]*graph.Node{n.split.Cut: x}
 	for k, i := range n.train {
@@ -147,14 +171,16 @@ func (n *Net) forward(x *graph.Node, P, S []*graph.Node) *graph.Node {
 	for k, i := range n.state {
 		inputs[n.split.Weights[i].Name] = S[k]
 	}
-	f := n.model.CallGraph(nil, g, inputs)[0]
+	names, _ := m.Outputs()
+	outs := m.CallGraph(nil, g, inputs, append(names[:1:1], extra...)...)
+	f := outs[0]
 	f = graph.Reshape(f, -1, n.head.In)
 	if len(n.head.Mean) > 0 {
 		mean := graph.Const(g, n.head.Mean)
 		std := graph.Const(g, n.head.Std)
 		f = graph.Div(graph.Sub(f, graph.ExpandAxes(mean, 0)), graph.ExpandAxes(std, 0))
 	}
-	return head.ForwardGraph(n.head.Kind, f, P[n.nTail:], nil)
+	return head.ForwardGraph(n.head.Kind, f, P[n.nTail:], nil), outs[1:]
 }
 
 // Step graph inputs, in order, then P..., S..., M..., V...
@@ -178,7 +204,11 @@ func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	S := in[sFixed+nP : sFixed+nP+nS]
 	M := in[sFixed+nP+nS : sFixed+2*nP+nS]
 	V := in[sFixed+2*nP+nS : sFixed+3*nP+nS]
-	logits := n.forward(in[sX], P, S)
+	var extra []string
+	for _, b := range n.bnStats {
+		extra = append(extra, b.batch)
+	}
+	logits, stats := n.forward(n.model, in[sX], P, S, extra...)
 	l := loss.Masked(n.lc, logits, in[sY], in[sMask], in[sPosW])
 	grads := graph.Gradient(l, P...)
 	sq := graph.ScalarZero(g, l.DType())
@@ -215,13 +245,15 @@ func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	}
 	out = append(out, newP...)
 	out = append(out, newM...)
-	return append(out, newV...)
+	out = append(out, newV...)
+	return append(out, stats...)
 }
 
 // evalGraph: x, P..., S... -> logits.
 func (n *Net) evalGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	nP := n.nP()
-	return []*graph.Node{n.forward(in[0], in[1:1+nP], in[1+nP:])}
+	logits, _ := n.forward(n.evalModel, in[0], in[1:1+nP], in[1+nP:])
+	return []*graph.Node{logits}
 }
 
 // State is the mutable training state: weights and AdamW moments.
@@ -280,6 +312,9 @@ func (n *Net) Step(st *State, x, y, m, posw []float32, rows int, lrTail, lrHead 
 	if rows > B || len(x) != rows*n.inLen || len(y) != rows*n.classes || len(m) != rows*n.classes {
 		return 0, fmt.Errorf("finetune: step got %d rows (%d/%d/%d values) for batch %d", rows, len(x), len(y), len(m), B)
 	}
+	if rows < B && len(n.bnStats) > 0 {
+		return 0, fmt.Errorf("finetune: step got %d rows: batch statistics need full batches of %d", rows, B)
+	}
 	if rows < B {
 		x = append(append(make([]float32, 0, B*n.inLen), x...), make([]float32, (B-rows)*n.inLen)...)
 		y = append(append(make([]float32, 0, B*n.classes), y...), make([]float32, (B-rows)*n.classes)...)
@@ -323,6 +358,17 @@ func (n *Net) Step(st *State, x, y, m, posw []float32, rows int, lrTail, lrHead 
 		st.Params[j] = tensors.MustCopyFlatData[float32](out[2+j])
 		st.Mom[j] = tensors.MustCopyFlatData[float32](out[2+nP+j])
 		st.Vel[j] = tensors.MustCopyFlatData[float32](out[2+2*nP+j])
+	}
+	for j, b := range n.bnStats {
+		batch := tensors.MustCopyFlatData[float32](out[2+3*nP+j])
+		unbias := 1.0
+		if cnt := B * b.spatial; b.isVar && cnt > 1 {
+			unbias = float64(cnt) / float64(cnt-1)
+		}
+		run := st.Stats[j]
+		for i := range run {
+			run[i] = float32(float64(run[i])*b.momentum + float64(batch[i])*unbias*(1-b.momentum))
+		}
 	}
 	st.Step++
 	return lossV, nil

@@ -215,3 +215,93 @@ func lowerConv(n *protos.NodeProto, shape func(string) []int64, opset int64) []*
 		Output: []string{n.Output[0]}, Attribute: []*protos.AttributeProto{perm(0, 3, 1, 2)}})
 	return out
 }
+
+// bnStat is a batch-norm running statistic updated from batch statistics (TrainBN).
+type bnStat struct {
+	batch    string  // tail tensor holding the batch's statistic, [C]
+	momentum float64 // ONNX: running = running × momentum + batch × (1 − momentum)
+	spatial  int     // values per channel and image (H×W), for the unbiased variance
+	isVar    bool
+}
+
+// trainBatchNorms rewrites the tail's BatchNormalization nodes to normalise with the
+// batch's statistics (the full gradient flows through them), exposing each batch mean
+// and (biased) variance as a tensor; the returned map goes from the running
+// statistic's name (a state weight) to the batch statistic that updates it.
+func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[string]bnStat, error) {
+	m := &protos.ModelProto{}
+	if err := proto.Unmarshal(tail, m); err != nil {
+		return nil, nil, err
+	}
+	var opset int64
+	for _, o := range m.OpsetImport {
+		if o.Domain == "" || o.Domain == "ai.onnx" {
+			opset = o.Version
+		}
+	}
+	stats := map[string]bnStat{}
+	var nodes []*protos.NodeProto
+	for _, n := range m.Graph.Node {
+		if n.OpType != "BatchNormalization" || len(n.Input) != 5 {
+			nodes = append(nodes, n)
+			continue
+		}
+		rank, spatial := 4, 1
+		if shape != nil {
+			if s := shape(n.Input[0]); len(s) >= 2 {
+				rank = len(s)
+				for _, d := range s[2:] {
+					spatial *= int(d)
+				}
+			}
+		}
+		axes := []int64{0}
+		for a := 2; a < rank; a++ {
+			axes = append(axes, int64(a))
+		}
+		eps := float32(1e-5)
+		momentum := 0.9
+		for _, a := range n.Attribute {
+			switch a.Name {
+			case "epsilon":
+				eps = a.F
+			case "momentum":
+				momentum = float64(a.F)
+			}
+		}
+		p := n.Output[0] + "/bntrain/"
+		add := func(op string, name string, in []string, attrs ...*protos.AttributeProto) string {
+			nodes = append(nodes, &protos.NodeProto{Name: p + name, OpType: op, Input: in, Output: []string{p + name}, Attribute: attrs})
+			return p + name
+		}
+		mean := func(x, name string) string {
+			if opset >= 18 {
+				nodes = append(nodes, intsConst(p+name+"_axes", axes))
+				return add("ReduceMean", name, []string{x, p + name + "_axes"})
+			}
+			return add("ReduceMean", name, []string{x}, &protos.AttributeProto{Name: "axes", Type: protos.AttributeProto_INTS, Ints: axes},
+				&protos.AttributeProto{Name: "keepdims", Type: protos.AttributeProto_INT, I: 1})
+		}
+		bshape := make([]int64, rank)
+		for i := range bshape {
+			bshape[i] = 1
+		}
+		bshape[1] = -1
+		nodes = append(nodes, intsConst(p+"bshape", bshape), intsConst(p+"cshape", []int64{-1}))
+		nodes = append(nodes, &protos.NodeProto{Name: p + "eps", OpType: "Constant", Output: []string{p + "eps"},
+			Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
+				T: &protos.TensorProto{Name: p + "eps", DataType: dtFloat, FloatData: []float32{eps}}}}})
+		mu := mean(n.Input[0], "mean")
+		d := add("Sub", "centered", []string{n.Input[0], mu})
+		v := mean(add("Mul", "sq", []string{d, d}), "var")
+		xn := add("Div", "normed", []string{d, add("Sqrt", "std", []string{add("Add", "var_eps", []string{v, p + "eps"})})})
+		sc := add("Reshape", "scale", []string{n.Input[1], p + "bshape"})
+		bi := add("Reshape", "bias", []string{n.Input[2], p + "bshape"})
+		nodes = append(nodes, &protos.NodeProto{Name: p + "out", OpType: "Add", Input: []string{add("Mul", "scaled", []string{xn, sc}), bi}, Output: n.Output[:1]})
+		stats[n.Input[3]] = bnStat{batch: add("Reshape", "batch_mean", []string{mu, p + "cshape"}), momentum: momentum, spatial: spatial}
+		stats[n.Input[4]] = bnStat{batch: add("Reshape", "batch_var", []string{v, p + "cshape"}), momentum: momentum, spatial: spatial, isVar: true}
+	}
+	m.Graph.Node = nodes
+	out, err := proto.Marshal(m)
+	return out, stats, err
+}

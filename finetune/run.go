@@ -48,8 +48,10 @@ type Config struct {
 	Views int `json:"views,omitempty"`
 	// Patience stops after this many epochs without a better validation mAP (0: never).
 	Patience int `json:"patience,omitempty"`
-	// TrainBN updates batch-norm statistics from batches; not supported yet: the tail's
-	// batch norms are always frozen (an error when set and the tail has batch norms).
+	// TrainBN trains the tail's batch norms with batch statistics and updates their
+	// running statistics; by default they are frozen (running statistics as constants,
+	// scale and shift trained). With TrainBN an epoch's last incomplete batch is
+	// dropped (batch statistics of a padded batch would be wrong).
 	TrainBN bool   `json:"train_bn,omitempty"`
 	Seed    uint64 `json:"seed"`
 	// Backend is the GoMLX backend of the training graph: "go" (default) or "xla".
@@ -266,9 +268,6 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 	if err != nil {
 		return nil, err
 	}
-	if sp.BatchNorms > 0 && cfg.TrainBN {
-		return nil, fmt.Errorf("finetune: --train-bn is not supported yet: the tail's %d batch norms stay frozen (drop --train-bn)", sp.BatchNorms)
-	}
 	lc := cfg.lossConfig()
 	if lc.Kind == loss.Weighted && lc.PosWeight == nil {
 		lc.PosWeight = loss.PosWeights(data.TrainY, h.Out, lc.MaxPosWeight)
@@ -277,7 +276,7 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 		return nil, err
 	}
 	batch := min(cfg.BatchSize, len(data.Train))
-	net, err := NewNet(be, sp, h, NetOptions{Batch: batch, Loss: lc, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm, Shape: bb.TensorShape})
+	net, err := NewNet(be, sp, h, NetOptions{Batch: batch, Loss: lc, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm, Shape: bb.TensorShape, TrainBN: cfg.TrainBN})
 	if err != nil {
 		return nil, err
 	}
@@ -414,6 +413,9 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 				if ok[i] {
 					idx = append(idx, i)
 				}
+			}
+			if cfg.TrainBN && sp.BatchNorms > 0 {
+				idx = idx[:len(idx)/batch*batch]
 			}
 			for lo := 0; lo < len(idx); lo += batch {
 				if err := ctx.Err(); err != nil {
