@@ -28,6 +28,22 @@ type FineTuneResult struct {
 	Val, Test *metric.Result
 	// FineTuneSeconds is the second stage's wall time (prefix passes included).
 	FineTuneSeconds float64
+	// Scores, Truth and TestPaths are the fine-tuned model's test (or, without a test
+	// set, validation) scores, for reports.
+	Scores    [][]float32
+	Truth     [][]int8
+	TestPaths []string
+}
+
+// AsTrainResult returns the fine-tuned model as a TrainResult (for printing and
+// reports): the fine-tuned bundle, metrics and scores, with the first stage's head
+// training record, splits and feature-extraction figures.
+func (r *FineTuneResult) AsTrainResult() *TrainResult {
+	t := *r.Probe
+	t.Bundle, t.Val, t.Test = r.Bundle, r.Val, r.Test
+	t.Scores, t.Truth, t.TestPaths = r.Scores, r.Truth, r.TestPaths
+	t.TrainSeconds += r.FineTuneSeconds
+	return &t
 }
 
 // FineTune trains as Train does (the head on frozen features: the first stage, the
@@ -133,12 +149,14 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 		if res.Val, err = metric.Evaluate(vs, vy, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
 			return nil, fmt.Errorf("fine-tune: validation metrics: %w", err)
 		}
+		res.Scores, res.Truth, res.TestPaths = vs, vy, okPaths(data.Val, fs.OK[:len(data.Val)])
 	}
 	if len(ty) > 0 {
 		ts := scoresFromFeatures(b, tx, len(ty))
 		if res.Test, err = metric.Evaluate(ts, ty, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
 			return nil, fmt.Errorf("fine-tune: test metrics: %w", err)
 		}
+		res.Scores, res.Truth, res.TestPaths = ts, ty, okPaths(testPaths, fs.OK[len(data.Val):])
 	}
 
 	var probeRec any
@@ -165,4 +183,14 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	}
 	res.Bundle = b
 	return res, nil
+}
+
+func okPaths(paths []string, ok []bool) []string {
+	var out []string
+	for i, p := range paths {
+		if ok[i] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
