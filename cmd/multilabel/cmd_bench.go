@@ -40,7 +40,7 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	workers := fs.Int("workers", 0, "image loader workers (0: all CPUs)")
 	spin := fs.Bool("spin", false, "let idle ONNX Runtime threads busy-wait (steals the loader's cores)")
 	minTime := fs.Duration("min-time", 3*time.Second, "minimum time per throughput measurement")
-	goImages := fs.Int("go-images", 4, "images through the pure-Go GoMLX engine (0 skips)")
+	goImages := fs.Int("go-images", 2, "images through the pure-Go GoMLX engine (0 skips)")
 	latRuns := fs.Int("latency-runs", 200, "single-image runs for the latency percentiles (-1 skips)")
 	settings := fs.Bool("settings", true, "sweep ONNX Runtime settings")
 	python := fs.String("python", "/usr/bin/python3", "Python with torch and PIL for the PyTorch column and the default models (\"\" skips PyTorch)")
