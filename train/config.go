@@ -33,7 +33,8 @@ const (
 	// Cosine: linear warmup over WarmupEpochs, then cosine decay to 0.
 	Cosine = "cosine"
 	// OneCycle: Smith's one-cycle policy as in PyTorch's OneCycleLR (cosine
-	// annealing, 30% rising from LR/25 to LR, then falling to LR/25/1e4).
+	// annealing, 30% rising from LR/25 to LR, then falling to LR/25/1e4). Only the
+	// learning rate cycles; Adam's β1 stays fixed.
 	OneCycle = "onecycle"
 	// Constant keeps LR fixed.
 	Constant = "constant"
@@ -49,8 +50,8 @@ type Config struct {
 	Dropout float64 `json:"dropout,omitempty"` // MLP dropout rate on the hidden layer, in [0, 1)
 
 	Loss string `json:"loss"` // "bce" (default), "weighted", "focal" or "asl"
-	// LossConfig overrides loss.Defaults(Loss) when not nil (its Kind is then
-	// taken from Loss if empty). Weighted-loss positive weights left nil are
+	// LossConfig overrides loss.Defaults(Loss) when not nil (an empty Kind is
+	// taken from Loss; an empty Loss from its Kind). Weighted-loss positive weights left nil are
 	// computed from the training labels.
 	LossConfig *loss.Config `json:"loss_config,omitempty"`
 
@@ -111,6 +112,9 @@ func (c Config) resolved() Config {
 	}
 	if c.Hidden == 0 {
 		c.Hidden = d.Hidden
+	}
+	if c.Loss == "" && c.LossConfig != nil {
+		c.Loss = c.LossConfig.Kind
 	}
 	if c.Loss == "" {
 		c.Loss = d.Loss

@@ -268,3 +268,14 @@ func TestLearningRate(t *testing.T) {
 		}
 	}
 }
+
+func TestLossConfigKind(t *testing.T) {
+	c := Config{LossConfig: &loss.Config{Kind: loss.Focal, Gamma: 1}}
+	if err := c.Validate(); err != nil || c.resolved().Loss != loss.Focal {
+		t.Errorf("loss kind from LossConfig: %v, %q", err, c.resolved().Loss)
+	}
+	c = Config{Loss: loss.ASL, LossConfig: &loss.Config{Kind: loss.Focal}}
+	if c.Validate() == nil {
+		t.Error("conflicting loss kinds accepted")
+	}
+}
