@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// runDemoCmd runs the CLI with args and returns the exit code and standard output.
+func runDemoCmd(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	code := run(args)
+	w.Close()
+	os.Stdout = old
+	return code, <-done
+}
+
+// TestDemoQuick is the README's first command, as CI runs it: the quick demo with the
+// embedded backbone must show transfer learning ahead of training from scratch.
+func TestDemoQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the quick demo in -short mode")
+	}
+	dir := t.TempDir()
+	code, out := runDemoCmd(t, "demo", "--quick", "--json", "--out", dir)
+	if code != exitOK {
+		t.Fatalf("demo --quick: exit %d: %s", code, out)
+	}
+	var res struct {
+		Rows []struct {
+			Method string   `json:"method"`
+			Loss   string   `json:"loss"`
+			MAP    float64  `json:"mAP"`
+			RareAP *float64 `json:"rare_AP"`
+		} `json:"rows"`
+		RareLabels []string `json:"rare_labels"`
+		Report     string   `json:"report"`
+		Bundle     string   `json:"bundle"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res.Rows) != 6 || len(res.RareLabels) == 0 {
+		t.Fatalf("want 6 rows and rare labels: %s", out)
+	}
+	best := map[string]float64{}
+	for _, r := range res.Rows {
+		best[r.Method] = max(best[r.Method], r.MAP)
+		t.Logf("%-13s %-4s mAP %.3f", r.Method, r.Loss, r.MAP)
+	}
+	const margin = 0.05
+	if best["linear-probe"] < best["scratch"]+margin || best["fine-tune"] < best["scratch"]+margin {
+		t.Errorf("transfer is not ahead of scratch by %.2f mAP: %v", margin, best)
+	}
+	for _, f := range []string{res.Report, res.Bundle, filepath.Join(dir, "data", "train.csv")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("output missing: %v", err)
+		}
+	}
+}
+
+func TestDemoBadUsage(t *testing.T) {
+	for name, args := range map[string][]string{
+		"extra arg":         {"demo", "extra"},
+		"data":              {"demo", "--data", "x.csv"},
+		"missing backbone":  {"demo", "--backbone", filepath.Join(t.TempDir(), "none.onnx")},
+		"backbone+pretrain": {"demo", "--backbone", "x.onnx", "--pretrain"},
+		"unknown flag":      {"demo", "--frobnicate"},
+	} {
+		if code, _ := runDemoCmd(t, args...); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
+		}
+	}
+	junk := filepath.Join(t.TempDir(), "junk.onnx")
+	os.WriteFile(junk, []byte("junk"), 0o644)
+	if code, _ := runDemoCmd(t, "demo", "--backbone", junk); code != exitUsage {
+		t.Errorf("junk backbone: exit %d, want %d", code, exitUsage)
+	}
+}
