@@ -439,7 +439,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	if cfg.OutDir != "" {
 		res.ReportPath = filepath.Join(cfg.OutDir, "report.html")
-		if err := WriteFileAtomic(res.ReportPath, res.HTML()); err != nil {
+		page, err := res.HTML()
+		if err != nil {
+			return nil, fmt.Errorf("demo: report: %w", err)
+		}
+		if err := WriteFileAtomic(res.ReportPath, page); err != nil {
 			return nil, err
 		}
 		js, _ := json.MarshalIndent(res, "", "  ")

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,22 +18,22 @@ import (
 
 // fakeResult is a Result with made-up figures, to test the report alone.
 func fakeResult() *Result {
-	r := &Result{Labels: synth.TargetLabels(), RareLabels: []string{"ring", "purple"}, TrainImages: 10, TestImages: 3,
+	r := &Result{Labels: synth.TargetLabels(), RareLabels: []string{"ring", "purple"}, TrainImages: 10, TestImages: 6,
 		BackboneSource: "test", Engine: "test", ImbalanceRatio: 21}
 	r.TrainCounts = make([]int, len(r.Labels))
 	for j := range r.TrainCounts {
 		r.TrainCounts[j] = 40 - 2*j
 	}
-	r.test = synth.Target(synth.Config{}, 3, 1)
+	r.test = synth.Target(synth.Config{}, 6, 1)
 	for i, m := range Methods {
 		for k, l := range Losses {
 			v := 0.3 + 0.2*float64(i) + 0.05*float64(k)
 			row := Row{Method: m, Loss: l, MAP: v, CF1: v - 0.1, OF1: v - 0.05, RareAP: v / 2,
 				RarePerClass: []float64{v / 3, math.NaN()}, Curve: []float64{1, 0.6, 0.4}}
-			for range r.test {
+			for n := range r.test {
 				s := make([]float32, len(r.Labels))
 				for j := range s {
-					s[j] = float32(j%3) / 2
+					s[j] = float32((j+n+i)%3) / 2
 				}
 				row.scores = append(row.scores, s)
 			}
@@ -42,8 +43,25 @@ func fakeResult() *Result {
 	return r
 }
 
+func TestReportContent(t *testing.T) {
+	page, err := fakeResult().HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := string(page)
+	for _, want := range []string{`data-plot="demo-map"`, `data-plot="demo-rare"`, `data-plot="demo-loss"`, `data-plot="demo-tail"`,
+		"data:image/png;base64,", "linear-probe", "transfer vs scratch", "AP ring"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if _, err := (&Result{}).HTML(); err == nil {
+		t.Error("a result without rows rendered")
+	}
+}
+
 // TestReportInChromium opens the report in headless Chromium: no script error, every
-// plot draws something, and a screenshot shows the plot colors.
+// plot draws something, and a screenshot is not blank.
 func TestReportInChromium(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -54,27 +72,48 @@ func TestReportInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, fakeResult().HTML(), 0o644); err != nil {
+	html, err := fakeResult().HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, html, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	common := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir=" + filepath.Join(dir, "profile"), "--virtual-time-budget=5000"}
+		"--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--user-data-dir=" + filepath.Join(dir, "profile"), "--virtual-time-budget=5000"}
 	out, err := exec.CommandContext(ctx, chromium, append(common, "--dump-dom", "file://"+page)...).Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	dom := string(out)
-	if m := regexp.MustCompile(`data-jserror="([^"]*)"`).FindStringSubmatch(dom); m != nil {
-		t.Fatalf("script error in the report: %s", m[1])
+	m := regexp.MustCompile(`(?s)<pre id="render-check"[^>]*data-errors="(\d+)"[^>]*>(.*?)</pre>`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatal("the report's render check did not run")
 	}
-	if !strings.Contains(dom, `data-plots="4/4"`) {
-		m := regexp.MustCompile(`data-plots="[^"]*"`).FindString(dom)
-		t.Fatalf("not every plot drew something: %q", m)
+	if m[1] != "0" {
+		t.Fatalf("%s errors on the page: %s", m[1], m[2])
+	}
+	plots := 0
+	for _, line := range strings.Split(m[2], "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[0] != "plot" {
+			continue
+		}
+		plots++
+		shapes, _ := strconv.Atoi(f[2])
+		w, _ := strconv.Atoi(f[3])
+		h, _ := strconv.Atoi(f[4])
+		if shapes == 0 || w == 0 || h == 0 {
+			t.Errorf("blank plot: %s", line)
+		}
+	}
+	if plots < 8 {
+		t.Errorf("%d plots drawn, want the report's own and the demo's four", plots)
 	}
 	shot := filepath.Join(dir, "shot.png")
-	if err := exec.CommandContext(ctx, chromium, append(common, "--window-size=1000,2400", "--screenshot="+shot, "file://"+page)...).Run(); err != nil {
+	if err := exec.CommandContext(ctx, chromium, append(common, "--window-size=1000,1600", "--screenshot="+shot, "file://"+page)...).Run(); err != nil {
 		t.Fatalf("chromium screenshot: %v", err)
 	}
 	f, err := os.Open(shot)
@@ -86,18 +125,15 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Count pixels of the first two series colors (#c0392b, #2471a3).
-	found := map[[3]uint32]int{}
+	colors := map[uint32]bool{}
 	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
 			r, g, bl, _ := img.At(x, y).RGBA()
-			found[[3]uint32{r >> 8, g >> 8, bl >> 8}]++
+			colors[(r>>11)<<10|(g>>11)<<5|bl>>11] = true
 		}
 	}
-	for _, c := range [][3]uint32{{0xc0, 0x39, 0x2b}, {0x24, 0x71, 0xa3}} {
-		if found[c] < 200 {
-			t.Errorf("screenshot has %d pixels of plot color %x, want a visible plot", found[c], c)
-		}
+	if len(colors) < 20 {
+		t.Errorf("screenshot has %d colours: blank page?", len(colors))
 	}
 }
