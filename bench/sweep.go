@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	rt "github.com/yalue/onnxruntime_go"
 
@@ -26,56 +27,60 @@ func ioNames(model []byte) (string, string, error) {
 }
 
 // sweep measures ONNX Runtime settings one at a time against the default (all graph
-// optimisations, arena on, spinning as in opt, batch opt.Batch) on a bare session.
+// optimisations, arena on, spinning as in opt, batch opt.Batch) on bare sessions. Each
+// setting is paired with a window of the default session right before it, and its
+// relative figure is against that window, so slow drifts of a shared machine's load
+// cancel out.
 func sweep(ctx context.Context, opt *Options, m Model, bb *backbone.Backbone, model []byte, x []float32, tl int,
-	bare func(SessionConfig, int) (float64, error)) []Setting {
+	bare func(SessionConfig, int, time.Duration) (float64, error), def *bareSession) []Setting {
 	base := SessionConfig{Threads: opt.Threads, NoSpin: !opt.Spin}
+	win := max(opt.MinTime/2, 100*time.Millisecond)
 	var out []Setting
-	def, err := bare(base, opt.Batch)
-	if err != nil || def == 0 {
-		opt.logf("%s: settings sweep: %v", m.Name, err)
-		return nil
-	}
-	add := func(name, value string, rate float64, err error, note string) {
-		s := Setting{Model: m.Name, Name: name, Value: value, ImagesPS: rate, Relative: rate / def, Note: note}
+	measure := func(name, value string, c SessionConfig, batch int) {
+		if ctx.Err() != nil {
+			return
+		}
+		d, err := timeRuns(def.run, 2, win)
+		s := Setting{Model: m.Name, Name: name, Value: value}
+		if err == nil {
+			s.ImagesPS, err = bare(c, batch, win)
+		}
 		if err != nil {
 			s.Note = err.Error()
-			s.ImagesPS, s.Relative = 0, 0
+		} else if d > 0 {
+			s.Relative = s.ImagesPS / (d * float64(opt.Batch))
 		}
 		out = append(out, s)
 	}
-	add("default", fmt.Sprintf("opt=all arena=on spin=%v batch=%d", opt.Spin, opt.Batch), def, nil, "")
+	if d, err := timeRuns(def.run, 2, win); err == nil {
+		out = append(out, Setting{Model: m.Name, Name: "default", Value: fmt.Sprintf("opt=all arena=on spin=%v batch=%d", opt.Spin, opt.Batch),
+			ImagesPS: d * float64(opt.Batch), Relative: 1})
+	}
 	for _, lvl := range []string{"extended", "basic", "disabled"} {
-		if ctx.Err() != nil {
-			return out
-		}
 		c := base
 		c.OptLevel = lvl
-		r, err := bare(c, opt.Batch)
-		add("graph optimisation", lvl, r, err, "")
+		measure("graph optimisation", lvl, c, opt.Batch)
 	}
 	c := base
 	c.NoArena = true
-	r, err := bare(c, opt.Batch)
-	add("CPU memory arena", "off", r, err, "")
+	measure("CPU memory arena", "off", c, opt.Batch)
 	c = base
 	c.NoSpin = !c.NoSpin
-	r, err = bare(c, opt.Batch)
-	add("intra-op spinning", fmt.Sprint(!c.NoSpin), r, err, "")
+	measure("intra-op spinning", fmt.Sprint(!c.NoSpin), c, opt.Batch)
 	for _, b := range []int{1, 8, 16, maxSweepBatch} {
-		if b == opt.Batch || ctx.Err() != nil {
-			continue
+		if b != opt.Batch {
+			measure("batch size", fmt.Sprint(b), base, b)
 		}
-		r, err := bare(base, b)
-		add("batch size", fmt.Sprint(b), r, err, "")
 	}
-	add("I/O binding", "n/a", 0, nil, "onnxruntime_go has no IoBinding; on CPU the bare session's preallocated input and output tensors are the equivalent")
+	out = append(out, Setting{Model: m.Name, Name: "I/O binding", Value: "n/a",
+		Note: "onnxruntime_go has no IoBinding; on CPU the bare session's preallocated input and output tensors are the equivalent"})
 	if v, note, err := fp16AsStored(opt, m.Name, bb, x, tl); err == nil {
 		out = append(out, v...)
-	} else if note != "" {
-		add("fp16 as stored", "-", 0, nil, note)
 	} else {
-		add("fp16 as stored", "-", 0, err, "")
+		if note == "" {
+			note = err.Error()
+		}
+		out = append(out, Setting{Model: m.Name, Name: "fp16 as stored", Value: "-", Note: note})
 	}
 	return out
 }
