@@ -2,13 +2,16 @@ package turbo
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/jpeg"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -377,5 +380,66 @@ func TestGuardsAndOrientation(t *testing.T) {
 	})
 	if allocs > 50 {
 		t.Errorf("refusing a bomb allocated %.0f times", allocs)
+	}
+}
+
+// TestLoaderAndLoadFileUseTurbo: the loader and LoadFile go through the registered
+// decoder (their tensors equal LoadBytes's exactly), and the loader's steady state
+// allocates only a few small objects per image (file handles), no pixel buffers.
+func TestLoaderAndLoadFileUseTurbo(t *testing.T) {
+	needTurbo(t)
+	if imageio.FastJPEG() != Name {
+		t.Skip("libjpeg-turbo not registered")
+	}
+	dir := sharedtest.Dir(t, "data/miml-scenes/images")
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	sort.Strings(paths)
+	paths = paths[:64]
+	s := imageio.ImageNetSpec()
+	tl := s.TensorLen()
+	want := make([]float32, len(paths)*tl)
+	for i, p := range paths {
+		d, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := imageio.LoadBytes(d, s, want[i*tl:(i+1)*tl], imageio.DecodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]float32, tl)
+	if err := imageio.LoadFile(paths[3], s, got, imageio.DecodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := meanMaxAbs(got, want[3*tl:4*tl]); m != 0 {
+		t.Errorf("LoadFile differs from LoadBytes by %g", m)
+	}
+	pass := func() (mallocs, bytes uint64) {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		l := imageio.NewLoader(context.Background(), paths, s, imageio.LoaderOptions{BatchSize: 16, Workers: 2})
+		defer l.Close()
+		for {
+			b, err := l.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, _ := meanMaxAbs(b.Data, want[b.Start*tl:(b.Start+b.N)*tl]); m != 0 {
+				t.Fatalf("loader batch at %d differs from LoadBytes by %g", b.Start, m)
+			}
+			l.Release(b)
+		}
+		runtime.ReadMemStats(&m1)
+		return m1.Mallocs - m0.Mallocs, m1.TotalAlloc - m0.TotalAlloc
+	}
+	pass()
+	n, by := pass()
+	perImg, bytesPerImg := float64(n)/float64(len(paths)), float64(by)/float64(len(paths))
+	t.Logf("loader via libjpeg-turbo: %.1f allocations, %.0f bytes per image (the batch buffers are allocated once per loader)", perImg, bytesPerImg)
+	if perImg > 10 {
+		t.Errorf("%.1f allocations per image, want <= 10", perImg)
 	}
 }
