@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,9 @@ import (
 func init() {
 	register(&command{name: "bench e2e", summary: "benchmark files -> features against bare ONNX Runtime, PyTorch and pure Go", run: runBenchE2E})
 }
+
+// benchE2EStdout receives the table or JSON (tests swap it).
+var benchE2EStdout io.Writer = os.Stdout
 
 type modelFlags []string
 
@@ -103,11 +107,11 @@ func runBenchE2E(ctx context.Context, args []string) error {
 		return err
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(benchE2EStdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	return rep.WriteTable(os.Stdout)
+	return rep.WriteTable(benchE2EStdout)
 }
 
 // torchName maps a model name to the architecture the PyTorch script builds ("" when none).

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/multilabel/multilabel/bench"
+	"github.com/multilabel/multilabel/internal/sharedtest"
+)
+
+func TestBenchE2EBadUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--n", "0"},
+		{"--images", t.TempDir()},
+		{"--model", "nameonly", "--images", sharedtest.Dir(t, "data/miml-scenes/images"), "--python", ""},
+	} {
+		if code := run(append([]string{"bench", "e2e"}, args...)); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// TestBenchE2EQuick runs the benchmark on 8 MIML images with the shared SqueezeNet, the
+// shortest settings and no PyTorch: the command works end to end (the figures are not
+// checked: the benchmark is not a test).
+func TestBenchE2EQuick(t *testing.T) {
+	images := sharedtest.Dir(t, "data/miml-scenes/images")
+	model := sharedtest.Dir(t, "models/squeezenet1.1/squeezenet1.1-fp16.onnx")
+	sharedtest.ORTLib(t)
+	var out bytes.Buffer
+	old := benchE2EStdout
+	benchE2EStdout = &out
+	defer func() { benchE2EStdout = old }()
+	code := run([]string{"bench", "e2e", "--model", "squeezenet1.1=" + model, "--images", images, "--n", "8", "--batch", "4",
+		"--min-time", "30ms", "--latency-runs", "3", "--go-images", "0", "--settings=false", "--python", "", "--json"})
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if len(rep.Rows) != 1 {
+		t.Fatalf("rows: %+v", rep.Rows)
+	}
+	r := rep.Rows[0]
+	if r.Ceiling <= 0 || r.Engine <= 0 || r.EndToEnd <= 0 || r.LatencyP50 <= 0 || r.GFLOPPerImg <= 0 || rep.PeakGFLOPS <= 0 || len(r.Errors) > 0 {
+		t.Errorf("row %+v, peak %v", r, rep.PeakGFLOPS)
+	}
+}
