@@ -207,6 +207,7 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 	defer loader.Close()
 	tl := key.Spec.TensorLen()
 	var input []float32
+	var items []int
 	for {
 		batch, err := loader.Next()
 		if errors.Is(err, io.EOF) {
@@ -215,9 +216,11 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 		if err != nil {
 			return fmt.Errorf("featcache: loading images: %w", err)
 		}
-		// Compact the usable items.
+		// Compact the usable items; a batch without bad items is run in place (no copy)
+		// and released after the run, while the loader fills the next ones.
 		input = input[:0]
-		var items []int
+		items = items[:0]
+		failed := batch.Failed()
 		for j := range batch.N {
 			k := batch.Start + j
 			if batch.Errs != nil && batch.Errs[j] != nil {
@@ -232,11 +235,18 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 				continue
 			}
 			items = append(items, k)
-			input = append(input, batch.Data[j*tl:(j+1)*tl]...)
+			if failed > 0 {
+				input = append(input, batch.Data[j*tl:(j+1)*tl]...)
+			}
 		}
-		loader.Release(batch)
+		in := input
+		if failed == 0 {
+			in = batch.Data[:batch.N*tl]
+		}
+		n := batch.N
 		if len(items) > 0 {
-			out, err := eng.Run(ctx, input, len(items))
+			out, err := eng.Run(ctx, in, len(items))
+			loader.Release(batch)
 			if err != nil {
 				return fmt.Errorf("featcache: running %s: %w", eng.Name(), err)
 			}
@@ -256,7 +266,9 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 					}
 				}
 			}
+		} else {
+			loader.Release(batch)
 		}
-		bar.Add(batch.N)
+		bar.Add(n)
 	}
 }
