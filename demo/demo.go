@@ -55,8 +55,9 @@ type Config struct {
 	ScratchEpochs, FineTuneEpochs, ProbeEpochs int
 	// Batch is the mini-batch size of the CNN trainings.
 	Batch int
-	// LR is the peak learning rate of the CNN trainings (the probe uses 3e-3).
-	LR float64
+	// LR is the peak learning rate of the scratch training (the probe uses 3e-3);
+	// FineTuneLR that of the fine-tuning (0: LR/3).
+	LR, FineTuneLR float64
 	// Seed seeds the world, the initialisations and the shuffling.
 	Seed uint64
 	// RareLabels is how many of the rarest training labels the table details.
@@ -164,6 +165,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LR <= 0 {
 		c.LR = d.LR
+	}
+	if c.FineTuneLR <= 0 {
+		c.FineTuneLR = c.LR / 3
 	}
 	if c.RareLabels <= 0 {
 		c.RareLabels = d.RareLabels
@@ -422,7 +426,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("demo: fine-tune/%s: %w", ln, err)
 		}
 		c := cnnCfg(ln, cnn.StageBlock3, cfg.FineTuneEpochs, &curve, bar)
-		c.LR = cfg.LR / 3
+		c.LR = cfg.FineTuneLR
 		if err := fn.TrainMultiLabel(ctx, actTr, trY, h, c); err != nil {
 			return nil, fmt.Errorf("demo: fine-tune/%s: %w", ln, err)
 		}
