@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/train"
@@ -58,6 +60,17 @@ func runTrain(ctx context.Context, args []string) error {
 	randomBB := fs.Bool("random-backbone", false, "replace the backbone's weights by a seeded random initialisation (transfer-gap baseline)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress bars")
+	ftDef := finetune.DefaultConfig()
+	unfreeze := fs.String("unfreeze", "", "after training the head on frozen features, fine-tune the backbone's last K blocks (or all) with it (blocks: see finetune docs / backbone.Blocks)")
+	ftEpochs := fs.Int("ft-epochs", ftDef.Epochs, "fine-tuning epochs (with --unfreeze)")
+	ftBatch := fs.Int("ft-batch-size", ftDef.BatchSize, "fine-tuning batch size")
+	ftLR := fs.Float64("ft-lr", ftDef.LR, "fine-tuning peak learning rate of the head")
+	tailFactor := fs.Float64("tail-lr-factor", ftDef.TailFactor, "fine-tuning learning rate of the unfrozen blocks = --ft-lr × this (discriminative learning rates)")
+	ftWarmup := fs.Float64("ft-warmup", ftDef.WarmupEpochs, "fine-tuning warmup, in epochs (then cosine decay)")
+	trainBN := fs.Bool("train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
+	augment := fs.Bool("augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
+	views := fs.Int("views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
+	backendFlag := fs.String("backend", "auto", "GoMLX backend for fine-tuning: auto|go|xla (xla needs a build with it and its PJRT plugin)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -93,6 +106,22 @@ func runTrain(ctx context.Context, args []string) error {
 	}
 	if !*quiet {
 		cfg.Progress = os.Stderr
+	}
+	if *unfreeze != "" {
+		ft := finetune.Config{Unfreeze: *unfreeze, Epochs: *ftEpochs, BatchSize: *ftBatch, LR: *ftLR, TailFactor: *tailFactor,
+			WarmupEpochs: *ftWarmup, WeightDecay: *wd, ClipNorm: ftDef.ClipNorm, Loss: *lossFlag, TrainBN: *trainBN,
+			Views: *views, Backend: *backendFlag}
+		if *augment {
+			a := imageio.DefaultAugment()
+			ft.Augment = &a
+		}
+		if *checkpoint != "" {
+			ft.Checkpoint, ft.Resume = *checkpoint+".finetune", *resume
+		}
+		if err := ft.Validate(); err != nil {
+			return usageErrorf("%v", err)
+		}
+		return runFineTune(ctx, cfg, ft, *reportDir, *jsonOut)
 	}
 	res, err := model.Train(ctx, cfg)
 	if err != nil {
@@ -182,5 +211,57 @@ func writeTrainReport(dir string, res *model.TrainResult) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "report written to %s\n", dir)
+	return nil
+}
+
+// runFineTune is train --unfreeze: the head on frozen features, then the last blocks
+// with it (model.FineTune); it prints the fine-tuned result and the comparison.
+func runFineTune(ctx context.Context, cfg model.TrainConfig, ft finetune.Config, reportDir string, asJSON bool) error {
+	r, err := model.FineTune(ctx, cfg, ft)
+	if err != nil {
+		if model.IsBadInput(err) || errors.Is(err, finetune.ErrBadCut) {
+			return badInput(err)
+		}
+		return err
+	}
+	res := r.AsTrainResult()
+	if reportDir != "" {
+		if err := writeTrainReport(reportDir, res); err != nil {
+			return err
+		}
+	}
+	f := r.FineTune
+	var perEpoch float64
+	for _, e := range f.History[1:] {
+		perEpoch += e.Seconds / float64(len(f.History)-1)
+	}
+	probeMAP, ftMAP := 0.0, 0.0
+	if r.Probe.Test != nil && r.Test != nil {
+		probeMAP, ftMAP = r.Probe.Test.MAP, r.Test.MAP
+	}
+	if asJSON {
+		var buf strings.Builder
+		if err := printTrainResult(&buf, res, cfg, true); err != nil {
+			return err
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(buf.String()), &m); err != nil {
+			return err
+		}
+		m["fine_tune"] = f
+		m["probe_test"] = r.Probe.Test
+		m["seconds_per_epoch"] = perEpoch
+		enc := json.NewEncoder(modelStdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	}
+	if err := printTrainResult(modelStdout, res, cfg, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(modelStdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d\n",
+		f.Block, f.Cut, f.TailParams, f.HeadParams, len(f.History)-1, perEpoch, f.Backend, f.Engine, f.BestEpoch)
+	if r.Probe.Test != nil && r.Test != nil {
+		fmt.Fprintf(modelStdout, "test mAP: head on frozen features %.4f, fine-tuned %.4f\n", probeMAP, ftMAP)
+	}
 	return nil
 }
