@@ -92,8 +92,8 @@ func (a Arch) Validate() error {
 			return fmt.Errorf("cnn: width %d of stage %d out of range 1..1024", w, i)
 		}
 	}
-	if a.Classes < 1 {
-		return fmt.Errorf("cnn: %d classes, want >= 1", a.Classes)
+	if a.Classes < 1 || a.Classes > 1<<20 {
+		return fmt.Errorf("cnn: %d classes, want 1..%d", a.Classes, 1<<20)
 	}
 	return nil
 }

@@ -129,3 +129,56 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatal("truncated model imported without error")
 	}
 }
+
+// FuzzImportONNX feeds ImportONNX arbitrary bytes: it must return a network or an error,
+// never panic.
+func FuzzImportONNX(f *testing.F) {
+	net, err := New(Arch{Size: 4, Widths: [3]int{1, 2, 1}, Classes: 2}, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	data, err := net.ExportONNX("fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add(data[:len(data)/3])
+	f.Add([]byte{})
+	f.Add([]byte("\x08\x07junk"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := ImportONNX(b)
+		if err == nil {
+			if verr := n.Arch.Validate(); verr != nil {
+				t.Fatalf("imported an invalid arch: %v", verr)
+			}
+			for _, p := range n.Params {
+				if prod(p.Dims) != len(p.Data) {
+					t.Fatalf("parameter %s: %d values for %v", p.Name, len(p.Data), p.Dims)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkTrainStep measures training throughput (images per second) of the demo's
+// network on 24×24 images, the cost that dominates the scratch baseline.
+func BenchmarkTrainStep(b *testing.B) {
+	a := Arch{Size: 24, Widths: [3]int{8, 16, 32}, Classes: 36}
+	net, err := New(a, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 64
+	x := randomInput(n, a.Size, 1)
+	cls := make([]int, n)
+	for i := range cls {
+		cls[i] = i % a.Classes
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := net.TrainSource(context.Background(), x, cls, TrainConfig{Epochs: 1, Batch: 32, LR: 1e-3, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "img/s")
+}
