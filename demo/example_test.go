@@ -1,0 +1,38 @@
+package demo_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/multilabel/multilabel/demo"
+)
+
+func ExampleSpecFor() {
+	s := demo.SpecFor(24)
+	fmt.Println(s.Width, s.Height, s.Layout, s.Mean[0], s.Std[0])
+	// Output: 24 24 NCHW 0.5 0.25
+}
+
+// ExampleRun runs a very small demo with the embedded backbone and the pure-Go engine
+// (the README's `multilabel demo --quick` uses demo.Quick()).
+func ExampleRun() {
+	cfg := demo.Config{TrainImages: 32, TestImages: 32, ScratchEpochs: 1, FineTuneEpochs: 1, ProbeEpochs: 2,
+		Batch: 16, Seed: 1, Engine: "go", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	res, err := demo.Run(context.Background(), cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range res.Rows {
+		fmt.Println(r.Method, r.Loss)
+	}
+	// Output:
+	// scratch bce
+	// scratch asl
+	// linear-probe bce
+	// linear-probe asl
+	// fine-tune bce
+	// fine-tune asl
+}
