@@ -22,8 +22,10 @@
 //
 //	GOTOOLCHAIN=auto go run ./synth/cmd/pretrain
 //
-// (about 4 minutes on two idle cores; `multilabel demo --pretrain` does the same inside a
-// demo run). Pretraining is deterministic: the pure-Go backend gives the same bytes with
+// (24,000 training images in all: about 4 minutes at the ~100 images/s the pure-Go
+// backend trains this network on two idle cores; it took 28 minutes on the heavily
+// shared machine it was made on; `multilabel demo --pretrain` does the same inside a demo
+// run). Its held-out source-task accuracy is 0.289 over 36 classes (chance 0.028). Pretraining is deterministic: the pure-Go backend gives the same bytes with
 // GOMAXPROCS 1, 2 and 4 (checked on linux/amd64), and TestPretrainDeterministic checks
 // it on a tiny configuration.
 package demo
