@@ -105,6 +105,9 @@ type Row struct {
 	Curve []float64 `json:"loss_curve"`
 
 	scores [][]float32
+	// truth and paths are the test set of a real-data row (synth rows use Result.test).
+	truth [][]int8
+	paths []string
 }
 
 // Result is a demo run's outcome.
@@ -131,6 +134,8 @@ type Result struct {
 	Seconds    float64 `json:"seconds"`
 
 	test []synth.Sample
+	// real is set by RunReal.
+	real bool
 }
 
 // Row returns the row of a method and loss, or nil.
@@ -274,21 +279,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	rareAP := func(perClass []float64) ([]float64, float64) {
-		v := make([]float64, len(res.rareIdx))
-		s, n := 0.0, 0
-		for k, j := range res.rareIdx {
-			v[k] = perClass[j]
-			if !math.IsNaN(v[k]) {
-				s += v[k]
-				n++
-			}
-		}
-		if n == 0 {
-			return v, math.NaN()
-		}
-		return v, s / float64(n)
-	}
 	addRow := func(method, lossName string, scores []float32, curve []float64, t0 time.Time) error {
 		rows := make([][]float32, len(testSet))
 		L := len(res.Labels)
@@ -308,7 +298,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			r.PerClassAP = append(r.PerClassAP, ap)
 		}
-		r.RarePerClass, r.RareAP = rareAP(r.PerClassAP)
+		r.RarePerClass, r.RareAP = res.rareAPs(r.PerClassAP)
 		res.Rows = append(res.Rows, r)
 		log.Info("demo: trained", "method", method, "loss", lossName, "mAP", fmt.Sprintf("%.3f", r.MAP),
 			"rare_AP", fmt.Sprintf("%.3f", r.RareAP), "seconds", fmt.Sprintf("%.1f", r.Seconds))
@@ -486,6 +476,24 @@ func probe(ctx context.Context, cfg Config, lossName string, x []float32, y [][]
 	return &p, curve, nil
 }
 
+// rareAPs picks the rare labels' APs out of per-class APs and averages them (NaN when
+// none has test positives).
+func (r *Result) rareAPs(perClass []float64) ([]float64, float64) {
+	v := make([]float64, len(r.rareIdx))
+	s, n := 0.0, 0
+	for k, j := range r.rareIdx {
+		v[k] = perClass[j]
+		if !math.IsNaN(v[k]) {
+			s += v[k]
+			n++
+		}
+	}
+	if n == 0 {
+		return v, math.NaN()
+	}
+	return v, s / float64(n)
+}
+
 // rarest returns the indices of the k labels with the fewest training positives (ties:
 // lower index first).
 func rarest(counts []int, k int) []int {
@@ -590,12 +598,26 @@ func (r *Result) Summary() string {
 		return b
 	}
 	s, p, f := best("scratch"), best("linear-probe"), best("fine-tune")
-	if s == nil || p == nil || f == nil {
+	if s == nil && p == nil && f == nil {
 		return errNoRows.Error()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "transfer vs scratch (best loss each): linear probe %+.3f mAP, fine-tune %+.3f mAP over scratch (%.3f)\n",
-		p.MAP-s.MAP, f.MAP-s.MAP, s.MAP)
+	if s != nil && (p != nil || f != nil) {
+		fmt.Fprintf(&b, "transfer vs scratch (best loss each):")
+		if p != nil {
+			fmt.Fprintf(&b, " linear probe %+.3f mAP", p.MAP-s.MAP)
+		}
+		if f != nil {
+			if p != nil {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " fine-tune %+.3f mAP", f.MAP-s.MAP)
+		}
+		fmt.Fprintf(&b, " over scratch (%.3f)\n", s.MAP)
+	}
+	if r.real && s != nil {
+		fmt.Fprintf(&b, "scratch: %s\n", ScratchLabel)
+	}
 	for _, m := range Methods {
 		bce, asl := r.Row(m, loss.BCE), r.Row(m, loss.ASL)
 		if bce != nil && asl != nil {

@@ -36,3 +36,13 @@ func ExampleRun() {
 	// fine-tune bce
 	// fine-tune asl
 }
+
+func ExampleCheckMethods() {
+	m, err := demo.CheckMethods([]string{"linear-probe", "scratch"})
+	fmt.Println(m, err)
+	_, err = demo.CheckMethods([]string{"magic"})
+	fmt.Println(err)
+	// Output:
+	// [scratch linear-probe] <nil>
+	// bad demo configuration: unknown method "magic" (want scratch, linear-probe, fine-tune)
+}

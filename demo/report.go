@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	_ "image/jpeg" // real-data galleries
 	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/image/draw"
@@ -20,6 +23,33 @@ func pngBytes(img image.Image, scale int) []byte {
 	var buf bytes.Buffer
 	_ = png.Encode(&buf, big)
 	return buf.Bytes()
+}
+
+// thumbnail decodes an image file and returns it as a PNG at most size pixels wide
+// and high.
+func thumbnail(path string, size int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("%s: empty image", path)
+	}
+	s := math.Min(1, float64(size)/float64(max(w, h)))
+	small := image.NewRGBA(image.Rect(0, 0, max(1, int(float64(w)*s)), max(1, int(float64(h)*s))))
+	draw.ApproxBiLinear.Scale(small, small.Bounds(), img, b, draw.Src, nil)
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, small); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func (r *Result) best() int {
@@ -47,9 +77,17 @@ func (r *Result) HTML() ([]byte, error) {
 	for i, s := range r.test {
 		truth[i] = s.Truth
 	}
+	task := fmt.Sprintf("synthetic multi-label world: %d training and %d test images, %d labels, imbalance ratio %.1f",
+		r.TrainImages, r.TestImages, len(r.Labels), r.ImbalanceRatio)
+	title := "multilabel demo: transfer learning vs training from scratch"
+	if r.real {
+		truth = bestRow.truth
+		task = fmt.Sprintf("%s: %d training and %d test images (seeded split of multilabel train), %d labels, imbalance ratio %.1f over the data set",
+			r.DataDir, r.TrainImages, r.TestImages, len(r.Labels), r.ImbalanceRatio)
+		title = "multilabel demo on real data: transfer learning vs random weights"
+	}
 	meta := [][2]string{
-		{"task", fmt.Sprintf("synthetic multi-label world: %d training and %d test images, %d labels, imbalance ratio %.1f",
-			r.TrainImages, r.TestImages, len(r.Labels), r.ImbalanceRatio)},
+		{"task", task},
 		{"backbone", r.BackboneSource},
 		{"feature engine", r.Engine},
 		{"time", fmt.Sprintf("%.1fs", r.Seconds)},
@@ -58,8 +96,11 @@ func (r *Result) HTML() ([]byte, error) {
 		k, v, _ := strings.Cut(line, ": ")
 		meta = append(meta, [2]string{k, v})
 	}
-	meta = append(meta, [2]string{"evaluated below", fmt.Sprintf("the best model, %s / %s (mAP %.3f); the six models are compared at the end",
-		bestRow.Method, bestRow.Loss, bestRow.MAP)})
+	if r.real {
+		meta = append(meta, [2]string{"metrics", "test set; CF1 and OF1 at per-class thresholds tuned on the validation set"})
+	}
+	meta = append(meta, [2]string{"evaluated below", fmt.Sprintf("the best model, %s / %s (mAP %.3f); the %d models are compared at the end",
+		bestRow.Method, bestRow.Loss, bestRow.MAP, len(r.Rows))})
 
 	var hist report.History
 	for i, l := range bestRow.Curve {
@@ -108,33 +149,58 @@ func (r *Result) HTML() ([]byte, error) {
 		comparison += report.LineChart(report.Chart{ID: "demo-loss", Title: "Training loss (relative to epoch 1)",
 			XLabel: "epoch", YLabel: "loss / first-epoch loss", Series: series})
 	}
+	tailTitle := "Training positives per label"
+	if r.real {
+		tailTitle = "Positives per label in the data set"
+	}
 	var tail []report.Bar
 	for j, c := range r.TrainCounts {
 		tail = append(tail, report.Bar{Name: r.Labels[j], Value: float64(c)})
 	}
 	var items []report.GalleryItem
-	for i := 0; i < min(12, len(r.test)); i++ {
-		it := report.GalleryItem{Data: pngBytes(r.test[i].Image, 6), Caption: fmt.Sprintf("test image %d", i)}
+	for i := 0; i < min(12, len(truth)); i++ {
+		var it report.GalleryItem
+		if r.real {
+			data, err := thumbnail(bestRow.paths[i], 160)
+			if err != nil {
+				continue
+			}
+			it = report.GalleryItem{Data: data, Caption: filepath.Base(bestRow.paths[i])}
+		} else {
+			it = report.GalleryItem{Data: pngBytes(r.test[i].Image, 6), Caption: fmt.Sprintf("test image %d", i)}
+		}
 		for j, l := range r.Labels {
 			sc := float64(bestRow.scores[i][j])
-			if sc >= 0.5 || r.test[i].Truth[j] == 1 {
-				it.Labels = append(it.Labels, report.GalleryLabel{Name: l, Score: sc, Predicted: sc >= 0.5, Truth: r.test[i].Truth[j]})
+			if sc >= 0.5 || truth[i][j] == 1 {
+				it.Labels = append(it.Labels, report.GalleryLabel{Name: l, Score: sc, Predicted: sc >= 0.5, Truth: truth[i][j]})
 			}
 		}
 		items = append(items, it)
 	}
 	return report.Build(report.Input{
-		Title:   "multilabel demo: transfer learning vs training from scratch",
+		Title:   title,
 		Meta:    meta,
 		Labels:  r.Labels,
 		Scores:  bestRow.scores,
 		Truth:   truth,
 		History: hist,
 		Sections: []report.Section{
-			{Title: "Comparison: scratch, linear probe, fine-tune × BCE, ASL", HTML: comparison},
-			{Title: "Training positives per label (the long tail)", HTML: report.BarChart("demo-tail", "Training positives per label", tail, 0)},
+			{Title: "Comparison: " + r.methodsTitle(), HTML: comparison},
+			{Title: tailTitle + " (the long tail)", HTML: report.BarChart("demo-tail", tailTitle, tail, 0)},
 			{Title: fmt.Sprintf("Predictions of the best model (%s / %s) on test images", bestRow.Method, bestRow.Loss),
 				HTML: report.Gallery(items)},
 		},
 	})
+}
+
+func (r *Result) methodsTitle() string {
+	var ms []string
+	seen := map[string]bool{}
+	for _, row := range r.Rows {
+		if !seen[row.Method] {
+			seen[row.Method] = true
+			ms = append(ms, strings.ReplaceAll(row.Method, "-", " "))
+		}
+	}
+	return strings.Join(ms, ", ") + " × BCE, ASL"
 }

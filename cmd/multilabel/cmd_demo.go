@@ -3,30 +3,41 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/synth/cnn"
 )
 
 func init() {
 	register(&command{
 		name:    "demo",
-		summary: "transfer learning vs training from scratch on a built-in synthetic task (no downloads)",
+		summary: "transfer learning vs training from scratch: on a built-in synthetic task (no downloads) or, with --data, on real data",
 		run:     runDemo,
 	})
 }
 
 func runDemo(ctx context.Context, args []string) error {
-	fs := newFlags("demo", "[--quick] [--out DIR] [--seed N] [--pretrain | --backbone FILE] [--json]")
+	fs := newFlags("demo", "[--quick] [--out DIR] [--seed N] [--pretrain | --backbone FILE] [--json]\n"+
+		"       multilabel demo --backbone FILE|ZOO --data D [--images DIR] [--methods M,...] [--limit N] [--quick] [--out DIR] [--seed N] [--json]")
 	quick := fs.Bool("quick", false, "small configuration: under a minute on two cores")
 	out := fs.String("out", filepath.Join(os.TempDir(), "multilabel-demo"), "directory for the data set, report, bundle and backbone")
 	seed := fs.Uint64("seed", 1, "seed of the world, initialisations and shuffling")
 	pretrain := fs.Bool("pretrain", false, "pretrain the backbone on the synth source task afresh (minutes) instead of using the embedded one")
-	bbFile := fs.String("backbone", "", "ONNX backbone written by the synth pretraining (default: the embedded one)")
-	data := fs.String("data", "", "real data set (not supported yet)")
+	bbFile := fs.String("backbone", "", "ONNX backbone written by the synth pretraining (default: the embedded one); with --data: an ONNX file, a directory holding one, or a zoo name")
+	data := fs.String("data", "", "real data set (label file: CSV, COCO JSON or VOC root): run the comparison on it (needs --backbone)")
+	images := fs.String("images", "", "with --data: directory the label file's image names are relative to")
+	methods := fs.String("methods", "", "with --data: comma-separated subset of scratch,linear-probe,fine-tune (default: all)")
+	limit := fs.Int("limit", 0, "with --data: use a label-stratified seeded subset of this many images (0: all)")
+	ftEpochs := fs.Int("ft-epochs", 0, "with --data: fine-tuning epochs of the scratch and fine-tune rows (default: 1 with --quick, else 3)")
+	ortLib := fs.String("ort-lib", "", "with --data: path of libonnxruntime.so (default: $ONNXRUNTIME_LIB or the install place)")
+	cacheDir := fs.String("cache-dir", "", "with --data: feature cache directory (default: the user cache)")
 	engineKind := fs.String("engine", "auto", "feature engine: auto, ort or go")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if err := parseFlags(fs, args); err != nil {
@@ -36,7 +47,47 @@ func runDemo(ctx context.Context, args []string) error {
 		return usageErrorf("unexpected arguments %v", fs.Args())
 	}
 	if *data != "" {
-		return usageErrorf("--data: the demo runs on its synthetic world only; use 'multilabel train' for real data")
+		if *pretrain {
+			return usageErrorf("--data and --pretrain exclude each other")
+		}
+		if *bbFile == "" {
+			return usageErrorf("--data needs --backbone (an ONNX file or a zoo name)")
+		}
+		cfg := demo.DefaultReal()
+		if *quick {
+			cfg = demo.QuickReal()
+		}
+		if *methods != "" {
+			cfg.Methods = strings.Split(*methods, ",")
+		}
+		if _, err := demo.CheckMethods(cfg.Methods); err != nil {
+			return usageErrorf("--methods: %v", err)
+		}
+		if *limit < 0 {
+			return usageErrorf("--limit %d: want >= 0", *limit)
+		}
+		if *ftEpochs < 0 {
+			return usageErrorf("--ft-epochs %d: want >= 0", *ftEpochs)
+		}
+		if *ftEpochs > 0 {
+			cfg.FineTuneEpochs = *ftEpochs
+		}
+		cfg.Data, cfg.Images, cfg.Backbone, cfg.Limit = *data, *images, *bbFile, *limit
+		cfg.Seed, cfg.OutDir, cfg.Engine, cfg.ORTLib, cfg.CacheDir = *seed, *out, *engineKind, *ortLib, *cacheDir
+		cfg.Progress = os.Stderr
+		res, err := demo.RunReal(ctx, cfg)
+		if err != nil {
+			if errors.Is(err, demo.ErrBadConfig) || model.IsBadInput(err) {
+				return badInput(err)
+			}
+			return err
+		}
+		return printDemo(res, *asJSON)
+	}
+	for _, f := range []string{"images", "methods", "limit", "ft-epochs", "ort-lib", "cache-dir"} {
+		if flagSet(fs, f) {
+			return usageErrorf("--%s applies to real data only (with --data)", f)
+		}
 	}
 	cfg := demo.Default()
 	if *quick {
@@ -61,7 +112,18 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	return printDemo(res, *asJSON)
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func printDemo(res *demo.Result, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
@@ -70,7 +132,7 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Println()
 	fmt.Print(res.Summary())
 	fmt.Printf("\nreport: %s\nbundle: %s\ndata:   %s\ntotal:  %.1fs (features: %s)\n",
-		res.ReportPath, orNone(res.BundlePath), res.DataDir, res.Seconds, res.Engine)
+		orNone(res.ReportPath), orNone(res.BundlePath), res.DataDir, res.Seconds, res.Engine)
 	return nil
 }
 
