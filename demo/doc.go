@@ -15,6 +15,23 @@
 //   - fine-tune: the pretrained CNN's last residual stage and the probe's head trained
 //     together (LP-FT), earlier stages frozen.
 //
+// # Real data
+//
+// RunReal (`multilabel demo --backbone FILE|ZOO --data D`) runs the same comparison on a
+// real data set and ONNX backbone, on the seeded split of `multilabel train` (it calls
+// model.Train and model.FineTune, which split the data themselves):
+//
+//   - scratch: training a whole real backbone from random weights is out of reach in
+//     pure Go, so the row is the same architecture with seeded random weights
+//     (model.RandomizeONNX) whose last block and head are trained, exactly like the
+//     fine-tuned row's (ScratchLabel says so in the output);
+//   - linear-probe: model.Train on pretrained features (cached by featcache);
+//   - fine-tune: model.FineTune with the last block unfrozen (LP-FT).
+//
+// Metrics are test-set figures at per-class thresholds tuned on the validation split;
+// the best model's bundle and an HTML report are written. Methods and Limit (a
+// stratified subset) keep a run short.
+//
 // # The embedded backbone
 //
 // backbone.onnx (about 130 KB) is the CNN pretrained with DefaultPretrain(). It is

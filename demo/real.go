@@ -140,21 +140,25 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 		return nil, err
 	}
 	dataPath := cfg.Data
-	if cfg.Limit > 0 && cfg.Limit < len(all.Samples) {
+	if total := len(all.Samples); cfg.Limit > 0 && cfg.Limit < total {
 		f := float64(cfg.Limit) / float64(len(all.Samples))
 		idx, err := dataset.IterativeStratify(all, []float64{f, 1 - f}, cfg.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("demo: --limit: %w", err)
 		}
 		all = all.Subset(idx[0])
-		for i := range all.Samples {
-			all.Samples[i].Image = all.Samples[i].Path // absolute or as resolved: the CSV stands alone
+		for i := range all.Samples { // absolute paths: the subset's CSV stands alone
+			p, err := filepath.Abs(all.Samples[i].Path)
+			if err != nil {
+				return nil, fmt.Errorf("demo: %w", err)
+			}
+			all.Samples[i].Image = p
 		}
 		dataPath = filepath.Join(tmp, "subset.csv")
 		if err := dataset.WriteCSV(dataPath, all); err != nil {
 			return nil, err
 		}
-		log.Info("demo: stratified subset", "images", len(all.Samples), "of", cfg.Limit)
+		log.Info("demo: stratified subset", "images", len(all.Samples), "of", total)
 	}
 	res := &Result{Labels: all.Labels, BackboneSource: cfg.Backbone, DataDir: cfg.Data}
 	res.TrainCounts = make([]int, len(all.Labels))

@@ -3,7 +3,12 @@ package demo
 import (
 	"context"
 	"errors"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +35,46 @@ func TestRunRealBadConfig(t *testing.T) {
 		if _, err := RunReal(context.Background(), cfg); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("%s: %v, want ErrBadConfig", name, err)
 		}
+	}
+}
+
+// TestRealReportContent renders the report of a real-data result (made-up figures,
+// images read from files for the gallery).
+func TestRealReportContent(t *testing.T) {
+	r := fakeResult()
+	dir := t.TempDir()
+	var paths []string
+	var truth [][]int8
+	for i, s := range r.test {
+		p := filepath.Join(dir, fmt.Sprintf("img%d.png", i))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, s.Image); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		paths = append(paths, p)
+		truth = append(truth, s.Truth)
+	}
+	os.WriteFile(paths[1], []byte("not an image"), 0o644) // skipped in the gallery
+	for i := range r.Rows {
+		r.Rows[i].truth, r.Rows[i].paths = truth, paths
+	}
+	r.test, r.real, r.DataDir = nil, true, "labels.csv"
+	page, err := r.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := string(page)
+	for _, want := range []string{"on real data", "labels.csv", ScratchLabel, "img0.png", "img2.png", "data:image/png;base64,",
+		"Positives per label in the data set", "thresholds tuned on the validation set"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(p, "img1.png") {
+		t.Error("an undecodable image made it into the gallery")
 	}
 }
