@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/gomlx/compute-onnx/support/protos"
+	"github.com/multilabel/multilabel/internal/onnxattr"
 )
 
 // Ops that may sit between the classifier and the graph output.
@@ -137,7 +138,7 @@ func nonConstInputs(n *protos.NodeProto, isConst func(string) bool) int {
 // isPointwise reports a Conv with a constant 1×1 kernel and no grouping: the shape of a
 // convolutional classifier.
 func isPointwise(n *protos.NodeProto, inits map[string]*protos.TensorProto) bool {
-	if len(n.Input) < 2 || attrInt(n, "group", 1) != 1 {
+	if len(n.Input) < 2 || onnxattr.Int(n, "group", 1) != 1 {
 		return false
 	}
 	w := inits[n.Input[1]]
@@ -159,7 +160,7 @@ func classifierInDim(n *protos.NodeProto, inits map[string]*protos.TensorProto) 
 	switch n.OpType {
 	case "Gemm":
 		if len(w.Dims) == 2 {
-			if attrInt(n, "transB", 0) == 1 {
+			if onnxattr.Int(n, "transB", 0) == 1 {
 				return int(w.Dims[1])
 			}
 			return int(w.Dims[0])

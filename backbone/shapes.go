@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"github.com/gomlx/compute-onnx/support/protos"
+	"github.com/multilabel/multilabel/internal/onnxattr"
 )
 
 // inferShapes computes the shape of every tensor it can from op semantics, for a batch of
@@ -32,7 +33,7 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 		var out []int64
 		switch n.OpType {
 		case "Constant":
-			if t := attrTensor(n, "value"); t != nil {
+			if t := onnxattr.Tensor(n, "value"); t != nil {
 				out = append([]int64{}, t.Dims...)
 				if v, err := int64Values(t); err == nil {
 					consts[n.Output[0]] = v
@@ -55,7 +56,7 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 			}
 		case "MaxPool", "AveragePool", "LpPool":
 			if x := in(0); len(x) >= 3 {
-				out = poolShape(n, x, attrInts(n, "kernel_shape"), x[1])
+				out = poolShape(n, x, onnxattr.Ints(n, "kernel_shape"), x[1])
 			}
 		case "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool":
 			if x := in(0); len(x) >= 3 {
@@ -65,7 +66,7 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 				}
 			}
 		case "Concat":
-			axis := attrInt(n, "axis", 1)
+			axis := onnxattr.Int(n, "axis", 1)
 			first := in(0)
 			if first != nil {
 				if axis < 0 {
@@ -83,7 +84,7 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 			}
 		case "Flatten":
 			if x := in(0); x != nil {
-				axis := attrInt(n, "axis", 1)
+				axis := onnxattr.Int(n, "axis", 1)
 				if axis < 0 {
 					axis += int64(len(x))
 				}
@@ -95,10 +96,10 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 			a, b := in(0), in(1)
 			if len(a) == 2 && len(b) == 2 {
 				m, k := a[0], b[1]
-				if attrInt(n, "transA", 0) == 1 {
+				if onnxattr.Int(n, "transA", 0) == 1 {
 					m = a[1]
 				}
-				if attrInt(n, "transB", 0) == 1 {
+				if onnxattr.Int(n, "transB", 0) == 1 {
 					k = b[0]
 				}
 				out = []int64{m, k}
@@ -115,10 +116,10 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 					out = reshape(x, target)
 				}
 			} else if x != nil {
-				out = reshape(x, attrInts(n, "shape"))
+				out = reshape(x, onnxattr.Ints(n, "shape"))
 			}
 		case "Squeeze":
-			axes := attrInts(n, "axes")
+			axes := onnxattr.Ints(n, "axes")
 			if len(n.Input) > 1 {
 				axes = consts[n.Input[1]]
 			}
@@ -126,7 +127,7 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 				out = squeeze(x, axes)
 			}
 		case "Unsqueeze":
-			axes := attrInts(n, "axes")
+			axes := onnxattr.Ints(n, "axes")
 			if len(n.Input) > 1 {
 				axes = consts[n.Input[1]]
 			}
@@ -134,17 +135,17 @@ func inferShapes(g *protos.GraphProto, input string, inShape []int64) map[string
 				out = unsqueeze(x, axes)
 			}
 		case "ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin":
-			axes := attrInts(n, "axes")
+			axes := onnxattr.Ints(n, "axes")
 			if len(n.Input) > 1 {
 				axes = consts[n.Input[1]]
 			}
 			if x := in(0); x != nil && axes != nil {
-				keep := attrInt(n, "keepdims", 1) == 1
+				keep := onnxattr.Int(n, "keepdims", 1) == 1
 				out = reduce(x, axes, keep)
 			}
 		case "Transpose":
 			if x := in(0); x != nil {
-				perm := attrInts(n, "perm")
+				perm := onnxattr.Ints(n, "perm")
 				if perm == nil {
 					for i := len(x) - 1; i >= 0; i-- {
 						perm = append(perm, int64(i))
@@ -204,11 +205,11 @@ func poolShape(n *protos.NodeProto, x, k []int64, channels int64) []int64 {
 	if len(k) != sp {
 		return nil
 	}
-	strides := attrInts(n, "strides")
-	dil := attrInts(n, "dilations")
-	pads := attrInts(n, "pads")
-	autoPad := attrString(n, "auto_pad")
-	ceil := attrInt(n, "ceil_mode", 0) == 1
+	strides := onnxattr.Ints(n, "strides")
+	dil := onnxattr.Ints(n, "dilations")
+	pads := onnxattr.Ints(n, "pads")
+	autoPad := onnxattr.String(n, "auto_pad")
+	ceil := onnxattr.Int(n, "ceil_mode", 0) == 1
 	out := []int64{x[0], channels}
 	for i := 0; i < sp; i++ {
 		s, d := int64(1), int64(1)
@@ -342,40 +343,4 @@ func reduce(x, axes []int64, keep bool) []int64 {
 		out = append(out, d)
 	}
 	return out
-}
-
-func attrInt(n *protos.NodeProto, name string, def int64) int64 {
-	for _, a := range n.Attribute {
-		if a.Name == name {
-			return a.I
-		}
-	}
-	return def
-}
-
-func attrInts(n *protos.NodeProto, name string) []int64 {
-	for _, a := range n.Attribute {
-		if a.Name == name {
-			return a.Ints
-		}
-	}
-	return nil
-}
-
-func attrString(n *protos.NodeProto, name string) string {
-	for _, a := range n.Attribute {
-		if a.Name == name {
-			return string(a.S)
-		}
-	}
-	return ""
-}
-
-func attrTensor(n *protos.NodeProto, name string) *protos.TensorProto {
-	for _, a := range n.Attribute {
-		if a.Name == name {
-			return a.T
-		}
-	}
-	return nil
 }

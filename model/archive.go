@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
 // The bundle container: an uncompressed POSIX tar whose first member is manifest.json,
@@ -76,46 +76,23 @@ func writeArchive(path string, members []member, created time.Time) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("bundle: manifest: %w", err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	err = fsutil.WriteWith(path, 0o644, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		all := append([]member{{manifestName, manBytes}}, members...)
+		for _, m := range all {
+			hdr := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), ModTime: man.Created, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return fmt.Errorf("member %s: %w", m.name, err)
+			}
+			if _, err := tw.Write(m.data); err != nil {
+				return fmt.Errorf("member %s: %w", m.name, err)
+			}
+		}
+		return tw.Close()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	tw := tar.NewWriter(f)
-	all := append([]member{{manifestName, manBytes}}, members...)
-	for _, m := range all {
-		hdr := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), ModTime: man.Created, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, fmt.Errorf("bundle %s: member %s: %w", path, m.name, err)
-		}
-		if _, err := tw.Write(m.data); err != nil {
-			return nil, fmt.Errorf("bundle %s: member %s: %w", path, m.name, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	ok = true
 	return manBytes, nil
 }
 

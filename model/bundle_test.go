@@ -1,4 +1,4 @@
-package model
+package model_test
 
 import (
 	"archive/tar"
@@ -12,17 +12,20 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/model/modeltest"
 )
 
 func TestBundleRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "m.mlb")
-	b := tinyBundle()
+	b := modeltest.Bundle()
 	mustSave(t, b, path)
 	if b.ID == "" || b.Manifest == nil || len(b.Manifest.Members) != 8 {
 		t.Fatalf("Save did not fill manifest/id: %q %+v", b.ID, b.Manifest)
 	}
-	got, err := Read(path)
+	got, err := model.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +50,9 @@ func TestBundleRoundTrip(t *testing.T) {
 // TestBundleRoundTripPredictions: save → load → identical predictions.
 func TestBundleRoundTripPredictions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.mlb")
-	b := tinyBundle()
-	imgs := []image.Image{solid(color.RGBA{255, 0, 0, 255}, 20, 10), solid(color.RGBA{0, 200, 255, 255}, 5, 9)}
-	m1, err := New(b, Options{Engine: "go"})
+	b := modeltest.Bundle()
+	imgs := []image.Image{modeltest.Solid(color.RGBA{255, 0, 0, 255}, 20, 10), modeltest.Solid(color.RGBA{0, 200, 255, 255}, 5, 9)}
+	m1, err := model.New(b, model.Options{Engine: "go"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func TestBundleRoundTripPredictions(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSave(t, b, path)
-	m2, err := LoadWith(path, Options{Engine: "go"})
+	m2, err := model.LoadWith(path, model.Options{Engine: "go"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func TestBundleRoundTripPredictions(t *testing.T) {
 
 func TestBundleTampered(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.mlb")
-	mustSave(t, tinyBundle(), path)
+	mustSave(t, modeltest.Bundle(), path)
 	data, _ := os.ReadFile(path)
 	// Flip one byte inside the head member's data.
 	i := bytes.Index(data, []byte(`"w1"`))
@@ -90,40 +93,40 @@ func TestBundleTampered(t *testing.T) {
 	}
 	bad := bytes.Clone(data)
 	bad[i+1] = 'W'
-	_, err := Decode(bad, "tampered.mlb")
-	if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "head.json") || !strings.Contains(err.Error(), "sha256") {
+	_, err := model.Decode(bad, "tampered.mlb")
+	if err == nil || !errors.Is(err, model.ErrCorrupt) || !strings.Contains(err.Error(), "head.json") || !strings.Contains(err.Error(), "sha256") {
 		t.Fatalf("tampered head: got %v", err)
 	}
 	// Tamper with the backbone bytes.
 	j := bytes.Index(data, []byte("GlobalAveragePool"))
 	bad = bytes.Clone(data)
 	bad[j] = 'g'
-	if _, err := Decode(bad, "x"); err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
+	if _, err := model.Decode(bad, "x"); err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
 		t.Fatalf("tampered backbone: got %v", err)
 	}
 }
 
 func TestBundleTruncated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.mlb")
-	mustSave(t, tinyBundle(), path)
+	mustSave(t, modeltest.Bundle(), path)
 	data, _ := os.ReadFile(path)
 	cuts := []int{0, 100, 600, 1500, len(data) / 2, len(data) - 1500, len(data) - 512, len(data) - 1}
 	for n := 1; n < len(data); n += 97 {
 		cuts = append(cuts, n)
 	}
 	for _, n := range cuts {
-		_, err := Decode(data[:n], "cut.mlb")
+		_, err := model.Decode(data[:n], "cut.mlb")
 		if err == nil {
 			t.Errorf("bundle cut at %d of %d bytes accepted", n, len(data))
 			continue
 		}
-		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "cut.mlb") {
-			t.Errorf("cut at %d: error %v does not name the file or wrap ErrCorrupt", n, err)
+		if !errors.Is(err, model.ErrCorrupt) || !strings.Contains(err.Error(), "cut.mlb") {
+			t.Errorf("cut at %d: error %v does not name the file or wrap model.ErrCorrupt", n, err)
 		}
 	}
 	// The error names the member being read when the cut falls inside it.
 	i := bytes.Index(data, []byte("GlobalAveragePool"))
-	_, err := Decode(data[:i], "cut.mlb")
+	_, err := model.Decode(data[:i], "cut.mlb")
 	if err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
 		t.Errorf("cut inside backbone.onnx: %v", err)
 	}
@@ -132,7 +135,7 @@ func TestBundleTruncated(t *testing.T) {
 // TestBundleExtraMember: a member not in the manifest is refused.
 func TestBundleExtraMember(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.mlb")
-	mustSave(t, tinyBundle(), path)
+	mustSave(t, modeltest.Bundle(), path)
 	data, _ := os.ReadFile(path)
 	var buf bytes.Buffer
 	tr := tar.NewReader(bytes.NewReader(data))
@@ -150,25 +153,25 @@ func TestBundleExtraMember(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "evil.sh", Size: 2, Mode: 0o755})
 	tw.Write([]byte("hi"))
 	tw.Close()
-	if _, err := Decode(buf.Bytes(), "x"); err == nil || !strings.Contains(err.Error(), "evil.sh") {
+	if _, err := model.Decode(buf.Bytes(), "x"); err == nil || !strings.Contains(err.Error(), "evil.sh") {
 		t.Fatalf("extra member: %v", err)
 	}
 }
 
 func TestBundleValidate(t *testing.T) {
-	for name, mut := range map[string]func(b *Bundle){
-		"no labels":      func(b *Bundle) { b.Labels = nil },
-		"dup label":      func(b *Bundle) { b.Labels[1] = "red" },
-		"thresholds len": func(b *Bundle) { b.Thresholds = b.Thresholds[:2] },
-		"threshold >1":   func(b *Bundle) { b.Thresholds[0] = 1.5 },
-		"head out":       func(b *Bundle) { b.Labels = append(b.Labels, "x"); b.Thresholds = append(b.Thresholds, 0.5) },
-		"head w1":        func(b *Bundle) { b.Head.W1 = b.Head.W1[:4] },
-		"spec":           func(b *Bundle) { b.Spec.Layout = "CHW" },
-		"feature dim":    func(b *Bundle) { b.BackboneInfo.FeatureDim = 4 },
-		"no backbone":    func(b *Bundle) { b.Backbone = nil },
-		"bad json":       func(b *Bundle) { b.Metrics = []byte("{") },
+	for name, mut := range map[string]func(b *model.Bundle){
+		"no labels":      func(b *model.Bundle) { b.Labels = nil },
+		"dup label":      func(b *model.Bundle) { b.Labels[1] = "red" },
+		"thresholds len": func(b *model.Bundle) { b.Thresholds = b.Thresholds[:2] },
+		"threshold >1":   func(b *model.Bundle) { b.Thresholds[0] = 1.5 },
+		"head out":       func(b *model.Bundle) { b.Labels = append(b.Labels, "x"); b.Thresholds = append(b.Thresholds, 0.5) },
+		"head w1":        func(b *model.Bundle) { b.Head.W1 = b.Head.W1[:4] },
+		"spec":           func(b *model.Bundle) { b.Spec.Layout = "CHW" },
+		"feature dim":    func(b *model.Bundle) { b.BackboneInfo.FeatureDim = 4 },
+		"no backbone":    func(b *model.Bundle) { b.Backbone = nil },
+		"bad json":       func(b *model.Bundle) { b.Metrics = []byte("{") },
 	} {
-		b := tinyBundle()
+		b := modeltest.Bundle()
 		mut(b)
 		if err := b.Save(filepath.Join(t.TempDir(), "m.mlb")); err == nil {
 			t.Errorf("%s: Save accepted an invalid bundle", name)
@@ -179,14 +182,14 @@ func TestBundleValidate(t *testing.T) {
 // FuzzDecode: arbitrary bytes never panic and are refused unless they are a valid bundle.
 func FuzzDecode(f *testing.F) {
 	path := filepath.Join(f.TempDir(), "m.mlb")
-	mustSave(f, tinyBundle(), path)
+	mustSave(f, modeltest.Bundle(), path)
 	data, _ := os.ReadFile(path)
 	f.Add(data)
 	f.Add(data[:700])
 	f.Add([]byte{})
 	f.Add([]byte("manifest.json"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bd, err := Decode(b, "fuzz")
+		bd, err := model.Decode(b, "fuzz")
 		if err == nil {
 			if err := bd.Validate(); err != nil {
 				t.Fatalf("Decode accepted an invalid bundle: %v", err)
@@ -199,14 +202,21 @@ func FuzzDecode(f *testing.F) {
 // (the size of the SqueezeNet 1.1 feature model).
 func BenchmarkRead(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "m.mlb")
-	bd := tinyBundle()
+	bd := modeltest.Bundle()
 	bd.Backbone = append(bd.Backbone, make([]byte, 3<<20)...) // trailing bytes: still a valid member
 	mustSave(b, bd, path)
 	b.SetBytes(3 << 20)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := Read(path); err != nil {
+		if _, err := model.Read(path); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func mustSave(t testing.TB, b *model.Bundle, path string) {
+	t.Helper()
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
 	}
 }

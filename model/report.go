@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/report"
 )
@@ -27,7 +28,11 @@ func (r *TrainResult) WriteReportFiles(dir string) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	put := func(name string, data []byte) error {
-		return metric.WriteFileAtomic(filepath.Join(dir, name), data)
+		p := filepath.Join(dir, name)
+		if err := fsutil.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+		return nil
 	}
 	mets := map[string]any{"splits": r.Splits, "engine": r.Engine, "bad_images": r.BadImages}
 	if r.Val != nil {

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/metric"
 )
 
@@ -124,8 +125,8 @@ func Write(dir string, in Input) (string, error) {
 		return "", fmt.Errorf("report: %w", err)
 	}
 	p := filepath.Join(dir, "index.html")
-	if err := metric.WriteFileAtomic(p, page); err != nil {
-		return "", fmt.Errorf("report: %w", err)
+	if err := fsutil.WriteFile(p, page, 0o644); err != nil {
+		return "", fmt.Errorf("report: write %s: %w", p, err)
 	}
 	return p, nil
 }

@@ -2,16 +2,13 @@ package train
 
 import (
 	"encoding/binary"
-	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 
+	ckptio "github.com/multilabel/multilabel/internal/checkpoint"
 	"github.com/multilabel/multilabel/loss"
 )
 
@@ -72,45 +69,18 @@ func (t *trainer) saveCheckpoint(st runState) error {
 	} else {
 		ck.EMA = ck.Params
 	}
-	path := t.cfg.Checkpoint
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("train: writing checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = gob.NewEncoder(f).Encode(&ck)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("train: writing checkpoint %s: %w", path, err)
-	}
-	return nil
+	return ckptio.Save("train", t.cfg.Checkpoint, &ck)
 }
 
 // loadCheckpoint reads a checkpoint; errNoCheckpoint when the file does not exist.
 func loadCheckpoint(path string) (*checkpoint, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errNoCheckpoint
-	}
-	if err != nil {
-		return nil, fmt.Errorf("train: reading checkpoint: %w", err)
-	}
-	defer f.Close()
 	var ck checkpoint
-	if err := gob.NewDecoder(f).Decode(&ck); err != nil {
-		return nil, fmt.Errorf("train: checkpoint %s is corrupt or truncated: %w", path, err)
+	found, err := ckptio.Load("train", path, &ck, &ck.Version, checkpointVersion)
+	if err != nil {
+		return nil, err
 	}
-	if ck.Version != checkpointVersion {
-		return nil, fmt.Errorf("train: checkpoint %s has version %d, want %d", path, ck.Version, checkpointVersion)
+	if !found {
+		return nil, errNoCheckpoint
 	}
 	n := len(ck.Params)
 	if n == 0 || len(ck.Mom) != n || len(ck.Vel) != n || len(ck.EMA) != n {

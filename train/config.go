@@ -21,10 +21,12 @@
 package train
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/hparams"
 	"github.com/multilabel/multilabel/loss"
 )
 
@@ -107,39 +109,19 @@ func DefaultConfig() Config {
 // resolved fills the zero fields that take defaults.
 func (c Config) resolved() Config {
 	d := DefaultConfig()
-	if c.Head == "" {
-		c.Head = d.Head
-	}
-	if c.Hidden == 0 {
-		c.Hidden = d.Hidden
-	}
+	c.Head = cmp.Or(c.Head, d.Head)
+	c.Hidden = cmp.Or(c.Hidden, d.Hidden)
 	if c.Loss == "" && c.LossConfig != nil {
 		c.Loss = c.LossConfig.Kind
 	}
-	if c.Loss == "" {
-		c.Loss = d.Loss
-	}
-	if c.Epochs == 0 {
-		c.Epochs = d.Epochs
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.LR == 0 {
-		c.LR = d.LR
-	}
-	if c.Beta1 == 0 {
-		c.Beta1 = d.Beta1
-	}
-	if c.Beta2 == 0 {
-		c.Beta2 = d.Beta2
-	}
-	if c.AdamEps == 0 {
-		c.AdamEps = d.AdamEps
-	}
-	if c.Schedule == "" {
-		c.Schedule = d.Schedule
-	}
+	c.Loss = cmp.Or(c.Loss, d.Loss)
+	c.Epochs = cmp.Or(c.Epochs, d.Epochs)
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.LR = cmp.Or(c.LR, d.LR)
+	c.Beta1 = cmp.Or(c.Beta1, d.Beta1)
+	c.Beta2 = cmp.Or(c.Beta2, d.Beta2)
+	c.AdamEps = cmp.Or(c.AdamEps, d.AdamEps)
+	c.Schedule = cmp.Or(c.Schedule, d.Schedule)
 	if c.Head != head.MLP {
 		c.Hidden, c.Dropout = 0, 0
 	}
@@ -161,7 +143,6 @@ func (c Config) lossConfig() loss.Config {
 // Validate checks a configuration (after defaults are applied).
 func (c Config) Validate() error {
 	c = c.resolved()
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
 	case c.Head != head.Linear && c.Head != head.MLP:
 		return fmt.Errorf("train: unknown head %q (want linear or mlp)", c.Head)
@@ -169,30 +150,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: hidden width %d must be positive", c.Hidden)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("train: dropout %v must be in [0, 1)", c.Dropout)
-	case c.Epochs < 0:
-		return fmt.Errorf("train: epochs %d must be positive", c.Epochs)
-	case c.BatchSize < 0:
-		return fmt.Errorf("train: batch size %d must be positive", c.BatchSize)
-	case !(c.LR > 0) || !finite(c.LR):
-		return fmt.Errorf("train: learning rate %v must be positive", c.LR)
-	case !(c.WeightDecay >= 0) || !finite(c.WeightDecay):
-		return fmt.Errorf("train: weight decay %v must be >= 0", c.WeightDecay)
+	}
+	common := hparams.Common{Epochs: c.Epochs, BatchSize: c.BatchSize, Patience: c.Patience, LR: c.LR,
+		WarmupEpochs: c.WarmupEpochs, WeightDecay: c.WeightDecay, ClipNorm: c.ClipNorm,
+		Checkpoint: c.Checkpoint, Resume: c.Resume}
+	if err := common.Validate("train"); err != nil {
+		return err
+	}
+	switch {
 	case !(c.Beta1 > 0 && c.Beta1 < 1) || !(c.Beta2 > 0 && c.Beta2 < 1):
 		return fmt.Errorf("train: Adam betas %v, %v must be in (0, 1)", c.Beta1, c.Beta2)
-	case !(c.AdamEps > 0) || !finite(c.AdamEps):
+	case !(c.AdamEps > 0) || !hparams.Finite(c.AdamEps):
 		return fmt.Errorf("train: Adam epsilon %v must be positive", c.AdamEps)
 	case c.Schedule != Cosine && c.Schedule != OneCycle && c.Schedule != Constant:
 		return fmt.Errorf("train: unknown schedule %q (want cosine, onecycle or constant)", c.Schedule)
-	case !(c.WarmupEpochs >= 0) || !finite(c.WarmupEpochs):
-		return fmt.Errorf("train: warmup epochs %v must be >= 0", c.WarmupEpochs)
-	case !(c.ClipNorm >= 0) || !finite(c.ClipNorm):
-		return fmt.Errorf("train: clip norm %v must be >= 0", c.ClipNorm)
 	case !(c.EMA >= 0 && c.EMA < 1):
 		return fmt.Errorf("train: EMA decay %v must be in [0, 1)", c.EMA)
-	case c.Patience < 0:
-		return fmt.Errorf("train: patience %d must be >= 0", c.Patience)
-	case c.Resume && c.Checkpoint == "":
-		return fmt.Errorf("train: resume needs a checkpoint path")
 	}
 	lc := c.lossConfig()
 	if lc.Kind != c.Loss {

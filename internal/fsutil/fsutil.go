@@ -3,7 +3,6 @@
 package fsutil
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,7 +18,8 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 }
 
 // WriteWith is WriteFile for content produced by a function writing to w. When fill
-// fails, the temporary file is removed and path is untouched.
+// fails, the temporary file is removed, path is untouched and fill's error is returned
+// as it is (callers add their own context, the path included).
 func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -33,7 +33,7 @@ func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) (err
 		}
 	}()
 	if err = fill(f); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return err
 	}
 	if err = f.Chmod(perm); err != nil {
 		return err
