@@ -31,6 +31,7 @@ type Report struct {
 	Pooled      bool         `json:"pooled"`
 	Reason      string       `json:"reason"`
 	Candidates  []Candidate  `json:"candidates"`
+	Blocks      []Block      `json:"blocks"` // the cut points for fine-tuning, first to last
 	Spec        imageio.Spec `json:"preprocessing"`
 	SpecSource  string       `json:"preprocessing_source"`
 }
@@ -40,7 +41,7 @@ func (b *Backbone) Report() Report {
 	r := Report{Path: b.Path, SHA256: b.SHA256, IRVersion: b.IRVersion, Opset: b.Opset,
 		Producer: b.Producer, Params: b.Params, Conversions: b.Conversions,
 		FeatureNode: b.FeatureNode, FeatureDim: b.FeatureDim, Pooled: b.Pooled, Reason: b.Reason,
-		Candidates: b.Candidates, Spec: b.Spec, SpecSource: b.SpecSource}
+		Candidates: b.Candidates, Blocks: b.Blocks(), Spec: b.Spec, SpecSource: b.SpecSource}
 	if e := lookupBuiltin(b.SHA256, ""); e != nil {
 		r.Zoo = e.Name
 	}
@@ -103,6 +104,9 @@ func (r Report) WriteText(w io.Writer) error {
 			mark = "*"
 		}
 		fmt.Fprintf(&sb, "  %s %-40s %-18s %-16s dim %d\n", mark, c.Tensor, c.Op, shapeString(c.Shape), c.Dim)
+	}
+	if len(r.Blocks) > 0 {
+		WriteBlocks(&sb, r.Blocks) // a strings.Builder does not fail
 	}
 	s := r.Spec
 	fmt.Fprintf(&sb, "preprocessing: %s: %dx%d %s", r.SpecSource, s.Width, s.Height, s.Resize)

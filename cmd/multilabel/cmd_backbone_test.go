@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,11 +13,7 @@ import (
 
 func runBackbone(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out bytes.Buffer
-	old := backboneStdout
-	backboneStdout = &out
-	defer func() { backboneStdout = old }()
-	return run(args), out.String()
+	return runCLI(t, &backboneStdout, args...)
 }
 
 func TestBackboneInspectCLI(t *testing.T) {
@@ -48,5 +43,24 @@ func TestBackboneInspectCLI(t *testing.T) {
 	}
 	if code, out := runBackbone(t, "backbone", "zoo"); code != 0 || !strings.Contains(out, "resnet50") {
 		t.Fatalf("zoo: exit %d\n%s", code, out)
+	}
+}
+
+// TestBackboneInspectBlocksCLI: inspect lists the blocks that --unfreeze can cut, in
+// the text and the JSON output.
+func TestBackboneInspectBlocksCLI(t *testing.T) {
+	p := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
+	code, out := runBackbone(t, "backbone", "inspect", p)
+	if code != 0 || !strings.Contains(out, "K=1   fire9") || !strings.Contains(out, "K=2   fire8") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out = runBackbone(t, "backbone", "inspect", "--json", p)
+	var r backbone.Report
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	n := len(r.Blocks)
+	if n < 2 || r.Blocks[n-1].Name != "fire9" || r.Blocks[n-2].Name != "fire8" {
+		t.Errorf("blocks %+v", r.Blocks)
 	}
 }

@@ -17,12 +17,7 @@ import (
 // the dataset commands' stdout.
 func runDataset(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out bytes.Buffer
-	old := datasetStdout
-	datasetStdout = &out
-	defer func() { datasetStdout = old }()
-	code := run(args)
-	return code, out.String()
+	return runCLI(t, &datasetStdout, args...)
 }
 
 func datasetFixture(t *testing.T) (dir string) {

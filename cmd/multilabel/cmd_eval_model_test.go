@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -22,12 +21,8 @@ func TestEvalModelCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "img003.png"), []byte("broken"), 0o644)
-	var buf bytes.Buffer
-	old := evalStdout
-	defer func() { evalStdout = old }()
-	evalStdout = &buf
-	code := run([]string{"eval", "--model", mlb, "--data", labels, "--json", "-", "--report", filepath.Join(dir, "rep")})
-	out := buf.Bytes()
+	code, outs := runCLI(t, &evalStdout, "eval", "--model", mlb, "--data", labels, "--json", "-", "--report", filepath.Join(dir, "rep"))
+	out := []byte(outs)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, out)
 	}

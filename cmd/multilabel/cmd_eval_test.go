@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -43,12 +42,9 @@ func evalCmd(t *testing.T, dir, preds string, args ...string) (error, int, strin
 	if err := os.WriteFile(filepath.Join(dir, "preds.csv"), []byte(preds), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	old := evalStdout
-	evalStdout = &out
-	defer func() { evalStdout = old }()
 	full := append([]string{"--predictions", filepath.Join(dir, "preds.csv"), "--data", filepath.Join(dir, "truth.csv")}, args...)
-	err := commands["eval"].run(context.Background(), full)
+	var err error
+	out := capture(&evalStdout, func() { err = commands["eval"].run(context.Background(), full) })
 	code := exitOK
 	if err != nil {
 		code = exitFailure
@@ -57,7 +53,7 @@ func evalCmd(t *testing.T, dir, preds string, args ...string) (error, int, strin
 			code = ee.code
 		}
 	}
-	return err, code, out.String()
+	return err, code, out
 }
 
 func TestEvalPredictions(t *testing.T) {
@@ -174,15 +170,15 @@ func TestEvalListTruth(t *testing.T) {
 	os.WriteFile(truth, []byte("image,labels\na.jpg,cat\nb.jpg,dog|cat\nc.jpg,\n"), 0o644)
 	preds := filepath.Join(dir, "p.csv")
 	os.WriteFile(preds, []byte("image,cat,dog,bird\na.jpg,0.9,0.1,0.2\nb.jpg,0.8,0.7,0.1\nc.jpg,0.1,0.2,0.3\n"), 0o644)
-	var out bytes.Buffer
-	old := evalStdout
-	evalStdout = &out
-	defer func() { evalStdout = old }()
-	if err := commands["eval"].run(context.Background(), []string{"--predictions", preds, "--data", truth, "--json", "-"}); err != nil {
+	var err error
+	out := capture(&evalStdout, func() {
+		err = commands["eval"].run(context.Background(), []string{"--predictions", preds, "--data", truth, "--json", "-"})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]any
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
 	pc := got["per_class_ap"].(map[string]any)
@@ -222,15 +218,13 @@ func writePreds(t *testing.T, path string, d *dataset.Dataset, seed uint64) {
 
 func evalJSON(t *testing.T, args ...string) map[string]any {
 	t.Helper()
-	var out bytes.Buffer
-	old := evalStdout
-	evalStdout = &out
-	defer func() { evalStdout = old }()
-	if err := commands["eval"].run(context.Background(), append(args, "--json", "-")); err != nil {
+	var err error
+	out := capture(&evalStdout, func() { err = commands["eval"].run(context.Background(), append(args, "--json", "-")) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m

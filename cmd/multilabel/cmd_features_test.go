@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,12 +13,7 @@ import (
 
 func runFeaturesCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out bytes.Buffer
-	old := featuresStdout
-	featuresStdout = &out
-	defer func() { featuresStdout = old }()
-	code := run(append([]string{"features"}, args...))
-	return code, out.String()
+	return runCLI(t, &featuresStdout, append([]string{"features"}, args...)...)
 }
 
 // TestFeaturesCLI runs the command on the dataset fixture of the dataset tests (one good

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"image/color"
 	"os"
@@ -15,12 +14,7 @@ import (
 // runModelCmd runs the CLI with args and returns its exit code and its stdout.
 func runModelCmd(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out bytes.Buffer
-	old := modelStdout
-	modelStdout = &out
-	defer func() { modelStdout = old }()
-	code := run(args)
-	return code, out.String()
+	return runCLI(t, &modelStdout, args...)
 }
 
 type predictOutput struct {
