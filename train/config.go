@@ -129,16 +129,7 @@ func (c Config) resolved() Config {
 }
 
 // lossConfig returns the loss configuration to use.
-func (c Config) lossConfig() loss.Config {
-	if c.LossConfig == nil {
-		return loss.Defaults(c.Loss)
-	}
-	l := *c.LossConfig
-	if l.Kind == "" {
-		l.Kind = c.Loss
-	}
-	return l
-}
+func (c Config) lossConfig() loss.Config { return hparams.LossConfig(c.Loss, c.LossConfig) }
 
 // Validate checks a configuration (after defaults are applied).
 func (c Config) Validate() error {

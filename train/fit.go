@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/optim"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
 )
@@ -397,33 +398,20 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	logits := t.forward(in[inX], P, drop)
 	l := loss.Masked(t.lc, logits, in[inY], in[inMask], in[inPosW])
 	grads := graph.Gradient(l, P...)
-	sq := graph.ScalarZero(g, l.DType())
-	for _, gr := range grads {
-		sq = graph.Add(sq, graph.ReduceAllSum(graph.Square(gr)))
-	}
-	norm := graph.Sqrt(sq)
-	if cfg.ClipNorm > 0 {
-		scale := graph.MinScalar(graph.Div(graph.ConstAs(norm, cfg.ClipNorm), graph.AddScalar(norm, 1e-6)), 1)
-		for j := range grads {
-			grads[j] = graph.Mul(grads[j], scale)
-		}
-	}
+	grads, norm := optim.ClipByGlobalNorm(l, grads, cfg.ClipNorm)
 	lr, bc1, bc2 := in[inLR], in[inBC1], in[inBC2]
 	newP := make([]*graph.Node, nw)
 	newM := make([]*graph.Node, nw)
 	newV := make([]*graph.Node, nw)
 	stepSize := graph.Div(lr, bc1)
 	sqrtBC2 := graph.Sqrt(bc2)
+	adam := optim.AdamW{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.AdamEps}
 	for j := range P {
-		gj := grads[j]
-		newM[j] = graph.Add(graph.MulScalar(M[j], cfg.Beta1), graph.MulScalar(gj, 1-cfg.Beta1))
-		newV[j] = graph.Add(graph.MulScalar(V[j], cfg.Beta2), graph.MulScalar(graph.Square(gj), 1-cfg.Beta2))
-		p := P[j]
-		if cfg.WeightDecay > 0 && !head.IsBias(j) {
-			p = graph.Mul(p, graph.OneMinus(graph.MulScalar(lr, cfg.WeightDecay)))
+		decay := 0.0
+		if !head.IsBias(j) {
+			decay = cfg.WeightDecay
 		}
-		denom := graph.AddScalar(graph.Div(graph.Sqrt(newV[j]), sqrtBC2), cfg.AdamEps)
-		newP[j] = graph.Sub(p, graph.Mul(stepSize, graph.Div(newM[j], denom)))
+		newP[j], newM[j], newV[j] = adam.Step(P[j], grads[j], M[j], V[j], lr, stepSize, sqrtBC2, decay)
 	}
 	out := []*graph.Node{l, norm}
 	out = append(out, newP...)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/multilabel/multilabel/loss"
 )
 
 // Common are the shared settings, as resolved (defaults filled in) by the caller.
@@ -41,4 +43,17 @@ func (c Common) Validate(who string) error {
 		return errors.New(who + ": resume needs a checkpoint path")
 	}
 	return nil
+}
+
+// LossConfig resolves a configuration's loss: the defaults of kind when lc is nil, else
+// *lc with kind filling an empty Kind.
+func LossConfig(kind string, lc *loss.Config) loss.Config {
+	if lc == nil {
+		return loss.Defaults(kind)
+	}
+	l := *lc
+	if l.Kind == "" {
+		l.Kind = kind
+	}
+	return l
 }

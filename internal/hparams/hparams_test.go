@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/multilabel/multilabel/loss"
 )
 
 func TestValidate(t *testing.T) {
@@ -28,5 +30,18 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "x: ") || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v", want, err)
 		}
+	}
+}
+
+func TestLossConfig(t *testing.T) {
+	if got := LossConfig(loss.ASL, nil); got.Kind != loss.ASL {
+		t.Errorf("defaults: %+v", got)
+	}
+	lc := &loss.Config{}
+	if got := LossConfig(loss.Focal, lc); got.Kind != loss.Focal || lc.Kind != "" {
+		t.Errorf("kind filled: %+v (input %+v)", got, lc)
+	}
+	if got := LossConfig(loss.BCE, &loss.Config{Kind: loss.ASL}); got.Kind != loss.ASL {
+		t.Errorf("explicit kind kept: %+v", got)
 	}
 }
