@@ -1,12 +1,10 @@
 package finetune
 
 import (
-	"encoding/gob"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+
+	ckptio "github.com/multilabel/multilabel/internal/checkpoint"
 )
 
 // checkpointVersion changes when the checkpoint layout changes.
@@ -65,44 +63,18 @@ func (ck *checkpoint) check(n *Net) error {
 
 // saveCheckpoint writes ck atomically (temp file in the same directory + rename).
 func saveCheckpoint(path string, ck *checkpoint) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("finetune: writing checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = gob.NewEncoder(f).Encode(ck)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("finetune: writing checkpoint %s: %w", path, err)
-	}
-	return nil
+	return ckptio.Save("finetune", path, ck)
 }
 
 // loadCheckpoint reads a checkpoint; errNoCheckpoint when the file does not exist.
 func loadCheckpoint(path string) (*checkpoint, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errNoCheckpoint
-	}
-	if err != nil {
-		return nil, fmt.Errorf("finetune: reading checkpoint: %w", err)
-	}
-	defer f.Close()
 	var ck checkpoint
-	if err := gob.NewDecoder(f).Decode(&ck); err != nil {
-		return nil, fmt.Errorf("finetune: checkpoint %s is corrupt or truncated: %w", path, err)
+	found, err := ckptio.Load("finetune", path, &ck, &ck.Version, checkpointVersion)
+	if err != nil {
+		return nil, err
 	}
-	if ck.Version != checkpointVersion {
-		return nil, fmt.Errorf("finetune: checkpoint %s has version %d, want %d", path, ck.Version, checkpointVersion)
+	if !found {
+		return nil, errNoCheckpoint
 	}
 	return &ck, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gomlx/compute/gobackend"
 
-	"github.com/multilabel/multilabel/backbone"
 	gomlxeng "github.com/multilabel/multilabel/engine/gomlx"
 	"github.com/multilabel/multilabel/engine/ort"
 	"github.com/multilabel/multilabel/finetune"
@@ -27,21 +26,9 @@ import (
 // training graph (ORT prefix + GoMLX tail + head), to 1e-4, on real MIML photos.
 func TestExportMatchesTrainingGraph(t *testing.T) {
 	lib := sharedtest.ORTLib(t)
-	dir := sharedtest.Dir(t, "models/squeezenet1.1")
+	fb, fm := finetune.SqueezeFeaturesForTest(t)
 	data := sharedtest.Dir(t, "data/miml-scenes")
-	b, err := backbone.Load(filepath.Join(dir, "squeezenet1.1-fp16.onnx"), backbone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm, err := b.FeatureModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := b.Spec
-	fb, err := backbone.LoadBytes(fm, "features", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := fb.Spec
 	const n = 8
 	img := make([]float32, n*spec.TensorLen())
 	for i := 0; i < n; i++ {

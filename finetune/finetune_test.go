@@ -9,36 +9,10 @@ import (
 
 	"github.com/gomlx/compute/gobackend"
 
-	"github.com/multilabel/multilabel/backbone"
 	gomlxeng "github.com/multilabel/multilabel/engine/gomlx"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/loss"
 )
-
-// demoFeatures loads the repository's small residual CNN (24×24 input, strided and
-// padded convolutions, residual adds) as a feature model.
-func demoFeatures(t testing.TB) (*backbone.Backbone, []byte) {
-	return loadFeatures(t, "../demo/backbone.onnx")
-}
-
-// loadFeatures loads an ONNX classifier's feature graph as a bundle holds it.
-func loadFeatures(t testing.TB, path string) (*backbone.Backbone, []byte) {
-	t.Helper()
-	b, err := backbone.Load(path, backbone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm, err := b.FeatureModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := b.Spec
-	fb, err := backbone.LoadBytes(fm, "features", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fb, fm
-}
 
 func randSlice(rng *rand.Rand, n int, scale float32) []float32 {
 	x := make([]float32, n)

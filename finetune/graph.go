@@ -11,6 +11,8 @@ import (
 	"github.com/gomlx/onnx-gomlx/onnx"
 	"github.com/gomlx/onnx-gomlx/onnx/parser"
 
+	"github.com/multilabel/multilabel/internal/optim"
+
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/loss"
 )
@@ -211,18 +213,8 @@ func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	logits, stats := n.forward(n.model, in[sX], P, S, extra...)
 	l := loss.Masked(n.lc, logits, in[sY], in[sMask], in[sPosW])
 	grads := graph.Gradient(l, P...)
-	sq := graph.ScalarZero(g, l.DType())
-	for _, gr := range grads {
-		sq = graph.Add(sq, graph.ReduceAllSum(graph.Square(gr)))
-	}
-	norm := graph.Sqrt(sq)
-	if n.clipMax > 0 {
-		scale := graph.MinScalar(graph.Div(graph.ConstAs(norm, n.clipMax), graph.AddScalar(norm, 1e-6)), 1)
-		for j := range grads {
-			grads[j] = graph.Mul(grads[j], scale)
-		}
-	}
-	b1, b2 := n.betas[0], n.betas[1]
+	grads, norm := optim.ClipByGlobalNorm(l, grads, n.clipMax)
+	adam := optim.AdamW{Beta1: n.betas[0], Beta2: n.betas[1], Eps: n.eps}
 	sqrtBC2 := graph.Sqrt(in[sBC2])
 	out := []*graph.Node{l, norm}
 	newM := make([]*graph.Node, nP)
@@ -233,15 +225,11 @@ func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 		if j < n.nTail {
 			lr = in[sLRTail]
 		}
-		gj := grads[j]
-		newM[j] = graph.Add(graph.MulScalar(M[j], b1), graph.MulScalar(gj, 1-b1))
-		newV[j] = graph.Add(graph.MulScalar(V[j], b2), graph.MulScalar(graph.Square(gj), 1-b2))
-		p := P[j]
-		if n.wd > 0 && n.decay[j] {
-			p = graph.Mul(p, graph.OneMinus(graph.MulScalar(lr, n.wd)))
+		decay := 0.0
+		if n.decay[j] {
+			decay = n.wd
 		}
-		denom := graph.AddScalar(graph.Div(graph.Sqrt(newV[j]), sqrtBC2), n.eps)
-		newP[j] = graph.Sub(p, graph.Mul(graph.Div(lr, in[sBC1]), graph.Div(newM[j], denom)))
+		newP[j], newM[j], newV[j] = adam.Step(P[j], grads[j], M[j], V[j], lr, graph.Div(lr, in[sBC1]), sqrtBC2, decay)
 	}
 	out = append(out, newP...)
 	out = append(out, newM...)

@@ -1,7 +1,6 @@
 package finetune
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -9,12 +8,11 @@ import (
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
-// squeezeFeatures loads the shared SqueezeNet 1.1 and returns its feature model loaded
-// back as a backbone (as a bundle holds it) and the bytes.
-func squeezeFeatures(t testing.TB) (*backbone.Backbone, []byte) {
+// loadFeatures loads an ONNX classifier's feature graph as a bundle holds it: the
+// feature model loaded back as a backbone, and its bytes.
+func loadFeatures(t testing.TB, path string) (*backbone.Backbone, []byte) {
 	t.Helper()
-	dir := sharedtest.Dir(t, "models/squeezenet1.1")
-	b, err := backbone.Load(filepath.Join(dir, "squeezenet1.1-fp16.onnx"), backbone.Options{})
+	b, err := backbone.Load(path, backbone.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,4 +28,17 @@ func squeezeFeatures(t testing.TB) (*backbone.Backbone, []byte) {
 	return fb, fm
 }
 
-var _ = os.Getenv
+// demoFeatures loads the repository's small residual CNN (24×24 input, strided and
+// padded convolutions, residual adds) as a feature model.
+func demoFeatures(t testing.TB) (*backbone.Backbone, []byte) {
+	return loadFeatures(t, "../demo/backbone.onnx")
+}
+
+// SqueezeFeaturesForTest loads the shared SqueezeNet 1.1's feature graph as a bundle
+// holds it (skipping when the shared models are absent). Exported for the external
+// tests (package finetune_test); it exists only in test builds.
+func SqueezeFeaturesForTest(t testing.TB) (*backbone.Backbone, []byte) {
+	t.Helper()
+	dir := sharedtest.Dir(t, "models/squeezenet1.1")
+	return loadFeatures(t, filepath.Join(dir, "squeezenet1.1-fp16.onnx"))
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute-onnx/support/protos"
+	"github.com/multilabel/multilabel/internal/onnxattr"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -97,24 +98,6 @@ func stableOps(g *protos.GraphProto) bool {
 	return true
 }
 
-func attrInt(n *protos.NodeProto, name string, def int64) int64 {
-	for _, a := range n.Attribute {
-		if a.Name == name {
-			return a.I
-		}
-	}
-	return def
-}
-
-func attrInts(n *protos.NodeProto, name string) []int64 {
-	for _, a := range n.Attribute {
-		if a.Name == name {
-			return a.Ints
-		}
-	}
-	return nil
-}
-
 func intsConst(name string, v []int64) *protos.NodeProto {
 	return &protos.NodeProto{Name: name, OpType: "Constant", Output: []string{name},
 		Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
@@ -122,10 +105,10 @@ func intsConst(name string, v []int64) *protos.NodeProto {
 }
 
 func lowerConv(n *protos.NodeProto, shape func(string) []int64, opset int64) []*protos.NodeProto {
-	if n.OpType != "Conv" || len(n.Input) < 2 || len(n.Output) != 1 || attrInt(n, "group", 1) != 1 {
+	if n.OpType != "Conv" || len(n.Input) < 2 || len(n.Output) != 1 || onnxattr.Int(n, "group", 1) != 1 {
 		return nil
 	}
-	for _, d := range attrInts(n, "dilations") {
+	for _, d := range onnxattr.Ints(n, "dilations") {
 		if d != 1 {
 			return nil
 		}
@@ -146,11 +129,11 @@ func lowerConv(n *protos.NodeProto, shape func(string) []int64, opset int64) []*
 	}
 	C, O, kh, kw := xs[1], ws[0], ws[2], ws[3]
 	Ho, Wo := ys[2], ys[3]
-	strides := attrInts(n, "strides")
+	strides := onnxattr.Ints(n, "strides")
 	if len(strides) == 0 {
 		strides = []int64{1, 1}
 	}
-	pads := attrInts(n, "pads")
+	pads := onnxattr.Ints(n, "pads")
 	if len(pads) == 0 {
 		pads = []int64{0, 0, 0, 0}
 	}

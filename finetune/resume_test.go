@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/finetune"
@@ -20,16 +19,8 @@ import (
 // validation images, SqueezeNet's feature graph and a fresh linear head.
 func smallRun(t *testing.T) ([]byte, imageio.Spec, head.Params, finetune.Data, auto.Options) {
 	t.Helper()
-	dir := sharedtest.Dir(t, "models/squeezenet1.1")
+	b, fm := finetune.SqueezeFeaturesForTest(t)
 	data := sharedtest.Dir(t, "data/miml-scenes")
-	b, err := backbone.Load(filepath.Join(dir, "squeezenet1.1-fp16.onnx"), backbone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm, err := b.FeatureModel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ds, err := dataset.Load(filepath.Join(data, "labels_onehot.csv"), dataset.Options{})
 	if err != nil {
 		t.Fatal(err)

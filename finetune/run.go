@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/hparams"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -72,24 +74,12 @@ func DefaultConfig() Config {
 
 func (c Config) resolved() Config {
 	d := DefaultConfig()
-	if c.Unfreeze == "" {
-		c.Unfreeze = d.Unfreeze
-	}
-	if c.Epochs == 0 {
-		c.Epochs = d.Epochs
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.LR == 0 {
-		c.LR = d.LR
-	}
-	if c.TailFactor == 0 {
-		c.TailFactor = d.TailFactor
-	}
-	if c.Loss == "" {
-		c.Loss = d.Loss
-	}
+	c.Unfreeze = cmp.Or(c.Unfreeze, d.Unfreeze)
+	c.Epochs = cmp.Or(c.Epochs, d.Epochs)
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.LR = cmp.Or(c.LR, d.LR)
+	c.TailFactor = cmp.Or(c.TailFactor, d.TailFactor)
+	c.Loss = cmp.Or(c.Loss, d.Loss)
 	if c.Views <= 0 {
 		c.Views = 1
 	}
@@ -99,26 +89,14 @@ func (c Config) resolved() Config {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	c = c.resolved()
-	ok := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	switch {
-	case c.Epochs < 0:
-		return fmt.Errorf("finetune: epochs %d must be positive", c.Epochs)
-	case c.BatchSize < 0:
-		return fmt.Errorf("finetune: batch size %d must be positive", c.BatchSize)
-	case !(c.LR > 0) || !ok(c.LR):
-		return fmt.Errorf("finetune: learning rate %v must be positive", c.LR)
-	case !(c.TailFactor > 0) || !ok(c.TailFactor):
+	common := hparams.Common{Epochs: c.Epochs, BatchSize: c.BatchSize, Patience: c.Patience, LR: c.LR,
+		WarmupEpochs: c.WarmupEpochs, WeightDecay: c.WeightDecay, ClipNorm: c.ClipNorm,
+		Checkpoint: c.Checkpoint, Resume: c.Resume}
+	if err := common.Validate("finetune"); err != nil {
+		return err
+	}
+	if !(c.TailFactor > 0) || !hparams.Finite(c.TailFactor) {
 		return fmt.Errorf("finetune: tail learning-rate factor %v must be positive", c.TailFactor)
-	case !(c.WarmupEpochs >= 0) || !ok(c.WarmupEpochs):
-		return fmt.Errorf("finetune: warmup epochs %v must be >= 0", c.WarmupEpochs)
-	case !(c.WeightDecay >= 0) || !ok(c.WeightDecay):
-		return fmt.Errorf("finetune: weight decay %v must be >= 0", c.WeightDecay)
-	case !(c.ClipNorm >= 0) || !ok(c.ClipNorm):
-		return fmt.Errorf("finetune: clip norm %v must be >= 0", c.ClipNorm)
-	case c.Patience < 0:
-		return fmt.Errorf("finetune: patience %d must be >= 0", c.Patience)
-	case c.Resume && c.Checkpoint == "":
-		return errors.New("finetune: resume needs a checkpoint path")
 	}
 	if _, err := ParseBackend(c.Backend); err != nil {
 		return err
@@ -132,16 +110,8 @@ func (c Config) Validate() error {
 	return lc.Validate(len(lc.PosWeight))
 }
 
-func (c Config) lossConfig() loss.Config {
-	if c.LossConfig == nil {
-		return loss.Defaults(c.Loss)
-	}
-	l := *c.LossConfig
-	if l.Kind == "" {
-		l.Kind = c.Loss
-	}
-	return l
-}
+// lossConfig returns the loss configuration to use.
+func (c Config) lossConfig() loss.Config { return hparams.LossConfig(c.Loss, c.LossConfig) }
 
 // LearningRate is the schedule's multiplier of the peak learning rates at step (0-based)
 // of total: linear warmup over warmup steps, then cosine decay to 0.
