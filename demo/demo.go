@@ -106,8 +106,9 @@ type Row struct {
 
 	scores [][]float32
 	// truth and paths are the test set of a real-data row (synth rows use Result.test).
-	truth [][]int8
-	paths []string
+	truth      [][]int8
+	paths      []string
+	thresholds []float64
 }
 
 // Result is a demo run's outcome.

@@ -227,6 +227,9 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 			r.PerClassAP = append(r.PerClassAP, ap)
 		}
 		r.RarePerClass, r.RareAP = res.rareAPs(r.PerClassAP)
+		if b != nil {
+			r.thresholds = b.Thresholds
+		}
 		rows = append(rows, r)
 		bundles[r] = b
 		log.Info("demo: trained", "method", method, "loss", lossName, "mAP", fmt.Sprintf("%.3f", r.MAP),

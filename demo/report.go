@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/image/draw"
 
+	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/report"
 )
 
@@ -177,8 +178,13 @@ func (r *Result) HTML() ([]byte, error) {
 		}
 		items = append(items, it)
 	}
+	var opts metric.Options
+	if r.real {
+		opts.Thresholds = bestRow.thresholds // tuned on the validation set, as in the table
+	}
 	return report.Build(report.Input{
 		Title:   title,
+		Options: opts,
 		Meta:    meta,
 		Labels:  r.Labels,
 		Scores:  bestRow.scores,
@@ -199,7 +205,7 @@ func (r *Result) methodsTitle() string {
 	for _, row := range r.Rows {
 		if !seen[row.Method] {
 			seen[row.Method] = true
-			ms = append(ms, strings.ReplaceAll(row.Method, "-", " "))
+			ms = append(ms, strings.Replace(row.Method, "linear-probe", "linear probe", 1))
 		}
 	}
 	return strings.Join(ms, ", ") + " × BCE, ASL"
