@@ -46,3 +46,18 @@ func ExampleCheckMethods() {
 	// [scratch linear-probe] <nil>
 	// bad demo configuration: unknown method "magic" (want scratch, linear-probe, fine-tune)
 }
+
+// ExampleRunReal runs the comparison on a real data set (compiled, not run: it needs
+// the data and a backbone). QuickReal fine-tunes one epoch; Methods and Limit shorten
+// a run further.
+func ExampleRunReal() {
+	cfg := demo.QuickReal()
+	cfg.Data, cfg.Backbone = "miml-scenes/labels_onehot.csv", "squeezenet1.1-fp16.onnx"
+	cfg.Methods, cfg.Limit = []string{"scratch", "linear-probe"}, 300
+	res, err := demo.RunReal(context.Background(), cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(res.Table(true), res.Summary())
+}
