@@ -240,8 +240,25 @@ func (m *Model) Scores(ctx context.Context, imgs []image.Image) ([][]float32, er
 			if imgs[start+i] == nil {
 				return nil, fmt.Errorf("model: image %d is nil", start+i)
 			}
-			spec.Fill(imgs[start+i], buf[i*tl:(i+1)*tl])
 		}
+		// Resizing is a large share of the work for small backbones: spread it over the
+		// workers, so a server batching many requests does not resize them one by one.
+		var wg sync.WaitGroup
+		next := make(chan int, n)
+		for i := 0; i < n; i++ {
+			next <- i
+		}
+		close(next)
+		for w := 0; w < min(m.opt.Workers, n); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					spec.Fill(imgs[start+i], buf[i*tl:(i+1)*tl])
+				}
+			}()
+		}
+		wg.Wait()
 		feats, err := m.runFeatures(ctx, buf, n)
 		if err != nil {
 			return nil, err
