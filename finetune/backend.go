@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -11,9 +12,9 @@ import (
 
 // Backend names accepted by Config.Backend and --backend.
 const (
-	BackendAuto = "auto" // pure Go (XLA when linked in and its plugin is found)
+	BackendAuto = "auto" // XLA when its plugin is found (cgo builds), else pure Go
 	BackendGo   = "go"   // GoMLX's pure-Go backend
-	BackendXLA  = "xla"  // XLA through a PJRT plugin (not linked in this build)
+	BackendXLA  = "xla"  // XLA through a PJRT plugin (needs a cgo build and an installed plugin)
 )
 
 // ParseBackend validates a --backend value.
@@ -52,20 +53,36 @@ func FindPJRTPlugin() string {
 	return ""
 }
 
-// Backend returns the GoMLX backend for a --backend value and its description. This
-// build links only the pure-Go backend: "xla" is an error that says whether a plugin
-// was found and how to get an XLA build (see the package documentation); "auto" is
-// the pure-Go backend.
+// newXLA opens GoMLX's XLA backend on a PJRT plugin file; nil in builds without cgo
+// (see backend_xla.go).
+var newXLA func(plugin string) (compute.Backend, error)
+
+// Backend returns the GoMLX backend for a --backend value and its description.
+// "xla" requires a PJRT plugin (FindPJRTPlugin) and a cgo build; "auto" uses XLA when
+// both are there and the pure-Go backend otherwise. Plugins are never downloaded: the
+// plugin path is always absolute, which bypasses go-xla's auto-installer.
 func Backend(name string) (compute.Backend, string, error) {
 	kind, err := ParseBackend(name)
 	if err != nil {
 		return nil, "", err
 	}
-	if kind == BackendXLA {
-		if p := FindPJRTPlugin(); p != "" {
-			return nil, "", fmt.Errorf("finetune: XLA plugin found (%s) but this build does not link GoMLX's XLA backend; use --backend go, or build with it (see 'go doc github.com/multilabel/multilabel/finetune')", p)
+	if kind == BackendXLA || kind == BackendAuto {
+		p := FindPJRTPlugin()
+		switch {
+		case p != "" && newXLA != nil:
+			b, err := newXLA(p)
+			if err == nil {
+				return b, "xla (" + p + ")", nil
+			}
+			if kind == BackendXLA {
+				return nil, "", fmt.Errorf("finetune: XLA backend on %s: %w", p, err)
+			}
+			slog.Warn("XLA plugin found but unusable; training with the pure-Go backend", "plugin", p, "err", err)
+		case kind == BackendXLA && p == "":
+			return nil, "", fmt.Errorf("finetune: no XLA PJRT plugin found (set PJRT_PLUGIN_LIBRARY_PATH; see 'go doc github.com/multilabel/multilabel/finetune'); use --backend go")
+		case kind == BackendXLA:
+			return nil, "", fmt.Errorf("finetune: XLA plugin found (%s) but this binary was built without cgo, which the XLA backend needs; use --backend go", p)
 		}
-		return nil, "", fmt.Errorf("finetune: no XLA PJRT plugin found (set PJRT_PLUGIN_LIBRARY_PATH; see 'go doc github.com/multilabel/multilabel/finetune'); use --backend go")
 	}
 	return gobackend.GetBackend(), "go (pure Go)", nil
 }

@@ -35,14 +35,14 @@
 // # Backends
 //
 // Training runs on GoMLX's pure-Go backend (github.com/gomlx/compute/gobackend), which
-// needs nothing installed. GoMLX can also run on XLA (CPU or CUDA) through a PJRT plugin,
-// which is several times faster for convolutions. This module does not link the XLA
-// backend (it would add the github.com/gomlx/go-xla dependency and cgo); Backend("xla")
-// reports whether a plugin is installed and says so. To use XLA, install the plugin —
-// for CPU: download pjrt_c_api_cpu_plugin.so from the gomlx/go-xla releases into
-// ~/.local/lib/go-xla (or set PJRT_PLUGIN_LIBRARY_PATH to its directory); for CUDA:
-// pip install "jax[cuda12]" ships pjrt_c_api_gpu_plugin.so inside the jax_cuda12_plugin
-// wheel, and PJRT_PLUGIN_LIBRARY_PATH pointing at that directory makes it visible —
-// then build with the go-xla backend added (go get github.com/gomlx/go-xla and a blank
-// import of its GoMLX backend package in a file of your own).
+// needs nothing installed, or on XLA (CPU or CUDA) through a PJRT plugin, which is much
+// faster for convolutions. --backend auto (the default) uses XLA when a plugin is found
+// and the binary was built with cgo (the usual case on Linux); --backend go and
+// --backend xla force one. The go-xla backend is linked in (backend_xla.go) but loads
+// the plugin with dlopen only when asked, and never downloads one. To install a plugin:
+// for CPU, put pjrt_c_api_cpu_plugin.so from the gomlx/go-xla releases into
+// ~/.local/lib/go-xla (or set PJRT_PLUGIN_LIBRARY_PATH to its directory); for CUDA,
+// `pip install "jax[cuda12]"` ships pjrt_c_api_gpu_plugin.so inside the jax_cuda12_plugin
+// package — point PJRT_PLUGIN_LIBRARY_PATH at that directory. FindPJRTPlugin lists the
+// places searched.
 package finetune
