@@ -70,7 +70,7 @@ func runTrain(ctx context.Context, args []string) error {
 	trainBN := fs.Bool("train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
 	augment := fs.Bool("augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
 	views := fs.Int("views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
-	backendFlag := fs.String("backend", "auto", "GoMLX backend for fine-tuning: auto|go|xla (xla needs a build with it and its PJRT plugin)")
+	backendFlag := fs.String("backend", "auto", "GoMLX backend for fine-tuning: auto|go|xla (auto: XLA when a PJRT plugin is installed, else pure Go)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
