@@ -42,6 +42,7 @@ import (
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 )
 
@@ -51,11 +52,11 @@ const (
 	MaxOpset = 21
 )
 
-// Errors wrapped (with the file name) by Load.
+// Errors wrapped (with the file name) by Load. Each matches errkind.ErrBadInput.
 var (
-	ErrNotONNX   = errors.New("not an ONNX model")
-	ErrTruncated = errors.New("truncated or corrupt ONNX file")
-	ErrNoFeature = errors.New("feature node not found")
+	ErrNotONNX   = errkind.Sentinel("not an ONNX model", errkind.ErrBadInput)
+	ErrTruncated = errkind.Sentinel("truncated or corrupt ONNX file", errkind.ErrBadInput)
+	ErrNoFeature = errkind.Sentinel("feature node not found", errkind.ErrBadInput)
 )
 
 // Options configure Load.

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/progress"
 )
@@ -137,6 +138,10 @@ func ZooNames() []string {
 	return out
 }
 
+// ErrUnknownModel is wrapped by Resolve when a name is neither an existing file nor a
+// zoo name. It matches errkind.ErrBadInput.
+var ErrUnknownModel = errkind.Sentinel("not a zoo name", errkind.ErrBadInput)
+
 // ErrChecksum reports a downloaded file whose sha256 differs from the zoo's.
 var ErrChecksum = errors.New("checksum mismatch")
 
@@ -184,7 +189,7 @@ func Resolve(nameOrPath string, opt ZooOptions) (string, error) {
 			names = append(names, z.Name)
 		}
 		sort.Strings(names)
-		return "", fmt.Errorf("backbone %q: no such file, and not a zoo name (known: %s)", nameOrPath, strings.Join(names, ", "))
+		return "", fmt.Errorf("backbone %q: no such file, and %w (known: %s)", nameOrPath, ErrUnknownModel, strings.Join(names, ", "))
 	}
 	dir := opt.CacheDir
 	if dir == "" {

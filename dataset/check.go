@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/progress"
 )
@@ -43,6 +44,10 @@ type ImageError struct {
 
 func (e *ImageError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Path, e.Kind, e.Err) }
 func (e *ImageError) Unwrap() error { return e.Err }
+
+// Is makes every ImageError match errkind.ErrBadInput (a bad image under the strict
+// policy is the user's input).
+func (e *ImageError) Is(target error) bool { return target == errkind.ErrBadInput }
 
 // CheckOptions controls CheckImages.
 type CheckOptions struct {

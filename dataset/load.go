@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/multilabel/multilabel/errkind"
 )
 
 // Options controls how Load reads a label source.
@@ -57,22 +59,24 @@ func (e *InputError) Error() string {
 
 func (e *InputError) Unwrap() error { return e.Err }
 
+// Is makes every InputError match errkind.ErrBadInput.
+func (e *InputError) Is(target error) bool { return target == errkind.ErrBadInput }
+
 func inputErrorf(file string, line int, format string, args ...any) error {
 	return &InputError{File: file, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
 // ErrBadOption is wrapped by errors about invalid Options (an unknown format or list
 // separator, a repeated vocabulary label).
-var ErrBadOption = errors.New("dataset: invalid option")
+// It matches errkind.ErrBadInput.
+var ErrBadOption = errkind.Sentinel("dataset: invalid option", errkind.ErrBadInput)
 
 // IsBadInput reports whether err is caused by the user's input (a malformed or missing
 // label source, a bad image under a strict policy, an invalid option) rather than by the program or the
 // machine.
-func IsBadInput(err error) bool {
-	var ie *InputError
-	var me *ImageError
-	return errors.As(err, &ie) || errors.As(err, &me) || errors.Is(err, ErrBadOption)
-}
+//
+// Deprecated: use errkind.IsBadInput, which every package's input errors match.
+func IsBadInput(err error) bool { return errkind.IsBadInput(err) }
 
 // maxLabelFile bounds the size of a label file read into memory (CSV, COCO JSON, VOC XML).
 const maxLabelFile = 4 << 30

@@ -11,12 +11,14 @@ import (
 
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/engine"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/progress"
 )
 
 // ErrBadImage is wrapped by the error of a Strict extraction that met an unusable image.
-var ErrBadImage = errors.New("unusable image")
+// It matches errkind.ErrBadInput.
+var ErrBadImage = errkind.Sentinel("unusable image", errkind.ErrBadInput)
 
 // DefaultBatchSize is the engine batch size when ExtractOptions.BatchSize is 0.
 const DefaultBatchSize = 32

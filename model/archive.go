@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
@@ -32,7 +33,8 @@ const (
 )
 
 // ErrCorrupt is wrapped by every error about a damaged, truncated or tampered bundle.
-var ErrCorrupt = errors.New("corrupt model bundle")
+// It matches errkind.ErrBadInput.
+var ErrCorrupt = errkind.Sentinel("corrupt model bundle", errkind.ErrBadInput)
 
 // Manifest is the bundle's table of contents.
 type Manifest struct {

@@ -2,9 +2,9 @@ package model
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/metric"
 )
 
@@ -56,7 +56,7 @@ func (m *Model) ScoreDataset(ctx context.Context, data string, dopt dataset.Opti
 		return nil, err
 	}
 	if len(d.Samples) == 0 {
-		return nil, fmt.Errorf("%w: %s: no samples", ErrBadInput, data)
+		return nil, errkind.BadInput("%s: no samples", data)
 	}
 	paths := d.Paths()
 	feats, ok, errs, err := m.Features(ctx, paths)
@@ -77,7 +77,7 @@ func (m *Model) ScoreDataset(ctx context.Context, data string, dopt dataset.Opti
 		res.Paths = append(res.Paths, s.Path)
 	}
 	if len(res.Truth) == 0 {
-		return nil, fmt.Errorf("%w: %s: none of the %d images could be read (first: %s)", ErrBadInput, data, len(paths), res.Bad[0].Reason)
+		return nil, errkind.BadInput("%s: none of the %d images could be read (first: %s)", data, len(paths), res.Bad[0].Reason)
 	}
 	res.Scores = m.ScoresFromFeatures(x, len(res.Truth))
 	return res, nil

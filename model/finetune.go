@@ -10,6 +10,7 @@ import (
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/metric"
@@ -58,7 +59,7 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	}
 	ft.Seed = cfg.Seed
 	if err := ft.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+		return nil, errkind.WrapBadInput(err)
 	}
 	if cfg.RandomBackbone {
 		return nil, badInputf("fine-tuning a random backbone is not supported (drop --random-backbone)")

@@ -3,19 +3,18 @@ package model
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/metric"
@@ -127,19 +126,18 @@ type trainingRecord struct {
 	} `json:"seconds"`
 }
 
-// ErrBadInput is wrapped by Train errors caused by the user's input (label files,
-// configuration values), as opposed to runtime failures.
-var ErrBadInput = errors.New("bad input")
+// ErrBadInput is errkind.ErrBadInput, matched by Train errors caused by the user's
+// input (label files, configuration values), as opposed to runtime failures.
+//
+// Deprecated: use errkind.ErrBadInput.
+var ErrBadInput = errkind.ErrBadInput
 
-func badInputf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
-}
+func badInputf(format string, args ...any) error { return errkind.BadInput(format, args...) }
 
 // IsBadInput reports whether err comes from the user's input.
-func IsBadInput(err error) bool {
-	return errors.Is(err, ErrBadInput) || dataset.IsBadInput(err) || errors.Is(err, backbone.ErrNotONNX) ||
-		errors.Is(err, backbone.ErrTruncated) || errors.Is(err, backbone.ErrNoFeature) || errors.Is(err, ErrCorrupt)
-}
+//
+// Deprecated: use errkind.IsBadInput.
+func IsBadInput(err error) bool { return errkind.IsBadInput(err) }
 
 // Train runs the whole pipeline: load the data, split it when needed, extract (and
 // cache) backbone features, train the head, tune per-class thresholds on the validation
@@ -157,7 +155,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 	}
 	cfg.Train.Seed = cfg.Seed
 	if err := cfg.Train.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+		return nil, errkind.WrapBadInput(err)
 	}
 
 	// 1. Data and splits.
@@ -417,7 +415,7 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 	}
 	idx, err := dataset.IterativeStratify(all, rs, cfg.Seed)
 	if err != nil {
-		return nil, nil, nil, info, fmt.Errorf("%w: %w", ErrBadInput, err)
+		return nil, nil, nil, info, errkind.WrapBadInput(err)
 	}
 	out := [3]*dataset.Dataset{}
 	for k, part := range which {
@@ -477,10 +475,7 @@ func resolveBackbone(ctx context.Context, nameOrPath string, progress io.Writer)
 	}
 	p, err := backbone.Resolve(nameOrPath, backbone.ZooOptions{Context: ctx, Progress: progress})
 	if err != nil {
-		if strings.Contains(err.Error(), "not a zoo name") {
-			return "", fmt.Errorf("%w: %w", ErrBadInput, err)
-		}
-		return "", err
+		return "", err // a name neither a file nor in the zoo wraps backbone.ErrUnknownModel
 	}
 	return p, nil
 }
