@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/featcache"
@@ -25,7 +26,6 @@ import (
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
-	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/synth"
 	"github.com/multilabel/multilabel/synth/cnn"
 	"github.com/multilabel/multilabel/train"
@@ -547,9 +547,9 @@ func writeBundle(dir string, featModel []byte, bb *backbone.Backbone, p *head.Pa
 	for i := range th {
 		th[i] = 0.5
 	}
-	b := &model.Bundle{
+	b := &bundle.Bundle{
 		Backbone: featModel,
-		BackboneInfo: model.BackboneInfo{Name: "synth-backbone.onnx", SHA256: bb.SHA256, FeatureNode: bb.FeatureNode,
+		BackboneInfo: bundle.BackboneInfo{Name: "synth-backbone.onnx", SHA256: bb.SHA256, FeatureNode: bb.FeatureNode,
 			FeatureDim: bb.FeatureDim},
 		Head: *p, Labels: res.Labels, Thresholds: th, Spec: spec,
 	}

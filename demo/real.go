@@ -15,16 +15,17 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/metric"
-	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/pipeline"
 	"github.com/multilabel/multilabel/train"
 )
 
 // ScratchLabel describes the "scratch" row of a real-data run: training a whole real
 // backbone from random weights is out of reach in pure Go, so the same architecture is
-// randomly initialised (model.RandomizeONNX) and only its last block and the head are
+// randomly initialised (backbone.RandomizeONNX) and only its last block and the head are
 // trained, exactly as the fine-tuned row trains them on the pretrained weights.
 const ScratchLabel = "scratch (random weights, last block + head trained)"
 
@@ -74,7 +75,7 @@ func DefaultReal() RealConfig {
 }
 
 // ErrBadConfig is wrapped by RunReal errors caused by the configuration or the user's
-// files (use model.IsBadInput too for data and backbone errors).
+// files (use errkind.IsBadInput too for data and backbone errors).
 var ErrBadConfig = errors.New("bad demo configuration")
 
 // CheckMethods validates a method list against Methods and returns it in table order
@@ -105,8 +106,8 @@ func CheckMethods(methods []string) ([]string, error) {
 }
 
 // RunReal runs the demo's comparison on a real data set: the linear probe on
-// pretrained features (model.Train), the pretrained backbone's last block fine-tuned
-// with the head (model.FineTune, unfreeze 1) and the same with random weights
+// pretrained features (pipeline.Train), the pretrained backbone's last block fine-tuned
+// with the head (pipeline.FineTune, unfreeze 1) and the same with random weights
 // (ScratchLabel), each with BCE and with the asymmetric loss, on the seeded split of
 // `multilabel train` (80/20, a validation share of the train part held out). The
 // figures are test metrics at thresholds tuned on the validation set.
@@ -185,7 +186,7 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 		res.RareLabels = append(res.RareLabels, res.Labels[j])
 	}
 
-	base := model.TrainConfig{Data: dataPath, Images: cfg.Images, Backbone: cfg.Backbone, Engine: cfg.Engine,
+	base := pipeline.TrainConfig{Data: dataPath, Images: cfg.Images, Backbone: cfg.Backbone, Engine: cfg.Engine,
 		ORTLib: cfg.ORTLib, Threads: cfg.Threads, CacheDir: cfg.CacheDir, Seed: cfg.Seed, Progress: cfg.Progress,
 		Logger: log}
 	if dataPath != cfg.Data {
@@ -210,9 +211,9 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 			return nil, err
 		}
 	}
-	bundles := map[*Row]*model.Bundle{}
+	bundles := map[*Row]*bundle.Bundle{}
 	var rows []*Row
-	add := func(method, lossName string, m *metric.Result, b *model.Bundle, curve []float64, scores [][]float32,
+	add := func(method, lossName string, m *metric.Result, b *bundle.Bundle, curve []float64, scores [][]float32,
 		truth [][]int8, paths []string, secs float64) error {
 		if m == nil {
 			return fmt.Errorf("demo: %s/%s: no test set to evaluate on", method, lossName)
@@ -259,7 +260,7 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 		switch {
 		case has["fine-tune"]:
 			t0 := time.Now()
-			r, err := model.FineTune(ctx, tc, f)
+			r, err := pipeline.FineTune(ctx, tc, f)
 			if err != nil {
 				return nil, fmt.Errorf("demo: fine-tune/%s: %w", ln, err)
 			}
@@ -277,7 +278,7 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 			res.Engine = p.Engine
 			res.TrainImages, res.TestImages = p.Splits.Train, p.Splits.Test
 		case has["linear-probe"]:
-			p, err := model.Train(ctx, tc)
+			p, err := pipeline.Train(ctx, tc)
 			if err != nil {
 				return nil, fmt.Errorf("demo: linear-probe/%s: %w", ln, err)
 			}
@@ -292,7 +293,7 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 			sc := tc
 			sc.Backbone = scratchPath
 			t0 := time.Now()
-			r, err := model.FineTune(ctx, sc, f)
+			r, err := pipeline.FineTune(ctx, sc, f)
 			if err != nil {
 				return nil, fmt.Errorf("demo: scratch/%s: %w", ln, err)
 			}
@@ -383,7 +384,7 @@ func randomBackbone(ctx context.Context, cfg RealConfig, dir string, log *slog.L
 	if err != nil {
 		return "", fmt.Errorf("demo: backbone: %w", err)
 	}
-	rnd, st, err := model.RandomizeONNX(raw, cfg.Seed)
+	rnd, st, err := backbone.RandomizeONNX(raw, cfg.Seed)
 	if err != nil {
 		return "", fmt.Errorf("demo: backbone %s: %w", src, err)
 	}

@@ -29,7 +29,7 @@
 //
 // After training the tail's weights are written back into the same feature graph
 // (Split.WriteBack replaces the initializers), so a bundle still holds one backbone
-// graph and model.ExportONNX works unchanged; the tests check that ONNX Runtime, the
+// graph and bundle.ExportONNX works unchanged; the tests check that ONNX Runtime, the
 // pure-Go engine and the training graph give the same outputs.
 //
 // # Backends

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/compute/gobackend"
 
+	"github.com/multilabel/multilabel/bundle"
 	gomlxeng "github.com/multilabel/multilabel/engine/gomlx"
 	"github.com/multilabel/multilabel/engine/ort"
 	"github.com/multilabel/multilabel/finetune"
@@ -17,7 +18,6 @@ import (
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/sharedtest"
 	"github.com/multilabel/multilabel/loss"
-	"github.com/multilabel/multilabel/model"
 )
 
 // TestExportMatchesTrainingGraph: after fine-tuning changes the tail (here: a few AdamW
@@ -90,9 +90,9 @@ func TestExportMatchesTrainingGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	th := []float64{0.5, 0.5, 0.5, 0.5, 0.5}
-	bundle := &model.Bundle{Backbone: wb, BackboneInfo: model.BackboneInfo{Name: "squeezenet", FeatureDim: fb.FeatureDim},
+	bnd := &bundle.Bundle{Backbone: wb, BackboneInfo: bundle.BackboneInfo{Name: "squeezenet", FeatureDim: fb.FeatureDim},
 		Head: net.Head(st), Labels: labels, Thresholds: th, Spec: spec}
-	onnxBytes, err := model.ExportONNX(bundle)
+	onnxBytes, err := bundle.ExportONNX(bnd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/internal/sharedtest"
 	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/pipeline"
 	"github.com/multilabel/multilabel/train"
 )
 
@@ -22,7 +23,7 @@ func TestFineTuneBeatsProbe(t *testing.T) {
 	data := sharedtest.Dir(t, "data/miml-scenes")
 	models := sharedtest.Dir(t, "models/squeezenet1.1")
 	ortLib := sharedtest.FindORTLib()
-	cfg := model.TrainConfig{
+	cfg := pipeline.TrainConfig{
 		Data: filepath.Join(data, "labels_onehot.csv"), Backbone: filepath.Join(models, "squeezenet1.1-fp16.onnx"),
 		Train: train.DefaultConfig(), Seed: 1, CacheDir: t.TempDir(), ORTLib: ortLib,
 		Out: filepath.Join(t.TempDir(), "ft.mlb"),
@@ -32,7 +33,7 @@ func TestFineTuneBeatsProbe(t *testing.T) {
 	// 0.9147 -> 0.9175 measured), the tail's learning rate equal to the head's gives
 	// more (-> 0.9283).
 	ft.Epochs, ft.TailFactor = 2, 1
-	res, err := model.FineTune(context.Background(), cfg, ft)
+	res, err := pipeline.FineTune(context.Background(), cfg, ft)
 	if err != nil {
 		t.Fatal(err)
 	}

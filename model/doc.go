@@ -1,26 +1,7 @@
-// Package model is the trained-classifier side of multilabel: the .mlb model bundle (one
-// file holding the feature backbone as ONNX, the head weights, the label vocabulary,
-// per-class thresholds, the preprocessing spec, the training configuration and history,
-// and the validation/test metrics, with a sha256 manifest checked on load), prediction
-// from a bundle on images or files, and the train orchestration (dataset → split →
-// features → head → thresholds → metrics → bundle) that the `multilabel train` command
-// runs.
-//
-// # Bundle format
-//
-// A bundle is an uncompressed tar archive. Its first member, manifest.json, names the
-// format ("multilabel-bundle"), its version and every other member with its size and
-// sha256; loading refuses a bundle whose members are missing, extra, resized or whose
-// digests differ, naming the member. The other members are:
-//
-//	backbone.onnx     feature extractor: fp32 ONNX, input [N,C,H,W], output [N,D]
-//	backbone.json     where the backbone came from (name, sha256, feature node, dim)
-//	head.json         head parameters (head.Params)
-//	labels.json       label vocabulary (JSON array of strings)
-//	thresholds.json   per-label decision thresholds (JSON array of numbers)
-//	preprocess.json   image preprocessing (imageio.Spec)
-//	training.json     training configuration and per-epoch history (free-form JSON)
-//	metrics.json      validation and test metrics (free-form JSON)
-//
-// The bundle id (Bundle.ID) is the sha256 of the manifest, which pins every member.
+// Package model is a loaded multi-label classifier: Load (or New) opens a .mlb bundle
+// (package bundle) on an inference engine (engine/auto: ONNX Runtime when its library is
+// found, else pure Go), and a Model predicts labels and scores for images or files,
+// extracts features, and evaluates on a labelled dataset. It links no training code, so
+// a program that only loads and predicts stays small; training runs in package
+// pipeline.
 package model

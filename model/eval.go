@@ -100,3 +100,8 @@ func (m *Model) Evaluate(ctx context.Context, data string, opt EvalOptions) (*Ev
 	}
 	return res, nil
 }
+
+// IsBadInput reports whether err comes from the user's input.
+//
+// Deprecated: use errkind.IsBadInput.
+func IsBadInput(err error) bool { return errkind.IsBadInput(err) }

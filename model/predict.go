@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/imageio"
@@ -41,7 +42,7 @@ type Options struct {
 // Model is a loaded bundle ready to predict. It is safe for concurrent use.
 type Model struct {
 	// Bundle is the loaded bundle content.
-	Bundle *Bundle
+	Bundle *bundle.Bundle
 
 	opt Options
 	mu  sync.Mutex // serialises engine calls
@@ -71,7 +72,7 @@ func Load(path string) (*Model, error) { return LoadWith(path, Options{}) }
 
 // LoadWith reads, verifies and opens a bundle.
 func LoadWith(path string, opt Options) (*Model, error) {
-	b, err := Read(path)
+	b, err := bundle.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func LoadWith(path string, opt Options) (*Model, error) {
 }
 
 // New opens an engine on a bundle's backbone.
-func New(b *Bundle, opt Options) (*Model, error) {
+func New(b *bundle.Bundle, opt Options) (*Model, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
@@ -198,10 +199,13 @@ func (m *Model) runFeatures(ctx context.Context, input []float32, n int) ([]floa
 
 // ScoresFromFeatures applies the head and a sigmoid to n feature vectors.
 func (m *Model) ScoresFromFeatures(features []float32, n int) [][]float32 {
-	return scoresFromFeatures(m.Bundle, features, n)
+	return ScoresFromFeatures(m.Bundle, features, n)
 }
 
-func scoresFromFeatures(b *Bundle, features []float32, n int) [][]float32 {
+// ScoresFromFeatures applies b's head and a sigmoid to n feature vectors (n×b.Head.In
+// values): one row of len(b.Labels) probabilities per vector. It is the scorer that
+// prediction and training (package pipeline) share, so both compute the same scores.
+func ScoresFromFeatures(b *bundle.Bundle, features []float32, n int) [][]float32 {
 	logits := b.Head.Logits(features, n)
 	k := len(b.Labels)
 	out := make([][]float32, n)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/model"
 )
@@ -17,7 +18,7 @@ func init() {
 }
 
 func evalWithModel(ctx context.Context, path, data string, dopt dataset.Options) (*evalData, error) {
-	b, err := model.Read(path)
+	b, err := bundle.Read(path)
 	if err != nil {
 		return nil, badInput(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/internal/fsutil"
-	"github.com/multilabel/multilabel/model"
 )
 
 func init() {
@@ -22,11 +22,11 @@ func runExport(ctx context.Context, args []string) error {
 	if *modelPath == "" || *out == "" {
 		return usageErrorf("--model and --out are required")
 	}
-	b, err := model.Read(*modelPath)
+	b, err := bundle.Read(*modelPath)
 	if err != nil {
 		return badInput(err)
 	}
-	data, err := model.ExportONNX(b)
+	data, err := bundle.ExportONNX(b)
 	if err != nil {
 		return err
 	}
@@ -34,6 +34,6 @@ func runExport(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("wrote %s (%d bytes): input %v, output %q [batch, %d] = probabilities of %d labels\n",
-		*out, len(data), b.Spec.Shape(), model.ExportOutput, len(b.Labels), len(b.Labels))
+		*out, len(data), b.Spec.Shape(), bundle.ExportOutput, len(b.Labels), len(b.Labels))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/model"
 )
@@ -54,7 +55,7 @@ func runPredict(ctx context.Context, args []string) error {
 	if len(paths) == 0 {
 		return badInput(errors.New("no image files found in the given paths"))
 	}
-	b, err := model.Read(*modelPath)
+	b, err := bundle.Read(*modelPath)
 	if err != nil {
 		return badInput(err)
 	}

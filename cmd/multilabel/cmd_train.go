@@ -15,6 +15,7 @@ import (
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/pipeline"
 	"github.com/multilabel/multilabel/train"
 )
 
@@ -47,7 +48,7 @@ func runTrain(ctx context.Context, args []string) error {
 	val := fs.String("val", "", "validation label file (default: a stratified share of the training data)")
 	test := fs.String("test", "", "test label file (default: a stratified share of --data)")
 	split := fs.String("split", "0.8,0.2", "train,test ratios when --test is absent (a validation share of the train part is held out unless --val); or train,val,test")
-	valFrac := fs.Float64("val-fraction", model.DefaultValFraction, "share of the train part used for validation when --val is absent")
+	valFrac := fs.Float64("val-fraction", pipeline.DefaultValFraction, "share of the train part used for validation when --val is absent")
 	reportDir := fs.String("report", "", "write a report (metrics, history, thresholds) into this directory")
 	seed := fs.Uint64("seed", 1, "seed of the split, the head initialisation and the shuffling")
 	engineKind := fs.String("engine", "auto", "feature engine: auto|ort|go")
@@ -98,7 +99,7 @@ func runTrain(ctx context.Context, args []string) error {
 	if err := tc.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	cfg := model.TrainConfig{
+	cfg := pipeline.TrainConfig{
 		Data: *data, Images: *images, Val: *val, Test: *test, Split: ratios, ValFraction: *valFrac,
 		Backbone: *bbFlag, FeatureNode: *featureNode, RandomBackbone: *randomBB, Out: *out,
 		Engine: kind, ORTLib: *ortLib, Threads: *threads, CacheDir: *cacheDir, NoCache: *noCache,
@@ -123,7 +124,7 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		return runFineTune(ctx, cfg, ft, *reportDir, *jsonOut)
 	}
-	res, err := model.Train(ctx, cfg)
+	res, err := pipeline.Train(ctx, cfg)
 	if err != nil {
 		if model.IsBadInput(err) {
 			return badInput(err)
@@ -158,7 +159,7 @@ type trainSummary struct {
 	Bundle     string             `json:"bundle,omitempty"`
 	ID         string             `json:"id,omitempty"`
 	Engine     string             `json:"engine"`
-	Splits     model.SplitInfo    `json:"splits"`
+	Splits     pipeline.SplitInfo `json:"splits"`
 	BadImages  int                `json:"bad_images"`
 	BestEpoch  int                `json:"best_epoch"`
 	Epochs     int                `json:"epochs_run"`
@@ -169,7 +170,7 @@ type trainSummary struct {
 	CacheHits  int                `json:"cache_hits"`
 }
 
-func printTrainResult(w io.Writer, res *model.TrainResult, cfg model.TrainConfig, asJSON bool) error {
+func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.TrainConfig, asJSON bool) error {
 	if asJSON {
 		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Splits: res.Splits, BadImages: len(res.BadImages),
 			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds,
@@ -206,7 +207,7 @@ func printTrainResult(w io.Writer, res *model.TrainResult, cfg model.TrainConfig
 }
 
 // writeTrainReport writes the training report into dir.
-func writeTrainReport(dir string, res *model.TrainResult) error {
+func writeTrainReport(dir string, res *pipeline.TrainResult) error {
 	if err := res.WriteReportFiles(dir); err != nil {
 		return err
 	}
@@ -215,9 +216,9 @@ func writeTrainReport(dir string, res *model.TrainResult) error {
 }
 
 // runFineTune is train --unfreeze: the head on frozen features, then the last blocks
-// with it (model.FineTune); it prints the fine-tuned result and the comparison.
-func runFineTune(ctx context.Context, cfg model.TrainConfig, ft finetune.Config, reportDir string, asJSON bool) error {
-	r, err := model.FineTune(ctx, cfg, ft)
+// with it (pipeline.FineTune); it prints the fine-tuned result and the comparison.
+func runFineTune(ctx context.Context, cfg pipeline.TrainConfig, ft finetune.Config, reportDir string, asJSON bool) error {
+	r, err := pipeline.FineTune(ctx, cfg, ft)
 	if err != nil {
 		if model.IsBadInput(err) || errors.Is(err, finetune.ErrBadCut) {
 			return badInput(err)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/demo"
-	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/synth"
 )
 
@@ -92,7 +92,7 @@ func TestTrainUnfreezeCLI(t *testing.T) {
 	if !(probe > 0 && probe <= 1 && ft > 0 && ft <= 1) {
 		t.Errorf("test mAPs %v (probe), %v (fine-tuned)", probe, ft)
 	}
-	b, err := model.Read(mlb)
+	b, err := bundle.Read(mlb)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/model/modeltest"
+	"github.com/multilabel/multilabel/pipeline"
 )
 
 // TestTrainPredictCLI trains on a tiny synthetic set with the pure-Go engine, then
@@ -27,8 +28,8 @@ func TestTrainPredictCLI(t *testing.T) {
 		t.Fatalf("train: exit %d: %s", code, out)
 	}
 	var s struct {
-		ID     string          `json:"id"`
-		Splits model.SplitInfo `json:"splits"`
+		ID     string             `json:"id"`
+		Splits pipeline.SplitInfo `json:"splits"`
 		Test   struct {
 			MAP float64 `json:"mAP"`
 		} `json:"test"`
@@ -44,7 +45,7 @@ func TestTrainPredictCLI(t *testing.T) {
 			t.Errorf("report: %v", err)
 		}
 	}
-	b, err := model.Read(mlb)
+	b, err := bundle.Read(mlb)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,9 @@ import (
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
-	"github.com/multilabel/multilabel/model"
 )
 
 // Backbone returns the tiny ONNX feature graph.
@@ -64,10 +64,10 @@ func Spec() imageio.Spec {
 }
 
 // Bundle returns the tiny bundle (not saved; call Save).
-func Bundle() *model.Bundle {
-	return &model.Bundle{
+func Bundle() *bundle.Bundle {
+	return &bundle.Bundle{
 		Backbone:     Backbone(),
-		BackboneInfo: model.BackboneInfo{Name: "tiny", FeatureDim: 3},
+		BackboneInfo: bundle.BackboneInfo{Name: "tiny", FeatureDim: 3},
 		Head: head.Params{Kind: head.Linear, In: 3, Out: 3,
 			W1: []float32{8, 0, 0, 0, 8, 0, 0, 0, 8}, B1: []float32{-4, -4, -4}},
 		Labels:     []string{"red", "green", "blue"},

@@ -1,4 +1,4 @@
-package model
+package pipeline
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/internal/sharedtest"
+	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/train"
 )
 
@@ -48,7 +49,7 @@ func TestTrainMIML(t *testing.T) {
 	}
 
 	// The bundle predicts what training measured.
-	m, err := LoadWith(out, Options{Engine: "ort", ORTLib: lib})
+	m, err := model.LoadWith(out, model.Options{Engine: "ort", ORTLib: lib})
 	if err != nil {
 		t.Fatal(err)
 	}

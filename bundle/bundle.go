@@ -1,4 +1,4 @@
-package model
+package bundle
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/imageio"
 )
 
@@ -34,7 +34,7 @@ type BackboneInfo struct {
 	// FeatureDim is the length of one feature vector (the head's input size).
 	FeatureDim int `json:"feature_dim"`
 	// Randomized is set when the weights were replaced by a random initialisation
-	// (RandomizeONNX; a transfer-gap baseline, not a useful model).
+	// (backbone.RandomizeONNX; a transfer-gap baseline, not a useful model).
 	Randomized bool `json:"randomized,omitempty"`
 	// RandomSeed is the seed of that initialisation.
 	RandomSeed uint64 `json:"random_seed,omitempty"`
@@ -47,7 +47,7 @@ type Bundle struct {
 	Backbone     []byte
 	BackboneInfo BackboneInfo
 	// Head maps a feature vector to one logit per label.
-	Head head.Params
+	Head headparams.Params
 	// Labels is the label vocabulary; scores and thresholds are indexed like it.
 	Labels []string
 	// Thresholds holds one decision threshold in [0,1] per label (on sigmoid scores).

@@ -1,4 +1,4 @@
-package model_test
+package bundle_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/engine/ort"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
@@ -24,7 +25,7 @@ import (
 
 // exportFixture builds a bundle on the shared SqueezeNet with a seeded random head
 // (standardisation included), and the preprocessed tensors of a few real images.
-func exportFixture(t *testing.T, kind string) (*model.Bundle, []float32, int) {
+func exportFixture(t *testing.T, kind string) (*bundle.Bundle, []float32, int) {
 	t.Helper()
 	bbPath := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	miml := sharedtest.Dir(t, "data/miml-scenes/images")
@@ -47,7 +48,7 @@ func exportFixture(t *testing.T, kind string) (*model.Bundle, []float32, int) {
 		h.Mean[i] = float32(i%7) * 0.5
 		h.Std[i] = 1 + float32(i%5)
 	}
-	b := &model.Bundle{Backbone: fm, BackboneInfo: model.BackboneInfo{Name: "squeezenet1.1", FeatureDim: bb.FeatureDim},
+	b := &bundle.Bundle{Backbone: fm, BackboneInfo: bundle.BackboneInfo{Name: "squeezenet1.1", FeatureDim: bb.FeatureDim},
 		Head: *h, Labels: labels, Thresholds: []float64{0.5, 0.5, 0.4, 0.5, 0.6}, Spec: bb.Spec}
 	names := []string{"1.jpg", "2.jpg", "77.jpg", "1500.jpg"}
 	tl := b.Spec.TensorLen()
@@ -83,7 +84,7 @@ func TestExportMatchesPredict(t *testing.T) {
 			defer m.Close()
 			want := scoresOf(t, m, b, x, n)
 
-			onnx, err := model.ExportONNX(b)
+			onnx, err := bundle.ExportONNX(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,15 +97,15 @@ func TestExportMatchesPredict(t *testing.T) {
 				meta[p.Key] = p.Value
 			}
 			var gotLabels []string
-			if err := json.Unmarshal([]byte(meta[model.MetaLabels]), &gotLabels); err != nil || len(gotLabels) != 5 || gotLabels[2] != "sea" {
-				t.Fatalf("labels metadata %q (%v)", meta[model.MetaLabels], err)
+			if err := json.Unmarshal([]byte(meta[bundle.MetaLabels]), &gotLabels); err != nil || len(gotLabels) != 5 || gotLabels[2] != "sea" {
+				t.Fatalf("labels metadata %q (%v)", meta[bundle.MetaLabels], err)
 			}
 			var spec imageio.Spec
-			if err := json.Unmarshal([]byte(meta[model.MetaPreprocess]), &spec); err != nil || spec != b.Spec {
-				t.Fatalf("preprocess metadata %q (%v)", meta[model.MetaPreprocess], err)
+			if err := json.Unmarshal([]byte(meta[bundle.MetaPreprocess]), &spec); err != nil || spec != b.Spec {
+				t.Fatalf("preprocess metadata %q (%v)", meta[bundle.MetaPreprocess], err)
 			}
-			if meta[model.MetaThresholds] != "[0.5,0.5,0.4,0.5,0.6]" {
-				t.Fatalf("thresholds metadata %q", meta[model.MetaThresholds])
+			if meta[bundle.MetaThresholds] != "[0.5,0.5,0.4,0.5,0.6]" {
+				t.Fatalf("thresholds metadata %q", meta[bundle.MetaThresholds])
 			}
 
 			eng, err := ort.Open(onnx, ort.Options{LibPath: lib})
@@ -150,7 +151,7 @@ func TestExportMatchesPredict(t *testing.T) {
 			if err := json.Unmarshal(out, &res); err != nil {
 				t.Fatalf("node output: %v: %.200s", err, out)
 			}
-			if res.Name != model.ExportOutput || len(res.Dims) != 2 || res.Dims[0] != n || res.Dims[1] != 5 {
+			if res.Name != bundle.ExportOutput || len(res.Dims) != 2 || res.Dims[0] != n || res.Dims[1] != 5 {
 				t.Fatalf("node output %s %v", res.Name, res.Dims)
 			}
 			d := maxAbsDiff(res.Data, want)
@@ -162,7 +163,7 @@ func TestExportMatchesPredict(t *testing.T) {
 	}
 }
 
-func scoresOf(t *testing.T, m *model.Model, b *model.Bundle, x []float32, n int) []float32 {
+func scoresOf(t *testing.T, m *model.Model, b *bundle.Bundle, x []float32, n int) []float32 {
 	t.Helper()
 	eng, err := ort.Open(b.Backbone, ort.Options{LibPath: sharedtest.ORTLib(t)})
 	if err != nil {

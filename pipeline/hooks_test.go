@@ -1,4 +1,4 @@
-package model
+package pipeline
 
 // Test hooks for the external (model_test) tests, which may import modeltest.
 var (

@@ -1,4 +1,4 @@
-package model_test
+package bundle_test
 
 import (
 	"archive/tar"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/model/modeltest"
 )
@@ -25,7 +26,7 @@ func TestBundleRoundTrip(t *testing.T) {
 	if b.ID == "" || b.Manifest == nil || len(b.Manifest.Members) != 8 {
 		t.Fatalf("Save did not fill manifest/id: %q %+v", b.ID, b.Manifest)
 	}
-	got, err := model.Read(path)
+	got, err := bundle.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,15 +94,15 @@ func TestBundleTampered(t *testing.T) {
 	}
 	bad := bytes.Clone(data)
 	bad[i+1] = 'W'
-	_, err := model.Decode(bad, "tampered.mlb")
-	if err == nil || !errors.Is(err, model.ErrCorrupt) || !strings.Contains(err.Error(), "head.json") || !strings.Contains(err.Error(), "sha256") {
+	_, err := bundle.Decode(bad, "tampered.mlb")
+	if err == nil || !errors.Is(err, bundle.ErrCorrupt) || !strings.Contains(err.Error(), "head.json") || !strings.Contains(err.Error(), "sha256") {
 		t.Fatalf("tampered head: got %v", err)
 	}
 	// Tamper with the backbone bytes.
 	j := bytes.Index(data, []byte("GlobalAveragePool"))
 	bad = bytes.Clone(data)
 	bad[j] = 'g'
-	if _, err := model.Decode(bad, "x"); err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
+	if _, err := bundle.Decode(bad, "x"); err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
 		t.Fatalf("tampered backbone: got %v", err)
 	}
 }
@@ -115,18 +116,18 @@ func TestBundleTruncated(t *testing.T) {
 		cuts = append(cuts, n)
 	}
 	for _, n := range cuts {
-		_, err := model.Decode(data[:n], "cut.mlb")
+		_, err := bundle.Decode(data[:n], "cut.mlb")
 		if err == nil {
 			t.Errorf("bundle cut at %d of %d bytes accepted", n, len(data))
 			continue
 		}
-		if !errors.Is(err, model.ErrCorrupt) || !strings.Contains(err.Error(), "cut.mlb") {
-			t.Errorf("cut at %d: error %v does not name the file or wrap model.ErrCorrupt", n, err)
+		if !errors.Is(err, bundle.ErrCorrupt) || !strings.Contains(err.Error(), "cut.mlb") {
+			t.Errorf("cut at %d: error %v does not name the file or wrap bundle.ErrCorrupt", n, err)
 		}
 	}
 	// The error names the member being read when the cut falls inside it.
 	i := bytes.Index(data, []byte("GlobalAveragePool"))
-	_, err := model.Decode(data[:i], "cut.mlb")
+	_, err := bundle.Decode(data[:i], "cut.mlb")
 	if err == nil || !strings.Contains(err.Error(), "backbone.onnx") {
 		t.Errorf("cut inside backbone.onnx: %v", err)
 	}
@@ -153,23 +154,23 @@ func TestBundleExtraMember(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "evil.sh", Size: 2, Mode: 0o755})
 	tw.Write([]byte("hi"))
 	tw.Close()
-	if _, err := model.Decode(buf.Bytes(), "x"); err == nil || !strings.Contains(err.Error(), "evil.sh") {
+	if _, err := bundle.Decode(buf.Bytes(), "x"); err == nil || !strings.Contains(err.Error(), "evil.sh") {
 		t.Fatalf("extra member: %v", err)
 	}
 }
 
 func TestBundleValidate(t *testing.T) {
-	for name, mut := range map[string]func(b *model.Bundle){
-		"no labels":      func(b *model.Bundle) { b.Labels = nil },
-		"dup label":      func(b *model.Bundle) { b.Labels[1] = "red" },
-		"thresholds len": func(b *model.Bundle) { b.Thresholds = b.Thresholds[:2] },
-		"threshold >1":   func(b *model.Bundle) { b.Thresholds[0] = 1.5 },
-		"head out":       func(b *model.Bundle) { b.Labels = append(b.Labels, "x"); b.Thresholds = append(b.Thresholds, 0.5) },
-		"head w1":        func(b *model.Bundle) { b.Head.W1 = b.Head.W1[:4] },
-		"spec":           func(b *model.Bundle) { b.Spec.Layout = "CHW" },
-		"feature dim":    func(b *model.Bundle) { b.BackboneInfo.FeatureDim = 4 },
-		"no backbone":    func(b *model.Bundle) { b.Backbone = nil },
-		"bad json":       func(b *model.Bundle) { b.Metrics = []byte("{") },
+	for name, mut := range map[string]func(b *bundle.Bundle){
+		"no labels":      func(b *bundle.Bundle) { b.Labels = nil },
+		"dup label":      func(b *bundle.Bundle) { b.Labels[1] = "red" },
+		"thresholds len": func(b *bundle.Bundle) { b.Thresholds = b.Thresholds[:2] },
+		"threshold >1":   func(b *bundle.Bundle) { b.Thresholds[0] = 1.5 },
+		"head out":       func(b *bundle.Bundle) { b.Labels = append(b.Labels, "x"); b.Thresholds = append(b.Thresholds, 0.5) },
+		"head w1":        func(b *bundle.Bundle) { b.Head.W1 = b.Head.W1[:4] },
+		"spec":           func(b *bundle.Bundle) { b.Spec.Layout = "CHW" },
+		"feature dim":    func(b *bundle.Bundle) { b.BackboneInfo.FeatureDim = 4 },
+		"no backbone":    func(b *bundle.Bundle) { b.Backbone = nil },
+		"bad json":       func(b *bundle.Bundle) { b.Metrics = []byte("{") },
 	} {
 		b := modeltest.Bundle()
 		mut(b)
@@ -189,7 +190,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("manifest.json"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bd, err := model.Decode(b, "fuzz")
+		bd, err := bundle.Decode(b, "fuzz")
 		if err == nil {
 			if err := bd.Validate(); err != nil {
 				t.Fatalf("Decode accepted an invalid bundle: %v", err)
@@ -208,13 +209,13 @@ func BenchmarkRead(b *testing.B) {
 	b.SetBytes(3 << 20)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := model.Read(path); err != nil {
+		if _, err := bundle.Read(path); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func mustSave(t testing.TB, b *model.Bundle, path string) {
+func mustSave(t testing.TB, b *bundle.Bundle, path string) {
 	t.Helper()
 	if err := b.Save(path); err != nil {
 		t.Fatal(err)

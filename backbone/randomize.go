@@ -1,4 +1,4 @@
-package model
+package backbone
 
 import (
 	"encoding/binary"
@@ -124,14 +124,6 @@ func RandomizeONNX(onnx []byte, seed uint64) ([]byte, RandomizeStats, error) {
 		return nil, st, fmt.Errorf("randomize: encode ONNX: %w", err)
 	}
 	return out, st, nil
-}
-
-func prod(d []int64) int64 {
-	p := int64(1)
-	for _, v := range d {
-		p *= v
-	}
-	return p
 }
 
 func intAttr(n *protos.NodeProto, name string) int64 {

@@ -1,4 +1,4 @@
-package model
+package bundle
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/multilabel/multilabel/backbone"
-	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/headparams"
 )
 
 // ExportOutput is the name of the exported graph's output: per-label probabilities
@@ -55,16 +55,16 @@ func ExportONNX(b *Bundle) ([]byte, error) {
 	}
 	x := feat
 	if len(h.Mean) > 0 {
-		// (x - mean) / std, in this order, as head.Params.Standardize computes it.
+		// (x - mean) / std, in this order, as headparams.Params.Standardize computes it.
 		add("Sub", []string{x, constant("head_mean", []int64{int64(h.In)}, h.Mean)}, "head_centered")
 		add("Div", []string{"head_centered", constant("head_std", []int64{int64(h.In)}, h.Std)}, "head_standardized")
 		x = "head_standardized"
 	}
 	switch h.Kind {
-	case head.Linear:
+	case headparams.Linear:
 		add("MatMul", []string{x, constant("head_w1", []int64{int64(h.In), int64(h.Out)}, h.W1)}, "head_mm1")
 		add("Add", []string{"head_mm1", constant("head_b1", []int64{int64(h.Out)}, h.B1)}, "head_logits")
-	case head.MLP:
+	case headparams.MLP:
 		add("MatMul", []string{x, constant("head_w1", []int64{int64(h.In), int64(h.Hidden)}, h.W1)}, "head_mm1")
 		add("Add", []string{"head_mm1", constant("head_b1", []int64{int64(h.Hidden)}, h.B1)}, "head_hidden_pre")
 		add("Relu", []string{"head_hidden_pre"}, "head_hidden")

@@ -1,4 +1,4 @@
-package model
+package pipeline
 
 import (
 	"context"
@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/train"
 )
 
@@ -83,7 +85,7 @@ type SplitInfo struct {
 // TrainResult is the outcome of Train.
 type TrainResult struct {
 	// Bundle is the trained model (saved to TrainConfig.Out when set).
-	Bundle *Bundle
+	Bundle *bundle.Bundle
 	// Fit is the head training record (history, best epoch, ...).
 	Fit *train.Result
 	// Val holds the validation metrics at the tuned thresholds (nil without a
@@ -277,9 +279,9 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 	for j := range thresholds {
 		thresholds[j] = metric.DefaultThreshold
 	}
-	b := &Bundle{Backbone: feat, BackboneInfo: bbInfo, Head: fit.Head, Labels: labels, Spec: bb.Spec}
+	b := &bundle.Bundle{Backbone: feat, BackboneInfo: bbInfo, Head: fit.Head, Labels: labels, Spec: bb.Spec}
 	if split.Val > 0 {
-		vs := scoresFromFeatures(b, sets[1].x, split.Val)
+		vs := model.ScoresFromFeatures(b, sets[1].x, split.Val)
 		if th, err := metric.TuneThresholds(vs, sets[1].y, metric.TuneOptions{}); err != nil {
 			log.Warn("train: threshold tuning failed; using 0.5", "err", err)
 		} else {
@@ -292,7 +294,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 	}
 	b.Thresholds = thresholds
 	if split.Test > 0 {
-		ts := scoresFromFeatures(b, sets[2].x, split.Test)
+		ts := model.ScoresFromFeatures(b, sets[2].x, split.Test)
 		if res.Test, err = metric.Evaluate(ts, sets[2].y, labels, metric.Options{Thresholds: thresholds}); err != nil {
 			return nil, fmt.Errorf("train: test metrics: %w", err)
 		}
@@ -432,16 +434,16 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 }
 
 // loadBackbone loads (and optionally randomises) the backbone.
-func loadBackbone(ctx context.Context, cfg TrainConfig) (*backbone.Backbone, BackboneInfo, error) {
+func loadBackbone(ctx context.Context, cfg TrainConfig) (*backbone.Backbone, bundle.BackboneInfo, error) {
 	path, err := resolveBackbone(ctx, cfg.Backbone, cfg.Progress)
 	if err != nil {
-		return nil, BackboneInfo{}, err
+		return nil, bundle.BackboneInfo{}, err
 	}
 	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode})
 	if err != nil {
-		return nil, BackboneInfo{}, err
+		return nil, bundle.BackboneInfo{}, err
 	}
-	info := BackboneInfo{Name: cfg.Backbone, SHA256: bb.SHA256, FeatureNode: bb.FeatureNode, FeatureDim: bb.FeatureDim}
+	info := bundle.BackboneInfo{Name: cfg.Backbone, SHA256: bb.SHA256, FeatureNode: bb.FeatureNode, FeatureDim: bb.FeatureDim}
 	if !cfg.RandomBackbone {
 		return bb, info, nil
 	}
@@ -449,7 +451,7 @@ func loadBackbone(ctx context.Context, cfg TrainConfig) (*backbone.Backbone, Bac
 	if err != nil {
 		return nil, info, fmt.Errorf("backbone: %w", err)
 	}
-	rnd, st, err := RandomizeONNX(raw, cfg.Seed)
+	rnd, st, err := backbone.RandomizeONNX(raw, cfg.Seed)
 	if err != nil {
 		return nil, info, fmt.Errorf("backbone %s: %w", path, err)
 	}

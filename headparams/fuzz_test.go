@@ -1,4 +1,4 @@
-package head
+package headparams
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package model
+package pipeline
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/model"
 )
 
 // FineTuneResult is the outcome of FineTune.
@@ -24,7 +26,7 @@ type FineTuneResult struct {
 	// FineTune is the second stage's record (history, parameter counts, times).
 	FineTune *finetune.Result
 	// Bundle holds the fine-tuned backbone graph and head (saved to TrainConfig.Out).
-	Bundle *Bundle
+	Bundle *bundle.Bundle
 	// Val and Test are the fine-tuned model's metrics, thresholds tuned on validation.
 	Val, Test *metric.Result
 	// FineTuneSeconds is the second stage's wall time (prefix passes included).
@@ -110,7 +112,7 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	res := &FineTuneResult{Probe: probe, FineTune: r, FineTuneSeconds: time.Since(t0).Seconds()}
 
 	// Thresholds and metrics from the fine-tuned graph as the bundle computes them.
-	b := &Bundle{Backbone: r.FeatureModel, BackboneInfo: pb.BackboneInfo, Head: r.Head, Labels: pb.Labels, Spec: pb.Spec}
+	b := &bundle.Bundle{Backbone: r.FeatureModel, BackboneInfo: pb.BackboneInfo, Head: r.Head, Labels: pb.Labels, Spec: pb.Spec}
 	spec := pb.Spec
 	fb, err := backbone.LoadBytes(r.FeatureModel, "fine-tuned backbone", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
 	if err != nil {
@@ -141,7 +143,7 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	tx, ty := rows(len(data.Val), len(paths), testY)
 	b.Thresholds = append([]float64(nil), pb.Thresholds...)
 	if len(vy) > 0 {
-		vs := scoresFromFeatures(b, vx, len(vy))
+		vs := model.ScoresFromFeatures(b, vx, len(vy))
 		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
 			log.Warn("fine-tune: threshold tuning failed; keeping the probe's", "err", err)
 		} else {
@@ -153,7 +155,7 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 		res.Scores, res.Truth, res.TestPaths = vs, vy, okPaths(data.Val, fs.OK[:len(data.Val)])
 	}
 	if len(ty) > 0 {
-		ts := scoresFromFeatures(b, tx, len(ty))
+		ts := model.ScoresFromFeatures(b, tx, len(ty))
 		if res.Test, err = metric.Evaluate(ts, ty, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
 			return nil, fmt.Errorf("fine-tune: test metrics: %w", err)
 		}
