@@ -11,7 +11,6 @@ import (
 
 	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/engine/gomlx"
-	"github.com/multilabel/multilabel/engine/ort"
 )
 
 // Engine kinds accepted by Options.Kind.
@@ -72,8 +71,8 @@ func Open(model []byte, opt Options) (engine.Engine, error) {
 	case KindORT:
 		return openORT(model, opt)
 	}
-	if _, err := ort.FindLibrary(opt.ORTLib); err != nil {
-		if !errors.Is(err, ort.ErrNoLibrary) {
+	if err := findORT(opt.ORTLib); err != nil {
+		if !errors.Is(err, errNoORT) {
 			return nil, err
 		}
 		fallbackOnce.Do(func() {
@@ -91,14 +90,6 @@ func Open(model []byte, opt Options) (engine.Engine, error) {
 
 func openGo(model []byte, opt Options) (engine.Engine, error) {
 	e, err := gomlx.Open(model, gomlx.Options{MaxBatch: opt.MaxBatch})
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-func openORT(model []byte, opt Options) (engine.Engine, error) {
-	e, err := ort.Open(model, ort.Options{LibPath: opt.ORTLib, IntraOpThreads: opt.Threads, NoSpinning: !opt.Spin})
 	if err != nil {
 		return nil, err
 	}
