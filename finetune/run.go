@@ -133,6 +133,9 @@ type Data struct {
 	TrainY [][]int8
 	Val    []string
 	ValY   [][]int8
+	// Test, when set, are images the fine-tuned model scores at the end
+	// (Result.TestLogits); they take no part in training or model selection.
+	Test []string `json:"-"`
 }
 
 // Options carry what is not a hyper-parameter.
@@ -185,6 +188,13 @@ type Result struct {
 	Engine        string  `json:"engine"`
 	Resumed       bool    `json:"resumed,omitempty"`
 	Config        Config  `json:"config"`
+	// ValLogits and TestLogits are the fine-tuned model's logits (row-major, one row of
+	// classes per usable image) on Data.Val and Data.Test; ValOK and TestOK say which
+	// images were usable (a false entry has no row).
+	ValLogits  []float32 `json:"-"`
+	TestLogits []float32 `json:"-"`
+	ValOK      []bool    `json:"-"`
+	TestOK     []bool    `json:"-"`
 }
 
 // Run fine-tunes the last blocks of featureModel (backbone.FeatureModel bytes; spec is
@@ -450,6 +460,33 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 	res.Head = net.Head(ck.Best)
 	if res.FeatureModel, err = sp.WriteBack(net.TailWeights(ck.Best)); err != nil {
 		return nil, err
+	}
+	// The kept model's logits on validation (activations already computed) and test.
+	res.ValOK = vaOK
+	if len(vaY) > 0 {
+		if res.ValLogits, err = net.Logits(ck.Best, vaX, len(vaY)); err != nil {
+			return nil, err
+		}
+	}
+	if len(data.Test) > 0 {
+		teX, teOK, err := pre.run(ctx, data.Test, nil, 0, 0, opt.Progress, "prefix test")
+		if err != nil {
+			return nil, err
+		}
+		var rows []float32
+		k := 0
+		for i, ok := range teOK {
+			if ok {
+				rows = append(rows, teX[i*net.inLen:(i+1)*net.inLen]...)
+				k++
+			}
+		}
+		res.TestOK = teOK
+		if k > 0 {
+			if res.TestLogits, err = net.Logits(ck.Best, rows, k); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return res, nil
 }

@@ -206,8 +206,12 @@ func (m *Model) ScoresFromFeatures(features []float32, n int) [][]float32 {
 // values): one row of len(b.Labels) probabilities per vector. It is the scorer that
 // prediction and training (package pipeline) share, so both compute the same scores.
 func ScoresFromFeatures(b *bundle.Bundle, features []float32, n int) [][]float32 {
-	logits := b.Head.Logits(features, n)
-	k := len(b.Labels)
+	return ScoresFromLogits(b.Head.Logits(features, n), n, len(b.Labels))
+}
+
+// ScoresFromLogits applies a sigmoid to n rows of k logits (row-major): one row of k
+// probabilities per image.
+func ScoresFromLogits(logits []float32, n, k int) [][]float32 {
 	out := make([][]float32, n)
 	for i := range out {
 		row := make([]float32, k)

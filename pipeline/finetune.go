@@ -4,15 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/bundle"
-	"github.com/multilabel/multilabel/dataset"
-	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
-	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
@@ -51,149 +46,89 @@ func (r *FineTuneResult) AsTrainResult() *TrainResult {
 
 // FineTune trains as Train does (the head on frozen features: the first stage, the
 // linear probe), then unfreezes the last blocks of the backbone and trains them with
-// the head (package finetune) on the same seeded split, re-tunes the thresholds on the
+// the head (package finetune) on the same split, re-tunes the thresholds on the
 // validation set, evaluates on the test set and writes the bundle: one backbone graph
-// with the trained weights written back, the trained head.
+// with the trained weights written back, the trained head. The data, the backbone, the
+// inference engine and the frozen features are prepared once for both stages; the
+// fine-tuned model's validation and test scores come from the fine-tuning itself.
 func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTuneResult, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	ft.Seed = cfg.Seed
 	if err := ft.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
 	}
 	if cfg.RandomBackbone {
-		return nil, badInputf("fine-tuning a random backbone is not supported (drop --random-backbone)")
+		return nil, errkind.BadInput("fine-tuning a random backbone is not supported (drop --random-backbone)")
 	}
-	out := cfg.Out
-	cfg.Out = ""
-	probe, err := Train(ctx, cfg)
+	r, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Out = out
-	trainDS, valDS, testDS, _, err := loadSplits(cfg)
-	if err != nil {
+	defer r.close()
+	if err := r.fitHead(ctx); err != nil {
 		return nil, err
 	}
-	bad := map[string]bool{}
-	for _, b := range probe.BadImages {
-		bad[b.Path] = true
+	if err := r.finalizeProbe(""); err != nil {
+		return nil, err
 	}
-	usable := func(d *dataset.Dataset) (paths []string, truth [][]int8) {
-		if d == nil {
-			return nil, nil
-		}
-		for i, p := range d.Paths() {
-			if !bad[p] {
-				paths = append(paths, p)
-				truth = append(truth, d.Samples[i].Truth)
-			}
-		}
-		return paths, truth
-	}
-	var data finetune.Data
-	data.Train, data.TrainY = usable(trainDS)
-	data.Val, data.ValY = usable(valDS)
-	testPaths, testY := usable(testDS)
+	probe, pb := r.probe, r.probe.Bundle
+	r.close() // the stage below opens its own engine on the frozen prefix
 
-	kind := cfg.Engine
-	if kind == "" {
-		kind = auto.KindAuto
-	}
-	eopt := auto.Options{Kind: kind, ORTLib: cfg.ORTLib, Threads: cfg.Threads, Logger: log}
+	data := finetune.Data{Train: r.sets[0].images, TrainY: r.sets[0].y, Val: r.sets[1].images, ValY: r.sets[1].y,
+		Test: r.sets[2].images}
 	t0 := time.Now()
-	pb := probe.Bundle
-	r, err := finetune.Run(ctx, pb.Backbone, pb.Spec, pb.Head, data, ft, finetune.Options{Engine: eopt, Progress: cfg.Progress, Logger: log})
+	ftr, err := finetune.Run(ctx, r.feat, pb.Spec, pb.Head, data, ft, finetune.Options{Engine: r.engineOptions(), Progress: r.cfg.Progress, Logger: r.log})
 	if err != nil {
-		return nil, fmt.Errorf("fine-tune: %w", err)
+		return nil, err // finetune's errors say "finetune: ..." already
 	}
-	res := &FineTuneResult{Probe: probe, FineTune: r, FineTuneSeconds: time.Since(t0).Seconds()}
+	res := &FineTuneResult{Probe: probe, FineTune: ftr, FineTuneSeconds: time.Since(t0).Seconds()}
+	// The fine-tuned scores of the images fine-tuning could read; an image it could not
+	// read (none, normally: the probe's features came from the same files) is dropped.
+	k := len(pb.Labels)
+	logits := [3][]float32{1: ftr.ValLogits, 2: ftr.TestLogits}
+	oks := [3][]bool{1: ftr.ValOK, 2: ftr.TestOK}
+	for part := 1; part <= 2; part++ {
+		kept, n := keepOK(r.sets[part], oks[part])
+		if n != len(r.sets[part].y) {
+			r.log.Warn("fine-tune: images unreadable in the second stage left out of the metrics", "split", []string{"", "val", "test"}[part], "count", len(r.sets[part].y)-n)
+		}
+		r.sets[part] = kept
+	}
+	r.split.Val, r.split.Test = len(r.sets[1].y), len(r.sets[2].y)
+	score := func(part int) [][]float32 { return model.ScoresFromLogits(logits[part], len(r.sets[part].y), k) }
 
-	// Thresholds and metrics from the fine-tuned graph as the bundle computes them.
-	b := &bundle.Bundle{Backbone: r.FeatureModel, BackboneInfo: pb.BackboneInfo, Head: r.Head, Labels: pb.Labels, Spec: pb.Spec}
-	spec := pb.Spec
-	fb, err := backbone.LoadBytes(r.FeatureModel, "fine-tuned backbone", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
-	if err != nil {
-		return nil, fmt.Errorf("fine-tune: %w", err)
-	}
-	eng, err := auto.Open(r.FeatureModel, eopt)
-	if err != nil {
-		return nil, fmt.Errorf("fine-tune: open engine: %w", err)
-	}
-	defer eng.Close()
-	paths := append(append([]string(nil), data.Val...), testPaths...)
-	fs, err := featcache.Extract(ctx, eng, fb, paths, featcache.ExtractOptions{Progress: cfg.Progress})
-	if err != nil {
-		return nil, fmt.Errorf("fine-tune: features: %w", err)
-	}
-	rows := func(lo, hi int, truth [][]int8) ([]float32, [][]int8) {
-		var x []float32
-		var y [][]int8
-		for i := lo; i < hi; i++ {
-			if fs.OK[i] {
-				x = append(x, fs.Row(i)...)
-				y = append(y, truth[i-lo])
-			}
-		}
-		return x, y
-	}
-	vx, vy := rows(0, len(data.Val), data.ValY)
-	tx, ty := rows(len(data.Val), len(paths), testY)
-	b.Thresholds = append([]float64(nil), pb.Thresholds...)
-	if len(vy) > 0 {
-		vs := model.ScoresFromFeatures(b, vx, len(vy))
-		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
-			log.Warn("fine-tune: threshold tuning failed; keeping the probe's", "err", err)
-		} else {
-			b.Thresholds = th
-		}
-		if res.Val, err = metric.Evaluate(vs, vy, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
-			return nil, fmt.Errorf("fine-tune: validation metrics: %w", err)
-		}
-		res.Scores, res.Truth, res.TestPaths = vs, vy, okPaths(data.Val, fs.OK[:len(data.Val)])
-	}
-	if len(ty) > 0 {
-		ts := model.ScoresFromFeatures(b, tx, len(ty))
-		if res.Test, err = metric.Evaluate(ts, ty, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
-			return nil, fmt.Errorf("fine-tune: test metrics: %w", err)
-		}
-		res.Scores, res.Truth, res.TestPaths = ts, ty, okPaths(testPaths, fs.OK[len(data.Val):])
-	}
-
+	b := &bundle.Bundle{Backbone: ftr.FeatureModel, BackboneInfo: pb.BackboneInfo, Head: ftr.Head, Labels: pb.Labels, Spec: pb.Spec}
 	var probeRec any
-	_ = json.Unmarshal(pb.Training, &probeRec)
-	if b.Training, err = json.Marshal(map[string]any{"probe": probeRec, "finetune": r}); err != nil {
-		return nil, fmt.Errorf("fine-tune: training record: %w", err)
+	if err := json.Unmarshal(pb.Training, &probeRec); err != nil {
+		return nil, fmt.Errorf("fine-tune: probe training record: %w", err)
 	}
-	mets := map[string]*metric.Result{}
-	for k, m := range map[string]*metric.Result{"val": res.Val, "test": res.Test, "probe_val": probe.Val, "probe_test": probe.Test} {
-		if m != nil {
-			mets[k] = m
-		}
-	}
-	if b.Metrics, err = json.Marshal(mets); err != nil {
-		return nil, fmt.Errorf("fine-tune: metrics record: %w", err)
-	}
-	if cfg.Out != "" {
-		if err := b.Save(cfg.Out); err != nil {
-			return nil, err
-		}
-		log.Info("fine-tune: wrote bundle", "path", cfg.Out, "id", b.ID)
-	} else if err := b.Validate(); err != nil {
+	rec := map[string]any{"probe": probeRec, "finetune": ftr}
+	extra := map[string]*metric.Result{"probe_val": probe.Val, "probe_test": probe.Test}
+	fin, err := r.finalize("fine-tune", b, append([]float64(nil), pb.Thresholds...), score, rec, extra, r.cfg.Out)
+	if err != nil {
 		return nil, err
 	}
-	res.Bundle = b
+	res.Bundle, res.Val, res.Test = b, fin.val, fin.test
+	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
 	return res, nil
 }
 
-func okPaths(paths []string, ok []bool) []string {
-	var out []string
-	for i, p := range paths {
-		if ok[i] {
-			out = append(out, p)
+// keepOK returns the samples of s whose ok entry is true (all of them when ok is nil)
+// and how many there are.
+func keepOK(s samples, ok []bool) (samples, int) {
+	if ok == nil {
+		return s, len(s.y)
+	}
+	var out samples
+	dim := 0
+	if len(s.y) > 0 {
+		dim = len(s.x) / len(s.y)
+	}
+	for i, good := range ok {
+		if good {
+			out.x = append(out.x, s.x[i*dim:(i+1)*dim]...)
+			out.y = append(out.y, s.y[i])
+			out.images = append(out.images, s.images[i])
 		}
 	}
-	return out
+	return out, len(out.y)
 }

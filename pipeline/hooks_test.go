@@ -1,7 +1,22 @@
 package pipeline
 
-// Test hooks for the external (model_test) tests, which may import modeltest.
+import (
+	"context"
+
+	"github.com/multilabel/multilabel/finetune"
+)
+
+// Test hooks for the external (pipeline_test) tests, which may import modeltest.
 var (
 	LoadSplitsForTest = loadSplits
 	SizeForTest       = size
 )
+
+// FineTuneCounted runs FineTune and says how many times it parsed a backbone and
+// opened an inference engine.
+func FineTuneCounted(ctx context.Context, cfg TrainConfig, ft finetune.Config) (res *FineTuneResult, parses, opens int, err error) {
+	c := &counters{}
+	cfg.counters = c
+	res, err = FineTune(ctx, cfg, ft)
+	return res, c.backboneParses, c.engineOpens, err
+}

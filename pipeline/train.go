@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
@@ -70,6 +72,8 @@ type TrainConfig struct {
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
 	Logger *slog.Logger `json:"-"`
+
+	counters *counters // test hook (nil: none)
 }
 
 // SplitInfo says how the data was divided.
@@ -145,48 +149,91 @@ func IsBadInput(err error) bool { return errkind.IsBadInput(err) }
 // cache) backbone features, train the head, tune per-class thresholds on the validation
 // set, evaluate on the test set, and write the bundle.
 func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
+	r, err := prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	if err := r.fitHead(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.finalizeProbe(cfg.Out); err != nil {
+		return nil, err
+	}
+	return r.probe, nil
+}
+
+// counters is a test hook: it counts the expensive preparations of a run.
+type counters struct {
+	backboneParses int // backbone.Load / LoadBytes calls
+	engineOpens    int // inference engines opened
+}
+
+// samples are the usable images of one split with their features and labels.
+type samples struct {
+	x      []float32 // len(y) × feature dim
+	y      [][]int8
+	images []string
+}
+
+// run is one training run: what is prepared once (splits, backbone, engine, features)
+// and the stages' results.
+type run struct {
+	cfg    TrainConfig
+	log    *slog.Logger
+	parts  [3]*dataset.Dataset // train, val, test as loaded (before dropping bad images)
+	split  SplitInfo
+	bb     *backbone.Backbone
+	bbInfo bundle.BackboneInfo
+	feat   []byte // the backbone's feature graph
+	eng    engine.Engine
+	sets   [3]samples // usable train, val, test
+	bad    []featcache.BadImage
+	dim    int
+	// probe is the head trained on frozen features (the first stage).
+	probe *TrainResult
+}
+
+// prepare validates cfg, loads and splits the data, loads the backbone once, opens one
+// inference engine on it and extracts (and caches) the features of every image once.
+func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
+	r := &run{cfg: cfg, log: cfg.Logger}
+	if r.log == nil {
+		r.log = slog.Default()
 	}
 	if cfg.Data == "" {
-		return nil, badInputf("train: no data (label file) given")
+		return nil, errkind.BadInput("no data (label file) given")
 	}
 	if cfg.Backbone == "" {
-		return nil, badInputf("train: no backbone given")
+		return nil, errkind.BadInput("no backbone given")
 	}
-	cfg.Train.Seed = cfg.Seed
-	if err := cfg.Train.Validate(); err != nil {
+	r.cfg.Train.Seed = cfg.Seed
+	if err := r.cfg.Train.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
 	}
+	cfg = r.cfg
 
 	// 1. Data and splits.
 	trainDS, valDS, testDS, split, err := loadSplits(cfg)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("train: data", "labels", len(trainDS.Labels), "train", len(trainDS.Samples), "val", size(valDS), "test", size(testDS), "split", split.How)
+	r.parts, r.split = [3]*dataset.Dataset{trainDS, valDS, testDS}, split
+	r.log.Info("train: data", "labels", len(trainDS.Labels), "train", len(trainDS.Samples), "val", size(valDS), "test", size(testDS), "split", split.How)
 
 	// 2. Backbone and engine.
-	bb, bbInfo, err := loadBackbone(ctx, cfg)
-	if err != nil {
+	if r.bb, r.bbInfo, err = loadBackbone(ctx, cfg, r.log); err != nil {
 		return nil, err
 	}
-	feat, err := bb.FeatureModel()
-	if err != nil {
+	if r.feat, err = r.bb.FeatureModel(); err != nil {
 		return nil, err
 	}
-	kind := cfg.Engine
-	if kind == "" {
-		kind = auto.KindAuto
+	kind := cmp.Or(cfg.Engine, auto.KindAuto)
+	if r.eng, err = r.openEngine(r.feat); err != nil {
+		return nil, fmt.Errorf("open %s engine: %w", kind, err)
 	}
-	eng, err := auto.Open(feat, auto.Options{Kind: kind, ORTLib: cfg.ORTLib, Threads: cfg.Threads, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("train: open %s engine: %w", kind, err)
-	}
-	defer eng.Close()
-	if d := eng.OutputShape(); len(d) == 1 {
-		bbInfo.FeatureDim = int(d[0])
+	if d := r.eng.OutputShape(); len(d) == 1 {
+		r.bbInfo.FeatureDim = int(d[0])
 	}
 
 	// 3. Features (cached), one pass over every image.
@@ -195,58 +242,80 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 		dir := cfg.CacheDir
 		if dir == "" {
 			if dir, err = featcache.DefaultDir(); err != nil {
-				return nil, fmt.Errorf("train: feature cache: %w", err)
+				r.close()
+				return nil, fmt.Errorf("feature cache: %w", err)
 			}
 		}
 		if cache, err = featcache.Open(dir); err != nil {
-			return nil, fmt.Errorf("train: feature cache: %w", err)
+			r.close()
+			return nil, fmt.Errorf("feature cache: %w", err)
 		}
 	}
-	parts := []*dataset.Dataset{trainDS, valDS, testDS}
 	var paths []string
-	for _, p := range parts {
+	for _, p := range r.parts {
 		if p != nil {
 			paths = append(paths, p.Paths()...)
 		}
 	}
 	t0 := time.Now()
-	fs, err := featcache.Extract(ctx, eng, bb, paths, featcache.ExtractOptions{Cache: cache, Progress: cfg.Progress})
+	fs, err := featcache.Extract(ctx, r.eng, r.bb, paths, featcache.ExtractOptions{Cache: cache, Progress: cfg.Progress})
 	if err != nil {
-		return nil, fmt.Errorf("train: features: %w", err)
+		r.close()
+		return nil, fmt.Errorf("features: %w", err)
 	}
-	res := &TrainResult{BadImages: fs.Bad, Engine: eng.Name(), CacheHits: fs.Hits, CacheMisses: fs.Misses,
+	r.probe = &TrainResult{BadImages: fs.Bad, Engine: r.eng.Name(), CacheHits: fs.Hits, CacheMisses: fs.Misses,
 		FeatureSeconds: time.Since(t0).Seconds()}
+	r.bad = fs.Bad
 	if len(fs.Bad) > 0 {
-		log.Warn("train: skipping unusable images", "count", len(fs.Bad), "first", fs.Bad[0].Path, "reason", fs.Bad[0].Reason)
+		r.log.Warn("train: skipping unusable images", "count", len(fs.Bad), "first", fs.Bad[0].Path, "reason", fs.Bad[0].Reason)
 	}
-	type xy struct {
-		x      []float32
-		y      [][]int8
-		images []string
-	}
-	var sets [3]xy
 	off := 0
-	for k, p := range parts {
+	for k, p := range r.parts {
 		if p == nil {
 			continue
 		}
 		for i, s := range p.Samples {
 			if fs.OK[off+i] {
-				sets[k].x = append(sets[k].x, fs.Row(off+i)...)
-				sets[k].y = append(sets[k].y, s.Truth)
-				sets[k].images = append(sets[k].images, s.Path)
+				r.sets[k].x = append(r.sets[k].x, fs.Row(off+i)...)
+				r.sets[k].y = append(r.sets[k].y, s.Truth)
+				r.sets[k].images = append(r.sets[k].images, s.Path)
 			}
 		}
 		off += len(p.Samples)
 	}
-	split.Train, split.Val, split.Test = len(sets[0].y), len(sets[1].y), len(sets[2].y)
-	res.Splits = split
-	if split.Train == 0 {
-		return nil, badInputf("train: no usable training image")
+	r.split.Train, r.split.Val, r.split.Test = len(r.sets[0].y), len(r.sets[1].y), len(r.sets[2].y)
+	r.probe.Splits = r.split
+	if r.split.Train == 0 {
+		r.close()
+		return nil, errkind.BadInput("no usable training image")
 	}
-	dim := fs.Dim
+	r.dim = fs.Dim
+	return r, nil
+}
 
-	// 4. Head.
+// openEngine opens an inference engine as the configuration says.
+func (r *run) openEngine(graph []byte) (engine.Engine, error) {
+	if c := r.cfg.counters; c != nil {
+		c.engineOpens++
+	}
+	return auto.Open(graph, r.engineOptions())
+}
+
+func (r *run) engineOptions() auto.Options {
+	return auto.Options{Kind: cmp.Or(r.cfg.Engine, auto.KindAuto), ORTLib: r.cfg.ORTLib, Threads: r.cfg.Threads, Logger: r.log}
+}
+
+// close releases the engine.
+func (r *run) close() {
+	if r.eng != nil {
+		r.eng.Close()
+		r.eng = nil
+	}
+}
+
+// fitHead trains the head on the frozen features (the first stage).
+func (r *run) fitHead(ctx context.Context) error {
+	cfg := r.cfg
 	t1 := time.Now()
 	var bar *progress.Bar
 	cb := train.Callbacks{
@@ -265,70 +334,106 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 			}
 		},
 	}
-	fit, err := train.Fit(ctx, cfg.Train, sets[0].x, sets[0].y, sets[1].x, sets[1].y, dim, cb)
+	fit, err := train.Fit(ctx, cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
 	bar.Finish()
 	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+		return err // train.Fit's errors say "train: ..." already
 	}
-	res.Fit = fit
-	res.TrainSeconds = time.Since(t1).Seconds()
+	r.probe.Fit = fit
+	r.probe.TrainSeconds = time.Since(t1).Seconds()
+	return nil
+}
 
-	// 5. Thresholds on validation, metrics on validation and test.
-	labels := trainDS.Labels
+// finalizeProbe finalizes the first stage: the bundle of the frozen backbone and the
+// fitted head, with thresholds tuned on validation, metrics and the training record.
+func (r *run) finalizeProbe(out string) error {
+	fit, res := r.probe.Fit, r.probe
+	labels := r.parts[0].Labels
+	b := &bundle.Bundle{Backbone: r.feat, BackboneInfo: r.bbInfo, Head: fit.Head, Labels: labels, Spec: r.bb.Spec}
 	thresholds := make([]float64, len(labels))
 	for j := range thresholds {
 		thresholds[j] = metric.DefaultThreshold
 	}
-	b := &bundle.Bundle{Backbone: feat, BackboneInfo: bbInfo, Head: fit.Head, Labels: labels, Spec: bb.Spec}
-	if split.Val > 0 {
-		vs := model.ScoresFromFeatures(b, sets[1].x, split.Val)
-		if th, err := metric.TuneThresholds(vs, sets[1].y, metric.TuneOptions{}); err != nil {
-			log.Warn("train: threshold tuning failed; using 0.5", "err", err)
-		} else {
-			thresholds = th
-		}
-		if res.Val, err = metric.Evaluate(vs, sets[1].y, labels, metric.Options{Thresholds: thresholds}); err != nil {
-			return nil, fmt.Errorf("train: validation metrics: %w", err)
-		}
-		res.Scores, res.Truth, res.TestPaths = vs, sets[1].y, sets[1].images
-	}
-	b.Thresholds = thresholds
-	if split.Test > 0 {
-		ts := model.ScoresFromFeatures(b, sets[2].x, split.Test)
-		if res.Test, err = metric.Evaluate(ts, sets[2].y, labels, metric.Options{Thresholds: thresholds}); err != nil {
-			return nil, fmt.Errorf("train: test metrics: %w", err)
-		}
-		res.Scores, res.Truth, res.TestPaths = ts, sets[2].y, sets[2].images
-	}
-
-	// 6. Bundle.
-	rec := trainingRecord{Config: cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
+	score := func(k int) [][]float32 { return model.ScoresFromFeatures(b, r.sets[k].x, len(r.sets[k].y)) }
+	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
-		Splits: split, BadImages: len(fs.Bad), Engine: res.Engine}
+		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
-	if b.Training, err = json.Marshal(rec); err != nil {
-		return nil, fmt.Errorf("train: training record: %w", err)
+	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
+	if err != nil {
+		return err
+	}
+	res.Bundle, res.Val, res.Test = b, fin.val, fin.test
+	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
+	return nil
+}
+
+// finalized is what finalize computed.
+type finalized struct {
+	val, test *metric.Result
+	// scores, truth and paths are the test split's (the validation split's without
+	// a test split), for reports.
+	scores [][]float32
+	truth  [][]int8
+	paths  []string
+}
+
+// finalize is the last stage of every run: it tunes b's per-label thresholds on the
+// validation scores (keeping start when tuning fails or there is no validation set),
+// computes the validation and test metrics at those thresholds, records the training
+// record and the metrics (with extra ones) in b, and writes b to out when set (else
+// validates it). score(k) returns the scores of r.sets[k] (1 val, 2 test) under b's
+// model. stage names the stage in log lines.
+func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score func(k int) [][]float32, training any, extra map[string]*metric.Result, out string) (*finalized, error) {
+	fin := &finalized{}
+	b.Thresholds = start
+	var err error
+	if r.split.Val > 0 {
+		vs, vy := score(1), r.sets[1].y
+		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
+			r.log.Warn(stage+": threshold tuning failed; keeping the previous thresholds", "err", err)
+		} else {
+			b.Thresholds = th
+		}
+		if fin.val, err = metric.Evaluate(vs, vy, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
+			return nil, fmt.Errorf("validation metrics: %w", err)
+		}
+		fin.scores, fin.truth, fin.paths = vs, vy, r.sets[1].images
+	}
+	if r.split.Test > 0 {
+		ts, ty := score(2), r.sets[2].y
+		if fin.test, err = metric.Evaluate(ts, ty, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
+			return nil, fmt.Errorf("test metrics: %w", err)
+		}
+		fin.scores, fin.truth, fin.paths = ts, ty, r.sets[2].images
+	}
+	if b.Training, err = json.Marshal(training); err != nil {
+		return nil, fmt.Errorf("training record: %w", err)
 	}
 	mets := map[string]*metric.Result{}
-	if res.Val != nil {
-		mets["val"] = res.Val
+	for k, m := range extra {
+		if m != nil {
+			mets[k] = m
+		}
 	}
-	if res.Test != nil {
-		mets["test"] = res.Test
+	if fin.val != nil {
+		mets["val"] = fin.val
+	}
+	if fin.test != nil {
+		mets["test"] = fin.test
 	}
 	if b.Metrics, err = json.Marshal(mets); err != nil {
-		return nil, fmt.Errorf("train: metrics record: %w", err)
+		return nil, fmt.Errorf("metrics record: %w", err)
 	}
-	if cfg.Out != "" {
-		if err := b.Save(cfg.Out); err != nil {
+	if out != "" {
+		if err := b.Save(out); err != nil {
 			return nil, err
 		}
-		log.Info("train: wrote bundle", "path", cfg.Out, "id", b.ID)
+		r.log.Info(stage+": wrote bundle", "path", out, "id", b.ID)
 	} else if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	res.Bundle = b
-	return res, nil
+	return fin, nil
 }
 
 func size(d *dataset.Dataset) int {
@@ -434,10 +539,13 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 }
 
 // loadBackbone loads (and optionally randomises) the backbone.
-func loadBackbone(ctx context.Context, cfg TrainConfig) (*backbone.Backbone, bundle.BackboneInfo, error) {
+func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*backbone.Backbone, bundle.BackboneInfo, error) {
 	path, err := resolveBackbone(ctx, cfg.Backbone, cfg.Progress)
 	if err != nil {
 		return nil, bundle.BackboneInfo{}, err
+	}
+	if c := cfg.counters; c != nil {
+		c.backboneParses++
 	}
 	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode})
 	if err != nil {
@@ -456,11 +564,14 @@ func loadBackbone(ctx context.Context, cfg TrainConfig) (*backbone.Backbone, bun
 		return nil, info, fmt.Errorf("backbone %s: %w", path, err)
 	}
 	spec := bb.Spec
+	if c := cfg.counters; c != nil {
+		c.backboneParses++
+	}
 	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec})
 	if err != nil {
 		return nil, info, err
 	}
-	slog.Info("train: backbone weights replaced by a random initialisation (transfer-gap baseline)", "weights", st.Weights, "params", st.Params, "seed", cfg.Seed)
+	log.Info("train: backbone weights replaced by a random initialisation (transfer-gap baseline)", "weights", st.Weights, "params", st.Params, "seed", cfg.Seed)
 	info.SHA256, info.Randomized, info.RandomSeed = rb.SHA256, true, cfg.Seed
 	return rb, info, nil
 }
