@@ -27,13 +27,10 @@ const (
 	BadDuplicate  = "duplicate"    // same content (sha256) as an earlier sample's image
 )
 
-// BadImage names an image that cannot be used, and why.
-type BadImage struct {
-	Path   string `json:"path"`
-	Image  string `json:"image"`
-	Kind   string `json:"kind"`
-	Reason string `json:"reason"`
-}
+// BadImage names an image that cannot be used, and why (Kind is one of the kinds above).
+//
+// Deprecated: use imageio.BadImage; this alias stays for one release.
+type BadImage = imageio.BadImage
 
 // ImageError is the error of a bad image under the strict policy.
 type ImageError struct {
@@ -125,7 +122,7 @@ func CheckImages(ctx context.Context, d *Dataset, opt CheckOptions) (*CheckResul
 				info, kind, err := checkOne(p, opt.Decode)
 				res.Info[i] = info
 				if err != nil {
-					bad[i] = &BadImage{Path: p, Image: s.Image, Kind: kind, Reason: kind + ": " + err.Error()}
+					bad[i] = &BadImage{Index: i, Path: p, Image: s.Image, Kind: kind, Reason: kind + ": " + err.Error()}
 					if opt.Strict {
 						mu.Lock()
 						if i < firstIdx {
@@ -168,7 +165,7 @@ feed:
 				return nil, &ImageError{Path: p, Kind: BadDuplicate, Err: err}
 			}
 			res.Info[i].OK = false
-			bad[i] = &BadImage{Path: p, Image: d.Samples[i].Image, Kind: BadDuplicate, Reason: BadDuplicate + ": " + err.Error()}
+			bad[i] = &BadImage{Index: i, Path: p, Image: d.Samples[i].Image, Kind: BadDuplicate, Reason: BadDuplicate + ": " + err.Error()}
 			continue
 		}
 		first[h] = i

@@ -39,12 +39,10 @@ type ExtractOptions struct {
 	Progress io.Writer
 }
 
-// BadImage is an image that could not be used.
-type BadImage struct {
-	Index  int    `json:"index"`
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
+// BadImage is an image that could not be used (Index is its position in the paths).
+//
+// Deprecated: use imageio.BadImage; this alias stays for one release.
+type BadImage = imageio.BadImage
 
 // Features are the pooled features of a list of images.
 type Features struct {

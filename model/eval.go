@@ -5,6 +5,7 @@ import (
 
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/metric"
 )
 
@@ -23,14 +24,13 @@ type EvalResult struct {
 	Images []string
 	Scores [][]float32
 	// Bad lists the images that could not be read (left out of the metrics).
-	Bad []BadFile
+	Bad []imageio.BadImage
 }
 
-// BadFile is an image that could not be used.
-type BadFile struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
+// BadFile is an image that could not be used (Index is its sample's position).
+//
+// Deprecated: use imageio.BadImage; this alias stays for one release.
+type BadFile = imageio.BadImage
 
 // Scored is a labelled dataset with the model's scores.
 type Scored struct {
@@ -42,7 +42,7 @@ type Scored struct {
 	Scores [][]float32
 	Truth  [][]int8
 	// Bad lists the images that could not be read.
-	Bad []BadFile
+	Bad []imageio.BadImage
 }
 
 // ScoreDataset predicts every image of the labelled dataset at data (any format
@@ -68,7 +68,7 @@ func (m *Model) ScoreDataset(ctx context.Context, data string, dopt dataset.Opti
 	dim := m.Bundle.Head.In
 	for i, s := range d.Samples {
 		if !ok[i] {
-			res.Bad = append(res.Bad, BadFile{Path: paths[i], Reason: errs[i].Error()})
+			res.Bad = append(res.Bad, imageio.BadImage{Index: i, Path: paths[i], Image: s.Image, Reason: errs[i].Error()})
 			continue
 		}
 		x = append(x, feats[i*dim:(i+1)*dim]...)

@@ -19,6 +19,7 @@ import (
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
@@ -98,7 +99,7 @@ type TrainResult struct {
 	// Splits tells how many images went where (after unusable images were dropped).
 	Splits SplitInfo
 	// BadImages lists images that could not be used (skipped).
-	BadImages []featcache.BadImage
+	BadImages []imageio.BadImage
 	// Engine names the engine that extracted the features.
 	Engine string
 	// CacheHits and CacheMisses count feature-cache use.
@@ -188,7 +189,7 @@ type run struct {
 	feat   []byte // the backbone's feature graph
 	eng    engine.Engine
 	sets   [3]samples // usable train, val, test
-	bad    []featcache.BadImage
+	bad    []imageio.BadImage
 	dim    int
 	// probe is the head trained on frozen features (the first stage).
 	probe *TrainResult
