@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/multilabel/multilabel/imageio"
 )
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -18,11 +19,6 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 var listColumnNames = map[string]bool{
 	"labels": true, "label": true, "tags": true, "tag": true, "classes": true,
 	"class": true, "categories": true, "category": true, "targets": true, "target": true,
-}
-
-var imageExts = map[string]bool{
-	".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".webp": true,
-	".tif": true, ".tiff": true,
 }
 
 type csvRow struct {
@@ -70,7 +66,7 @@ func parseCSV(r io.Reader, name, layout string, opt Options) (*Dataset, error) {
 	}
 	var header []string
 	data := rows
-	headerless := layout != "onehot" && imageExts[strings.ToLower(filepath.Ext(rows[0].fields[0]))] &&
+	headerless := layout != "onehot" && imageio.HasImageExt(rows[0].fields[0]) &&
 		(len(rows[0].fields) == 2 || layout == "list")
 	if !headerless {
 		header = rows[0].fields

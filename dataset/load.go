@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/imageio"
 )
 
 // Options controls how Load reads a label source.
@@ -251,7 +252,7 @@ func addUnlisted(d *Dataset, dir string, keep bool) error {
 	}
 	for _, e := range entries { // ReadDir sorts by name
 		n := e.Name()
-		if e.IsDir() || !imageExts[strings.ToLower(filepath.Ext(n))] || known[n] {
+		if e.IsDir() || !imageio.HasImageExt(n) || known[n] {
 			continue
 		}
 		d.Unannotated = append(d.Unannotated, n)

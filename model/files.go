@@ -6,15 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// imageExts are the file extensions ImageFiles picks up inside directories.
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".webp": true}
+	"github.com/multilabel/multilabel/imageio"
+)
 
 // ImageFiles expands files and directories into image file paths: a file is kept as
 // given (whatever its name, so a bad file is reported rather than ignored); a directory
-// contributes its files with an image extension (.jpg .jpeg .png .gif .bmp .webp, any
-// case), in lexical order, recursively when recursive is set, skipping hidden entries.
+// contributes its files with an image extension (imageio.HasImageExt: .jpg .jpeg .png
+// .gif .bmp .webp .tif .tiff, any case), in lexical order, recursively when recursive is set, skipping hidden entries.
 // A path that does not exist is an error.
 func ImageFiles(args []string, recursive bool) ([]string, error) {
 	var out []string
@@ -38,7 +37,7 @@ func ImageFiles(args []string, recursive bool) ([]string, error) {
 				}
 				return nil
 			}
-			if !hidden && imageExts[strings.ToLower(filepath.Ext(p))] {
+			if !hidden && imageio.HasImageExt(p) {
 				out = append(out, p)
 			}
 			return nil
