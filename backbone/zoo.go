@@ -168,15 +168,19 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(c, "multilabel", "models"), nil
 }
 
-// Resolve turns a zoo name or a file path into a local file path. An existing file is
-// returned as is. A zoo name is looked up in the cache directory and downloaded there
+// Resolve turns a zoo name, a file path or a directory into a local file path. An
+// existing file is returned as is; a directory must hold exactly one .onnx file, which is
+// returned (else the error matches errkind.ErrBadInput). A zoo name is looked up in the cache directory and downloaded there
 // when missing: to FILE.part first (an interrupted download resumes with an HTTP Range
 // request), checked against the recorded sha256 (a mismatch deletes the partial file and
 // wraps ErrChecksum), then renamed into place. Entries without a recorded hash are
 // accepted and their hash logged. Offline, the error says which file to put where.
 func Resolve(nameOrPath string, opt ZooOptions) (string, error) {
-	if st, err := os.Stat(nameOrPath); err == nil && !st.IsDir() {
-		return nameOrPath, nil
+	if st, err := os.Stat(nameOrPath); err == nil {
+		if !st.IsDir() {
+			return nameOrPath, nil
+		}
+		return onnxInDir(nameOrPath)
 	}
 	zoo := opt.Zoo
 	if zoo == nil {
@@ -353,4 +357,16 @@ func (k kibCounter) Write(p []byte) (int, error) {
 		k.bar.Add(len(p) / 1024)
 	}
 	return len(p), nil
+}
+
+// onnxInDir returns the one .onnx file of dir.
+func onnxInDir(dir string) (string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	if err != nil {
+		return "", fmt.Errorf("backbone %s: %w", dir, err)
+	}
+	if len(m) != 1 {
+		return "", errkind.BadInput("backbone %s: a directory with %d .onnx files; name the file", dir, len(m))
+	}
+	return m[0], nil
 }

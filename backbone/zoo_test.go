@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/errkind"
 )
 
 // zooServer serves content at /m.onnx with Range support and counts requests and the
@@ -141,5 +142,29 @@ func TestZooTable(t *testing.T) {
 		if e.SHA256 != "" && len(e.SHA256) != 64 {
 			t.Errorf("zoo entry %s: sha256 %q", e.Name, e.SHA256)
 		}
+	}
+}
+
+// TestResolveDirAndUnknown: a directory with one .onnx file resolves to it; with none or
+// two, and a name neither a file nor in the zoo, are the user's input errors.
+func TestResolveDirAndUnknown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	one := filepath.Join(dir, "m.onnx")
+	if err := os.WriteFile(one, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := backbone.Resolve(dir, backbone.ZooOptions{}); err != nil || p != one {
+		t.Errorf("Resolve(dir with one model) = %q, %v; want %q", p, err, one)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "n.onnx"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backbone.Resolve(dir, backbone.ZooOptions{}); !errkind.IsBadInput(err) || !strings.Contains(err.Error(), "2 .onnx files") {
+		t.Errorf("Resolve(dir with two models): %v", err)
+	}
+	_, err := backbone.Resolve(filepath.Join(dir, "nope"), backbone.ZooOptions{Zoo: []backbone.ZooEntry{}})
+	if !errors.Is(err, backbone.ErrUnknownModel) || !errkind.IsBadInput(err) || !strings.Contains(err.Error(), "not a zoo name") {
+		t.Errorf("Resolve(unknown): %v", err)
 	}
 }

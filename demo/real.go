@@ -362,19 +362,9 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 // randomBackbone writes the backbone with seeded random weights into dir, with its
 // preprocessing as a sidecar, and returns its path.
 func randomBackbone(ctx context.Context, cfg RealConfig, dir string, log *slog.Logger) (string, error) {
-	src := cfg.Backbone
-	if st, err := os.Stat(src); err == nil && st.IsDir() {
-		m, _ := filepath.Glob(filepath.Join(src, "*.onnx"))
-		if len(m) != 1 {
-			return "", fmt.Errorf("%w: backbone %s: a directory with %d .onnx files; name the file", ErrBadConfig, src, len(m))
-		}
-		src = m[0]
-	} else {
-		p, err := backbone.Resolve(src, backbone.ZooOptions{Context: ctx, Progress: cfg.Progress})
-		if err != nil {
-			return "", fmt.Errorf("demo: backbone: %w", err)
-		}
-		src = p
+	src, err := backbone.Resolve(cfg.Backbone, backbone.ZooOptions{Context: ctx, Progress: cfg.Progress})
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
 	}
 	bb, err := backbone.Load(src, backbone.Options{})
 	if err != nil {

@@ -578,18 +578,7 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 }
 
 // resolveBackbone returns the ONNX file for a path, a directory holding exactly one
-// .onnx file, or a zoo name (downloaded and checksummed by backbone.Resolve).
+// .onnx file, or a zoo name (downloaded and checksummed); see backbone.Resolve.
 func resolveBackbone(ctx context.Context, nameOrPath string, progress io.Writer) (string, error) {
-	if st, err := os.Stat(nameOrPath); err == nil && st.IsDir() {
-		m, _ := filepath.Glob(filepath.Join(nameOrPath, "*.onnx"))
-		if len(m) != 1 {
-			return "", badInputf("backbone %s: a directory with %d .onnx files; name the file", nameOrPath, len(m))
-		}
-		return m[0], nil
-	}
-	p, err := backbone.Resolve(nameOrPath, backbone.ZooOptions{Context: ctx, Progress: progress})
-	if err != nil {
-		return "", err // a name neither a file nor in the zoo wraps backbone.ErrUnknownModel
-	}
-	return p, nil
+	return backbone.Resolve(nameOrPath, backbone.ZooOptions{Context: ctx, Progress: progress})
 }
