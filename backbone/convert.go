@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/gomlx/compute-onnx/support/protos"
+
+	"github.com/multilabel/multilabel/internal/half"
 )
 
 const (
@@ -14,30 +16,6 @@ const (
 	dtInt64   = int32(protos.TensorProto_INT64)
 	dtInt32   = int32(protos.TensorProto_INT32)
 )
-
-// halfToFloat converts IEEE 754 binary16 bits to float32 (subnormals, infinities and NaN
-// included).
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: normalise
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		mant &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | mant<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	default:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	}
-}
 
 // tensorFP16ToFP32 rewrites a float16 tensor in place as float32 (raw_data).
 func tensorFP16ToFP32(t *protos.TensorProto) error {
@@ -51,28 +29,28 @@ func tensorFP16ToFP32(t *protos.TensorProto) error {
 	for _, d := range t.Dims {
 		n *= d
 	}
-	var half []uint16
+	var bits []uint16
 	switch {
 	case len(t.RawData) > 0:
 		if int64(len(t.RawData)) != 2*n {
 			return fmt.Errorf("tensor %q: %d raw bytes for %d float16 values", t.Name, len(t.RawData), n)
 		}
-		half = make([]uint16, n)
-		for i := range half {
-			half[i] = binary.LittleEndian.Uint16(t.RawData[2*i:])
+		bits = make([]uint16, n)
+		for i := range bits {
+			bits[i] = binary.LittleEndian.Uint16(t.RawData[2*i:])
 		}
 	default:
 		if int64(len(t.Int32Data)) != n {
 			return fmt.Errorf("tensor %q: %d values for shape %v", t.Name, len(t.Int32Data), t.Dims)
 		}
-		half = make([]uint16, n)
+		bits = make([]uint16, n)
 		for i, v := range t.Int32Data {
-			half[i] = uint16(v)
+			bits[i] = uint16(v)
 		}
 	}
 	raw := make([]byte, 4*n)
-	for i, h := range half {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(halfToFloat(h)))
+	for i, h := range bits {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(half.ToFloat32(h)))
 	}
 	t.DataType = dtFloat
 	t.RawData = raw

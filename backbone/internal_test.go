@@ -1,7 +1,6 @@
 package backbone
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,46 +10,6 @@ import (
 
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
-
-// halfRef decodes binary16 independently: (-1)^s · 2^(e-15) · (1 + m/1024), subnormals
-// 2^-14 · m/1024, computed in float64.
-func halfRef(h uint16) float64 {
-	s := 1.0
-	if h&0x8000 != 0 {
-		s = -1
-	}
-	e := int(h>>10) & 0x1f
-	m := float64(h & 0x3ff)
-	switch e {
-	case 0:
-		return s * math.Ldexp(m/1024, -14)
-	case 31:
-		if m == 0 {
-			return math.Inf(int(s))
-		}
-		return math.NaN()
-	}
-	return s * math.Ldexp(1+m/1024, e-15)
-}
-
-func TestHalfToFloatExhaustive(t *testing.T) {
-	for i := 0; i < 1<<16; i++ {
-		got := float64(halfToFloat(uint16(i)))
-		want := halfRef(uint16(i))
-		if math.IsNaN(want) {
-			if !math.IsNaN(got) {
-				t.Fatalf("%#04x: got %v, want NaN", i, got)
-			}
-			continue
-		}
-		if got != want || math.Signbit(got) != math.Signbit(want) {
-			t.Fatalf("%#04x: got %v, want %v", i, got, want)
-		}
-	}
-	if halfToFloat(0x3c00) != 1 || halfToFloat(0x7bff) != 65504 || halfToFloat(0xc000) != -2 {
-		t.Fatal("known values")
-	}
-}
 
 // The shared SqueezeNet's zoo entry records its feature node; the automatic search must
 // find the same one.

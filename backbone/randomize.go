@@ -8,6 +8,8 @@ import (
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/multilabel/multilabel/internal/half"
 )
 
 // RandomizeStats says what RandomizeONNX changed.
@@ -155,7 +157,7 @@ func setFloats(t *protos.TensorProto, vals []float64) error {
 	case protos.TensorProto_FLOAT16:
 		raw = make([]byte, 2*len(vals))
 		for i, v := range vals {
-			binary.LittleEndian.PutUint16(raw[2*i:], float16Bits(float32(v)))
+			binary.LittleEndian.PutUint16(raw[2*i:], half.FromFloat32(float32(v)))
 		}
 	default:
 		return fmt.Errorf("data type %d is not a float type", t.GetDataType())
@@ -163,42 +165,4 @@ func setFloats(t *protos.TensorProto, vals []float64) error {
 	t.RawData = raw
 	t.FloatData, t.DoubleData, t.Int32Data = nil, nil, nil
 	return nil
-}
-
-// float16Bits converts to IEEE 754 half precision, rounding to nearest even.
-func float16Bits(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23&0xff) - 127 + 15
-	mant := b & 0x7fffff
-	switch {
-	case b&0x7fffffff == 0:
-		return sign
-	case int32(b>>23&0xff) == 0xff: // Inf or NaN
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp >= 0x1f:
-		return sign | 0x7c00
-	case exp <= 0:
-		if exp < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint32(14 - exp)
-		h := mant >> shift
-		rem := mant & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(exp)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // may carry into the exponent, which is the correct rounding
-	}
-	return sign | uint16(h)
 }

@@ -1,43 +1,16 @@
 package backbone
 
 import (
-	"bufio"
 	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/multilabel/multilabel/internal/sharedtest"
 	"google.golang.org/protobuf/proto"
 )
-
-// TestFloat16Bits checks the half-precision conversion against NumPy (testdata/float16_ref.py).
-func TestFloat16Bits(t *testing.T) {
-	f, err := os.Open("testdata/float16_ref.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		parts := strings.Fields(sc.Text())
-		in, _ := strconv.ParseUint(parts[0], 16, 32)
-		want, _ := strconv.ParseUint(parts[1], 16, 16)
-		v := math.Float32frombits(uint32(in))
-		if got := float16Bits(v); got != uint16(want) {
-			t.Errorf("float16Bits(%g) = %04x, NumPy says %04x", v, got, want)
-		}
-		n++
-	}
-	if n < 50 {
-		t.Fatalf("only %d reference values", n)
-	}
-}
 
 func TestRandomizeONNXSqueezeNet(t *testing.T) {
 	dir := sharedtest.Dir(t, "models/squeezenet1.1")

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/multilabel/multilabel/internal/half"
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
@@ -23,7 +24,7 @@ func TestFloat32ToHalf(t *testing.T) {
 		{0.1, 0x2e66}, {1e-8, 0}, {6.1035156e-05, 0x0400}, {5.9604645e-08, 0x0001},
 		{float32(math.Inf(-1)), 0xfc00},
 	} {
-		if got := float32ToHalf(c.f); got != c.want {
+		if got := half.FromFloat32(c.f); got != c.want {
 			t.Errorf("float32ToHalf(%g) = %#04x, want %#04x", c.f, got, c.want)
 		}
 	}

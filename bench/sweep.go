@@ -9,6 +9,7 @@ import (
 	rt "github.com/yalue/onnxruntime_go"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/internal/half"
 )
 
 // maxSweepBatch is the largest batch the settings sweep tries.
@@ -113,10 +114,10 @@ func fp16AsStored(opt *Options, name string, bb *backbone.Backbone, x []float32,
 	}
 	shape := rt.NewShape(append([]int64{int64(batch)}, in.Dimensions[1:]...)...)
 	n := shape.FlattenedSize()
-	half := make([]byte, 2*n)
+	h16 := make([]byte, 2*n)
 	for i := range int(n) {
-		h := float32ToHalf(x[i%len(x)])
-		half[2*i], half[2*i+1] = byte(h), byte(h>>8)
+		h := half.FromFloat32(x[i%len(x)])
+		h16[2*i], h16[2*i+1] = byte(h), byte(h>>8)
 	}
 	cfg := SessionConfig{Threads: opt.Threads, NoSpin: !opt.Spin}
 	so, err := cfg.options()
@@ -129,7 +130,7 @@ func fp16AsStored(opt *Options, name string, bb *backbone.Backbone, x []float32,
 		return nil, "", fmt.Errorf("fp16 session: %w", err)
 	}
 	defer sess.Destroy()
-	t, err := rt.NewCustomDataTensor(shape, half, rt.TensorElementDataTypeFloat16)
+	t, err := rt.NewCustomDataTensor(shape, h16, rt.TensorElementDataTypeFloat16)
 	if err != nil {
 		return nil, "", err
 	}
@@ -179,32 +180,4 @@ func fp16AsStored(opt *Options, name string, bb *backbone.Backbone, x []float32,
 		{Model: name, Name: "fp16 as stored", Value: fmt.Sprintf("float16 file, batch %d", batch), ImagesPS: r16 * float64(batch), Relative: r16 / r32, Note: "relative to the float32 conversion at the same batch"},
 		{Model: name, Name: "fp16 converted", Value: fmt.Sprintf("float32 (backbone.Load), batch %d", batch), ImagesPS: r32 * float64(batch), Relative: 1},
 	}, "", nil
-}
-
-// float32ToHalf converts to IEEE binary16 (round to nearest even; no NaN payloads).
-func float32ToHalf(f float32) uint16 {
-	b := mathFloat32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int((b>>23)&0xff) - 127 + 15
-	mant := b & 0x7fffff
-	switch {
-	case exp >= 31:
-		return sign | 0x7c00
-	case exp <= 0:
-		if exp < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint(14 - exp)
-		h := uint16(mant >> shift)
-		if (mant>>(shift-1))&1 != 0 && (mant&((1<<(shift-1))-1) != 0 || h&1 != 0) {
-			h++
-		}
-		return sign | h
-	}
-	h := sign | uint16(exp)<<10 | uint16(mant>>13)
-	if mant&0x1000 != 0 && (mant&0xfff != 0 || h&1 != 0) {
-		h++
-	}
-	return h
 }

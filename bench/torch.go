@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"strings"
 )
-
-var mathFloat32bits = math.Float32bits
 
 // runTorch runs the PyTorch end-to-end script on paths and returns its images/s.
 func runTorch(ctx context.Context, opt *Options, m Model, paths []string) (float64, string, error) {
