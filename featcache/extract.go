@@ -20,8 +20,9 @@ import (
 // It matches errkind.ErrBadInput.
 var ErrBadImage = errkind.Sentinel("unusable image", errkind.ErrBadInput)
 
-// DefaultBatchSize is the engine batch size when ExtractOptions.BatchSize is 0.
-const DefaultBatchSize = 32
+// DefaultBatchSize is the engine batch size when ExtractOptions.BatchSize is 0
+// (imageio.DefaultBatchSize).
+const DefaultBatchSize = imageio.DefaultBatchSize
 
 // ExtractOptions configure Extract.
 type ExtractOptions struct {

@@ -511,7 +511,7 @@ func (p *prefix) run(ctx context.Context, paths []string, aug *imageio.Augment, 
 		bar = progress.New(w, label, int64(len(paths)), "images")
 		defer bar.Finish()
 	}
-	l := imageio.NewLoader(ctx, paths, p.spec, imageio.LoaderOptions{BatchSize: 32, Augment: aug, Seed: seed, Epoch: epoch})
+	l := imageio.NewLoader(ctx, paths, p.spec, imageio.LoaderOptions{BatchSize: imageio.DefaultBatchSize, Augment: aug, Seed: seed, Epoch: epoch})
 	defer l.Close()
 	tl := p.spec.TensorLen()
 	for {

@@ -14,7 +14,7 @@ import (
 type LoaderOptions struct {
 	Workers   int // decoding goroutines; 0: GOMAXPROCS
 	Prefetch  int // batches being filled or waiting ahead of the consumer; 0: 2
-	BatchSize int // images per batch; 0: 32
+	BatchSize int // images per batch; 0: DefaultBatchSize
 	Decode    DecodeOptions
 	Augment   *Augment // nil: Spec.Fill only
 	Seed      uint64   // augmentation seed
@@ -83,7 +83,7 @@ func NewLoader(ctx context.Context, paths []string, s Spec, opt LoaderOptions) *
 		opt.Prefetch = 2
 	}
 	if opt.BatchSize <= 0 {
-		opt.BatchSize = 32
+		opt.BatchSize = DefaultBatchSize
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Loader{paths: paths, spec: s, opt: opt, ctx: ctx, cancel: cancel,

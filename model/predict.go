@@ -25,7 +25,7 @@ type Options struct {
 	ORTLib string
 	// Threads bounds the engine's intra-op threads (0 = its default).
 	Threads int
-	// BatchSize is the number of images per engine call (default 32).
+	// BatchSize is the number of images per engine call (default imageio.DefaultBatchSize).
 	BatchSize int
 	// Workers is the number of image decoding goroutines for PredictFiles (default: the
 	// number of CPUs).
@@ -85,7 +85,7 @@ func New(b *bundle.Bundle, opt Options) (*Model, error) {
 		return nil, err
 	}
 	if opt.BatchSize <= 0 {
-		opt.BatchSize = 32
+		opt.BatchSize = imageio.DefaultBatchSize
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()

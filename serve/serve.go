@@ -63,7 +63,7 @@ type Options struct {
 	RequestTimeout time.Duration // default 30 s
 	MaxConcurrent  int           // requests being handled at once; default 256
 	QueueSize      int           // images waiting for the engine; default 256
-	MaxBatch       int           // images per engine batch; default 32
+	MaxBatch       int           // images per engine batch; default imageio.DefaultBatchSize
 	// BatchDelay is how long the batcher waits to gather concurrent requests into one
 	// engine batch; 0 means the default 3 ms, negative disables batching.
 	BatchDelay time.Duration
@@ -94,7 +94,7 @@ func (o *Options) defaults() {
 		o.QueueSize = 256
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 32
+		o.MaxBatch = imageio.DefaultBatchSize
 	}
 	if o.BatchDelay == 0 {
 		o.BatchDelay = 3 * time.Millisecond
