@@ -48,7 +48,7 @@ type Scored struct {
 // ScoreDataset predicts every image of the labelled dataset at data (any format
 // dataset.Load reads; dopt.Labels is set to the model's vocabulary, so a label the model
 // does not know is an error). Unreadable images are reported in Bad and left out; when
-// none is readable the error wraps ErrBadInput.
+// none is readable the error matches errkind.ErrBadInput.
 func (m *Model) ScoreDataset(ctx context.Context, data string, dopt dataset.Options) (*Scored, error) {
 	dopt.Labels = m.Labels()
 	d, err := dataset.Load(data, dopt)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/model/modeltest"
+	"github.com/multilabel/multilabel/errkind"
 )
 
 func TestEvaluateTiny(t *testing.T) {
@@ -37,7 +38,7 @@ func TestEvaluateTiny(t *testing.T) {
 	// A label file with a label the model does not know is refused.
 	bad := filepath.Join(dir, "other.csv")
 	os.WriteFile(bad, []byte("image,red,purple\nimg000.png,1,0\n"), 0o644)
-	if _, err := m.Evaluate(context.Background(), bad, model.EvalOptions{}); err == nil || !model.IsBadInput(err) {
+	if _, err := m.Evaluate(context.Background(), bad, model.EvalOptions{}); err == nil || !errkind.IsBadInput(err) {
 		t.Errorf("unknown label: %v", err)
 	}
 }

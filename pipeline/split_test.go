@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/dataset"
-	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/model/modeltest"
 	"github.com/multilabel/multilabel/pipeline"
+	"github.com/multilabel/multilabel/errkind"
 )
 
 func TestLoadSplits(t *testing.T) {
@@ -53,7 +53,7 @@ func TestLoadSplits(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]float64{{0.8}, {0, 1}, {0.5, -1}, {1, 1, 1, 1}} {
-		if _, _, _, _, err := pipeline.LoadSplitsForTest(pipeline.TrainConfig{Data: labels, Split: bad}); err == nil || !model.IsBadInput(err) {
+		if _, _, _, _, err := pipeline.LoadSplitsForTest(pipeline.TrainConfig{Data: labels, Split: bad}); err == nil || !errkind.IsBadInput(err) {
 			t.Errorf("split %v: %v", bad, err)
 		}
 	}

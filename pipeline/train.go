@@ -133,19 +133,6 @@ type trainingRecord struct {
 	} `json:"seconds"`
 }
 
-// ErrBadInput is errkind.ErrBadInput, matched by Train errors caused by the user's
-// input (label files, configuration values), as opposed to runtime failures.
-//
-// Deprecated: use errkind.ErrBadInput.
-var ErrBadInput = errkind.ErrBadInput
-
-func badInputf(format string, args ...any) error { return errkind.BadInput(format, args...) }
-
-// IsBadInput reports whether err comes from the user's input.
-//
-// Deprecated: use errkind.IsBadInput.
-func IsBadInput(err error) bool { return errkind.IsBadInput(err) }
-
 // Train runs the whole pipeline: load the data, split it when needed, extract (and
 // cache) backbone features, train the head, tune per-class thresholds on the validation
 // set, evaluate on the test set, and write the bundle.
@@ -451,7 +438,7 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 		return nil, nil, nil, info, err
 	}
 	if len(all.Samples) == 0 {
-		return nil, nil, nil, info, badInputf("%s: no samples", cfg.Data)
+		return nil, nil, nil, info, errkind.BadInput("%s: no samples", cfg.Data)
 	}
 	other := func(path string) (*dataset.Dataset, error) {
 		if path == "" {
@@ -468,7 +455,7 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 	split := cfg.Split
 	for _, r := range split {
 		if !(r >= 0) || math.IsInf(r, 0) {
-			return nil, nil, nil, info, badInputf("split ratio %v: want a number >= 0", r)
+			return nil, nil, nil, info, errkind.BadInput("split ratio %v: want a number >= 0", r)
 		}
 	}
 	vf := cfg.ValFraction
@@ -476,7 +463,7 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 		vf = DefaultValFraction
 	}
 	if !(vf > 0 && vf < 1) {
-		return nil, nil, nil, info, badInputf("validation fraction %v: want 0 < f < 1", vf)
+		return nil, nil, nil, info, errkind.BadInput("validation fraction %v: want 0 < f < 1", vf)
 	}
 	// Ratios of train/val/test over Data.
 	var ratio [3]float64
@@ -500,17 +487,17 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 			s := split[0] + split[1] + split[2]
 			ratio = [3]float64{split[0] / s, split[1] / s, split[2] / s}
 			if valDS != nil {
-				return nil, nil, nil, info, badInputf("a three-way split and a validation file: give one or the other")
+				return nil, nil, nil, info, errkind.BadInput("a three-way split and a validation file: give one or the other")
 			}
 		default:
-			return nil, nil, nil, info, badInputf("split %v: want train,test or train,val,test ratios", split)
+			return nil, nil, nil, info, errkind.BadInput("split %v: want train,test or train,val,test ratios", split)
 		}
 	}
 	if ratio[1] == 0 && ratio[2] == 0 {
 		return all, valDS, testDS, SplitInfo{How: "given"}, nil
 	}
 	if !(ratio[0] > 0) {
-		return nil, nil, nil, info, badInputf("split %v leaves no training data", split)
+		return nil, nil, nil, info, errkind.BadInput("split %v leaves no training data", split)
 	}
 	// IterativeStratify wants positive ratios: split over the non-zero parts only.
 	var rs []float64
