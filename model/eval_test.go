@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/model/modeltest"
-	"github.com/multilabel/multilabel/errkind"
 )
 
 func TestEvaluateTiny(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/model/modeltest"
 	"github.com/multilabel/multilabel/pipeline"
-	"github.com/multilabel/multilabel/errkind"
 )
 
 func TestLoadSplits(t *testing.T) {
