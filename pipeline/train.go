@@ -53,7 +53,7 @@ type TrainConfig struct {
 	// FeatureNode overrides the automatic feature cut.
 	FeatureNode string `json:"feature_node,omitempty"`
 	// RandomBackbone replaces the backbone's weights by a seeded random initialisation
-	// (RandomizeONNX with Seed) — the transfer-gap baseline.
+	// (backbone.RandomizeONNX with Seed) — the transfer-gap baseline.
 	RandomBackbone bool `json:"random_backbone,omitempty"`
 	// Out is the bundle file to write ("" = none).
 	Out string `json:"out,omitempty"`
