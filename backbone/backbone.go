@@ -42,6 +42,7 @@ import (
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 )
@@ -362,8 +363,9 @@ func (b *Backbone) FeatureModel() ([]byte, error) {
 	return data, nil
 }
 
-// FeatureOutput is the name of FeatureModel's output.
-const FeatureOutput = "multilabel_features"
+// FeatureOutput is the name of FeatureModel's output: the name the bundle format
+// requires of its backbone's output (bundle.FeatureOutput).
+const FeatureOutput = bundle.FeatureOutput
 
 func (b *Backbone) featureProto() (*protos.ModelProto, error) {
 	src := b.model.Graph

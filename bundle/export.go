@@ -7,9 +7,12 @@ import (
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/headparams"
 )
+
+// FeatureOutput is the name of the output of a bundle's backbone graph (the feature
+// vectors [N,D]); backbone.FeatureModel writes graphs with it.
+const FeatureOutput = "multilabel_features"
 
 // ExportOutput is the name of the exported graph's output: per-label probabilities
 // [batch, labels].
@@ -41,8 +44,8 @@ func ExportONNX(b *Bundle) ([]byte, error) {
 		return nil, fmt.Errorf("export: backbone graph must have exactly one output (the features)")
 	}
 	feat := g.Output[0].Name
-	if feat != backbone.FeatureOutput {
-		return nil, fmt.Errorf("export: backbone output is %q, want %q", feat, backbone.FeatureOutput)
+	if feat != FeatureOutput {
+		return nil, fmt.Errorf("export: backbone output is %q, want %q", feat, FeatureOutput)
 	}
 	h := b.Head
 	add := func(op string, inputs []string, output string) {
