@@ -24,3 +24,14 @@ func TestPredictOnlyDeps(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictWithoutCgo: the predict-only path builds without cgo (CGO_ENABLED=0), on the
+// pure-Go engine: ONNX Runtime's cgo binding drops out.
+func TestPredictWithoutCgo(t *testing.T) {
+	t.Parallel()
+	for _, d := range depstest.Deps(t, "CGO_ENABLED=0") {
+		if strings.HasPrefix(d, "github.com/yalue/onnxruntime_go") || strings.HasSuffix(d, "/engine/ort") {
+			t.Errorf("a CGO_ENABLED=0 build of model links %s", d)
+		}
+	}
+}

@@ -3,6 +3,8 @@
 package depstest
 
 import (
+	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -11,9 +13,10 @@ import (
 )
 
 // Deps returns `go list -deps .` run in the test's directory (the package under test
-// and everything it imports, transitively). It skips the test, saying why, when the go
-// command is not available.
-func Deps(t *testing.T) []string {
+// and everything it imports, transitively), with env (KEY=VALUE) added to the
+// environment. It skips the test, saying why, when the go command is not available, and
+// fails it when go list reports an error (a package that cannot build under env).
+func Deps(t *testing.T, env ...string) []string {
 	t.Helper()
 	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := exec.LookPath(goCmd); err != nil {
@@ -21,7 +24,13 @@ func Deps(t *testing.T) []string {
 			t.Skip("the go command is not available: cannot list the package's dependencies")
 		}
 	}
-	out, err := exec.Command(goCmd, "list", "-deps", ".").Output()
+	cmd := exec.Command(goCmd, "list", "-deps", ".")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Fatalf("go list -deps . %v: %v\n%s", env, err, ee.Stderr)
+	}
 	if err != nil {
 		t.Skipf("go list -deps . failed (%v): cannot list the package's dependencies", err)
 	}
