@@ -43,12 +43,12 @@ JSON object {"label": t, ...} (or a metrics JSON with a "thresholds" object) or 
 func newEvalCmd(e *env) *cobra.Command {
 	var (
 		preds, modelPath, data, thresholds, jsonOut, reportDir string
-		rf                                                    readerFlags
-		ef                                                    engineFlags
-		js                                                    jsonSwitch
-		threshold                                             float64
-		topK, bootstrap                                       int
-		seed                                                  uint64
+		rf                                                     readerFlags
+		ef                                                     engineFlags
+		js                                                     jsonSwitch
+		threshold                                              float64
+		topK, bootstrap                                        int
+		seed                                                   uint64
 	)
 	c := &cobra.Command{
 		Use:   "eval " + evalUsage,

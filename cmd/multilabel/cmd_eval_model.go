@@ -30,7 +30,7 @@ func evalWithModel(ctx context.Context, e *env, path, data string, dopt dataset.
 		return nil, err
 	}
 	if strict && len(sc.Bad) > 0 {
-		return nil, badInput(fmt.Errorf("%s: %s (--strict: without it unreadable images are left out)", sc.Bad[0].Path, sc.Bad[0].Reason))
+		return nil, badInput(fmt.Errorf("%s (--strict: without it unreadable images are left out)", sc.Bad[0].Reason))
 	}
 	for _, bad := range sc.Bad {
 		fmt.Fprintf(e.stderr, "skipped %s: %s\n", bad.Path, bad.Reason)

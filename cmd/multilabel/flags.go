@@ -80,7 +80,8 @@ func (f *readerFlags) beyondImages() bool {
 // directory, and applies --strict: with reader options beyond --images, each source is
 // read here and rewritten as a one-hot CSV with absolute image paths into tmp, and
 // *paths and *images point at the result; with --strict, every image is opened first
-// and the first unusable one is an error.
+// and an unusable one (missing, not an image, truncated, too large; a duplicate is not)
+// is an error.
 //
 // This stays in cmd only until model.TrainConfig and demo.RealConfig take dataset
 // options themselves.
@@ -111,11 +112,15 @@ func (f *readerFlags) prepare(ctx context.Context, tmp string, progress io.Write
 			vocab = d.Labels
 		}
 		if f.strict {
-			if _, _, err := dataset.DropBadImages(ctx, d, dataset.CheckOptions{Strict: true, Progress: progress}); err != nil {
-				if dataset.IsBadInput(err) {
-					return badInput(fmt.Errorf("%w (--strict: without it bad images are skipped and counted)", err))
-				}
+			// Unreadable images fail; duplicates are not an error for training.
+			r, err := dataset.CheckImages(ctx, d, dataset.CheckOptions{Progress: progress})
+			if err != nil {
 				return err
+			}
+			for _, bad := range r.Bad {
+				if bad.Kind != dataset.BadDuplicate {
+					return badInput(fmt.Errorf("%s: %s (--strict: without it unusable images are skipped and counted)", bad.Path, bad.Reason))
+				}
 			}
 		}
 		if !f.beyondImages() {
