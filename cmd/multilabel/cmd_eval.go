@@ -64,6 +64,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	rf.register(fs, "with --model, fail when an image cannot be read (default: leave it out and say so)")
 	fs.Lookup("images").Usage = "directory the truth's image names are relative to; with --report, adds a gallery of the hardest images"
 	ef.register(fs, true)
+	fs.Lookup("engine").Usage = "with --model: " + fs.Lookup("engine").Usage
 	fs.Float64Var(&threshold, "threshold", metric.DefaultThreshold, "global decision threshold in (0,1]")
 	fs.StringVar(&thresholds, "thresholds", "", "file of per-class thresholds (JSON object label->threshold, or label,threshold lines)")
 	fs.IntVar(&topK, "top-k", metric.DefaultTopK, "k of the top-k figures (0: leave them out)")

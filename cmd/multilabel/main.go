@@ -60,13 +60,17 @@ func commands(e *env) []*cobra.Command {
 	}
 }
 
-func main() {
-	level := slog.LevelInfo
+// logLevel is debug when MULTILABEL_DEBUG is set, else info.
+func logLevel() slog.Level {
 	if os.Getenv("MULTILABEL_DEBUG") != "" {
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	}
+	return slog.LevelInfo
+}
+
+func main() {
 	// Library packages log through slog.Default unless given a logger.
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -80,7 +84,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		args = []string{} // cobra reads os.Args for a nil slice
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))}
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -129,8 +133,20 @@ func newRootCmd(e *env) *cobra.Command {
 	root.CompletionOptions.HiddenDefaultCmd = false
 	for _, c := range commands(e) {
 		root.AddCommand(c)
+		flagsInUseLine(c)
 	}
 	return root
+}
+
+// flagsInUseLine stops cobra from appending "[flags]" to usage lines that spell their
+// flags out already.
+func flagsInUseLine(c *cobra.Command) {
+	if strings.Contains(c.Use, "--") {
+		c.DisableFlagsInUseLine = true
+	}
+	for _, s := range c.Commands() {
+		flagsInUseLine(s)
+	}
 }
 
 // usageError is bad usage of the command line: exit code 2, and the command's usage
