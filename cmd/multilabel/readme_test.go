@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
 // readmeUsage returns the command lines of the README's Usage block: continuation
@@ -195,5 +196,68 @@ func TestREADMEUsage(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("README lines left no %s: %v", f, err)
 		}
+	}
+}
+
+// TestREADMEExample runs the multilabel lines of the README's MIML example as printed,
+// on the shared MIML scenes and SqueezeNet (features through the user's feature cache).
+// serve is only parsed: the example listens on the fixed port 8080, which a test must
+// not take; TestREADMEUsage runs serve.
+func TestREADMEExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the README's MIML example in -short mode")
+	}
+	t.Parallel()
+	miml := sharedtest.Dir(t, "data/miml-scenes")
+	squeeze := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "\n### Example: MIML scenes")
+	if i < 0 {
+		t.Fatal("README has no MIML example")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```sh\n") + len("```sh\n")
+	block := s[start : start+strings.Index(s[start:], "```")]
+	block = strings.ReplaceAll(block, "\\\n", " ")
+	tmp := t.TempDir()
+	ran := 0
+	for _, line := range strings.Split(block, "\n") {
+		words := strings.Fields(line)
+		if len(words) == 0 || words[0] != "multilabel" {
+			continue
+		}
+		args := make([]string, 0, len(words)-1)
+		for _, w := range words[1:] {
+			switch {
+			case strings.HasPrefix(w, "miml-scenes/"):
+				w = filepath.Join(miml, strings.TrimPrefix(w, "miml-scenes/"))
+			case w == "squeezenet1.1-fp16.onnx":
+				w = squeeze
+			case w == "scenes.mlb" || w == "report/":
+				w = filepath.Join(tmp, w)
+			}
+			args = append(args, w)
+		}
+		if args[0] == "serve" {
+			if err := parseOnly(args); err != nil {
+				t.Errorf("%s: %v", line, err)
+			}
+			continue
+		}
+		code, out, stderr := runCLIErr(t, args...)
+		if code != exitOK || out == "" {
+			t.Errorf("%s\nexit %d:\n%s", line, code, stderr)
+		}
+		ran++
+	}
+	if ran < 2 {
+		t.Errorf("ran %d lines of the example, want train and predict", ran)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "report", "index.html")); err != nil {
+		t.Error(err)
 	}
 }
