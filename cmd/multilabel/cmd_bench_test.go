@@ -25,6 +25,7 @@ func TestBenchE2EBadUsage(t *testing.T) {
 // shortest settings and no PyTorch: the command works end to end (the figures are not
 // checked: the benchmark is not a test).
 func TestBenchE2EQuick(t *testing.T) {
+	t.Parallel()
 	images := sharedtest.Dir(t, "data/miml-scenes/images")
 	model := sharedtest.Dir(t, "models/squeezenet1.1/squeezenet1.1-fp16.onnx")
 	sharedtest.ORTLib(t)
