@@ -130,7 +130,7 @@ func newRootCmd(e *env) *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(flagError)
-	root.CompletionOptions.HiddenDefaultCmd = false
+	root.SetHelpCommand(newHelpCmd())
 	for _, c := range commands(e) {
 		root.AddCommand(c)
 		flagsInUseLine(c)
@@ -146,6 +146,32 @@ func flagsInUseLine(c *cobra.Command) {
 	}
 	for _, s := range c.Commands() {
 		flagsInUseLine(s)
+	}
+}
+
+// newHelpCmd is "multilabel help [command]": cobra's, except that an unknown topic is
+// bad usage (exit 2, with a suggestion) rather than a message and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			root := c.Root()
+			target, rest, err := root.Find(args)
+			if err != nil {
+				return &usageError{err: err}
+			}
+			if len(rest) > 0 && len(target.Commands()) > 0 {
+				msg := fmt.Sprintf("unknown help topic %q", strings.Join(args, " "))
+				if s := target.SuggestionsFor(rest[0]); len(s) > 0 {
+					msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+				}
+				return usageErrorf("%s", msg)
+			}
+			target.InitDefaultHelpFlag()
+			target.InitDefaultVersionFlag()
+			return target.Help()
+		},
 	}
 }
 

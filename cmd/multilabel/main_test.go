@@ -78,6 +78,8 @@ func TestCLIConventions(t *testing.T) {
 		{[]string{}, []string{"multilabel: no command given", "Available Commands"}, ""},
 		{[]string{"trian"}, []string{`unknown command "trian"`, "Did you mean this?\n\ttrain", "Usage:"}, ""},
 		{[]string{"dataset"}, []string{"multilabel dataset: choose a command", "inspect", "split"}, ""},
+		{[]string{"help", "trian"}, []string{"multilabel help: ", "Did you mean this?\n\ttrain"}, ""},
+		{[]string{"help", "dataset", "inspekt"}, []string{`unknown help topic "dataset inspekt"`, "Did you mean this?\n\tinspect"}, ""},
 		{[]string{"dataset", "inspekt"}, []string{`unknown command "inspekt" for "multilabel dataset"`, "Did you mean this?\n\tinspect"}, ""},
 		{[]string{"train", "--epoch", "3"}, []string{"multilabel train: unknown flag: --epoch", "Did you mean this?\n\t--epochs", "multilabel train --data D"}, "Available Commands"},
 		{[]string{"features", "--datta", "x.csv"}, []string{"Did you mean this?\n\t--data", "multilabel features --backbone"}, "Available Commands"},
