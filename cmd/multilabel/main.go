@@ -114,7 +114,10 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "multilabel",
 		Short: "multi-label image classification by transfer learning",
 		Long: "multilabel: multi-label image classification by transfer learning.\n\n" +
-			"Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.",
+			"Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n\n" +
+			"Environment: ONNXRUNTIME_LIB (the ONNX Runtime library, default of --ort-lib), MULTILABEL_TOKEN\n" +
+			"(default of serve --token), MULTILABEL_DEBUG (debug logging), MULTILABEL_NO_TURBOJPEG=1 (Go's\n" +
+			"JPEG decoder). The engine is chosen by --engine only (default auto).",
 		Version: versionText(),
 		// Errors print once, as "multilabel <cmd>: <message>", from run.
 		SilenceErrors: true,

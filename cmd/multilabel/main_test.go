@@ -234,6 +234,12 @@ func TestReaderFlagsEverywhere(t *testing.T) {
 	if code, _ := runCLI(t, "eval", "--model", mlb, "--engine", "tpu", "--data", te); code != exitUsage {
 		t.Errorf("eval --engine tpu: exit %d, want %d", code, exitUsage)
 	}
+	if code, _ := runCLI(t, "demo", "--data", tr, "--backbone", bb, "--labels", "blue,green,red,pink", "--quick", "--out", t.TempDir()); code != exitUsage {
+		t.Errorf("demo --data --labels with a label the file lacks: exit %d, want %d", code, exitUsage)
+	}
+	if code, _ := runCLI(t, "demo", "--format", "csv"); code != exitUsage {
+		t.Errorf("demo --format without --data: exit %d, want %d", code, exitUsage)
+	}
 	if code, _ := runCLI(t, "dataset", "inspect", "--data", tr, "--format", "coco"); code != exitUsage {
 		t.Errorf("dataset inspect --format coco on a CSV: exit %d, want %d", code, exitUsage)
 	}
