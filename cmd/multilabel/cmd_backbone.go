@@ -1,112 +1,111 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/imageio"
 )
 
-// backboneStdout is where the backbone commands write (tests replace it).
-var backboneStdout io.Writer = os.Stdout
-
-func init() {
-	register(&command{name: "backbone inspect", summary: "inputs, outputs, feature cut and preprocessing of an ONNX backbone", run: runBackboneInspect})
-	register(&command{name: "backbone zoo", summary: "list the built-in pretrained backbones", run: runBackboneZoo})
+func newBackboneCmd(e *env) *cobra.Command {
+	return groupCmd("backbone", "inspect ONNX backbones and list the built-in ones", newBackboneInspectCmd(e), newBackboneZooCmd(e))
 }
 
-// splitPositional moves leading positional arguments after the flags, so that
-// "inspect FILE --json" and "inspect --json FILE" both work.
-func splitPositional(args []string) []string {
-	var pos, rest []string
-	for i := 0; i < len(args); i++ {
-		if strings.HasPrefix(args[i], "-") {
-			rest = append(rest, args[i:]...)
-			break
+func newBackboneInspectCmd(e *env) *cobra.Command {
+	var (
+		asJSON            bool
+		feature, specFile string
+	)
+	c := &cobra.Command{
+		Use:   "inspect FILE|ZOO-NAME [--json] [--feature-node NAME] [--spec SPEC.json]",
+		Short: "inputs, outputs, feature cut and preprocessing of an ONNX backbone",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("want exactly one backbone file or zoo name, got %d arguments", len(args))
+			}
+			return nil
+		},
+	}
+	fs := c.Flags()
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.StringVar(&feature, "feature-node", "", "cut the graph at this tensor or node instead of the automatic choice")
+	fs.StringVar(&specFile, "spec", "", "preprocessing JSON (imageio spec) overriding sidecar/zoo/default")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		opt := backbone.Options{FeatureNode: feature}
+		if specFile != "" {
+			data, err := os.ReadFile(specFile)
+			if err != nil {
+				return badInput(err)
+			}
+			s, err := backbone.ParseSpec(data)
+			if err != nil {
+				return badInput(err)
+			}
+			opt.Spec = &s
 		}
-		pos = append(pos, args[i])
-	}
-	return append(rest, pos...)
-}
-
-func runBackboneInspect(ctx context.Context, args []string) error {
-	fs := newFlags("backbone inspect", "FILE|ZOO-NAME [--json] [--feature-node NAME] [--spec SPEC.json]")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	feature := fs.String("feature-node", "", "cut the graph at this tensor or node instead of the automatic choice")
-	specFile := fs.String("spec", "", "preprocessing JSON (imageio spec) overriding sidecar/zoo/default")
-	if err := parseFlags(fs, splitPositional(args)); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageErrorf("want exactly one backbone file or zoo name, got %d arguments", fs.NArg())
-	}
-	opt := backbone.Options{FeatureNode: *feature}
-	if *specFile != "" {
-		data, err := os.ReadFile(*specFile)
+		path, err := backbone.Resolve(args[0], backbone.ZooOptions{Progress: e.stderr, Context: c.Context()})
 		if err != nil {
-			return badInput(err)
+			if backbone.LookupZoo(args[0]) == nil {
+				return badInput(err)
+			}
+			return err
 		}
-		s, err := backbone.ParseSpec(data)
+		b, err := backbone.Load(path, opt)
 		if err != nil {
+			// Unreadable, truncated or foreign files, unknown feature nodes and bad
+			// preprocessing are all the user's input.
 			return badInput(err)
 		}
-		opt.Spec = &s
-	}
-	path, err := backbone.Resolve(fs.Arg(0), backbone.ZooOptions{Progress: os.Stderr, Context: ctx})
-	if err != nil {
-		if backbone.LookupZoo(fs.Arg(0)) == nil {
-			return badInput(err)
+		r := b.Report()
+		if asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
 		}
-		return err
+		return r.WriteText(e.stdout)
 	}
-	b, err := backbone.Load(path, opt)
-	if err != nil {
-		// Unreadable, truncated or foreign files, unknown feature nodes and bad
-		// preprocessing are all the user's input.
-		return badInput(err)
-	}
-	r := b.Report()
-	if *asJSON {
-		enc := json.NewEncoder(backboneStdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	return r.WriteText(backboneStdout)
+	return c
 }
 
-func runBackboneZoo(ctx context.Context, args []string) error {
-	fs := newFlags("backbone zoo", "[--json]")
-	asJSON := fs.Bool("json", false, "print the table as JSON")
-	if err := parseFlags(fs, args); err != nil {
+func newBackboneZooCmd(e *env) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "zoo [--json]",
+		Short: "list the built-in pretrained backbones",
+		Args:  noArgs,
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the table as JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(backbone.Zoo)
+		}
+		dir, _ := backbone.DefaultCacheDir()
+		var sb strings.Builder
+		sb.WriteString("name                 dim   input   sha256        notes\n")
+		for _, z := range backbone.Zoo {
+			sum := "(unrecorded)"
+			if z.SHA256 != "" {
+				sum = z.SHA256[:12]
+			}
+			size := "?"
+			if z.Spec != nil {
+				size = imageSize(*z.Spec)
+			}
+			sb.WriteString(pad(z.Name, 20) + " " + pad(strconv.Itoa(z.FeatureDim), 5) + " " + pad(size, 7) + " " + pad(sum, 13) + " " + z.Note + "\n")
+		}
+		sb.WriteString("downloads go to " + dir + "\n")
+		_, err := io.WriteString(e.stdout, sb.String())
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(backboneStdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(backbone.Zoo)
-	}
-	dir, _ := backbone.DefaultCacheDir()
-	var sb strings.Builder
-	sb.WriteString("name                 dim   input   sha256        notes\n")
-	for _, e := range backbone.Zoo {
-		sum := "(unrecorded)"
-		if e.SHA256 != "" {
-			sum = e.SHA256[:12]
-		}
-		size := "?"
-		if e.Spec != nil {
-			size = imageSize(*e.Spec)
-		}
-		sb.WriteString(pad(e.Name, 20) + " " + pad(strconv.Itoa(e.FeatureDim), 5) + " " + pad(size, 7) + " " + pad(sum, 13) + " " + e.Note + "\n")
-	}
-	sb.WriteString("downloads go to " + dir + "\n")
-	_, err := io.WriteString(backboneStdout, sb.String())
-	return err
+	return c
 }
 
 func imageSize(s imageio.Spec) string { return strconv.Itoa(s.Width) + "x" + strconv.Itoa(s.Height) }

@@ -13,10 +13,11 @@ import (
 
 func runBackbone(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	return runCLI(t, &backboneStdout, args...)
+	return runCLI(t, args...)
 }
 
 func TestBackboneInspectCLI(t *testing.T) {
+	t.Parallel()
 	fixture := filepath.Join(sharedtest.Root(), "backbone", "testdata", "tiny_gemm.onnx")
 	code, out := runBackbone(t, "backbone", "inspect", fixture, "--json")
 	if code != 0 {
@@ -49,6 +50,7 @@ func TestBackboneInspectCLI(t *testing.T) {
 // TestBackboneInspectBlocksCLI: inspect lists the blocks that --unfreeze can cut, in
 // the text and the JSON output.
 func TestBackboneInspectBlocksCLI(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	code, out := runBackbone(t, "backbone", "inspect", p)
 	if code != 0 || !strings.Contains(out, "K=1   fire9") || !strings.Contains(out, "K=2   fire8") {

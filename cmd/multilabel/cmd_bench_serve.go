@@ -12,45 +12,63 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/serve"
 )
 
-func init() {
-	register(&command{name: "bench serve", summary: "load-test the HTTP service on loopback (throughput, p50/p99, RSS)", run: runBenchServe})
+func newBenchServeCmd(e *env) *cobra.Command {
+	var (
+		modelPath, imgPath, levels string
+		duration                   time.Duration
+		maxReq                     int
+		ef                         engineFlags
+		jsonOut                    bool
+	)
+	c := &cobra.Command{
+		Use:   "serve --model M.mlb --image IMG [--levels 1,8,64] [--duration 5s]",
+		Short: "load-test the HTTP service on loopback (throughput, p50/p99, RSS)",
+		Args:  noArgs,
+	}
+	fs := c.Flags()
+	fs.StringVar(&modelPath, "model", "", "model bundle (.mlb)")
+	fs.StringVar(&imgPath, "image", "", "image to send in every request")
+	fs.StringVar(&levels, "levels", "1,8,64", "concurrency levels")
+	fs.DurationVar(&duration, "duration", 5*time.Second, "time per level")
+	fs.IntVar(&maxReq, "max-requests", 20000, "request cap per level")
+	ef.register(fs, false)
+	fs.BoolVar(&jsonOut, "json", false, "print results as JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		return runBenchServe(c.Context(), e, modelPath, imgPath, levels, duration, maxReq, ef, jsonOut)
+	}
+	return c
 }
 
 // runBenchServe starts the service in-process on a loopback port and drives it with a
 // closed-loop load generator at several concurrency levels, with and without dynamic
 // batching. Every level is bounded in time and request count.
-func runBenchServe(ctx context.Context, args []string) error {
-	fs := newFlags("bench serve", "--model M.mlb --image IMG [--levels 1,8,64] [--duration 5s]")
-	modelPath := fs.String("model", "", "model bundle (.mlb)")
-	imgPath := fs.String("image", "", "image to send in every request")
-	levels := fs.String("levels", "1,8,64", "concurrency levels")
-	duration := fs.Duration("duration", 5*time.Second, "time per level")
-	maxReq := fs.Int("max-requests", 20000, "request cap per level")
-	engineKind := fs.String("engine", "auto", "engine: auto|ort|go")
-	jsonOut := fs.Bool("json", false, "print results as JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *modelPath == "" || *imgPath == "" {
+func runBenchServe(ctx context.Context, e *env, modelPath, imgPath, levels string, duration time.Duration, maxReq int, ef engineFlags, jsonOut bool) error {
+	if modelPath == "" || imgPath == "" {
 		return usageErrorf("--model and --image are required")
 	}
-	body, err := os.ReadFile(*imgPath)
+	body, err := os.ReadFile(imgPath)
 	if err != nil {
 		return badInput(err)
 	}
 	var conc []int
-	for _, f := range strings.Split(*levels, ",") {
+	for _, f := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 1 || c > 1024 {
 			return usageErrorf("--levels: %q is not a concurrency in 1..1024", f)
 		}
 		conc = append(conc, c)
 	}
-	m, err := model.LoadWith(*modelPath, model.Options{Engine: *engineKind})
+	kind, err := ef.parse()
+	if err != nil {
+		return err
+	}
+	m, err := model.LoadWith(modelPath, model.Options{Engine: kind, ORTLib: ef.ortLib})
 	if err != nil {
 		return badInput(err)
 	}
@@ -81,20 +99,20 @@ func runBenchServe(ctx context.Context, args []string) error {
 		serve.LoadTest(ctx, url, "application/octet-stream", body, 4, 2*time.Second, 16)
 		for _, c := range conc {
 			before := rssMiB()
-			r := serve.LoadTest(ctx, url, "application/octet-stream", body, c, *duration, *maxReq)
+			r := serve.LoadTest(ctx, url, "application/octet-stream", body, c, duration, maxReq)
 			runtime.GC()
 			rows = append(rows, row{Batching: batching, Result: r, RSSMiB: [2]float64{before, rssMiB()}})
 		}
 		hs.Close()
 		srv.Close()
 	}
-	if *jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(rows)
+	if jsonOut {
+		return json.NewEncoder(e.stdout).Encode(rows)
 	}
-	fmt.Printf("engine %s, image %s (%d bytes), %s per level\n", m.EngineName(), *imgPath, len(body), *duration)
-	fmt.Printf("%-9s %6s %9s %9s %9s %8s %8s %14s\n", "batching", "conc", "requests", "req/s", "non-2xx", "p50 ms", "p99 ms", "RSS MiB")
+	fmt.Fprintf(e.stdout, "engine %s, image %s (%d bytes), %s per level\n", m.EngineName(), imgPath, len(body), duration)
+	fmt.Fprintf(e.stdout, "%-9s %6s %9s %9s %9s %8s %8s %14s\n", "batching", "conc", "requests", "req/s", "non-2xx", "p50 ms", "p99 ms", "RSS MiB")
 	for _, r := range rows {
-		fmt.Printf("%-9v %6d %9d %9.1f %9d %8.1f %8.1f %6.0f → %5.0f\n", r.Batching, r.Result.Concurrency, r.Result.Requests,
+		fmt.Fprintf(e.stdout, "%-9v %6d %9d %9.1f %9d %8.1f %8.1f %6.0f → %5.0f\n", r.Batching, r.Result.Concurrency, r.Result.Requests,
 			r.Result.Throughput, r.Result.Non2xx+r.Result.Errors, float64(r.Result.P50.Microseconds())/1000,
 			float64(r.Result.P99.Microseconds())/1000, r.RSSMiB[0], r.RSSMiB[1])
 	}

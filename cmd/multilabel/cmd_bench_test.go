@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -10,12 +9,13 @@ import (
 )
 
 func TestBenchE2EBadUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"--n", "0"},
 		{"--images", t.TempDir()},
 		{"--model", "nameonly", "--images", sharedtest.Dir(t, "data/miml-scenes/images"), "--python", ""},
 	} {
-		if code := run(append([]string{"bench", "e2e"}, args...)); code != exitUsage {
+		if code, _ := runCLI(t, append([]string{"bench", "e2e"}, args...)...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
@@ -25,21 +25,18 @@ func TestBenchE2EBadUsage(t *testing.T) {
 // shortest settings and no PyTorch: the command works end to end (the figures are not
 // checked: the benchmark is not a test).
 func TestBenchE2EQuick(t *testing.T) {
+	t.Parallel()
 	images := sharedtest.Dir(t, "data/miml-scenes/images")
 	model := sharedtest.Dir(t, "models/squeezenet1.1/squeezenet1.1-fp16.onnx")
 	sharedtest.ORTLib(t)
-	var out bytes.Buffer
-	old := benchE2EStdout
-	benchE2EStdout = &out
-	defer func() { benchE2EStdout = old }()
-	code := run([]string{"bench", "e2e", "--model", "squeezenet1.1=" + model, "--images", images, "--n", "8", "--batch", "4",
-		"--min-time", "30ms", "--latency-runs", "3", "--go-images", "0", "--settings=false", "--python", "", "--json"})
+	code, out := runCLI(t, "bench", "e2e", "--model", "squeezenet1.1="+model, "--images", images, "--n", "8", "--batch-size", "4",
+		"--min-time", "30ms", "--latency-runs", "3", "--go-images", "0", "--settings=false", "--python", "", "--json")
 	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, out.String())
+		t.Fatalf("exit %d: %s", code, out)
 	}
 	var rep bench.Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("%v: %s", err, out.String())
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
 	}
 	if len(rep.Rows) != 1 {
 		t.Fatalf("rows: %+v", rep.Rows)

@@ -17,7 +17,7 @@ import (
 // the dataset commands' stdout.
 func runDataset(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	return runCLI(t, &datasetStdout, args...)
+	return runCLI(t, args...)
 }
 
 func datasetFixture(t *testing.T) (dir string) {
@@ -37,6 +37,7 @@ func datasetFixture(t *testing.T) (dir string) {
 }
 
 func TestDatasetInspectCLI(t *testing.T) {
+	t.Parallel()
 	dir := datasetFixture(t)
 	code, out := runDataset(t, "dataset", "inspect", "--data", filepath.Join(dir, "labels.csv"), "--json", "--workers", "2")
 	if code != exitOK {
@@ -74,6 +75,7 @@ func TestDatasetInspectCLI(t *testing.T) {
 }
 
 func TestDatasetSplitCLI(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/miml-scenes")
 	out := t.TempDir()
 	args := []string{"dataset", "split", "--data", filepath.Join(dir, "labels_list.csv"), "--out", out, "--seed", "7", "--json"}
@@ -119,6 +121,7 @@ func TestDatasetSplitCLI(t *testing.T) {
 }
 
 func TestDatasetInspectCOCOCLI(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/coco-mini")
 	code, out := runDataset(t, "dataset", "inspect", "--data", filepath.Join(dir, "annotations", "instances_val2017.json"), "--json", "--no-images")
 	if code != exitOK {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,26 +12,13 @@ import (
 // runDemoCmd runs the CLI with args and returns the exit code and standard output.
 func runDemoCmd(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	code := run(args)
-	w.Close()
-	os.Stdout = old
-	return code, <-done
+	return runCLI(t, args...)
 }
 
 // TestDemoQuick is the README's first command, as CI runs it: the quick demo with the
 // embedded backbone must show transfer learning ahead of training from scratch.
 func TestDemoQuick(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipping the quick demo in -short mode")
 	}
@@ -94,6 +80,7 @@ func TestDemoQuick(t *testing.T) {
 }
 
 func TestDemoBadUsage(t *testing.T) {
+	t.Parallel()
 	for name, args := range map[string][]string{
 		"extra arg":         {"demo", "extra"},
 		"data":              {"demo", "--data", "x.csv"},
@@ -124,6 +111,7 @@ func TestDemoBadUsage(t *testing.T) {
 // mAP 0.746/0.761 vs 0.667/0.664). Features go through the user's feature cache, so a
 // second run skips most extraction; about a minute on two cores.
 func TestDemoRealMIML(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipping the real-data demo in -short mode")
 	}

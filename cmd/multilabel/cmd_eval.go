@@ -1,21 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"slices"
+
+	"github.com/spf13/cobra"
 
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/report"
 )
-
-// evalStdout is where eval writes its table (tests replace it).
-var evalStdout io.Writer = os.Stdout
 
 // evalData is what eval evaluates: one row of scores and truth per image.
 type evalData struct {
@@ -30,20 +26,9 @@ type evalData struct {
 	Meta       [][2]string
 }
 
-// evalModelSource, when set by the file implementing model bundles, serves
-// "eval --model M.mlb": it predicts the images of the truth at data and returns them
-// with their truth. Without it, --model is refused.
-var evalModelSource func(ctx context.Context, model, data string, opt dataset.Options) (*evalData, error)
+const evalUsage = `(--predictions P.csv | --model M.mlb) --data T.csv [--images DIR] [--threshold 0.5 | --thresholds F] [--top-k 3] [--json | --json-out out.json] [--report DIR]`
 
-// evalModelFlags, when set by the same file, adds the --model form's own flags (engine
-// choice...) to eval's flag set; evalModelSource reads them after parsing.
-var evalModelFlags func(fs *flag.FlagSet)
-
-func init() {
-	register(&command{name: "eval", summary: "evaluate predictions (or a model) against labelled data: mAP, CP/CR/CF1, OP/OR/OF1, report", run: runEval})
-}
-
-const evalUsage = `(--predictions P.csv | --model M.mlb) --data T.csv [--images DIR] [--threshold 0.5 | --thresholds F] [--top-k 3] [--json out.json] [--report DIR]
+const evalLong = `Evaluate predictions (or a model) against labelled data.
 
 P.csv has a header "image,<label>,..." and one row of probabilities in [0,1] per image.
 The truth (--data) is any format the dataset package reads (CSV list or one-hot, COCO
@@ -55,118 +40,151 @@ prediction columns are the vocabulary). --thresholds F reads per-class threshold
 JSON object {"label": t, ...} (or a metrics JSON with a "thresholds" object) or from
 "label,threshold" lines.`
 
-func runEval(ctx context.Context, args []string) error {
-	fs := newFlags("eval", evalUsage)
-	preds := fs.String("predictions", "", "predictions CSV: image,<label>... with one row of probabilities per image")
-	modelPath := fs.String("model", "", "model bundle (.mlb) to predict the images with, instead of --predictions")
-	data := fs.String("data", "", "truth: label file (CSV, COCO JSON) or VOC root")
-	images := fs.String("images", "", "directory the truth's image names are relative to; with --report, adds a gallery of the hardest images")
-	listSep := fs.String("list-sep", "", "separator of a list-layout truth CSV (default: detected)")
-	threshold := fs.Float64("threshold", metric.DefaultThreshold, "global decision threshold in (0,1]")
-	thresholds := fs.String("thresholds", "", "file of per-class thresholds (JSON object label->threshold, or label,threshold lines)")
-	topK := fs.Int("top-k", metric.DefaultTopK, "k of the top-k figures (0: leave them out)")
-	jsonOut := fs.String("json", "", "write the metrics as JSON to this file ('-': stdout, instead of the table)")
-	reportDir := fs.String("report", "", "write a self-contained HTML report (index.html) into this directory")
-	bootstrap := fs.Int("bootstrap", 0, "resamples for a bootstrap confidence interval of mAP (e.g. 1000; 0: none)")
-	seed := fs.Uint64("seed", 1, "bootstrap seed")
-	if evalModelFlags != nil {
-		evalModelFlags(fs)
+func newEvalCmd(e *env) *cobra.Command {
+	var (
+		preds, modelPath, data, thresholds, jsonOut, reportDir string
+		rf                                                     readerFlags
+		ef                                                     engineFlags
+		js                                                     jsonSwitch
+		threshold                                              float64
+		topK, bootstrap                                        int
+		seed                                                   uint64
+	)
+	c := &cobra.Command{
+		Use:   "eval " + evalUsage,
+		Short: "evaluate predictions (or a model) against labelled data: mAP, CP/CR/CF1, OP/OR/OF1, report",
+		Long:  evalLong,
+		// One positional argument is the deprecated "--json FILE" spelling (see below).
+		Args: cobra.MaximumNArgs(1),
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected arguments %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case *data == "":
-		return usageErrorf("--data is required")
-	case (*preds == "") == (*modelPath == ""):
-		return usageErrorf("give exactly one of --predictions and --model")
-	case set["threshold"] && *thresholds != "":
-		return usageErrorf("give --threshold or --thresholds, not both")
-	case set["threshold"] && !(*threshold > 0 && *threshold <= 1):
-		return usageErrorf("--threshold %v is not in (0,1]", *threshold)
-	case *topK < 0:
-		return usageErrorf("--top-k %d is negative", *topK)
-	case *bootstrap < 0:
-		return usageErrorf("--bootstrap %d is negative", *bootstrap)
-	}
-	dopt := dataset.Options{ImagesDir: *images, ListSep: *listSep}
-
-	var in *evalData
-	var err error
-	if *modelPath != "" {
-		if evalModelSource == nil {
-			return usageErrorf("--model is not available in this build; use --predictions")
+	fs := c.Flags()
+	fs.StringVar(&preds, "predictions", "", "predictions CSV: image,<label>... with one row of probabilities per image")
+	fs.StringVar(&modelPath, "model", "", "model bundle (.mlb) to predict the images with, instead of --predictions")
+	fs.StringVar(&data, "data", "", "truth: label file (CSV, COCO JSON) or VOC root")
+	rf.register(fs, "with --model, fail when an image cannot be read (default: leave it out and say so)")
+	fs.Lookup("images").Usage = "directory the truth's image names are relative to; with --report, adds a gallery of the hardest images"
+	ef.register(fs, true)
+	fs.Lookup("engine").Usage = "with --model: " + fs.Lookup("engine").Usage
+	fs.Float64Var(&threshold, "threshold", metric.DefaultThreshold, "global decision threshold in (0,1]")
+	fs.StringVar(&thresholds, "thresholds", "", "file of per-class thresholds (JSON object label->threshold, or label,threshold lines)")
+	fs.IntVar(&topK, "top-k", metric.DefaultTopK, "k of the top-k figures (0: leave them out)")
+	addJSONSwitch(fs, &js, "print the metrics as JSON instead of the table")
+	fs.StringVar(&jsonOut, "json-out", "", "also write the metrics as JSON to this file ('-': stdout, instead of the table)")
+	fs.StringVar(&reportDir, "report", "", "write a self-contained HTML report (index.html) into this directory")
+	fs.IntVar(&bootstrap, "bootstrap", 0, "resamples for a bootstrap confidence interval of mAP (e.g. 1000; 0: none)")
+	fs.Uint64Var(&seed, "seed", 1, "bootstrap seed")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		// The deprecated spellings --json=FILE and --json FILE of --json-out FILE.
+		deprecated := js.file
+		if len(args) == 1 {
+			if !js.on || deprecated != "" {
+				return usageErrorf("unexpected argument %q", args[0])
+			}
+			deprecated = args[0]
 		}
-		if in, err = evalModelSource(ctx, *modelPath, *data, dopt); err != nil {
+		if deprecated != "" {
+			if jsonOut != "" {
+				return usageErrorf("give --json-out only")
+			}
+			fmt.Fprintf(e.stderr, "multilabel eval: --json %s is deprecated and will be removed; use --json-out %s\n", deprecated, deprecated)
+			jsonOut = deprecated
+		} else if js.on {
+			if jsonOut != "" && jsonOut != "-" {
+				return usageErrorf("give --json (to stdout) or --json-out FILE, not both")
+			}
+			jsonOut = "-"
+		}
+		switch {
+		case data == "":
+			return usageErrorf("--data is required")
+		case (preds == "") == (modelPath == ""):
+			return usageErrorf("give exactly one of --predictions and --model")
+		case fs.Changed("threshold") && thresholds != "":
+			return usageErrorf("give --threshold or --thresholds, not both")
+		case fs.Changed("threshold") && !(threshold > 0 && threshold <= 1):
+			return usageErrorf("--threshold %v is not in (0,1]", threshold)
+		case topK < 0:
+			return usageErrorf("--top-k %d is negative", topK)
+		case bootstrap < 0:
+			return usageErrorf("--bootstrap %d is negative", bootstrap)
+		}
+		dopt := rf.options()
+
+		var in *evalData
+		var err error
+		if modelPath != "" {
+			kind, err := ef.parse()
+			if err != nil {
+				return err
+			}
+			if in, err = evalWithModel(ctx, e, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {
+				return err
+			}
+		} else if in, err = loadPredictionsAndTruth(preds, data, dopt); err != nil {
 			return err
 		}
-	} else if in, err = loadPredictionsAndTruth(*preds, *data, dopt); err != nil {
-		return err
-	}
 
-	mopt := metric.Options{Threshold: *threshold, TopK: *topK, Bootstrap: *bootstrap, Seed: *seed}
-	if *topK == 0 {
-		mopt.TopK = -1
-	}
-	switch {
-	case *thresholds != "":
-		if mopt.Thresholds, err = metric.LoadThresholds(*thresholds, in.Labels); err != nil {
-			return badInput(err)
+		mopt := metric.Options{Threshold: threshold, TopK: topK, Bootstrap: bootstrap, Seed: seed}
+		if topK == 0 {
+			mopt.TopK = -1
 		}
-	case !set["threshold"] && in.Thresholds != nil:
-		mopt.Thresholds = in.Thresholds
-	}
+		switch {
+		case thresholds != "":
+			if mopt.Thresholds, err = metric.LoadThresholds(thresholds, in.Labels); err != nil {
+				return badInput(err)
+			}
+		case !fs.Changed("threshold") && in.Thresholds != nil:
+			mopt.Thresholds = in.Thresholds
+		}
 
-	rin := report.Input{
-		Title:   "Multi-label evaluation",
-		Meta:    append([][2]string{{"truth", *data}}, in.Meta...),
-		Labels:  in.Labels,
-		Scores:  in.Scores,
-		Truth:   in.Truth,
-		Options: mopt,
-	}
-	out := report.Outputs{Table: evalStdout, ReportDir: *reportDir}
-	switch *jsonOut {
-	case "":
-	case "-":
-		out.Table = nil
-	default:
-		out.JSONPath = *jsonOut
-	}
-	if *reportDir != "" && *images != "" {
-		// The gallery needs the figures first.
-		res, err := metric.Evaluate(in.Scores, in.Truth, in.Labels, mopt)
+		rin := report.Input{
+			Title:   "Multi-label evaluation",
+			Meta:    append([][2]string{{"truth", data}}, in.Meta...),
+			Labels:  in.Labels,
+			Scores:  in.Scores,
+			Truth:   in.Truth,
+			Options: mopt,
+		}
+		out := report.Outputs{Table: e.stdout, ReportDir: reportDir}
+		switch jsonOut {
+		case "":
+		case "-":
+			out.Table = nil
+		default:
+			out.JSONPath = jsonOut
+		}
+		if reportDir != "" && rf.images != "" {
+			// The gallery needs the figures first.
+			res, err := metric.Evaluate(in.Scores, in.Truth, in.Labels, mopt)
+			if err != nil {
+				return badInput(err)
+			}
+			rin.Result = res
+			rin.Sections = append(rin.Sections, report.HardestImages(res, in.Scores, in.Truth, in.Names, in.Paths, 12))
+		}
+		res, path, err := report.Evaluate(rin, out)
 		if err != nil {
-			return badInput(err)
-		}
-		rin.Result = res
-		rin.Sections = append(rin.Sections, report.HardestImages(res, in.Scores, in.Truth, in.Names, in.Paths, 12))
-	}
-	res, path, err := report.Evaluate(rin, out)
-	if err != nil {
-		if errors.Is(err, metric.ErrValue) || errors.Is(err, metric.ErrShape) {
-			return badInput(err)
-		}
-		return err
-	}
-	if *jsonOut == "-" {
-		data, err := res.MarshalJSON()
-		if err != nil {
+			if errors.Is(err, metric.ErrValue) || errors.Is(err, metric.ErrShape) {
+				return badInput(err)
+			}
 			return err
 		}
-		if _, err := evalStdout.Write(data); err != nil {
-			return err
+		if jsonOut == "-" {
+			raw, err := res.MarshalJSON()
+			if err != nil {
+				return err
+			}
+			if _, err := e.stdout.Write(raw); err != nil {
+				return err
+			}
 		}
+		if path != "" {
+			fmt.Fprintf(e.stderr, "report: %s\n", path)
+		}
+		return nil
 	}
-	if path != "" {
-		fmt.Fprintf(os.Stderr, "report: %s\n", path)
-	}
-	return nil
+	return c
 }
 
 // loadPredictionsAndTruth reads both files and aligns the predictions to the truth's

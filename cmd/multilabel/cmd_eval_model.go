@@ -3,26 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/model"
 )
 
-// "eval --model M.mlb": predict the truth's images with the bundle (engine chosen by
-// MULTILABEL_ENGINE, default auto: ONNX Runtime when found, else pure Go) and evaluate
-// at the bundle's thresholds. Unreadable images are reported on stderr and left out.
-func init() {
-	evalModelSource = evalWithModel
-}
-
-func evalWithModel(ctx context.Context, path, data string, dopt dataset.Options) (*evalData, error) {
+// evalWithModel serves "eval --model M.mlb": it predicts the truth's images with the
+// bundle on the engine opt chooses and returns them with their truth, to be evaluated at
+// the bundle's thresholds. Unreadable images are reported on stderr and left out (with
+// strict, the first one is an error).
+func evalWithModel(ctx context.Context, e *env, path, data string, dopt dataset.Options, opt model.Options, strict bool) (*evalData, error) {
 	b, err := bundle.Read(path)
 	if err != nil {
 		return nil, badInput(err)
 	}
-	m, err := model.New(b, model.Options{Engine: os.Getenv("MULTILABEL_ENGINE")})
+	m, err := model.New(b, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -34,8 +30,11 @@ func evalWithModel(ctx context.Context, path, data string, dopt dataset.Options)
 		}
 		return nil, err
 	}
+	if strict && len(sc.Bad) > 0 {
+		return nil, badInput(fmt.Errorf("%s (--strict: without it unreadable images are left out)", sc.Bad[0].Reason))
+	}
 	for _, bad := range sc.Bad {
-		fmt.Fprintf(os.Stderr, "skipped %s: %s\n", bad.Path, bad.Reason)
+		fmt.Fprintf(e.stderr, "skipped %s: %s\n", bad.Path, bad.Reason)
 	}
 	return &evalData{
 		Labels: sc.Labels, Names: sc.Names, Paths: sc.Paths, Scores: sc.Scores, Truth: sc.Truth,

@@ -10,7 +10,7 @@ import (
 )
 
 func TestEvalModelCLI(t *testing.T) {
-	t.Setenv("MULTILABEL_ENGINE", "go")
+	t.Parallel()
 	dir := t.TempDir()
 	labels, _, err := modeltest.WriteDataset(dir, 30, 7)
 	if err != nil {
@@ -21,7 +21,7 @@ func TestEvalModelCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "img003.png"), []byte("broken"), 0o644)
-	code, outs := runCLI(t, &evalStdout, "eval", "--model", mlb, "--data", labels, "--json", "-", "--report", filepath.Join(dir, "rep"))
+	code, outs := runCLI(t, "eval", "--model", mlb, "--engine", "go", "--data", labels, "--json", "-", "--report", filepath.Join(dir, "rep"))
 	out := []byte(outs)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, out)
@@ -39,7 +39,7 @@ func TestEvalModelCLI(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "rep", "index.html")); err != nil {
 		t.Error(err)
 	}
-	if code := run([]string{"eval", "--model", filepath.Join(dir, "nope.mlb"), "--data", labels}); code != exitUsage {
+	if code, _ := runCLI(t, "eval", "--model", filepath.Join(dir, "nope.mlb"), "--data", labels); code != exitUsage {
 		t.Errorf("missing bundle: exit %d", code)
 	}
 }

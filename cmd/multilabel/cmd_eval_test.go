@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,8 @@ d.jpg,0.3,0.2,0.9
 `
 
 // evalCmd runs "eval" with args in a directory holding truth.csv and preds.csv and
-// returns the command's error, its exit code and its stdout.
+// returns the command's error (what it printed on stderr, nil on success), its exit
+// code and its stdout.
 func evalCmd(t *testing.T, dir, preds string, args ...string) (error, int, string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "truth.csv"), []byte(evalTruth), 0o644); err != nil {
@@ -43,20 +43,16 @@ func evalCmd(t *testing.T, dir, preds string, args ...string) (error, int, strin
 		t.Fatal(err)
 	}
 	full := append([]string{"--predictions", filepath.Join(dir, "preds.csv"), "--data", filepath.Join(dir, "truth.csv")}, args...)
+	code, out, stderr := runCLIErr(t, append([]string{"eval"}, full...)...)
 	var err error
-	out := capture(&evalStdout, func() { err = commands["eval"].run(context.Background(), full) })
-	code := exitOK
-	if err != nil {
-		code = exitFailure
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
+	if code != exitOK {
+		err = errors.New(stderr)
 	}
 	return err, code, out
 }
 
 func TestEvalPredictions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	js := filepath.Join(dir, "m.json")
 	rep := filepath.Join(dir, "rep")
@@ -112,6 +108,7 @@ func TestEvalPredictions(t *testing.T) {
 }
 
 func TestEvalBadPredictions(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ name, preds, want string }{
 		{"missing row", strings.Replace(evalPreds, "d.jpg,0.3,0.2,0.9\n", "", 1), `no prediction for 1 image(s) of the truth: "d.jpg"`},
 		{"extra row", evalPreds + "e.jpg,0.1,0.1,0.1\n", "not in the truth: e.jpg (line 6)"},
@@ -122,6 +119,7 @@ func TestEvalBadPredictions(t *testing.T) {
 		{"short row", strings.Replace(evalPreds, "0.3,0.2,0.9", "0.3,0.2", 1), "preds.csv:5: 3 columns, want 4"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			err, code, _ := evalCmd(t, t.TempDir(), c.preds)
 			if code != exitUsage || err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("exit %d, error %v; want exit 2 and %q", code, err, c.want)
@@ -131,6 +129,7 @@ func TestEvalBadPredictions(t *testing.T) {
 }
 
 func TestEvalUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	th := filepath.Join(dir, "th.txt")
 	os.WriteFile(th, []byte("label,threshold\ncat,0.75\ndog,0.5\ntraffic light,0.2\n"), 0o644)
@@ -145,7 +144,7 @@ func TestEvalUsage(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
-	if code := run([]string{"eval", "--predictions", "p.csv"}); code != exitUsage {
+	if code, _ := runCLI(t, "eval", "--predictions", "p.csv"); code != exitUsage {
 		t.Errorf("no --data: exit %d", code)
 	}
 	// Per-class thresholds from a file, then from the JSON eval writes.
@@ -165,17 +164,15 @@ func TestEvalUsage(t *testing.T) {
 // A list-layout truth names only the labels present; prediction columns for labels it
 // never mentions are all-negative classes, not errors.
 func TestEvalListTruth(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	truth := filepath.Join(dir, "list.csv")
 	os.WriteFile(truth, []byte("image,labels\na.jpg,cat\nb.jpg,dog|cat\nc.jpg,\n"), 0o644)
 	preds := filepath.Join(dir, "p.csv")
 	os.WriteFile(preds, []byte("image,cat,dog,bird\na.jpg,0.9,0.1,0.2\nb.jpg,0.8,0.7,0.1\nc.jpg,0.1,0.2,0.3\n"), 0o644)
-	var err error
-	out := capture(&evalStdout, func() {
-		err = commands["eval"].run(context.Background(), []string{"--predictions", preds, "--data", truth, "--json", "-"})
-	})
-	if err != nil {
-		t.Fatal(err)
+	code, out := runCLI(t, "eval", "--predictions", preds, "--data", truth, "--json", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
 	}
 	var got map[string]any
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -218,10 +215,9 @@ func writePreds(t *testing.T, path string, d *dataset.Dataset, seed uint64) {
 
 func evalJSON(t *testing.T, args ...string) map[string]any {
 	t.Helper()
-	var err error
-	out := capture(&evalStdout, func() { err = commands["eval"].run(context.Background(), append(args, "--json", "-")) })
-	if err != nil {
-		t.Fatal(err)
+	code, out := runCLI(t, append(append([]string{"eval"}, args...), "--json", "-")...)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
@@ -234,6 +230,7 @@ func evalJSON(t *testing.T, args ...string) map[string]any {
 // the MIML scenes in one-hot and list layout give the same figures, and COCO's
 // instances JSON is matched by file name.
 func TestEvalSharedData(t *testing.T) {
+	t.Parallel()
 	miml := sharedtest.Dir(t, "data/miml-scenes")
 	onehot := filepath.Join(miml, "labels_onehot.csv")
 	d, err := dataset.Load(onehot, dataset.Options{})

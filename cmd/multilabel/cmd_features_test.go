@@ -13,13 +13,14 @@ import (
 
 func runFeaturesCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	return runCLI(t, &featuresStdout, append([]string{"features"}, args...)...)
+	return runCLI(t, append([]string{"features"}, args...)...)
 }
 
 // TestFeaturesCLI runs the command on the dataset fixture of the dataset tests (one good
 // image, one text file, one missing file) with the tiny PyTorch-made backbone on the
 // pure-Go engine: twice, the second time from the cache.
 func TestFeaturesCLI(t *testing.T) {
+	t.Parallel()
 	dir := datasetFixture(t)
 	model := filepath.Join(t.TempDir(), "tiny.onnx")
 	if err := os.WriteFile(model, enginetest.TinyModel(), 0o644); err != nil {
@@ -27,7 +28,7 @@ func TestFeaturesCLI(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "f.npy")
 	args := []string{"--backbone", model, "--data", filepath.Join(dir, "labels.csv"), "--engine", "go",
-		"--cache", filepath.Join(t.TempDir(), "cache"), "--out", out, "--json"}
+		"--cache-dir", filepath.Join(t.TempDir(), "cache"), "--out", out, "--json"}
 	var sums [2]featuresSummary
 	for i := range 2 {
 		code, stdout := runFeaturesCLI(t, args...)
@@ -63,12 +64,14 @@ func TestFeaturesCLI(t *testing.T) {
 }
 
 func TestFeaturesCLIUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{},
 		{"--backbone", "x.onnx"},
 		{"--backbone", "x.onnx", "--data", "d.csv", "--engine", "tpu"},
 		{"--backbone", "x.onnx", "--data", "d.csv", "--out", "f.csv"},
-		{"--backbone", "x.onnx", "--data", "d.csv", "--batch", "0"},
+		{"--backbone", "x.onnx", "--data", "d.csv", "--batch-size", "0"},
+		{"--backbone", "x.onnx", "--data", "d.csv", "--batch", "0"}, // the deprecated spelling
 	} {
 		if code, out := runFeaturesCLI(t, args...); code != exitUsage {
 			t.Errorf("%s: exit %d, want %d (%s)", strings.Join(args, " "), code, exitUsage, out)

@@ -1,89 +1,96 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/multilabel/multilabel/bundle"
-	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/model"
 )
 
-func init() {
-	register(&command{name: "predict", summary: "predict the labels of images (files or directories) with a .mlb bundle", run: runPredict})
-}
-
-func runPredict(ctx context.Context, args []string) error {
-	fs := newFlags("predict", "--model M.mlb [--top-k K] [--threshold T] [--json] IMG|DIR...")
-	modelPath := fs.String("model", "", "model bundle (.mlb)")
-	topK := fs.Int("top-k", 0, "predict the K highest-scoring labels of each image (overrides thresholds)")
-	threshold := fs.Float64("threshold", 0, "one global threshold in (0,1] instead of the bundle's per-label thresholds")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	engineKind := fs.String("engine", "auto", "engine: auto|ort|go")
-	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so (default: $ONNXRUNTIME_LIB or the install place)")
-	threads := fs.Int("threads", 0, "engine threads (0: all cores)")
-	batch := fs.Int("batch-size", 32, "images per engine call")
-	recursive := fs.Bool("recursive", true, "walk directories recursively")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newPredictCmd(e *env) *cobra.Command {
+	var (
+		modelPath        string
+		ef               engineFlags
+		topK, batch      int
+		threshold        float64
+		jsonOut, recurse bool
+	)
+	c := &cobra.Command{
+		Use:   "predict --model M.mlb [--top-k K] [--threshold T] [--json] IMG|DIR...",
+		Short: "predict the labels of images (files or directories) with a .mlb bundle",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("no images given (files or directories)")
+			}
+			return nil
+		},
 	}
-	if *modelPath == "" {
-		return usageErrorf("--model is required")
-	}
-	if fs.NArg() == 0 {
-		return usageErrorf("no images given (files or directories)")
-	}
-	if *threshold < 0 || *threshold > 1 {
-		return usageErrorf("--threshold %v: want 0 < T <= 1", *threshold)
-	}
-	if *topK < 0 {
-		return usageErrorf("--top-k %d: want >= 0", *topK)
-	}
-	kind, err := auto.ParseKind(*engineKind)
-	if err != nil {
-		return usageErrorf("--engine: %v", err)
-	}
-	paths, err := model.ImageFiles(fs.Args(), *recursive)
-	if err != nil {
-		return badInput(err)
-	}
-	if len(paths) == 0 {
-		return badInput(errors.New("no image files found in the given paths"))
-	}
-	b, err := bundle.Read(*modelPath)
-	if err != nil {
-		return badInput(err)
-	}
-	if *topK > len(b.Labels) {
-		return usageErrorf("--top-k %d: the model has %d labels", *topK, len(b.Labels))
-	}
-	m, err := model.New(b, model.Options{Engine: kind, ORTLib: *ortLib, Threads: *threads, BatchSize: *batch, TopK: *topK, Threshold: *threshold})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	preds, err := m.PredictFiles(ctx, paths)
-	if err != nil {
-		return err
-	}
-	nok := 0
-	for _, p := range preds {
-		if p.Err == nil {
-			nok++
+	fs := c.Flags()
+	fs.StringVar(&modelPath, "model", "", "model bundle (.mlb)")
+	fs.IntVar(&topK, "top-k", 0, "predict the K highest-scoring labels of each image (overrides thresholds)")
+	fs.Float64Var(&threshold, "threshold", 0, "one global threshold in (0,1] instead of the bundle's per-label thresholds")
+	fs.BoolVar(&jsonOut, "json", false, "print JSON")
+	ef.register(fs, true)
+	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
+	fs.BoolVar(&recurse, "recursive", true, "walk directories recursively")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if modelPath == "" {
+			return usageErrorf("--model is required")
 		}
+		if threshold < 0 || threshold > 1 {
+			return usageErrorf("--threshold %v: want 0 < T <= 1", threshold)
+		}
+		if topK < 0 {
+			return usageErrorf("--top-k %d: want >= 0", topK)
+		}
+		kind, err := ef.parse()
+		if err != nil {
+			return err
+		}
+		paths, err := model.ImageFiles(args, recurse)
+		if err != nil {
+			return badInput(err)
+		}
+		if len(paths) == 0 {
+			return badInput(errors.New("no image files found in the given paths"))
+		}
+		b, err := bundle.Read(modelPath)
+		if err != nil {
+			return badInput(err)
+		}
+		if topK > len(b.Labels) {
+			return usageErrorf("--top-k %d: the model has %d labels", topK, len(b.Labels))
+		}
+		m, err := model.New(b, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, BatchSize: batch, TopK: topK, Threshold: threshold})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		preds, err := m.PredictFiles(c.Context(), paths)
+		if err != nil {
+			return err
+		}
+		nok := 0
+		for _, p := range preds {
+			if p.Err == nil {
+				nok++
+			}
+		}
+		if err := writePredictions(e.stdout, e.stderr, m, preds, jsonOut); err != nil {
+			return err
+		}
+		if nok == 0 {
+			return badInput(fmt.Errorf("none of the %d image(s) could be read", len(preds)))
+		}
+		return nil
 	}
-	if err := writePredictions(modelStdout, os.Stderr, m, preds, *jsonOut); err != nil {
-		return err
-	}
-	if nok == 0 {
-		return badInput(fmt.Errorf("none of the %d image(s) could be read", len(preds)))
-	}
-	return nil
+	return c
 }
 
 // predictionJSON is one image in predict's JSON output.

@@ -14,7 +14,7 @@ import (
 // runModelCmd runs the CLI with args and returns its exit code and its stdout.
 func runModelCmd(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	return runCLI(t, &modelStdout, args...)
+	return runCLI(t, args...)
 }
 
 type predictOutput struct {
@@ -34,6 +34,7 @@ type predictOutput struct {
 
 // TestPredictFolderWithCorruptImage: a folder with a corrupt image is still predicted.
 func TestPredictFolderWithCorruptImage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mlb := filepath.Join(dir, "colors.mlb")
 	if err := modeltest.Bundle().Save(mlb); err != nil {
@@ -91,6 +92,7 @@ func TestPredictFolderWithCorruptImage(t *testing.T) {
 }
 
 func TestPredictBadUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mlb := filepath.Join(dir, "m.mlb")
 	if err := modeltest.Bundle().Save(mlb); err != nil {

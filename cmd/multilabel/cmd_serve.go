@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -12,49 +11,76 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/serve"
 )
 
-func init() {
-	register(&command{name: "serve", summary: "serve predictions over HTTP (JSON API + web page)", run: runServe})
+func newServeCmd(e *env) *cobra.Command {
+	var (
+		modelPath, addr, token   string
+		ef                       engineFlags
+		batchDelay, timeout      time.Duration
+		maxBatch, queue, maxConc int
+		maxBody, maxPixels       int64
+	)
+	c := &cobra.Command{
+		Use:   "serve --model M.mlb [--addr 127.0.0.1:8080] [--token T]",
+		Short: "serve predictions over HTTP (JSON API + web page)",
+		Args:  noArgs,
+	}
+	fs := c.Flags()
+	fs.StringVar(&modelPath, "model", "", "model bundle (.mlb)")
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (loopback by default)")
+	fs.StringVar(&token, "token", os.Getenv("MULTILABEL_TOKEN"), "require 'Authorization: Bearer TOKEN' on /v1/ routes (default $MULTILABEL_TOKEN)")
+	ef.register(fs, false)
+	fs.DurationVar(&batchDelay, "batch-delay", 3*time.Millisecond, "how long to gather concurrent requests into one batch (0 disables batching)")
+	fs.IntVar(&maxBatch, "max-batch", 32, "images per engine batch")
+	fs.IntVar(&queue, "queue", 256, "images allowed to wait; beyond it requests get 503")
+	fs.Int64Var(&maxBody, "max-body", 20<<20, "maximum request body in bytes")
+	fs.Int64Var(&maxPixels, "max-pixels", 80_000_000, "maximum pixels an image header may declare")
+	fs.DurationVar(&timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.IntVar(&maxConc, "max-concurrent", 256, "requests handled at once; beyond it 429")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		return runServe(c.Context(), e, serveFlags{modelPath: modelPath, addr: addr, token: token, ef: ef, batchDelay: batchDelay,
+			timeout: timeout, maxBatch: maxBatch, queue: queue, maxConc: maxConc, maxBody: maxBody, maxPixels: maxPixels})
+	}
+	return c
 }
 
-func runServe(ctx context.Context, args []string) error {
-	fs := newFlags("serve", "--model M.mlb [--addr 127.0.0.1:8080] [--token T]")
-	modelPath := fs.String("model", "", "model bundle (.mlb)")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback by default)")
-	token := fs.String("token", os.Getenv("MULTILABEL_TOKEN"), "require 'Authorization: Bearer TOKEN' on /v1/ routes (default $MULTILABEL_TOKEN)")
-	engineKind := fs.String("engine", "auto", "engine: auto|ort|go")
-	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so (default: $ONNXRUNTIME_LIB or the install place)")
-	batchDelay := fs.Duration("batch-delay", 3*time.Millisecond, "how long to gather concurrent requests into one batch (0 disables batching)")
-	maxBatch := fs.Int("max-batch", 32, "images per engine batch")
-	queue := fs.Int("queue", 256, "images allowed to wait; beyond it requests get 503")
-	maxBody := fs.Int64("max-body", 20<<20, "maximum request body in bytes")
-	maxPixels := fs.Int64("max-pixels", 80_000_000, "maximum pixels an image header may declare")
-	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
-	maxConc := fs.Int("max-concurrent", 256, "requests handled at once; beyond it 429")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *modelPath == "" {
+type serveFlags struct {
+	modelPath, addr, token   string
+	ef                       engineFlags
+	batchDelay, timeout      time.Duration
+	maxBatch, queue, maxConc int
+	maxBody, maxPixels       int64
+}
+
+func runServe(ctx context.Context, e *env, f serveFlags) error {
+	if f.modelPath == "" {
 		return usageErrorf("--model is required")
 	}
+	kind, err := f.ef.parse()
+	if err != nil {
+		return err
+	}
+	modelPath, ortLib, timeout := f.modelPath, f.ef.ortLib, f.timeout
 	load := func() (*model.Model, error) {
-		return model.LoadWith(*modelPath, model.Options{Engine: *engineKind, ORTLib: *ortLib})
+		return model.LoadWith(modelPath, model.Options{Engine: kind, ORTLib: ortLib})
 	}
 	m, err := load()
 	if err != nil {
 		return badInput(err)
 	}
-	delay := *batchDelay
+	delay := f.batchDelay
 	if delay == 0 {
 		delay = -1 // serve.Options: negative disables batching
 	}
 	var current = m
 	srv, err := serve.New(m, serve.Options{
-		MaxBodyBytes: *maxBody, MaxPixels: *maxPixels, RequestTimeout: *timeout, MaxConcurrent: *maxConc,
-		QueueSize: *queue, MaxBatch: *maxBatch, BatchDelay: delay, Token: *token,
+		MaxBodyBytes: f.maxBody, MaxPixels: f.maxPixels, RequestTimeout: timeout, MaxConcurrent: f.maxConc,
+		QueueSize: f.queue, MaxBatch: f.maxBatch, BatchDelay: delay, Token: f.token,
 		Reload: func(ctx context.Context) (serve.Predictor, error) {
 			nm, err := load()
 			if err != nil {
@@ -63,19 +89,19 @@ func runServe(ctx context.Context, args []string) error {
 			old := current
 			current = nm
 			// The old model's in-flight batches finish first; close it a little later.
-			time.AfterFunc(*timeout+time.Second, func() { old.Close() })
+			time.AfterFunc(timeout+time.Second, func() { old.Close() })
 			return nm, nil
 		},
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: *timeout, WriteTimeout: *timeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
-	slog.Info("serving", "addr", "http://"+ln.Addr().String(), "model", m.Info()["id"], "engine", m.EngineName(), "labels", len(m.Labels()), "auth", *token != "")
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: timeout, WriteTimeout: timeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
+	e.log.Info("serving", "addr", "http://"+ln.Addr().String(), "model", m.Info()["id"], "engine", m.EngineName(), "labels", len(m.Labels()), "auth", f.token != "")
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -83,7 +109,7 @@ func runServe(ctx context.Context, args []string) error {
 	go func() {
 		for range hup {
 			if err := srv.ReloadNow(context.Background()); err != nil {
-				slog.Error("reload failed; still serving the previous model", "err", err)
+				e.log.Error("reload failed; still serving the previous model", "err", err)
 			}
 		}
 	}()
@@ -95,8 +121,8 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	slog.Info("shutting down: draining in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+	e.log.Info("shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)

@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/spf13/cobra"
+
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/metric"
@@ -19,124 +20,140 @@ import (
 	"github.com/multilabel/multilabel/train"
 )
 
-// modelStdout is where train, predict and eval --model write their results (tests
-// replace it).
-var modelStdout io.Writer = os.Stdout
-
-func init() {
-	register(&command{name: "train", summary: "train a multi-label head on backbone features and write a .mlb bundle", run: runTrain})
-}
-
-func runTrain(ctx context.Context, args []string) error {
-	fs := newFlags("train", "--data D [--images DIR] --backbone FILE|ZOO-NAME --out M.mlb [flags]")
+func newTrainCmd(e *env) *cobra.Command {
 	def := train.DefaultConfig()
-	data := fs.String("data", "", "label file: CSV (list or one-hot), COCO instances JSON or VOC root")
-	images := fs.String("images", "", "directory the label file's image names are relative to (default: the format's)")
-	bbFlag := fs.String("backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
-	featureNode := fs.String("feature-node", "", "graph value to take features from (default: found automatically)")
-	out := fs.String("out", "", "model bundle to write (.mlb)")
-	lossFlag := fs.String("loss", def.Loss, "loss: bce|weighted|focal|asl")
-	headFlag := fs.String("head", def.Head, "head: linear|mlp")
-	hidden := fs.Int("hidden", def.Hidden, "MLP hidden width")
-	dropout := fs.Float64("dropout", def.Dropout, "MLP dropout rate")
-	epochs := fs.Int("epochs", def.Epochs, "training epochs")
-	batch := fs.Int("batch-size", def.BatchSize, "training batch size")
-	lr := fs.Float64("lr", def.LR, "peak learning rate")
-	wd := fs.Float64("weight-decay", def.WeightDecay, "AdamW weight decay")
-	patience := fs.Int("patience", def.Patience, "stop after this many epochs without validation mAP gain (0: never)")
-	schedule := fs.String("schedule", def.Schedule, "learning-rate schedule: cosine|onecycle|constant")
-	val := fs.String("val", "", "validation label file (default: a stratified share of the training data)")
-	test := fs.String("test", "", "test label file (default: a stratified share of --data)")
-	split := fs.String("split", "0.8,0.2", "train,test ratios when --test is absent (a validation share of the train part is held out unless --val); or train,val,test")
-	valFrac := fs.Float64("val-fraction", pipeline.DefaultValFraction, "share of the train part used for validation when --val is absent")
-	reportDir := fs.String("report", "", "write a report (metrics, history, thresholds) into this directory")
-	seed := fs.Uint64("seed", 1, "seed of the split, the head initialisation and the shuffling")
-	engineKind := fs.String("engine", "auto", "feature engine: auto|ort|go")
-	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so (default: $ONNXRUNTIME_LIB or the install place)")
-	threads := fs.Int("threads", 0, "engine threads (0: all cores)")
-	cacheDir := fs.String("cache-dir", "", "feature cache directory (default: the user cache)")
-	noCache := fs.Bool("no-cache", false, "do not read or write the feature cache")
-	checkpoint := fs.String("checkpoint", "", "write a training checkpoint to this file after every epoch")
-	resume := fs.Bool("resume", false, "resume from --checkpoint when it exists")
-	randomBB := fs.Bool("random-backbone", false, "replace the backbone's weights by a seeded random initialisation (transfer-gap baseline)")
-	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	quiet := fs.Bool("quiet", false, "no progress bars")
 	ftDef := finetune.DefaultConfig()
-	unfreeze := fs.String("unfreeze", "", "after training the head on frozen features, fine-tune the backbone's last K blocks (or all) with it (blocks: see finetune docs / backbone.Blocks)")
-	ftEpochs := fs.Int("ft-epochs", ftDef.Epochs, "fine-tuning epochs (with --unfreeze)")
-	ftBatch := fs.Int("ft-batch-size", ftDef.BatchSize, "fine-tuning batch size")
-	ftLR := fs.Float64("ft-lr", ftDef.LR, "fine-tuning peak learning rate of the head")
-	tailFactor := fs.Float64("tail-lr-factor", ftDef.TailFactor, "fine-tuning learning rate of the unfrozen blocks = --ft-lr × this (discriminative learning rates)")
-	ftWarmup := fs.Float64("ft-warmup", ftDef.WarmupEpochs, "fine-tuning warmup, in epochs (then cosine decay)")
-	trainBN := fs.Bool("train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
-	augment := fs.Bool("augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
-	views := fs.Int("views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
-	backendFlag := fs.String("backend", "auto", "GoMLX backend for fine-tuning: auto|go|xla (auto: XLA when a PJRT plugin is installed, else pure Go)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	var (
+		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
+		reportDir, cacheDir, checkpoint, unfreeze, backendFlag                         string
+		rf                                                                             readerFlags
+		ef                                                                             engineFlags
+		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
+		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
+		seed                                                                           uint64
+		noCache, resume, randomBB, jsonOut, quiet, trainBN, augment                    bool
+	)
+	c := &cobra.Command{
+		Use:   "train --data D [--images DIR] --backbone FILE|ZOO-NAME --out M.mlb [flags]",
+		Short: "train a multi-label head on backbone features and write a .mlb bundle",
+		Args:  noArgs,
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected arguments %q", fs.Args())
-	}
-	if *data == "" || *bbFlag == "" {
-		return usageErrorf("--data and --backbone are required")
-	}
-	if *out == "" && *reportDir == "" && !*jsonOut {
-		return usageErrorf("--out is required (or --report / --json to only measure)")
-	}
-	kind, err := auto.ParseKind(*engineKind)
-	if err != nil {
-		return usageErrorf("--engine: %v", err)
-	}
-	ratios, err := parseRatios(*split)
-	if err != nil {
-		return usageErrorf("--split: %v", err)
-	}
-	tc := def
-	tc.Loss, tc.Head, tc.Hidden, tc.Dropout = *lossFlag, *headFlag, *hidden, *dropout
-	tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = *epochs, *batch, *lr, *wd, *patience, *schedule
-	tc.Checkpoint, tc.Resume = *checkpoint, *resume
-	if err := tc.Validate(); err != nil {
-		return usageErrorf("%v", err)
-	}
-	cfg := pipeline.TrainConfig{
-		Data: *data, Images: *images, Val: *val, Test: *test, Split: ratios, ValFraction: *valFrac,
-		Backbone: *bbFlag, FeatureNode: *featureNode, RandomBackbone: *randomBB, Out: *out,
-		Engine: kind, ORTLib: *ortLib, Threads: *threads, CacheDir: *cacheDir, NoCache: *noCache,
-		Train: tc, Seed: *seed,
-	}
-	if !*quiet {
-		cfg.Progress = os.Stderr
-	}
-	if *unfreeze != "" {
-		ft := finetune.Config{Unfreeze: *unfreeze, Epochs: *ftEpochs, BatchSize: *ftBatch, LR: *ftLR, TailFactor: *tailFactor,
-			WarmupEpochs: *ftWarmup, WeightDecay: *wd, ClipNorm: ftDef.ClipNorm, Loss: *lossFlag, TrainBN: *trainBN,
-			Views: *views, Backend: *backendFlag}
-		if *augment {
-			a := imageio.DefaultAugment()
-			ft.Augment = &a
+	fs := c.Flags()
+	fs.StringVar(&data, "data", "", "label file: CSV (list or one-hot), COCO instances JSON or VOC root")
+	rf.register(fs, "open every image first and fail at the first unusable one (default: skip and count them)")
+	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
+	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
+	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
+	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: bce|weighted|focal|asl")
+	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
+	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
+	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
+	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs")
+	fs.IntVar(&batch, "batch-size", def.BatchSize, "training batch size")
+	fs.Float64Var(&lr, "lr", def.LR, "peak learning rate")
+	fs.Float64Var(&wd, "weight-decay", def.WeightDecay, "AdamW weight decay")
+	fs.IntVar(&patience, "patience", def.Patience, "stop after this many epochs without validation mAP gain (0: never)")
+	fs.StringVar(&schedule, "schedule", def.Schedule, "learning-rate schedule: cosine|onecycle|constant")
+	fs.StringVar(&val, "val", "", "validation label file (default: a stratified share of the training data)")
+	fs.StringVar(&test, "test", "", "test label file (default: a stratified share of --data)")
+	fs.StringVar(&split, "split", "0.8,0.2", "train,test ratios when --test is absent (a validation share of the train part is held out unless --val); or train,val,test")
+	fs.Float64Var(&valFrac, "val-fraction", pipeline.DefaultValFraction, "share of the train part used for validation when --val is absent")
+	fs.StringVar(&reportDir, "report", "", "write a report (metrics, history, thresholds) into this directory")
+	fs.Uint64Var(&seed, "seed", 1, "seed of the split, the head initialisation and the shuffling")
+	ef.register(fs, true)
+	fs.StringVar(&cacheDir, "cache-dir", "", "feature cache directory (default: the user cache)")
+	fs.BoolVar(&noCache, "no-cache", false, "do not read or write the feature cache")
+	fs.StringVar(&checkpoint, "checkpoint", "", "write a training checkpoint to this file after every epoch")
+	fs.BoolVar(&resume, "resume", false, "resume from --checkpoint when it exists")
+	fs.BoolVar(&randomBB, "random-backbone", false, "replace the backbone's weights by a seeded random initialisation (transfer-gap baseline)")
+	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&quiet, "quiet", false, "no progress bars")
+	fs.StringVar(&unfreeze, "unfreeze", "", "after training the head on frozen features, fine-tune the backbone's last K blocks (or all) with it (blocks: see finetune docs / backbone.Blocks)")
+	fs.IntVar(&ftEpochs, "ft-epochs", ftDef.Epochs, "fine-tuning epochs (with --unfreeze)")
+	fs.IntVar(&ftBatch, "ft-batch-size", ftDef.BatchSize, "fine-tuning batch size")
+	fs.Float64Var(&ftLR, "ft-lr", ftDef.LR, "fine-tuning peak learning rate of the head")
+	fs.Float64Var(&tailFactor, "tail-lr-factor", ftDef.TailFactor, "fine-tuning learning rate of the unfrozen blocks = --ft-lr × this (discriminative learning rates)")
+	fs.Float64Var(&ftWarmup, "ft-warmup", ftDef.WarmupEpochs, "fine-tuning warmup, in epochs (then cosine decay)")
+	fs.BoolVar(&trainBN, "train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
+	fs.BoolVar(&augment, "augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
+	fs.IntVar(&views, "views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
+	fs.StringVar(&backendFlag, "backend", "auto", "GoMLX backend for fine-tuning: auto|go|xla (auto: XLA when a PJRT plugin is installed, else pure Go)")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		if data == "" || bbFlag == "" {
+			return usageErrorf("--data and --backbone are required")
 		}
-		if *checkpoint != "" {
-			ft.Checkpoint, ft.Resume = *checkpoint+".finetune", *resume
+		if out == "" && reportDir == "" && !jsonOut {
+			return usageErrorf("--out is required (or --report / --json to only measure)")
 		}
-		if err := ft.Validate(); err != nil {
-			return usageErrorf("%v", err)
-		}
-		return runFineTune(ctx, cfg, ft, *reportDir, *jsonOut)
-	}
-	res, err := pipeline.Train(ctx, cfg)
-	if err != nil {
-		if model.IsBadInput(err) {
-			return badInput(err)
-		}
-		return err
-	}
-	if *reportDir != "" {
-		if err := writeTrainReport(*reportDir, res); err != nil {
+		kind, err := ef.parse()
+		if err != nil {
 			return err
 		}
+		ratios, err := parseRatios(split)
+		if err != nil {
+			return usageErrorf("--split: %v", err)
+		}
+		tc := def
+		tc.Loss, tc.Head, tc.Hidden, tc.Dropout = lossFlag, headFlag, hidden, dropout
+		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
+		tc.Checkpoint, tc.Resume = checkpoint, resume
+		if err := tc.Validate(); err != nil {
+			return usageErrorf("%v", err)
+		}
+		var ft *finetune.Config
+		if unfreeze != "" {
+			f := finetune.Config{Unfreeze: unfreeze, Epochs: ftEpochs, BatchSize: ftBatch, LR: ftLR, TailFactor: tailFactor,
+				WarmupEpochs: ftWarmup, WeightDecay: wd, ClipNorm: ftDef.ClipNorm, Loss: lossFlag, TrainBN: trainBN,
+				Views: views, Backend: backendFlag}
+			if augment {
+				a := imageio.DefaultAugment()
+				f.Augment = &a
+			}
+			if checkpoint != "" {
+				f.Checkpoint, f.Resume = checkpoint+".finetune", resume
+			}
+			if err := f.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			ft = &f
+		}
+		images := rf.images
+		tmp, err := os.MkdirTemp("", "multilabel-train-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := rf.prepare(ctx, tmp, e.stderr, &images, &data, &val, &test); err != nil {
+			return err
+		}
+		cfg := pipeline.TrainConfig{
+			Data: data, Images: images, Val: val, Test: test, Split: ratios, ValFraction: valFrac,
+			Backbone: bbFlag, FeatureNode: featureNode, RandomBackbone: randomBB, Out: out,
+			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
+			Train: tc, Seed: seed, Logger: e.log,
+		}
+		if !quiet {
+			cfg.Progress = e.stderr
+		}
+		if ft != nil {
+			return runFineTune(ctx, e, cfg, *ft, reportDir, jsonOut)
+		}
+		res, err := pipeline.Train(ctx, cfg)
+		if err != nil {
+			if model.IsBadInput(err) {
+				return badInput(err)
+			}
+			return err
+		}
+		if reportDir != "" {
+			if err := writeTrainReport(e, reportDir, res); err != nil {
+				return err
+			}
+		}
+		return printTrainResult(e.stdout, res, cfg, jsonOut)
 	}
-	return printTrainResult(modelStdout, res, cfg, *jsonOut)
+	return c
 }
 
 func parseRatios(s string) ([]float64, error) {
@@ -207,17 +224,17 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 }
 
 // writeTrainReport writes the training report into dir.
-func writeTrainReport(dir string, res *pipeline.TrainResult) error {
+func writeTrainReport(e *env, dir string, res *pipeline.TrainResult) error {
 	if err := res.WriteReportFiles(dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "report written to %s\n", dir)
+	fmt.Fprintf(e.stderr, "report written to %s\n", dir)
 	return nil
 }
 
 // runFineTune is train --unfreeze: the head on frozen features, then the last blocks
 // with it (pipeline.FineTune); it prints the fine-tuned result and the comparison.
-func runFineTune(ctx context.Context, cfg pipeline.TrainConfig, ft finetune.Config, reportDir string, asJSON bool) error {
+func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finetune.Config, reportDir string, asJSON bool) error {
 	r, err := pipeline.FineTune(ctx, cfg, ft)
 	if err != nil {
 		if model.IsBadInput(err) || errors.Is(err, finetune.ErrBadCut) {
@@ -227,14 +244,14 @@ func runFineTune(ctx context.Context, cfg pipeline.TrainConfig, ft finetune.Conf
 	}
 	res := r.AsTrainResult()
 	if reportDir != "" {
-		if err := writeTrainReport(reportDir, res); err != nil {
+		if err := writeTrainReport(e, reportDir, res); err != nil {
 			return err
 		}
 	}
 	f := r.FineTune
 	var perEpoch float64
-	for _, e := range f.History[1:] {
-		perEpoch += e.Seconds / float64(len(f.History)-1)
+	for _, h := range f.History[1:] {
+		perEpoch += h.Seconds / float64(len(f.History)-1)
 	}
 	probeMAP, ftMAP := 0.0, 0.0
 	if r.Probe.Test != nil && r.Test != nil {
@@ -252,17 +269,17 @@ func runFineTune(ctx context.Context, cfg pipeline.TrainConfig, ft finetune.Conf
 		m["fine_tune"] = f
 		m["probe_test"] = r.Probe.Test
 		m["seconds_per_epoch"] = perEpoch
-		enc := json.NewEncoder(modelStdout)
+		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(m)
 	}
-	if err := printTrainResult(modelStdout, res, cfg, false); err != nil {
+	if err := printTrainResult(e.stdout, res, cfg, false); err != nil {
 		return err
 	}
-	fmt.Fprintf(modelStdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d\n",
+	fmt.Fprintf(e.stdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d\n",
 		f.Block, f.Cut, f.TailParams, f.HeadParams, len(f.History)-1, perEpoch, f.Backend, f.Engine, f.BestEpoch)
 	if r.Probe.Test != nil && r.Test != nil {
-		fmt.Fprintf(modelStdout, "test mAP: head on frozen features %.4f, fine-tuned %.4f\n", probeMAP, ftMAP)
+		fmt.Fprintf(e.stdout, "test mAP: head on frozen features %.4f, fine-tuned %.4f\n", probeMAP, ftMAP)
 	}
 	return nil
 }

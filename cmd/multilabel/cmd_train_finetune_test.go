@@ -73,10 +73,11 @@ func writeSynthSet(t *testing.T, dir string, n, minPos int, seed uint64) (labels
 // embedded backbone fine-tunes the last block, prints the test mAP of the head on
 // frozen features and of the fine-tuned model, and writes a bundle predict can use.
 func TestTrainUnfreezeCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	labels, bb := writeSynthSet(t, dir, 80, 8, 11)
 	mlb := filepath.Join(dir, "ft.mlb")
-	code, out := runCLI(t, &modelStdout, "train", "--data", labels, "--backbone", bb, "--out", mlb, "--engine", "go",
+	code, out := runCLI(t, "train", "--data", labels, "--backbone", bb, "--out", mlb, "--engine", "go",
 		"--no-cache", "--epochs", "20", "--unfreeze", "1", "--ft-epochs", "1", "--ft-batch-size", "16", "--quiet", "--seed", "3")
 	if code != exitOK {
 		t.Fatalf("train --unfreeze 1: exit %d: %s", code, out)
@@ -96,7 +97,7 @@ func TestTrainUnfreezeCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out = runCLI(t, &modelStdout, "predict", "--model", mlb, "--engine", "go", "--json", filepath.Join(dir, "img000.png"), filepath.Join(dir, "img001.png"))
+	code, out = runCLI(t, "predict", "--model", mlb, "--engine", "go", "--json", filepath.Join(dir, "img000.png"), filepath.Join(dir, "img001.png"))
 	if code != exitOK {
 		t.Fatalf("predict: exit %d: %s", code, out)
 	}

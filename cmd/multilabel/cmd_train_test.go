@@ -15,6 +15,7 @@ import (
 // TestTrainPredictCLI trains on a tiny synthetic set with the pure-Go engine, then
 // predicts with the bundle it wrote.
 func TestTrainPredictCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	labels, bb, err := modeltest.WriteDataset(dir, 120, 3)
 	if err != nil {
@@ -59,6 +60,7 @@ func TestTrainPredictCLI(t *testing.T) {
 }
 
 func TestTrainBadUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	labels, bb, err := modeltest.WriteDataset(dir, 12, 1)
 	if err != nil {

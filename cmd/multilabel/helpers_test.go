@@ -2,25 +2,31 @@ package main
 
 import (
 	"bytes"
-	"io"
+	"context"
+	"strings"
 	"testing"
 )
 
-// capture points *stdout (a command's output variable, such as modelStdout) at a buffer
-// while fn runs, and returns what was written there.
-func capture(stdout *io.Writer, fn func()) string {
-	var out bytes.Buffer
-	old := *stdout
-	*stdout = &out
-	defer func() { *stdout = old }()
-	fn()
-	return out.String()
+// runCLI runs the CLI in-process with args (the subcommand first) and returns its exit
+// code and what it printed on stdout; stderr goes to the test log.
+func runCLI(t testing.TB, args ...string) (code int, stdout string) {
+	t.Helper()
+	code, stdout, _ = runCLIErr(t, args...)
+	return code, stdout
 }
 
-// runCLI runs the CLI in-process with args (the subcommand first) and returns its exit
-// code and what the command printed on *stdout.
-func runCLI(t testing.TB, stdout *io.Writer, args ...string) (code int, out string) {
+// runCLIErr is runCLI that also returns stderr.
+func runCLIErr(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	out = capture(stdout, func() { code = run(args) })
-	return code, out
+	return runCLICtx(t, context.Background(), args...)
+}
+
+func runCLICtx(t testing.TB, ctx context.Context, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, strings.NewReader(""), &out, &errb)
+	if errb.Len() > 0 {
+		t.Logf("multilabel %s: stderr:\n%s", strings.Join(args, " "), errb.String())
+	}
+	return code, out.String(), errb.String()
 }

@@ -2,20 +2,27 @@
 // transfer learning from pretrained ONNX backbones.
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
+//
+// The command line is built on github.com/spf13/cobra (pinned at v1.10.2 in go.mod), the
+// Go ecosystem's convention for multi-command tools (kubectl, gh, hugo): GNU-style
+// --flags anywhere on the line, interspersed with positional arguments, "help <cmd>",
+// shell completion and "did you mean" suggestions come with it. It is pinned so that
+// the help layout and the completion scripts users install change only when we decide.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes, documented in the README.
@@ -25,146 +32,271 @@ const (
 	exitUsage   = 2
 )
 
-// command is one subcommand. Subcommands register themselves from init functions in
-// their own cmd_*.go file, so adding one never touches this file.
-type command struct {
-	name    string // "train" or a two-word group such as "dataset inspect"
-	summary string
-	run     func(ctx context.Context, args []string) error
+// env is what one run of the command line writes to and reads from; every command gets
+// it, so nothing in the package is global and tests run the CLI in parallel.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	// started is set once cobra has found the command and parsed its flags and
+	// arguments: an error before that is bad usage.
+	started bool
 }
 
-var commands = map[string]*command{}
-
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("duplicate command " + c.name)
+// commands is the explicit list of multilabel's commands, in the order help lists them.
+func commands(e *env) []*cobra.Command {
+	return []*cobra.Command{
+		newDatasetCmd(e),
+		newBackboneCmd(e),
+		newFeaturesCmd(e),
+		newTrainCmd(e),
+		newEvalCmd(e),
+		newPredictCmd(e),
+		newExportCmd(e),
+		newServeCmd(e),
+		newDemoCmd(e),
+		newBenchCmd(e),
+		newVersionCmd(e),
 	}
-	commands[c.name] = c
 }
 
-// exitError carries an exit code through an error chain.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageErrorf reports bad usage (exit code 2).
-func usageErrorf(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
-
-// badInput marks an error caused by the user's input files (exit code 2).
-func badInput(err error) error {
-	if err == nil {
-		return nil
+// logLevel is debug when MULTILABEL_DEBUG is set, else info.
+func logLevel() slog.Level {
+	if os.Getenv("MULTILABEL_DEBUG") != "" {
+		return slog.LevelDebug
 	}
-	return &exitError{code: exitUsage, err: err}
-}
-
-// newFlags returns a FlagSet whose errors are returned, not printed-and-exited, and whose
-// help text names the command.
-func newFlags(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: multilabel %s %s\n\nflags:\n", name, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args; -h/--help prints usage and ends the command successfully.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return &exitError{code: exitUsage, err: err}
-	}
-	return nil
-}
-
-var errHelp = errors.New("help requested")
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "multilabel: multi-label image classification by transfer learning")
-	fmt.Fprintln(w, "\nusage: multilabel <command> [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'multilabel <command> --help' for a command's flags.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.")
-}
-
-// lookup finds the command named by the first one or two words of args.
-func lookup(args []string) (*command, []string) {
-	if len(args) >= 2 {
-		if c, ok := commands[args[0]+" "+args[1]]; ok {
-			return c, args[2:]
-		}
-	}
-	if len(args) >= 1 {
-		if c, ok := commands[args[0]]; ok {
-			return c, args[1:]
-		}
-	}
-	return nil, args
+	return slog.LevelInfo
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	// Library packages log through slog.Default unless given a logger.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
-	level := slog.LevelInfo
-	if os.Getenv("MULTILABEL_DEBUG") != "" {
-		level = slog.LevelDebug
+// run runs the command line args (without the program name) and returns the exit code.
+// main and the tests call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if args == nil {
+		args = []string{} // cobra reads os.Args for a nil slice
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr,
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if cmd == nil {
+		cmd = root
+	}
+	if !e.started {
+		err = &usageError{err: err}
+	}
+	name := cmd.CommandPath()
+	msg := strings.TrimRight(err.Error(), "\n")
+	fmt.Fprintf(stderr, "%s: %s\n", name, msg)
+	if isUsage(err) {
+		fmt.Fprintf(stderr, "\n%s", cmd.UsageString())
+	}
+	return exitCode(err)
+}
 
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(os.Stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "multilabel",
+		Short: "multi-label image classification by transfer learning",
+		Long: "multilabel: multi-label image classification by transfer learning.\n\n" +
+			"Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n\n" +
+			"Environment: ONNXRUNTIME_LIB (the ONNX Runtime library, default of --ort-lib), MULTILABEL_TOKEN\n" +
+			"(default of serve --token), MULTILABEL_DEBUG (debug logging), MULTILABEL_NO_TURBOJPEG=1 (Go's\n" +
+			"JPEG decoder). The engine is chosen by --engine only (default auto).",
+		Version: versionText(),
+		// Errors print once, as "multilabel <cmd>: <message>", from run.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(c *cobra.Command, args []string) error {
+			return usageErrorf("no command given")
+		},
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			e.started = true
+			warnDeprecated(e, c)
+			return nil
+		},
 	}
-	c, rest := lookup(args)
-	if c == nil {
-		// A group name alone ("dataset") lists its subcommands.
-		var sub []string
-		for n := range commands {
-			if strings.HasPrefix(n, args[0]+" ") {
-				sub = append(sub, n)
+	root.SetVersionTemplate("{{.Version}}")
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd())
+	for _, c := range commands(e) {
+		root.AddCommand(c)
+		flagsInUseLine(c)
+	}
+	return root
+}
+
+// flagsInUseLine stops cobra from appending "[flags]" to usage lines that spell their
+// flags out already.
+func flagsInUseLine(c *cobra.Command) {
+	if strings.Contains(c.Use, "--") {
+		c.DisableFlagsInUseLine = true
+	}
+	for _, s := range c.Commands() {
+		flagsInUseLine(s)
+	}
+}
+
+// newHelpCmd is "multilabel help [command]": cobra's, except that an unknown topic is
+// bad usage (exit 2, with a suggestion) rather than a message and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			root := c.Root()
+			target, rest, err := root.Find(args)
+			if err != nil {
+				return &usageError{err: err}
 			}
+			if len(rest) > 0 && len(target.Commands()) > 0 {
+				msg := fmt.Sprintf("unknown help topic %q", strings.Join(args, " "))
+				if s := target.SuggestionsFor(rest[0]); len(s) > 0 {
+					msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+				}
+				return usageErrorf("%s", msg)
+			}
+			target.InitDefaultHelpFlag()
+			target.InitDefaultVersionFlag()
+			return target.Help()
+		},
+	}
+}
+
+// usageError is bad usage of the command line: exit code 2, and the command's usage
+// follows the message.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf reports bad usage (exit code 2).
+func usageErrorf(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+func isUsage(err error) bool {
+	var ue *usageError
+	return errors.As(err, &ue)
+}
+
+// flagError turns a flag parsing error into a usage error, with a suggestion for an
+// unknown flag.
+func flagError(c *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) {
+		if s := suggestFlag(c, ne.GetSpecifiedName()); s != "" {
+			return usageErrorf("%v\n\nDid you mean this?\n\t--%s", err, s)
 		}
-		sort.Strings(sub)
-		if len(sub) > 0 {
-			fmt.Fprintf(os.Stderr, "multilabel %s: choose one of: %s\n", args[0], strings.Join(sub, ", "))
-		} else {
-			fmt.Fprintf(os.Stderr, "multilabel: unknown command %q\n\n", args[0])
-			usage(os.Stderr)
+	}
+	return &usageError{err: err}
+}
+
+// suggestFlag returns the visible flag of c nearest to name ("" when none is close).
+func suggestFlag(c *cobra.Command, name string) string {
+	if name == "" {
+		return ""
+	}
+	best, bestD := "", 3
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
 		}
-		return exitUsage
+		d := levenshtein(strings.ToLower(name), f.Name)
+		if strings.HasPrefix(f.Name, name) && len(name) >= 3 {
+			d = 1
+		}
+		if d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := c.run(ctx, rest)
-	if err == nil || errors.Is(err, errHelp) {
-		return exitOK
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
 	}
-	fmt.Fprintf(os.Stderr, "multilabel %s: %v\n", c.name, err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	return prev[len(b)]
+}
+
+// groupCmd is a command that only holds subcommands ("dataset", "backbone", "bench"):
+// alone it is bad usage, with an unknown subcommand a "did you mean".
+func groupCmd(use, short string, subs ...*cobra.Command) *cobra.Command {
+	g := &cobra.Command{
+		Use:   use + " <command>",
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		// cobra defaults it to 2 only on its own unknown-command path.
+		SuggestionsMinimumDistance: 2,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("choose a command")
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+			}
+			return &usageError{err: errors.New(msg)}
+		},
 	}
-	return exitFailure
+	g.AddCommand(subs...)
+	return g
+}
+
+// aliasFlag adds old as a hidden, deprecated spelling of the flag name of fs: both set
+// the same value; warnDeprecated says so when old is used.
+func aliasFlag(fs *pflag.FlagSet, old, name string) {
+	f := fs.Lookup(name)
+	fs.AddFlag(&pflag.Flag{Name: old, Value: f.Value, DefValue: f.DefValue, NoOptDefVal: f.NoOptDefVal,
+		Usage: "deprecated: use --" + name, Hidden: true,
+		Annotations: map[string][]string{deprecatedAlias: {name}}})
+}
+
+const deprecatedAlias = "multilabel_deprecated_alias"
+
+// warnDeprecated warns on stderr about each deprecated flag spelling used on c's line.
+func warnDeprecated(e *env, c *cobra.Command) {
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if to, ok := f.Annotations[deprecatedAlias]; ok {
+			fmt.Fprintf(e.stderr, "%s: --%s is deprecated and will be removed; use --%s\n", c.CommandPath(), f.Name, to[0])
+		}
+	})
+}
+
+// noArgs is the Args check of commands that take no positional arguments: extra
+// words are bad usage.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unexpected arguments %q", args)
+	}
+	return nil
 }

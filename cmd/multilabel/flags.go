@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/featcache"
+)
+
+// The flag vocabulary shared by the commands. Every command that reads a label source
+// registers readerFlags, every command that runs a backbone engineFlags, so one name
+// means one thing everywhere.
+
+// defaultBatchSize is the default of --batch-size where it means images per engine call.
+const defaultBatchSize = featcache.DefaultBatchSize
+
+// readerFlags say how to read a label source. They apply to every label source of the
+// command: --data and, where the command has them, --val and --test.
+type readerFlags struct {
+	images, format, listSep, labels, vocSet string
+	keepUnannotated, strict                 bool
+}
+
+// register adds the reader flags to fs; strictUsage says what --strict does for this
+// command.
+func (f *readerFlags) register(fs *pflag.FlagSet, strictUsage string) {
+	fs.StringVar(&f.images, "images", "", "directory image references are resolved against (default: per format, beside the label file)")
+	fs.StringVar(&f.format, "format", "", "force the label reader: csv, csv-list, csv-onehot, coco or voc (default: detect)")
+	fs.StringVar(&f.listSep, "list-sep", "", `separator inside a CSV list column: ",", "|", ";" or "space" (default: detect)`)
+	fs.StringVar(&f.labels, "labels", "", "comma-separated vocabulary: fixes label order, other labels are an error")
+	fs.StringVar(&f.vocSet, "voc-set", "", "VOC image set (ImageSets/Main/<set>.txt; default trainval, else all annotations)")
+	fs.BoolVar(&f.keepUnannotated, "keep-unannotated", false, "keep images a COCO file gives no annotation as all-negative samples")
+	fs.BoolVar(&f.strict, "strict", false, strictUsage)
+}
+
+// options returns the dataset options the flags give.
+func (f *readerFlags) options() dataset.Options {
+	opt := dataset.Options{ImagesDir: f.images, Format: f.format, ListSep: f.listSep,
+		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet}
+	if f.labels != "" {
+		for _, l := range strings.Split(f.labels, ",") {
+			opt.Labels = append(opt.Labels, strings.TrimSpace(l))
+		}
+	}
+	return opt
+}
+
+// load reads the label source at path with the flags' options.
+func (f *readerFlags) load(path string) (*dataset.Dataset, error) {
+	if path == "" {
+		return nil, usageErrorf("--data is required")
+	}
+	d, err := dataset.Load(path, f.options())
+	if err != nil {
+		if dataset.IsBadInput(err) {
+			return nil, badInput(err)
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+// beyondImages reports whether a flag other than --images and --strict is set: the
+// reader options that a library entry point taking only a label path and an images
+// directory (model.TrainConfig, demo.RealConfig) cannot express.
+func (f *readerFlags) beyondImages() bool {
+	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated
+}
+
+// prepare makes the label sources at *paths (empty ones are skipped; the first is the
+// training data) readable by a library entry point that knows only a path and an images
+// directory, and applies --strict: with reader options beyond --images, each source is
+// read here and rewritten as a one-hot CSV with absolute image paths into tmp, and
+// *paths and *images point at the result; with --strict, every image is opened first
+// and an unusable one (missing, not an image, truncated, too large; a duplicate is not)
+// is an error.
+//
+// This stays in cmd only until model.TrainConfig and demo.RealConfig take dataset
+// options themselves.
+func (f *readerFlags) prepare(ctx context.Context, tmp string, progress io.Writer, images *string, paths ...*string) error {
+	if !f.beyondImages() && !f.strict {
+		return nil
+	}
+	var vocab []string
+	for i, p := range paths {
+		if *p == "" {
+			continue
+		}
+		opt := f.options()
+		d, err := dataset.Load(*p, opt)
+		if err == nil && i > 0 && opt.Labels == nil && vocab != nil && d.Format != "csv-onehot" {
+			// A held-out source names only the labels it holds: read it in the training
+			// vocabulary, as the training code does.
+			opt.Labels = vocab
+			d, err = dataset.Load(*p, opt)
+		}
+		if err != nil {
+			if dataset.IsBadInput(err) {
+				return badInput(err)
+			}
+			return err
+		}
+		if i == 0 {
+			vocab = d.Labels
+		}
+		if f.strict {
+			// Unreadable images fail; duplicates are not an error for training.
+			r, err := dataset.CheckImages(ctx, d, dataset.CheckOptions{Progress: progress})
+			if err != nil {
+				return err
+			}
+			for _, bad := range r.Bad {
+				if bad.Kind != dataset.BadDuplicate {
+					return badInput(fmt.Errorf("%s: %s (--strict: without it unusable images are skipped and counted)", bad.Path, bad.Reason))
+				}
+			}
+		}
+		if !f.beyondImages() {
+			continue
+		}
+		for k := range d.Samples {
+			abs, err := filepath.Abs(d.Samples[k].Path)
+			if err != nil {
+				return err
+			}
+			d.Samples[k].Image = abs
+		}
+		out := filepath.Join(tmp, fmt.Sprintf("labels%d-%s.csv", i, strings.TrimSuffix(filepath.Base(*p), filepath.Ext(*p))))
+		if err := dataset.WriteCSV(out, d); err != nil {
+			return err
+		}
+		*p = out
+	}
+	if f.beyondImages() {
+		*images = ""
+	}
+	return nil
+}
+
+// engineFlags choose the engine that runs a backbone.
+type engineFlags struct {
+	kind, ortLib string
+	threads      int
+}
+
+func (f *engineFlags) register(fs *pflag.FlagSet, threads bool) {
+	fs.StringVar(&f.kind, "engine", "auto", "engine that runs the backbone: auto (ONNX Runtime when its library is found, else pure Go), ort or go")
+	fs.StringVar(&f.ortLib, "ort-lib", "", "path of libonnxruntime.so (default: $ONNXRUNTIME_LIB or the install place)")
+	if threads {
+		fs.IntVar(&f.threads, "threads", 0, "engine threads (0: all cores)")
+	}
+}
+
+// parse checks --engine and returns the engine kind.
+func (f *engineFlags) parse() (string, error) {
+	kind, err := auto.ParseKind(f.kind)
+	if err != nil {
+		return "", usageErrorf("--engine: %v", err)
+	}
+	return kind, nil
+}
+
+// jsonSwitch is --json: a switch that prints JSON on stdout. For one release it also
+// takes the old file operand of eval, --json=FILE, a deprecated spelling of
+// --json-out FILE (the separate form "--json FILE" is handled by eval itself).
+type jsonSwitch struct {
+	on   bool
+	file string
+}
+
+func (j *jsonSwitch) String() string {
+	if j.file != "" {
+		return j.file
+	}
+	return strconv.FormatBool(j.on)
+}
+
+func (j *jsonSwitch) Set(s string) error {
+	if b, err := strconv.ParseBool(s); err == nil {
+		j.on, j.file = b, ""
+		return nil
+	}
+	j.on, j.file = true, s
+	return nil
+}
+
+func (j *jsonSwitch) Type() string { return "bool" }
+
+// addJSONSwitch registers j as --json on fs.
+func addJSONSwitch(fs *pflag.FlagSet, j *jsonSwitch, usage string) {
+	fs.Var(j, "json", usage)
+	fs.Lookup("json").NoOptDefVal = "true"
+}
