@@ -17,6 +17,7 @@ import (
 
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/internal/progress"
 )
 
@@ -340,12 +341,10 @@ func verifyCached(e *ZooEntry, dest string) error {
 	return nil
 }
 
-// writeMarker records a verified hash (best effort, temp file + rename).
+// writeMarker records a verified hash (best effort: without it the file is hashed
+// again next time), written atomically.
 func writeMarker(dest, sum string) {
-	tmp := dest + ".sha256.tmp"
-	if os.WriteFile(tmp, []byte(sum+"\n"), 0o644) == nil {
-		os.Rename(tmp, dest+".sha256")
-	}
+	_ = fsutil.WriteFile(dest+".sha256", []byte(sum+"\n"), 0o644)
 }
 
 // kibCounter advances a progress bar in KiB (approximately: remainders are dropped per

@@ -379,7 +379,7 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
 		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
-			r.log.Warn(stage+": threshold tuning failed; keeping the previous thresholds", "err", err)
+			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 		} else {
 			b.Thresholds = th
 		}

@@ -39,3 +39,22 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 		t.Fatalf("got %q mode %v", got, st.Mode())
 	}
 }
+
+func TestWriteFileNoSync(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "entry")
+	for _, data := range []string{"one", "two"} {
+		if err := WriteFileNoSync(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(p)
+		st, _ := os.Stat(p)
+		if string(got) != data || st.Mode().Perm() != 0o600 {
+			t.Fatalf("got %q mode %v, want %q 0600", got, st.Mode(), data)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("temporary file left behind: %v", entries)
+	}
+}
