@@ -21,26 +21,26 @@ type Options struct {
 	// subdirectory when the first image is found there and not beside the file; for
 	// COCO instances_<split>.json the <split> directory beside the file or beside its
 	// parent ("annotations/"); for VOC the JPEGImages directory of the VOC root.
-	ImagesDir string
+	ImagesDir string `json:"images_dir,omitempty"`
 	// Format forces a reader: "csv" (layout detected), "csv-list", "csv-onehot", "coco"
 	// or "voc". Empty detects it from the path and content.
-	Format string
+	Format string `json:"format,omitempty"`
 	// ListSep is the separator inside the list column of a CSV in list layout: ",", "|",
 	// ";" or " " (the word "space" is accepted too). Empty detects it: "|" if any list
 	// uses it, else ";", else "," (a quoted comma list), else " ". A label containing
 	// spaces therefore needs another separator, or ListSep set explicitly.
-	ListSep string
+	ListSep string `json:"list_sep,omitempty"`
 	// Labels, when set, fixes the vocabulary and its order: a label outside it in the
 	// source is an error, and labels of the vocabulary that the source never mentions
 	// are negative (CSV list, COCO, VOC) or missing columns (CSV one-hot: an error).
-	Labels []string
+	Labels []string `json:"labels,omitempty"`
 	// KeepUnannotated keeps images that a COCO file declares without any annotation as
 	// all-negative samples (they are always listed in Dataset.Unannotated).
-	KeepUnannotated bool
+	KeepUnannotated bool `json:"keep_unannotated,omitempty"`
 	// VOCImageSet names the ImageSets/Main/<set>.txt list of a VOC root ("train", "val",
 	// "trainval", "test"). Empty means trainval.txt when present, else every
 	// Annotations/*.xml file.
-	VOCImageSet string
+	VOCImageSet string `json:"voc_image_set,omitempty"`
 }
 
 // InputError is a problem with the user's label source: a syntax error, an unknown label,

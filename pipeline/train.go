@@ -37,6 +37,11 @@ type TrainConfig struct {
 	// Images is the directory image references are resolved against ("" = the
 	// format's default).
 	Images string `json:"images,omitempty"`
+	// DataOptions say how Data, Val and Test are read (format, list separator,
+	// vocabulary, VOC image set, COCO images without annotations). Its ImagesDir is
+	// ignored: Images is the one place for it. Val and Test are read in the
+	// vocabulary of Data unless DataOptions.Labels fixes one.
+	DataOptions dataset.Options `json:"data_options"`
 	// Val and Test are optional separate label sources (same vocabulary as Data).
 	Val  string `json:"val,omitempty"`
 	Test string `json:"test,omitempty"`
@@ -433,7 +438,9 @@ func size(d *dataset.Dataset) int {
 
 // loadSplits loads Data (and Val/Test) and splits Data as the configuration says.
 func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
-	all, err := dataset.Load(cfg.Data, dataset.Options{ImagesDir: cfg.Images})
+	opt := cfg.DataOptions
+	opt.ImagesDir = cfg.Images
+	all, err := dataset.Load(cfg.Data, opt)
 	if err != nil {
 		return nil, nil, nil, info, err
 	}
@@ -444,7 +451,9 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 		if path == "" {
 			return nil, nil
 		}
-		return dataset.Load(path, dataset.Options{ImagesDir: cfg.Images, Labels: all.Labels})
+		o := opt
+		o.Labels = all.Labels
+		return dataset.Load(path, o)
 	}
 	if valDS, err = other(cfg.Val); err != nil {
 		return nil, nil, nil, info, err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -118,17 +117,11 @@ func newTrainCmd(e *env) *cobra.Command {
 			}
 			ft = &f
 		}
-		images := rf.images
-		tmp, err := os.MkdirTemp("", "multilabel-train-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		if err := rf.prepare(ctx, tmp, e.stderr, &images, &data, &val, &test); err != nil {
+		if err := rf.checkStrict(ctx, e.stderr, rf.images, data, val, test); err != nil {
 			return err
 		}
 		cfg := pipeline.TrainConfig{
-			Data: data, Images: images, Val: val, Test: test, Split: ratios, ValFraction: valFrac,
+			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Backbone: bbFlag, FeatureNode: featureNode, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log,

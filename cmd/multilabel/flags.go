@@ -75,16 +75,71 @@ func (f *readerFlags) beyondImages() bool {
 	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated
 }
 
+// checkStrict applies --strict to the label sources at paths (empty ones are skipped;
+// the first is the training data): every image is opened first and an unusable one
+// (missing, not an image, truncated, too large; a duplicate is not) is an error.
+// Without --strict it does nothing: unusable images are skipped and counted.
+func (f *readerFlags) checkStrict(ctx context.Context, progress io.Writer, images string, paths ...string) error {
+	if !f.strict {
+		return nil
+	}
+	var vocab []string
+	for i, p := range paths {
+		if p == "" {
+			continue
+		}
+		d, err := f.loadHeldOut(p, images, i, vocab)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			vocab = d.Labels
+		}
+		if err := strictImages(ctx, d, progress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadHeldOut reads the i-th label source of a command (0: the training data) with the
+// flags' options; a held-out source names only the labels it holds, so it is read in
+// the training vocabulary, as the training code does.
+func (f *readerFlags) loadHeldOut(p, images string, i int, vocab []string) (*dataset.Dataset, error) {
+	opt := f.options()
+	opt.ImagesDir = images
+	if i > 0 && opt.Labels == nil && vocab != nil {
+		opt.Labels = vocab
+	}
+	d, err := dataset.Load(p, opt)
+	if err != nil {
+		if dataset.IsBadInput(err) {
+			return nil, badInput(err)
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+func strictImages(ctx context.Context, d *dataset.Dataset, progress io.Writer) error {
+	r, err := dataset.CheckImages(ctx, d, dataset.CheckOptions{Progress: progress})
+	if err != nil {
+		return err
+	}
+	for _, bad := range r.Bad {
+		if bad.Kind != dataset.BadDuplicate {
+			return badInput(fmt.Errorf("%s: %s (--strict: without it unusable images are skipped and counted)", bad.Path, bad.Reason))
+		}
+	}
+	return nil
+}
+
 // prepare makes the label sources at *paths (empty ones are skipped; the first is the
 // training data) readable by a library entry point that knows only a path and an images
-// directory, and applies --strict: with reader options beyond --images, each source is
-// read here and rewritten as a one-hot CSV with absolute image paths into tmp, and
-// *paths and *images point at the result; with --strict, every image is opened first
-// and an unusable one (missing, not an image, truncated, too large; a duplicate is not)
-// is an error.
-//
-// This stays in cmd only until model.TrainConfig and demo.RealConfig take dataset
-// options themselves.
+// directory (demo.RealConfig), and applies --strict: with reader options beyond
+// --images, each source is read here and rewritten as a one-hot CSV with absolute
+// image paths into tmp, and *paths and *images point at the result. train passes the
+// options to pipeline.TrainConfig.DataOptions instead and needs only checkStrict.
 func (f *readerFlags) prepare(ctx context.Context, tmp string, progress io.Writer, images *string, paths ...*string) error {
 	if !f.beyondImages() && !f.strict {
 		return nil
@@ -94,33 +149,16 @@ func (f *readerFlags) prepare(ctx context.Context, tmp string, progress io.Write
 		if *p == "" {
 			continue
 		}
-		opt := f.options()
-		d, err := dataset.Load(*p, opt)
-		if err == nil && i > 0 && opt.Labels == nil && vocab != nil && d.Format != "csv-onehot" {
-			// A held-out source names only the labels it holds: read it in the training
-			// vocabulary, as the training code does.
-			opt.Labels = vocab
-			d, err = dataset.Load(*p, opt)
-		}
+		d, err := f.loadHeldOut(*p, *images, i, vocab)
 		if err != nil {
-			if dataset.IsBadInput(err) {
-				return badInput(err)
-			}
 			return err
 		}
 		if i == 0 {
 			vocab = d.Labels
 		}
 		if f.strict {
-			// Unreadable images fail; duplicates are not an error for training.
-			r, err := dataset.CheckImages(ctx, d, dataset.CheckOptions{Progress: progress})
-			if err != nil {
+			if err := strictImages(ctx, d, progress); err != nil {
 				return err
-			}
-			for _, bad := range r.Bad {
-				if bad.Kind != dataset.BadDuplicate {
-					return badInput(fmt.Errorf("%s: %s (--strict: without it unusable images are skipped and counted)", bad.Path, bad.Reason))
-				}
 			}
 		}
 		if !f.beyondImages() {
