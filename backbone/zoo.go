@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/internal/progress"
 )
 
@@ -331,11 +332,11 @@ func verifyCached(e *ZooEntry, dest string) error {
 	return nil
 }
 
-// writeMarker records a verified hash (best effort, temp file + rename).
+// writeMarker records a verified hash (best effort: without it the file is only hashed
+// again next time; written atomically through fsutil).
 func writeMarker(dest, sum string) {
-	tmp := dest + ".sha256.tmp"
-	if os.WriteFile(tmp, []byte(sum+"\n"), 0o644) == nil {
-		os.Rename(tmp, dest+".sha256")
+	if err := fsutil.WriteFile(dest+".sha256", []byte(sum+"\n"), 0o644); err != nil {
+		slog.Debug("zoo: could not record the verified sha256", "file", dest, "err", err)
 	}
 }
 

@@ -299,7 +299,7 @@ func TestExtractConcurrent(t *testing.T) {
 		t.Fatalf("after concurrent runs: misses %d", again.Misses)
 	}
 	// No temporary files are left behind.
-	tmp, _ := filepath.Glob(filepath.Join(dir, "*", "*", ".tmp-*"))
+	tmp, _ := filepath.Glob(filepath.Join(dir, "*", "*", ".*tmp-*")) // fsutil's ".NAME.tmp-*"
 	if len(tmp) != 0 {
 		t.Fatalf("temporary files left: %v", tmp)
 	}

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
 // formatVersion changes when the meaning of cached values changes.
@@ -182,28 +183,17 @@ func (c *Cache) Len(k ModelKey) (int, error) {
 	return n, err
 }
 
-// writeAtomic writes data to a temporary file beside path and renames it into place, so
-// readers never see a partial file even if the writer is killed. With sync the data is
-// flushed to disk before the rename (survives power loss); cache entries skip it because
-// their checksum makes a damaged entry read as missing.
+// writeAtomic writes data to a temporary file beside path and renames it into place
+// (fsutil), so readers never see a partial file even if the writer is killed. With sync
+// the data is flushed to disk before the rename (survives power loss); cache entries skip
+// it because their checksum makes a damaged entry read as missing. Files get mode 0600,
+// as they always have.
 func writeAtomic(path string, data []byte, sync bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("featcache: %w", err)
+	write := fsutil.WriteFileNoSync
+	if sync {
+		write = fsutil.WriteFile
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := write(path, data, 0o600); err != nil {
 		return fmt.Errorf("featcache: writing %s: %w", path, err)
 	}
 	return nil

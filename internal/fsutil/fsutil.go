@@ -20,7 +20,28 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // WriteWith is WriteFile for content produced by a function writing to w. When fill
 // fails, the temporary file is removed, path is untouched and fill's error is returned
 // as it is (callers add their own context, the path included).
-func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return writeWith(path, perm, true, fill)
+}
+
+// WriteFileNoSync is WriteFile without the fsync before the rename. Readers still see
+// the old file or the new one, never a part, but after a power loss the new file may be
+// empty. It is for many small files that are cheap to recreate or checked when read
+// (feature-cache entries carry a checksum; generated demo images), where a sync per file
+// would dominate the run time.
+func WriteFileNoSync(path string, data []byte, perm os.FileMode) error {
+	return WriteWithNoSync(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteWithNoSync is WriteWith without the fsync (see WriteFileNoSync).
+func WriteWithNoSync(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return writeWith(path, perm, false, fill)
+}
+
+func writeWith(path string, perm os.FileMode, sync bool, fill func(w io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -38,8 +59,10 @@ func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) (err
 	if err = f.Chmod(perm); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if sync {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err

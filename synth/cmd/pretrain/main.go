@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
 func main() {
@@ -34,7 +35,7 @@ func main() {
 	}
 	res, err := demo.Pretrain(context.Background(), cfg)
 	if err == nil {
-		err = demo.WriteFileAtomic(*out, res.ONNX)
+		err = fsutil.WriteFile(*out, res.ONNX, 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pretrain:", err)
