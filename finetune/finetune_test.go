@@ -84,7 +84,7 @@ func TestTailMatchesGraph(t *testing.T) {
 		path string
 		cuts []string
 		bns  int
-	}{{"../demo/backbone.onnx", []string{"1", "2", "all"}, 0}, {"testdata/bn_cnn.onnx", []string{"1", "all"}, 1}} {
+	}{{"../internal/demo/backbone.onnx", []string{"1", "2", "all"}, 0}, {"testdata/bn_cnn.onnx", []string{"1", "all"}, 1}} {
 		t.Run(filepath.Base(fx.path), func(t *testing.T) { testTailMatchesGraph(t, fx.path, fx.cuts, fx.bns) })
 	}
 }

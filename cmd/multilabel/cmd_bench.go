@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/multilabel/multilabel/bench"
+	"github.com/multilabel/multilabel/internal/bench"
 
 	// libjpeg-turbo as the JPEG decoder of the whole binary (the pure-Go decoder when the
 	// library is absent or MULTILABEL_NO_TURBOJPEG=1).

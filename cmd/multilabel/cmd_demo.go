@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 	"github.com/multilabel/multilabel/model"
-	"github.com/multilabel/multilabel/synth/cnn"
 )
 
 func init() {
@@ -103,7 +103,7 @@ func runDemo(ctx context.Context, args []string) error {
 			return badInput(fmt.Errorf("--backbone: %w", err))
 		}
 		if !cnn.IsSynth(b) {
-			return badInput(fmt.Errorf("--backbone %s: not a synth demo backbone (written by go run ./synth/cmd/pretrain)", *bbFile))
+			return badInput(fmt.Errorf("--backbone %s: not a synth demo backbone (written by go run ./internal/demo/cmd/pretrain)", *bbFile))
 		}
 		cfg.Backbone = b
 	}

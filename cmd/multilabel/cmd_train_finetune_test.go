@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/synth"
 	"github.com/multilabel/multilabel/model"
-	"github.com/multilabel/multilabel/synth"
 )
 
 // writeSynthSet writes the demo's embedded backbone (with its preprocessing sidecar)

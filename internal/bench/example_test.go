@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/multilabel/multilabel/bench"
+	"github.com/multilabel/multilabel/internal/bench"
 )
 
 // Run needs ONNX Runtime, an ONNX backbone and image files; WriteTable prints the table.

@@ -24,17 +24,18 @@ import (
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/internal/progress"
+	"github.com/multilabel/multilabel/internal/synth"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
-	"github.com/multilabel/multilabel/synth"
-	"github.com/multilabel/multilabel/synth/cnn"
 	"github.com/multilabel/multilabel/train"
 )
 
 // embeddedBackbone is the synth CNN pretrained with DefaultPretrain(), regenerated
-// byte for byte by `go run ./synth/cmd/pretrain`.
+// byte for byte by `go run ./internal/demo/cmd/pretrain`.
 //
+//go:generate go run ./cmd/pretrain -out backbone.onnx
 //go:embed backbone.onnx
 var embeddedBackbone []byte
 
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		onnxBytes, res.BackboneSource, res.SourceAccuracy = pr.ONNX, "pretrained in this run", pr.Accuracy
 	case onnxBytes == nil:
-		onnxBytes, res.BackboneSource = embeddedBackbone, "embedded (demo/backbone.onnx)"
+		onnxBytes, res.BackboneSource = embeddedBackbone, "embedded (internal/demo/backbone.onnx)"
 	}
 	net, err := cnn.ImportONNX(onnxBytes)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/demo"
 )
 
 func ExampleSpecFor() {

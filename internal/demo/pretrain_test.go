@@ -5,7 +5,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/multilabel/multilabel/synth/cnn"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 )
 
 // TestPretrainDeterministic checks on a tiny configuration what the embedded backbone
@@ -41,6 +41,6 @@ func TestEmbeddedBackbone(t *testing.T) {
 	}
 	want := DefaultPretrain().Arch
 	if net.Arch != want {
-		t.Fatalf("embedded arch %+v, want %+v (regenerate with go run ./synth/cmd/pretrain)", net.Arch, want)
+		t.Fatalf("embedded arch %+v, want %+v (regenerate with go run ./internal/demo/cmd/pretrain)", net.Arch, want)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multilabel/multilabel/synth"
+	"github.com/multilabel/multilabel/internal/synth"
 )
 
 // fakeResult is a Result with made-up figures, to test the report alone.
