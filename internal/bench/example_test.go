@@ -1,27 +1,50 @@
 package bench_test
 
 import (
+	"bytes"
 	"context"
-	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
 
 	"github.com/multilabel/multilabel/internal/bench"
+	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
-// Run needs ONNX Runtime, an ONNX backbone and image files; WriteTable prints the table.
-func ExampleRun() {
+// TestRunUsage is Run's usage example, run: a benchmark of one model over image files,
+// printed with WriteTable. It was an Example without output (it needs ONNX Runtime, an
+// ONNX backbone and images); as a test it runs on the shared SqueezeNet and MIML images
+// with the shortest settings and no PyTorch column, and skips where they are absent.
+// The figures are not checked: the benchmark is not a test.
+func TestRunUsage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode")
+	}
+	images := sharedtest.Dir(t, "data/miml-scenes/images")
+	model := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
+	lib := sharedtest.ORTLib(t)
+	files, err := filepath.Glob(filepath.Join(images, "*.jpg"))
+	if err != nil || len(files) < 8 {
+		t.Fatalf("images in %s: %d, %v", images, len(files), err)
+	}
 	rep, err := bench.Run(context.Background(), bench.Options{
-		Models:  []bench.Model{{Name: "squeezenet1.1", Path: "squeezenet1.1-fp16.onnx", TorchName: "squeezenet1.1"}},
-		Images:  []string{"1.jpg", "2.jpg"},
+		Models:  []bench.Model{{Name: "squeezenet1.1", Path: model, TorchName: "squeezenet1.1"}},
+		Images:  files[:8],
 		Threads: 2, Workers: 2, // ONNX Runtime intra-op threads and loader goroutines
-		GoImages: 2,
+		MaxImages: 8, Batch: 4, MinTime: 30 * time.Millisecond, LatencyRuns: 3, ORTLib: lib,
+		GoImages: 0,  // 0 skips the pure-Go column
 		Python:   "", // "" skips the PyTorch column
 	})
 	if err != nil {
-		fmt.Println("bench:", err)
-		return
+		t.Fatal("bench:", err)
 	}
-	rep.WriteTable(os.Stdout)
+	var out bytes.Buffer
+	rep.WriteTable(&out)
+	if len(rep.Rows) != 1 || !strings.Contains(out.String(), "squeezenet1.1") {
+		t.Fatalf("rows %+v, table:\n%s", rep.Rows, out.String())
+	}
 }
 
 func ExampleReport_WriteTable() {
