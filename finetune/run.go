@@ -57,7 +57,9 @@ type Config struct {
 	// dropped (batch statistics of a padded batch would be wrong).
 	TrainBN bool   `json:"train_bn,omitempty"`
 	Seed    uint64 `json:"seed"`
-	// Backend is the GoMLX backend of the training graph: "go" (default) or "xla".
+	// Backend is the GoMLX backend of the training graph: "auto" (the default, also for
+	// ""; XLA when its plugin is found in a cgo build, else pure Go), "go" or "xla"
+	// (see ParseBackend and the Backend* constants).
 	Backend string `json:"backend,omitempty"`
 	// Checkpoint, when set, is written (temp + rename) after every epoch; Resume
 	// continues from it when it exists.
