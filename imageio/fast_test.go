@@ -78,6 +78,7 @@ func registerFake(t *testing.T, f *fakeFast) {
 }
 
 func TestMinDecodeSize(t *testing.T) {
+	t.Parallel()
 	s := ImageNetSpec()
 	if w, h := s.minDecodeSize(1); w != 512 || h != 512 {
 		t.Errorf("ImageNet: %d×%d, want 512×512 (2 × 256)", w, h)

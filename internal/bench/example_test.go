@@ -19,6 +19,7 @@ import (
 // with the shortest settings and no PyTorch column, and skips where they are absent.
 // The figures are not checked: the benchmark is not a test.
 func TestRunUsage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipped in -short mode")
 	}

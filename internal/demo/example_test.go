@@ -57,6 +57,7 @@ func ExampleCheckMethods() {
 // fine-tunes one epoch; Methods and Limit shorten a run further (300 images in a real
 // short run; 60 here).
 func TestRunRealUsage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipped in -short mode")
 	}

@@ -44,6 +44,7 @@ func fakeResult() *Result {
 }
 
 func TestReportContent(t *testing.T) {
+	t.Parallel()
 	page, err := fakeResult().HTML()
 	if err != nil {
 		t.Fatal(err)
