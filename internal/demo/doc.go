@@ -39,6 +39,7 @@
 //
 //	GOTOOLCHAIN=auto go run ./internal/demo/cmd/pretrain
 //
+// (or `go generate ./internal/demo`; it writes the file atomically through internal/fsutil)
 // (24,000 training images in all: about 4 minutes at the ~100 images/s the pure-Go
 // backend trains this network on two idle cores; it took 28 minutes on the heavily
 // shared machine it was made on; `multilabel demo --pretrain` does the same inside a demo
