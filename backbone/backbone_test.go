@@ -59,6 +59,7 @@ func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
 }
 
 func TestLoadSqueezeNet(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b, err := backbone.Load(p, backbone.Options{})
 	if err != nil {
@@ -88,6 +89,7 @@ func TestLoadSqueezeNet(t *testing.T) {
 }
 
 func TestTinyGemm(t *testing.T) {
+	t.Parallel()
 	b, err := backbone.Load("testdata/tiny_gemm.onnx", backbone.Options{Spec: tinySpec()})
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +129,7 @@ func TestTinyGemm(t *testing.T) {
 }
 
 func TestTinyFP16Reshape(t *testing.T) {
+	t.Parallel()
 	b, err := backbone.Load("testdata/tiny_reshape_fp16.onnx", backbone.Options{Spec: tinySpec()})
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +168,7 @@ func TestTinyFP16Reshape(t *testing.T) {
 }
 
 func TestFeatureNodeOverride(t *testing.T) {
+	t.Parallel()
 	b, err := backbone.Load("testdata/tiny_gemm.onnx", backbone.Options{Spec: tinySpec(), FeatureNode: "/Relu_1_output_0"})
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +186,7 @@ func TestFeatureNodeOverride(t *testing.T) {
 }
 
 func TestBadFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data, err := os.ReadFile("testdata/tiny_gemm.onnx")
 	if err != nil {
@@ -211,6 +216,7 @@ func TestBadFiles(t *testing.T) {
 }
 
 func TestSidecarAndDefaultSpec(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data, _ := os.ReadFile("testdata/tiny_gemm.onnx")
 	p := filepath.Join(dir, "net.onnx")
@@ -285,6 +291,7 @@ func ExampleLoad() {
 // The normalised graphs also run on the pure-Go engine (onnx-gomlx), which is stricter
 // about IR-3 style inputs and float16.
 func TestTinyGoMLX(t *testing.T) {
+	t.Parallel()
 	r := loadRef(t)
 	for _, c := range []struct {
 		file         string

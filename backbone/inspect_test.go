@@ -13,6 +13,7 @@ import (
 // TestReportBlocksSqueezeNet: the inspect report lists the cut points for fine-tuning,
 // last blocks fire9 and fire8, in its JSON ("blocks") and in its text.
 func TestReportBlocksSqueezeNet(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b, err := backbone.Load(p, backbone.Options{})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // The shared SqueezeNet's zoo entry records its feature node; the automatic search must
 // find the same one.
 func TestAutoFeatureSqueezeNet(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -38,6 +39,7 @@ func TestAutoFeatureSqueezeNet(t *testing.T) {
 }
 
 func TestShapeHelpers(t *testing.T) {
+	t.Parallel()
 	if got := reshape([]int64{1, 16, 1, 1}, []int64{0, -1}); len(got) != 2 || got[1] != 16 {
 		t.Fatalf("reshape: %v", got)
 	}
@@ -56,6 +58,7 @@ func TestShapeHelpers(t *testing.T) {
 }
 
 func TestOpsetRangeAndReload(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/tiny_gemm.onnx")
 	if err != nil {
 		t.Fatal(err)

@@ -341,10 +341,12 @@ func verifyCached(e *ZooEntry, dest string) error {
 	return nil
 }
 
-// writeMarker records a verified hash (best effort: without it the file is hashed
-// again next time), written atomically.
+// writeMarker records a verified hash (best effort: without it the file is only hashed
+// again next time; written atomically through fsutil).
 func writeMarker(dest, sum string) {
-	_ = fsutil.WriteFile(dest+".sha256", []byte(sum+"\n"), 0o644)
+	if err := fsutil.WriteFile(dest+".sha256", []byte(sum+"\n"), 0o644); err != nil {
+		slog.Debug("zoo: could not record the verified sha256", "file", dest, "err", err)
+	}
 }
 
 // kibCounter advances a progress bar in KiB (approximately: remainders are dropped per

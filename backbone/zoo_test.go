@@ -41,6 +41,7 @@ func testContent() ([]byte, string) {
 }
 
 func TestResolveDownloadAndCache(t *testing.T) {
+	t.Parallel()
 	content, sum := testContent()
 	srv, hits, _ := zooServer(t, content)
 	dir := t.TempDir()
@@ -75,6 +76,7 @@ func TestResolveDownloadAndCache(t *testing.T) {
 }
 
 func TestResolveResume(t *testing.T) {
+	t.Parallel()
 	content, sum := testContent()
 	srv, hits, lastRange := zooServer(t, content)
 	dir := t.TempDir()
@@ -97,6 +99,7 @@ func TestResolveResume(t *testing.T) {
 }
 
 func TestResolveChecksumAndOffline(t *testing.T) {
+	t.Parallel()
 	content, _ := testContent()
 	srv, _, _ := zooServer(t, content)
 	dir := t.TempDir()
@@ -129,6 +132,7 @@ func TestResolveChecksumAndOffline(t *testing.T) {
 }
 
 func TestZooTable(t *testing.T) {
+	t.Parallel()
 	names := backbone.ZooNames()
 	for _, want := range []string{"efficientnet-lite4", "mobilenetv2", "resnet50", "squeezenet"} {
 		if backbone.LookupZoo(want) == nil {

@@ -90,6 +90,7 @@ func mixedFolder(t testing.TB) (string, map[string]string) {
 }
 
 func TestInspectMixedFolder(t *testing.T) {
+	t.Parallel()
 	p, wantBad := mixedFolder(t)
 	d, err := Load(p, Options{ImagesDir: filepath.Join(filepath.Dir(p), "imgs")})
 	if err != nil {
@@ -156,6 +157,7 @@ func TestInspectMixedFolder(t *testing.T) {
 }
 
 func TestCheckImagesCancelled(t *testing.T) {
+	t.Parallel()
 	p, _ := mixedFolder(t)
 	d, err := Load(p, Options{})
 	if err != nil {

@@ -47,6 +47,7 @@ func truthString(d *Dataset) string {
 }
 
 func TestMIMLBothLayoutsIdentical(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/miml-scenes")
 	list, err := Load(filepath.Join(dir, "labels_list.csv"), Options{})
 	if err != nil {
@@ -88,6 +89,7 @@ func TestMIMLBothLayoutsIdentical(t *testing.T) {
 }
 
 func TestCOCOMini(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/coco-mini")
 	tr, err := Load(filepath.Join(dir, "annotations", "instances_train2017.json"), Options{})
 	if err != nil {
@@ -135,6 +137,7 @@ func TestCOCOMini(t *testing.T) {
 }
 
 func TestCSVVariants(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, content string
 		opt           Options
@@ -178,6 +181,7 @@ func TestCSVVariants(t *testing.T) {
 }
 
 func TestCSVErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, content string
 		opt           Options
@@ -215,6 +219,7 @@ func TestCSVErrors(t *testing.T) {
 }
 
 func TestCOCOErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, content, msg string }{
 		{"syntax", "{\"images\": [\n{\"id\": 1,}\n]}", ":2: "},
 		{"type", "{\"images\": [{\"id\": \"x\"}], \"categories\": []}", ":1: "},
@@ -271,6 +276,7 @@ func makeVOC(t *testing.T) string {
 }
 
 func TestVOC(t *testing.T) {
+	t.Parallel()
 	root := makeVOC(t)
 	// Given the devkit folder, Load finds the single VOC root below it.
 	d, err := Load(filepath.Dir(root), Options{})
@@ -330,6 +336,7 @@ func TestVOC(t *testing.T) {
 }
 
 func TestLoadUnknownFormat(t *testing.T) {
+	t.Parallel()
 	if _, err := Load(t.TempDir(), Options{}); !IsBadInput(err) {
 		t.Fatalf("plain directory: %v", err)
 	}
@@ -343,6 +350,7 @@ func TestLoadUnknownFormat(t *testing.T) {
 // truth values, a CSV round trip that preserves labels and truth, and a split that
 // partitions the samples.
 func TestReaderConformance(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sources := map[string]string{
 		"csv-list":   writeFile(t, filepath.Join(dir, "list.csv"), "image,labels\na.jpg,\"x,y z\"\nb.jpg,y z\nc.jpg,\nd.jpg,x\n"),

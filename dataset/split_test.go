@@ -57,6 +57,7 @@ func checkPartition(t *testing.T, parts [][]int, n int) {
 }
 
 func TestIterativeStratifyDeterministicAndStratified(t *testing.T) {
+	t.Parallel()
 	d := synthDataset(2000, 8, 3)
 	ratios := []float64{0.8, 0.1, 0.1}
 	a, err := IterativeStratify(d, ratios, 42)
@@ -124,6 +125,7 @@ func randomSplit(n int, ratios []float64, seed uint64) [][]int {
 }
 
 func TestIterativeStratifyEdgeCases(t *testing.T) {
+	t.Parallel()
 	d := synthDataset(10, 3, 1)
 	for _, bad := range [][]float64{nil, {0.5, 0}, {1, -1}} {
 		if _, err := IterativeStratify(d, bad, 1); err == nil {
@@ -142,6 +144,7 @@ func TestIterativeStratifyEdgeCases(t *testing.T) {
 }
 
 func TestStratifyMIML(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/miml-scenes")
 	d, err := Load(filepath.Join(dir, "labels_onehot.csv"), Options{})
 	if err != nil {
@@ -171,6 +174,7 @@ func TestStratifyMIML(t *testing.T) {
 }
 
 func TestWriteCSVRoundTrip(t *testing.T) {
+	t.Parallel()
 	d := &Dataset{Labels: []string{"cat", "big dog", "a,b"}, Samples: []Sample{
 		{Image: "x.jpg", Truth: []int8{1, 0, -1}},
 		{Image: "sub/y z.png", Truth: []int8{0, 1, 1}},

@@ -112,6 +112,7 @@ func mustExtract(t *testing.T, eng *meanEngine, paths []string, opt featcache.Ex
 }
 
 func TestExtractCachesAndReportsBadImages(t *testing.T) {
+	t.Parallel()
 	paths := makeImages(t, 10)
 	c, err := featcache.Open(t.TempDir())
 	if err != nil {
@@ -159,6 +160,7 @@ func TestExtractCachesAndReportsBadImages(t *testing.T) {
 }
 
 func TestExtractStrict(t *testing.T) {
+	t.Parallel()
 	paths := makeImages(t, 3)
 	_, err := featcache.Extract(context.Background(), &meanEngine{}, fakeBackbone(), paths, featcache.ExtractOptions{Strict: true})
 	if !errors.Is(err, featcache.ErrBadImage) {
@@ -176,6 +178,7 @@ func TestExtractStrict(t *testing.T) {
 }
 
 func TestExtractShapeMismatch(t *testing.T) {
+	t.Parallel()
 	b := fakeBackbone()
 	b.Spec.Width = 16
 	if _, err := featcache.Extract(context.Background(), &meanEngine{}, b, nil, featcache.ExtractOptions{}); err == nil {
@@ -186,6 +189,7 @@ func TestExtractShapeMismatch(t *testing.T) {
 // TestExtractCancelledThenResumed: a run cancelled after two batches keeps what it
 // finished; the resumed run extracts only the rest, and the features equal a clean run.
 func TestExtractCancelledThenResumed(t *testing.T) {
+	t.Parallel()
 	paths := makeImages(t, 12)[:12]
 	clean := mustExtract(t, &meanEngine{}, paths, featcache.ExtractOptions{BatchSize: 3})
 
@@ -269,6 +273,7 @@ func TestExtractKilledThenResumed(t *testing.T) {
 // TestExtractConcurrent: two extractions into the same cache directory at once (as two
 // processes would, through separate Cache values) agree, and leave a complete cache.
 func TestExtractConcurrent(t *testing.T) {
+	t.Parallel()
 	paths := makeImages(t, 16)[:16]
 	dir := t.TempDir()
 	var wg sync.WaitGroup

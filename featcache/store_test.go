@@ -14,6 +14,7 @@ import (
 var testKey = ModelKey{BackboneSHA256: "abc", FeatureNode: "fire9/concat", Spec: imageio.ImageNetSpec()}
 
 func TestStoreRoundTrip(t *testing.T) {
+	t.Parallel()
 	c, err := Open(filepath.Join(t.TempDir(), "a", "b"))
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestKeyID(t *testing.T) {
+	t.Parallel()
 	ids := map[string]bool{testKey.ID(): true}
 	k := testKey
 	k.FeatureNode = "other"
@@ -92,6 +94,7 @@ func TestDefaultDir(t *testing.T) {
 // TestNPYMatchesNumPy: WriteNPY produces the bytes numpy.save does, and ReadNPY reads
 // numpy's files (testdata/make_npy.py).
 func TestNPYMatchesNumPy(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		file       string
 		data       []float32
@@ -140,6 +143,7 @@ func TestNPYMatchesNumPy(t *testing.T) {
 }
 
 func TestDecodeNPYErrors(t *testing.T) {
+	t.Parallel()
 	good, _ := os.ReadFile(filepath.Join("testdata", "ref_2x3.npy"))
 	bad := map[string][]byte{
 		"empty":     nil,

@@ -11,7 +11,7 @@ import (
 // Split a backbone's feature graph so that its last block trains: the prefix runs in an
 // inference engine, the tail (and the head) in GoMLX.
 func ExampleSplitModel() {
-	b, err := backbone.Load("../demo/backbone.onnx", backbone.Options{})
+	b, err := backbone.Load("../internal/demo/backbone.onnx", backbone.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 // graph gives the same probabilities in ONNX Runtime, in the pure-Go engine and in the
 // training graph (ORT prefix + GoMLX tail + head), to 1e-4, on real MIML photos.
 func TestExportMatchesTrainingGraph(t *testing.T) {
+	t.Parallel()
 	lib := sharedtest.ORTLib(t)
 	fb, fm := finetune.SqueezeFeaturesForTest(t)
 	data := sharedtest.Dir(t, "data/miml-scenes")

@@ -31,6 +31,7 @@ func maxAbsDiff(a, b []float32) float64 {
 }
 
 func TestBlocksDemo(t *testing.T) {
+	t.Parallel()
 	fb, _ := demoFeatures(t)
 	bl := fb.Blocks()
 	var names []string
@@ -80,11 +81,12 @@ func mustFeature(t *testing.T) []byte {
 // the pure-Go engine after the tail's weights changed, that training steps lower the
 // loss, and that batch-norm statistics stay frozen.
 func TestTailMatchesGraph(t *testing.T) {
+	t.Parallel()
 	for _, fx := range []struct {
 		path string
 		cuts []string
 		bns  int
-	}{{"../demo/backbone.onnx", []string{"1", "2", "all"}, 0}, {"testdata/bn_cnn.onnx", []string{"1", "all"}, 1}} {
+	}{{"../internal/demo/backbone.onnx", []string{"1", "2", "all"}, 0}, {"testdata/bn_cnn.onnx", []string{"1", "all"}, 1}} {
 		t.Run(filepath.Base(fx.path), func(t *testing.T) { testTailMatchesGraph(t, fx.path, fx.cuts, fx.bns) })
 	}
 }
@@ -220,6 +222,7 @@ func testTailMatchesGraph(t *testing.T, path string, cuts []string, bns int) {
 }
 
 func TestLearningRate(t *testing.T) {
+	t.Parallel()
 	if LearningRate(0, 10, 4) != 0.25 || LearningRate(3, 10, 4) != 1 {
 		t.Errorf("warmup: %v %v", LearningRate(0, 10, 4), LearningRate(3, 10, 4))
 	}
@@ -232,6 +235,7 @@ func TestLearningRate(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +253,7 @@ func TestConfigValidate(t *testing.T) {
 // running statistics towards them (ONNX momentum 0.9, unbiased variance), checked
 // against the statistics of the convolution output computed by the pure-Go engine.
 func TestTrainBN(t *testing.T) {
+	t.Parallel()
 	fb, fm := loadFeatures(t, "testdata/bn_cnn.onnx")
 	rng := rand.New(rand.NewPCG(5, 6))
 	const n = 4

@@ -31,7 +31,7 @@ func loadFeatures(t testing.TB, path string) (*backbone.Backbone, []byte) {
 // demoFeatures loads the repository's small residual CNN (24×24 input, strided and
 // padded convolutions, residual adds) as a feature model.
 func demoFeatures(t testing.TB) (*backbone.Backbone, []byte) {
-	return loadFeatures(t, "../demo/backbone.onnx")
+	return loadFeatures(t, "../internal/demo/backbone.onnx")
 }
 
 // SqueezeFeaturesForTest loads the shared SqueezeNet 1.1's feature graph as a bundle

@@ -17,6 +17,7 @@ import (
 // (the last block) fine-tuned with the head for two epochs on cached fire8 activations.
 // The fine-tuned model must beat the probe's test mAP. A few minutes on two cores.
 func TestFineTuneBeatsProbe(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("fine-tuning run skipped in -short mode")
 	}

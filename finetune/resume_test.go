@@ -44,6 +44,7 @@ func smallRun(t *testing.T) ([]byte, imageio.Spec, head.Params, finetune.Data, a
 // ends with exactly the weights of an uninterrupted run (tail weights, AdamW moments and
 // the schedule position are all in the checkpoint).
 func TestResume(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipped in -short mode")
 	}
@@ -90,6 +91,7 @@ func TestResume(t *testing.T) {
 // TestAugmentedViews: with augmentation, every epoch runs the prefix on fresh views
 // (two per image here) and trains on them.
 func TestAugmentedViews(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipped in -short mode")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/hparams"
+	"github.com/multilabel/multilabel/internal/loop"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -56,7 +57,9 @@ type Config struct {
 	// dropped (batch statistics of a padded batch would be wrong).
 	TrainBN bool   `json:"train_bn,omitempty"`
 	Seed    uint64 `json:"seed"`
-	// Backend is the GoMLX backend of the training graph: "go" (default) or "xla".
+	// Backend is the GoMLX backend of the training graph: "auto" (the default, also for
+	// ""; XLA when its plugin is found in a cgo build, else pure Go), "go" or "xla"
+	// (see ParseBackend and the Backend* constants).
 	Backend string `json:"backend,omitempty"`
 	// Checkpoint, when set, is written (temp + rename) after every epoch; Resume
 	// continues from it when it exists.
@@ -335,20 +338,17 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 
 	var ck *checkpoint
 	if cfg.Resume {
-		ck, err = loadCheckpoint(cfg.Checkpoint)
-		switch {
-		case err == nil:
-			if ck.Fingerprint != fp {
-				return nil, fmt.Errorf("finetune: checkpoint %s comes from another configuration or data set; remove it or drop --resume", cfg.Checkpoint)
-			}
+		var ok bool
+		ck, ok, err = loop.Resume("finetune", cfg.Checkpoint, loadCheckpoint, errNoCheckpoint,
+			func(c *checkpoint) uint64 { return c.Fingerprint }, fp)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			if err := ck.check(net); err != nil {
 				return nil, fmt.Errorf("finetune: checkpoint %s: %w", cfg.Checkpoint, err)
 			}
 			res.Resumed = true
-		case errors.Is(err, errNoCheckpoint):
-			ck = nil
-		default:
-			return nil, err
 		}
 	}
 	if ck == nil {
@@ -372,88 +372,99 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 	xb := make([]float32, batch*net.inLen)
 	yb := make([]float32, batch*h.Out)
 	mb := make([]float32, batch*h.Out)
-	for ck.Epoch < cfg.Epochs && !ck.Stopped {
-		epoch := ck.Epoch + 1
-		start := time.Now()
-		var prefixSec, stepSec, lossSum float64
-		var lossN, imgs int
-		var lrH, lrT float64
-		for v := 0; v < cfg.Views; v++ {
-			x, ok := trX, trOK
-			if cfg.Augment != nil {
-				tp := time.Now()
-				if x, ok, err = pre.run(ctx, data.Train, cfg.Augment, cfg.Seed, (epoch-1)*cfg.Views+v, nil, ""); err != nil {
-					return nil, err
+	// The shared epoch loop keeps the selection bookkeeping, starting from epoch 0 (the
+	// head trained on frozen features) as the best so far; the checkpoint mirrors it.
+	// Without a validation set every epoch counts as the best (the last one is kept).
+	ls := loop.State{Epoch: ck.Epoch, HasBest: true, BestEpoch: ck.BestEpoch, BestScore: ck.BestMAP,
+		SinceBest: ck.SinceBest, Stopped: ck.Stopped}
+	var e Epoch
+	err = loop.Run(ctx, loop.Config{Epochs: cfg.Epochs, Patience: cfg.Patience, UnscoredIsBest: true}, &ls, loop.Hooks{
+		Epoch: func(ctx context.Context, epoch int) (loop.Score, error) {
+			start := time.Now()
+			var prefixSec, stepSec, lossSum float64
+			var lossN, imgs int
+			var lrH, lrT float64
+			for v := 0; v < cfg.Views; v++ {
+				x, ok := trX, trOK
+				if cfg.Augment != nil {
+					tp := time.Now()
+					var err error
+					if x, ok, err = pre.run(ctx, data.Train, cfg.Augment, cfg.Seed, (epoch-1)*cfg.Views+v, nil, ""); err != nil {
+						return loop.Score{}, err
+					}
+					prefixSec += time.Since(tp).Seconds()
 				}
-				prefixSec += time.Since(tp).Seconds()
+				perm := rand.New(rand.NewPCG(cfg.Seed, uint64((epoch-1)*cfg.Views+v))).Perm(n)
+				var idx []int
+				for _, i := range perm {
+					if ok[i] {
+						idx = append(idx, i)
+					}
+				}
+				if cfg.TrainBN && sp.BatchNorms > 0 {
+					idx = idx[:len(idx)/batch*batch]
+				}
+				for lo := 0; lo < len(idx); lo += batch {
+					if err := ctx.Err(); err != nil {
+						return loop.Score{}, err
+					}
+					rows := idx[lo:min(lo+batch, len(idx))]
+					for r, i := range rows {
+						copy(xb[r*net.inLen:(r+1)*net.inLen], x[i*net.inLen:(i+1)*net.inLen])
+						copy(yb[r*h.Out:(r+1)*h.Out], trY[i*h.Out:(i+1)*h.Out])
+						copy(mb[r*h.Out:(r+1)*h.Out], trM[i*h.Out:(i+1)*h.Out])
+					}
+					k := len(rows)
+					mult := LearningRate(st.Step, total, warmup)
+					lrH, lrT = cfg.LR*mult, cfg.LR*cfg.TailFactor*mult
+					ts := time.Now()
+					l, err := net.Step(st, xb[:k*net.inLen], yb[:k*h.Out], mb[:k*h.Out], posw, k, lrT, lrH)
+					if err != nil {
+						return loop.Score{}, fmt.Errorf("finetune: epoch %d: %w", epoch, err)
+					}
+					stepSec += time.Since(ts).Seconds()
+					lossSum += l * float64(k)
+					lossN += k
+					imgs += k
+					bar.Add(1)
+				}
 			}
-			perm := rand.New(rand.NewPCG(cfg.Seed, uint64((epoch-1)*cfg.Views+v))).Perm(n)
-			var idx []int
-			for _, i := range perm {
-				if ok[i] {
-					idx = append(idx, i)
-				}
+			m, err := evaluate(st)
+			if err != nil {
+				return loop.Score{}, err
 			}
-			if cfg.TrainBN && sp.BatchNorms > 0 {
-				idx = idx[:len(idx)/batch*batch]
+			e = Epoch{Epoch: epoch, ValMAP: m, LRHead: lrH, LRTail: lrT, PrefixSeconds: prefixSec,
+				Seconds: time.Since(start).Seconds()}
+			if lossN > 0 {
+				e.TrainLoss = lossSum / float64(lossN)
 			}
-			for lo := 0; lo < len(idx); lo += batch {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				rows := idx[lo:min(lo+batch, len(idx))]
-				for r, i := range rows {
-					copy(xb[r*net.inLen:(r+1)*net.inLen], x[i*net.inLen:(i+1)*net.inLen])
-					copy(yb[r*h.Out:(r+1)*h.Out], trY[i*h.Out:(i+1)*h.Out])
-					copy(mb[r*h.Out:(r+1)*h.Out], trM[i*h.Out:(i+1)*h.Out])
-				}
-				k := len(rows)
-				mult := LearningRate(st.Step, total, warmup)
-				lrH, lrT = cfg.LR*mult, cfg.LR*cfg.TailFactor*mult
-				ts := time.Now()
-				l, err := net.Step(st, xb[:k*net.inLen], yb[:k*h.Out], mb[:k*h.Out], posw, k, lrT, lrH)
-				if err != nil {
-					return nil, fmt.Errorf("finetune: epoch %d: %w", epoch, err)
-				}
-				stepSec += time.Since(ts).Seconds()
-				lossSum += l * float64(k)
-				lossN += k
-				imgs += k
-				bar.Add(1)
+			if stepSec > 0 {
+				e.ImagesPerSec = float64(imgs) / stepSec
 			}
-		}
-		m, err := evaluate(st)
-		if err != nil {
-			return nil, err
-		}
-		e := Epoch{Epoch: epoch, ValMAP: m, LRHead: lrH, LRTail: lrT, PrefixSeconds: prefixSec,
-			Seconds: time.Since(start).Seconds()}
-		if lossN > 0 {
-			e.TrainLoss = lossSum / float64(lossN)
-		}
-		if stepSec > 0 {
-			e.ImagesPerSec = float64(imgs) / stepSec
-		}
-		if m > ck.BestMAP || len(vaY) == 0 {
-			ck.Best, ck.BestMAP, ck.BestEpoch, ck.SinceBest = cloneState(st), m, epoch, 0
+			return loop.Score{Value: m, OK: len(vaY) > 0}, nil
+		},
+		Best: func(epoch int) error {
+			ck.Best = cloneState(st)
 			e.Best = true
-		} else {
-			ck.SinceBest++
-			if cfg.Patience > 0 && ck.SinceBest >= cfg.Patience {
-				ck.Stopped = true
+			return nil
+		},
+		End: func(epoch int, best bool, ls loop.State) error {
+			ck.Epoch, ck.BestEpoch, ck.BestMAP, ck.SinceBest, ck.Stopped = ls.Epoch, ls.BestEpoch, ls.BestScore, ls.SinceBest, ls.Stopped
+			ck.History = append(ck.History, e)
+			bar.SetExtra(fmt.Sprintf("epoch %d loss %.4f val mAP %.4f", epoch, e.TrainLoss, e.ValMAP))
+			if cfg.Checkpoint != "" {
+				if err := saveCheckpoint(cfg.Checkpoint, ck); err != nil {
+					return err
+				}
 			}
-		}
-		ck.History = append(ck.History, e)
-		ck.Epoch = epoch
-		bar.SetExtra(fmt.Sprintf("epoch %d loss %.4f val mAP %.4f", epoch, e.TrainLoss, m))
-		if cfg.Checkpoint != "" {
-			if err := saveCheckpoint(cfg.Checkpoint, ck); err != nil {
-				return nil, err
+			if opt.OnEpoch != nil {
+				opt.OnEpoch(e)
 			}
-		}
-		if opt.OnEpoch != nil {
-			opt.OnEpoch(e)
-		}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	bar.Finish()
 	res.History, res.BestEpoch, res.BestValMAP = ck.History, ck.BestEpoch, ck.BestMAP

@@ -34,6 +34,7 @@ func randomHead(t *testing.T, kind string) *Params {
 
 // The pure-Go forward equals the GoMLX graph forward.
 func TestLogitsMatchGraph(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{Linear, MLP} {
 		p := randomHead(t, kind)
 		n := 9
@@ -71,6 +72,7 @@ func TestLogitsMatchGraph(t *testing.T) {
 }
 
 func TestJSONRoundTrip(t *testing.T) {
+	t.Parallel()
 	p := randomHead(t, MLP)
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -96,6 +98,7 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	if _, err := New("cnn", 3, 0, 2, 0); err == nil {
 		t.Error("New accepted an unknown kind")
 	}

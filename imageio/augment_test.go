@@ -6,6 +6,7 @@ import (
 )
 
 func TestAugmentDeterministic(t *testing.T) {
+	t.Parallel()
 	img := synthetic(301, 203)
 	s := Spec{Width: 40, Height: 32, Resize: ResizeShorterCrop, ChannelOrder: "RGB", Scale: 1,
 		Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Layout: "NCHW"}
@@ -29,6 +30,7 @@ func TestAugmentDeterministic(t *testing.T) {
 }
 
 func TestAugmentFlipAndCutout(t *testing.T) {
+	t.Parallel()
 	img := synthetic(120, 90)
 	for _, layout := range []string{"NCHW", "NHWC"} {
 		s := Spec{Width: 30, Height: 20, Resize: ResizeSquish, ChannelOrder: "BGR", Scale: 255, Layout: layout}
@@ -68,6 +70,7 @@ func TestAugmentFlipAndCutout(t *testing.T) {
 }
 
 func TestCropBox(t *testing.T) {
+	t.Parallel()
 	a := Augment{Scale: [2]float64{0.08, 1}, Ratio: [2]float64{3.0 / 4, 4.0 / 3}}
 	for i := range 500 {
 		w, h := 50+i%300, 40+(i*7)%200
@@ -84,6 +87,7 @@ func TestCropBox(t *testing.T) {
 }
 
 func TestJitterRange(t *testing.T) {
+	t.Parallel()
 	img := synthetic(64, 48)
 	s := Spec{Width: 32, Height: 24, Resize: ResizeSquish, ChannelOrder: "RGB", Scale: 255, Layout: "NHWC"}
 	dst := make([]float32, s.TensorLen())

@@ -93,6 +93,7 @@ func pngBytes(t testing.TB, img image.Image) []byte {
 }
 
 func TestDecodeFormats(t *testing.T) {
+	t.Parallel()
 	q := quadrants()
 	std := [4][3]float32{red, green, blue, white}
 	gray := image.NewGray(q.Bounds())
@@ -200,6 +201,7 @@ func exifJPEG(jpg []byte, orientation int, bo binary.ByteOrder) []byte {
 }
 
 func TestExifOrientation(t *testing.T) {
+	t.Parallel()
 	R, G, B, W := red, green, blue, white
 	// Displayed quadrants (TL, TR, BL, BR) for each orientation of the stored picture
 	// R G / B W, from the EXIF definitions of the 0th row and column.
@@ -294,6 +296,7 @@ func TestBombRefusedCheaply(t *testing.T) {
 }
 
 func TestBadFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	jb := jpegBytes(t, quadrants())
 	files := map[string][]byte{

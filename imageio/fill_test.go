@@ -84,6 +84,7 @@ func diffStats(got []float32, want []uint8) (mean, maxd float64) {
 // passes, Fill keeps float32, so differences of up to about one level are expected;
 // measured: mean abs difference 0.27–0.30 levels, max 1.0 (of 255; 0 for an identity resize).
 func TestFillMatchesPillow(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name          string
 		sw, sh        int
@@ -137,6 +138,7 @@ func pillowPython() string {
 // testdata/miml_ref.json). Differences include the JPEG decoders' (IDCT, chroma
 // upsampling) as well as the resize's; measured: mean abs diff 0.33–0.41 levels, max 2.7.
 func TestFillMIMLMatchesPillow(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/miml-scenes/images")
 	s := rawSpec(224, 224, ResizeShorterCrop, 224)
 	var ref struct {
@@ -196,6 +198,7 @@ open(sys.argv[2], "wb").write(r.crop((l, t, l + 224, t + 224)).tobytes())
 }
 
 func TestFillNormalizationAndLayout(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 9, 7))
 	for i := 0; i < len(img.Pix); i += 4 {
 		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 200, 100, 50, 255
@@ -229,6 +232,7 @@ func TestFillNormalizationAndLayout(t *testing.T) {
 // A sub-image (odd origin, so chroma samples are shared with pixels outside it) reads
 // the same pixels as the full image, away from its edges.
 func TestFillSubImage(t *testing.T) {
+	t.Parallel()
 	full, err := DecodeBytes(jpegBytes(t, synthetic(64, 48)), DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +280,7 @@ func TestFillAllocs(t *testing.T) {
 
 // A strong downscale (a filter over 200 taps wide) of a ramp gives the ramp's averages.
 func TestFillStrongDownscale(t *testing.T) {
+	t.Parallel()
 	img := image.NewGray(image.Rect(0, 0, 4100, 90))
 	for x := 0; x < 4100; x++ {
 		for y := 0; y < 90; y++ {

@@ -45,6 +45,7 @@ func loaderFiles(t *testing.T, n int) (paths []string, bad map[int]error) {
 }
 
 func TestLoaderOrderAndBadItems(t *testing.T) {
+	t.Parallel()
 	paths, bad := loaderFiles(t, 17)
 	s := Spec{Width: 8, Height: 6, Resize: ResizeShorterCrop, ChannelOrder: "RGB", Scale: 255, Layout: "NCHW"}
 	tl := s.TensorLen()
@@ -139,6 +140,7 @@ func TestLoaderCancel(t *testing.T) {
 }
 
 func TestLoaderEarlyCloseAndBadSpec(t *testing.T) {
+	t.Parallel()
 	paths, _ := loaderFiles(t, 17)
 	l := NewLoader(context.Background(), paths, Spec{Width: 8, Height: 6, Resize: ResizeSquish, ChannelOrder: "RGB", Scale: 1, Layout: "NCHW"}, LoaderOptions{})
 	l.Close() // without reading anything: must not hang

@@ -66,6 +66,7 @@ func lossAndGrad(t *testing.T, cfg Config, logits, targets, mask []float32, n, c
 }
 
 func TestAgainstPyTorch(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join("testdata", "losses.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +97,7 @@ func TestAgainstPyTorch(t *testing.T) {
 }
 
 func TestNoKnownEntries(t *testing.T) {
+	t.Parallel()
 	for _, kind := range Kinds {
 		cfg := Defaults(kind)
 		if kind == Weighted {
@@ -115,6 +117,7 @@ func TestNoKnownEntries(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	bad := []Config{
 		{}, {Kind: "hinge"}, {Kind: Focal, Gamma: -1}, {Kind: Focal, Alpha: 2},
 		{Kind: ASL, Clip: 1}, {Kind: ASL, GammaNeg: math.NaN()}, {Kind: Weighted, PosWeight: []float32{1}},
@@ -133,6 +136,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestPosWeights(t *testing.T) {
+	t.Parallel()
 	labels := [][]int8{{1, 0, -1}, {0, 0, -1}, {0, 0, 1}, {0, 1, -1}, {0, 0, 0}}
 	w := PosWeights(labels, 3, 3)
 	want := []float32{3, 3, 1} // 4/1 clipped to 3; 4/1 -> 3; 1/1 -> 1
@@ -147,6 +151,7 @@ func TestPosWeights(t *testing.T) {
 }
 
 func TestTargetsAndMask(t *testing.T) {
+	t.Parallel()
 	y, m := TargetsAndMask([][]int8{{1, 0, -1}, {0}}, 3)
 	wy, wm := []float32{1, 0, 0, 0, 0, 0}, []float32{1, 1, 0, 1, 0, 0}
 	for i := range wy {

@@ -60,6 +60,7 @@ func toF32(m [][]float64) [][]float32 {
 // TestReference checks every figure of the scikit-learn reference (testdata/
 // gen_reference.py) to 1e-9, through the JSON form so the key names are checked too.
 func TestReference(t *testing.T) {
+	t.Parallel()
 	defer func(v int) { directMaxPos = v }(directMaxPos)
 	for _, direct := range []int{8, 0} { // both ranking paths of the example-based metrics
 		directMaxPos = direct
@@ -132,6 +133,7 @@ func compare(t *testing.T, path string, want, got any) int {
 }
 
 func TestWeightedAPReference(t *testing.T) {
+	t.Parallel()
 	for k, c := range loadRef(t).WeightedAP {
 		s := make([]float32, len(c.Scores))
 		for i, v := range c.Scores {
@@ -150,6 +152,7 @@ func TestWeightedAPReference(t *testing.T) {
 }
 
 func TestAveragePrecisionTies(t *testing.T) {
+	t.Parallel()
 	// All scores equal: AP is the prevalence, whatever the order.
 	ap, ok := AveragePrecision([]float32{0.5, 0.5, 0.5, 0.5}, []int8{1, 0, 0, 1})
 	if !ok || ap != 0.5 {
@@ -172,6 +175,7 @@ func TestAveragePrecisionTies(t *testing.T) {
 }
 
 func TestMeanAPNoPositives(t *testing.T) {
+	t.Parallel()
 	m, per, ok := MeanAP([][]float32{{0.2, 0.9}, {0.7, 0.1}}, [][]int8{{1, 0}, {0, 0}})
 	if m != 0.5 || per[0] != 0.5 || !ok[0] || ok[1] {
 		t.Errorf("MeanAP = %v %v %v", m, per, ok)
@@ -191,6 +195,7 @@ func TestMeanAPNoPositives(t *testing.T) {
 }
 
 func TestEvaluateBadInput(t *testing.T) {
+	t.Parallel()
 	labels := []string{"a", "b"}
 	for _, c := range []struct {
 		s [][]float32
@@ -229,6 +234,7 @@ func randomData(n, nl int, prevalence float64, seed uint64) ([][]float32, [][]in
 }
 
 func TestTuneThresholds(t *testing.T) {
+	t.Parallel()
 	s, tr := randomData(400, 4, 0.2, 7)
 	th, err := TuneThresholds(s, tr, TuneOptions{MinPositives: 5})
 	if err != nil {
@@ -274,6 +280,7 @@ func TestTuneThresholds(t *testing.T) {
 }
 
 func TestBootstrapMAP(t *testing.T) {
+	t.Parallel()
 	s, tr := randomData(300, 5, 0.2, 3)
 	m, _, _ := MeanAP(s, tr)
 	lo, hi, err := BootstrapMAP(s, tr, 200, 42, 0.95)
@@ -297,6 +304,7 @@ func TestBootstrapMAP(t *testing.T) {
 }
 
 func TestF1Curve(t *testing.T) {
+	t.Parallel()
 	s, tr := randomData(200, 3, 0.3, 5)
 	labels := []string{"a", "b", "c"}
 	grid := []float64{0.2, 0.5, 0.8}
@@ -313,6 +321,7 @@ func TestF1Curve(t *testing.T) {
 }
 
 func TestPRCurve(t *testing.T) {
+	t.Parallel()
 	pts := PRCurve([]float32{0.9, 0.8, 0.8, 0.1}, []int8{1, 0, 1, 0})
 	want := []PRPoint{{float64(float32(0.9)), 1, 0.5}, {float64(float32(0.8)), 2.0 / 3, 1}, {float64(float32(0.1)), 0.5, 1}}
 	if fmt.Sprint(pts) != fmt.Sprint(want) {

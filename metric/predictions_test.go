@@ -7,6 +7,7 @@ import (
 )
 
 func TestReadPredictionsCSV(t *testing.T) {
+	t.Parallel()
 	in := "\ufeffimage, traffic light ,dog\nimgs/a.jpg,0.25,1\n b.jpg , 0 ,0.5\n"
 	p, err := ReadPredictionsCSV(strings.NewReader(in), "p.csv")
 	if err != nil {
@@ -21,6 +22,7 @@ func TestReadPredictionsCSV(t *testing.T) {
 }
 
 func TestReadPredictionsCSVErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{"", "empty file"},
 		{"file,a\nx,0.1\n", "wrong header"},
@@ -44,6 +46,7 @@ func TestReadPredictionsCSVErrors(t *testing.T) {
 }
 
 func TestAlign(t *testing.T) {
+	t.Parallel()
 	p, err := ReadPredictionsCSV(strings.NewReader("image,b,a\nx/1.jpg,0.1,0.2\n2.jpg,0.3,0.4\nz/3.jpg,0.5,0.6\n"), "p.csv")
 	if err != nil {
 		t.Fatal(err)

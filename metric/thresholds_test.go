@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseThresholds(t *testing.T) {
+	t.Parallel()
 	labels := []string{"cat", "traffic light"}
 	for _, in := range []string{
 		`{"traffic light": 0.25, "cat": 0.75}`,

@@ -72,6 +72,7 @@ func testInput(t testing.TB, n, nl int) Input {
 }
 
 func TestBuildSelfContained(t *testing.T) {
+	t.Parallel()
 	page, err := Build(testInput(t, 200, 9))
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +100,7 @@ func TestBuildSelfContained(t *testing.T) {
 }
 
 func TestWriteAtomic(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "r")
 	p, err := Write(dir, testInput(t, 50, 4))
 	if err != nil {
@@ -159,6 +161,7 @@ type plotBox struct {
 // errors or blocked resources, every plot must have drawn shapes with a non-empty
 // bounding box, and every plot's area of a screenshot must hold more than a flat colour.
 func TestChromiumRender(t *testing.T) {
+	t.Parallel()
 	bin := chromium(t)
 	dir := t.TempDir()
 	p, err := Write(dir, testInput(t, 300, 12))

@@ -11,8 +11,20 @@
 //	POST /v1/reload    reload the model (token required when one is set).
 //	GET  /healthz      the process is up.
 //	GET  /readyz       a model is loaded and the queue has room.
-//	GET  /metrics      Prometheus text format.
+//	GET  /metrics      Prometheus metrics (github.com/prometheus/client_golang).
 //	GET  /             a page to drop an image and see its labels.
+//
+// Metrics: each Server has its own Prometheus registry (Server.Registry; never the global
+// default one), with the Go runtime (go_*) and process (process_*) collectors and
+//
+//	multilabel_http_requests_total{route,code}          counter
+//	multilabel_http_request_duration_seconds{route}     histogram
+//	multilabel_batch_size                               histogram, images per engine batch
+//	multilabel_errors_total{kind}                       counter, refused or failed requests
+//	multilabel_model_reloads_total                      counter, successful reloads
+//
+// The names are those of the earlier hand-written exporter; client_golang writes label
+// names in sorted order (code before route), which scrapers ignore.
 //
 // Every client mistake gets a 4xx JSON error {"error": ..., "kind": ...}; the server
 // never fetches URLs on a client's behalf.
@@ -39,6 +51,7 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Predictor is what the server needs from a model; *model.Model implements it.
@@ -195,6 +208,11 @@ func (s *Server) Swap(p Predictor) error {
 	return nil
 }
 
+// Registry returns the server's own Prometheus registry: the multilabel_* metrics plus
+// the Go runtime and process collectors, as served at GET /metrics. A program that
+// mounts Handler in a larger service can gather it alongside its own registry.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
 // Close stops the batcher of the current model after its queued work is done.
 func (s *Server) Close() {
 	if l := s.model.Load(); l != nil {
@@ -216,7 +234,7 @@ func (s *Server) ReloadNow(ctx context.Context) error {
 	if err := s.Swap(p); err != nil {
 		return err
 	}
-	s.metrics.reloads.Add(1)
+	s.metrics.reloads.Inc()
 	s.opt.Logger.Info("model reloaded", "id", p.Info()["id"])
 	return nil
 }

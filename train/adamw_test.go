@@ -16,6 +16,7 @@ import (
 // losses and final weights, with clipping, decoupled weight decay on weights only,
 // standardisation, and the bce, weighted and asl losses on both heads.
 func TestAdamWAgainstPyTorch(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join("testdata", "adamw.json"))
 	if err != nil {
 		t.Fatal(err)

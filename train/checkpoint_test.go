@@ -38,6 +38,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 }
 
 func TestTruncatedCheckpointRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const dim = 3
 	x, y := synthetic(20, dim, []float64{0.5, 0.3}, 0, 0, 1)

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/loop"
 	"github.com/multilabel/multilabel/internal/optim"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -484,6 +485,11 @@ type runState struct {
 	Stopped   bool
 }
 
+// stepBufs are the host buffers of one training batch, reused across steps.
+type stepBufs struct {
+	x, y, m, drop []float32
+}
+
 func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 	cfg := t.cfg
 	stepsPerEpoch := (t.n + t.batch - 1) / t.batch
@@ -491,12 +497,12 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 	var st runState
 	resumed := false
 	if cfg.Resume {
-		ck, err := loadCheckpoint(cfg.Checkpoint)
-		switch {
-		case err == nil:
-			if ck.Fingerprint != t.fingerprint {
-				return nil, fmt.Errorf("train: checkpoint %s comes from another configuration or data set; remove it or drop --resume", cfg.Checkpoint)
-			}
+		ck, ok, err := loop.Resume("train", cfg.Checkpoint, loadCheckpoint, errNoCheckpoint,
+			func(c *checkpoint) uint64 { return c.Fingerprint }, t.fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			for i, w := range ck.Params {
 				if len(w) != sizeOf(t.dims[i]) {
 					return nil, fmt.Errorf("train: checkpoint %s: weight %d has %d values, want %d", cfg.Checkpoint, i, len(w), sizeOf(t.dims[i]))
@@ -505,151 +511,68 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 			st = ck.State
 			t.setState(ck.Params, ck.Mom, ck.Vel, ck.EMA)
 			resumed = true
-		case errors.Is(err, errNoCheckpoint):
-			// Nothing to resume: start afresh.
-		default:
-			return nil, err
 		}
 	}
 
-	bx := make([]float32, t.batch*t.dim)
-	by := make([]float32, t.batch*t.classes)
-	bm := make([]float32, t.batch*t.classes)
-	var bd []float32
+	bufs := &stepBufs{
+		x: make([]float32, t.batch*t.dim),
+		y: make([]float32, t.batch*t.classes),
+		m: make([]float32, t.batch*t.classes),
+	}
 	if t.hasDropout {
-		bd = make([]float32, t.batch*t.cfg.Hidden)
+		bufs.drop = make([]float32, t.batch*t.cfg.Hidden)
 	}
-	for !st.Done && st.Epoch < cfg.Epochs {
-		epoch := st.Epoch + 1
-		start := time.Now()
-		perm := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Perm(t.n)
-		dropRng := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(epoch)))
-		var lossSum, knownSum float64
-		var lr float64
-		for b := 0; b < stepsPerEpoch; b++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			lo, hi := b*t.batch, min((b+1)*t.batch, t.n)
-			clear(bm)
-			clear(by)
-			clear(bx)
-			known := 0.0
-			for r, idx := range perm[lo:hi] {
-				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
-				copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
-				copy(bm[r*t.classes:(r+1)*t.classes], t.m[idx*t.classes:(idx+1)*t.classes])
-			}
-			for _, v := range bm {
-				known += float64(v)
-			}
-			lr = LearningRate(cfg, st.Step, total)
-			stepNo := float64(st.Step + 1)
-			emaDecay := math.Min(cfg.EMA, (1+float64(st.Step))/(10+float64(st.Step)))
-			args := []any{
-				tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim),
-				tensors.FromFlatDataAndDimensions(by, t.batch, t.classes),
-				tensors.FromFlatDataAndDimensions(bm, t.batch, t.classes),
-				t.posw,
-				float32(lr),
-				float32(1 - math.Pow(cfg.Beta1, stepNo)),
-				float32(1 - math.Pow(cfg.Beta2, stepNo)),
-				float32(emaDecay),
-			}
-			if t.hasDropout {
-				keep := float32(1 / (1 - cfg.Dropout))
-				for k := range bd {
-					if dropRng.Float64() < cfg.Dropout {
-						bd[k] = 0
-					} else {
-						bd[k] = keep
-					}
-				}
-				args = append(args, tensors.FromFlatDataAndDimensions(bd, t.batch, cfg.Hidden))
-			}
-			for _, group := range [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema} {
-				for _, x := range group {
-					args = append(args, x)
-				}
-			}
-			out, err := t.stepExec.Exec(args...)
-			if err != nil {
-				return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch, b+1, err)
-			}
-			t.freeBatch(args)
-			bl := float64(tensors.ToScalar[float32](out[0]))
-			if math.IsNaN(bl) || math.IsInf(bl, 0) {
-				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (try a lower learning rate)", epoch, b+1, bl)
-			}
-			lossSum += bl * known
-			knownSum += known
-			nw := t.nw()
-			old := [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema}
-			t.params, t.mom, t.vel = out[2:2+nw], out[2+nw:2+2*nw], out[2+2*nw:2+3*nw]
-			if t.hasEMA {
-				t.ema = out[2+3*nw : 2+4*nw]
-			}
-			for _, group := range old {
-				for _, x := range group {
-					x.MustFinalizeAll()
-				}
-			}
-			out[0].MustFinalizeAll()
-			out[1].MustFinalizeAll()
-			st.Step++
-			if cb.OnStep != nil {
-				cb.OnStep(st.Step, total)
-			}
-		}
-
-		e := Epoch{Epoch: epoch, LR: lr}
-		if knownSum > 0 {
-			e.TrainLoss = lossSum / knownSum
-		}
-		if t.nv > 0 {
+	// The shared epoch loop keeps the selection bookkeeping; runState (the checkpoint
+	// layout) mirrors it after every epoch.
+	ls := loop.State{Epoch: st.Epoch, HasBest: st.Best != nil, BestEpoch: st.BestEpoch, BestScore: st.BestMAP,
+		SinceBest: st.SinceBest, Stopped: st.Stopped}
+	var e Epoch
+	var start time.Time
+	var useEMA bool
+	err := loop.Run(ctx, loop.Config{Epochs: cfg.Epochs, Patience: cfg.Patience}, &ls, loop.Hooks{
+		Epoch: func(ctx context.Context, epoch int) (loop.Score, error) {
+			start = time.Now()
 			var err error
-			if e.ValLoss, e.ValMAP, err = t.evaluate(t.params); err != nil {
-				return nil, err
+			if e, err = t.trainEpoch(ctx, epoch, &st, total, bufs, cb); err != nil {
+				return loop.Score{}, err
 			}
-			e.ValLossEMA, e.ValMAPEMA = e.ValLoss, e.ValMAP
-			if t.hasEMA {
-				if e.ValLossEMA, e.ValMAPEMA, err = t.evaluate(t.ema); err != nil {
-					return nil, err
+			if t.nv == 0 {
+				return loop.Score{}, nil
+			}
+			var score float64
+			if score, useEMA, err = t.validate(&e); err != nil {
+				return loop.Score{}, err
+			}
+			return loop.Score{Value: score, OK: true}, nil
+		},
+		Best: func(epoch int) error {
+			w := t.params
+			if useEMA {
+				w = t.ema
+			}
+			h := t.headFrom(slicesOf(w))
+			st.Best, st.BestEMA = &h, useEMA
+			e.Best = true
+			return nil
+		},
+		End: func(epoch int, best bool, ls loop.State) error {
+			st.Epoch, st.BestEpoch, st.BestMAP, st.SinceBest, st.Stopped = ls.Epoch, ls.BestEpoch, ls.BestScore, ls.SinceBest, ls.Stopped
+			st.Done = ls.Done(cfg.Epochs)
+			e.Seconds = time.Since(start).Seconds()
+			st.History = append(st.History, e)
+			if cfg.Checkpoint != "" {
+				if err := t.saveCheckpoint(st); err != nil {
+					return err
 				}
 			}
-			score, useEMA := e.ValMAP, false
-			if t.hasEMA && e.ValMAPEMA > e.ValMAP {
-				score, useEMA = e.ValMAPEMA, true
+			if cb.OnEpoch != nil {
+				cb.OnEpoch(e)
 			}
-			if st.Best == nil || score > st.BestMAP {
-				w := t.params
-				if useEMA {
-					w = t.ema
-				}
-				h := t.headFrom(slicesOf(w))
-				st.Best, st.BestEpoch, st.BestMAP, st.BestEMA, st.SinceBest = &h, epoch, score, useEMA, 0
-				e.Best = true
-			} else {
-				st.SinceBest++
-			}
-			if cfg.Patience > 0 && st.SinceBest >= cfg.Patience {
-				st.Done, st.Stopped = true, true
-			}
-		}
-		st.Epoch = epoch
-		if st.Epoch >= cfg.Epochs {
-			st.Done = true
-		}
-		e.Seconds = time.Since(start).Seconds()
-		st.History = append(st.History, e)
-		if cfg.Checkpoint != "" {
-			if err := t.saveCheckpoint(st); err != nil {
-				return nil, err
-			}
-		}
-		if cb.OnEpoch != nil {
-			cb.OnEpoch(e)
-		}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	res := &Result{History: st.History, Steps: st.Step, Config: cfg, Loss: t.lc, Resumed: resumed,
@@ -664,4 +587,115 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 		res.Head, res.BestEpoch = t.headFrom(slicesOf(w)), st.Epoch
 	}
 	return res, nil
+}
+
+// trainEpoch runs the optimisation steps of epoch (1-based), advancing st.Step, and
+// returns the epoch's record with its training loss and last learning rate.
+func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total int, bufs *stepBufs, cb Callbacks) (Epoch, error) {
+	cfg := t.cfg
+	stepsPerEpoch := (t.n + t.batch - 1) / t.batch
+	bx, by, bm, bd := bufs.x, bufs.y, bufs.m, bufs.drop
+	perm := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Perm(t.n)
+	dropRng := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(epoch)))
+	var lossSum, knownSum float64
+	var lr float64
+	for b := 0; b < stepsPerEpoch; b++ {
+		if err := ctx.Err(); err != nil {
+			return Epoch{}, err
+		}
+		lo, hi := b*t.batch, min((b+1)*t.batch, t.n)
+		clear(bm)
+		clear(by)
+		clear(bx)
+		known := 0.0
+		for r, idx := range perm[lo:hi] {
+			copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
+			copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
+			copy(bm[r*t.classes:(r+1)*t.classes], t.m[idx*t.classes:(idx+1)*t.classes])
+		}
+		for _, v := range bm {
+			known += float64(v)
+		}
+		lr = LearningRate(cfg, st.Step, total)
+		stepNo := float64(st.Step + 1)
+		emaDecay := math.Min(cfg.EMA, (1+float64(st.Step))/(10+float64(st.Step)))
+		args := []any{
+			tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim),
+			tensors.FromFlatDataAndDimensions(by, t.batch, t.classes),
+			tensors.FromFlatDataAndDimensions(bm, t.batch, t.classes),
+			t.posw,
+			float32(lr),
+			float32(1 - math.Pow(cfg.Beta1, stepNo)),
+			float32(1 - math.Pow(cfg.Beta2, stepNo)),
+			float32(emaDecay),
+		}
+		if t.hasDropout {
+			keep := float32(1 / (1 - cfg.Dropout))
+			for k := range bd {
+				if dropRng.Float64() < cfg.Dropout {
+					bd[k] = 0
+				} else {
+					bd[k] = keep
+				}
+			}
+			args = append(args, tensors.FromFlatDataAndDimensions(bd, t.batch, cfg.Hidden))
+		}
+		for _, group := range [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema} {
+			for _, x := range group {
+				args = append(args, x)
+			}
+		}
+		out, err := t.stepExec.Exec(args...)
+		if err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", epoch, b+1, err)
+		}
+		t.freeBatch(args)
+		bl := float64(tensors.ToScalar[float32](out[0]))
+		if math.IsNaN(bl) || math.IsInf(bl, 0) {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d: loss is %v (try a lower learning rate)", epoch, b+1, bl)
+		}
+		lossSum += bl * known
+		knownSum += known
+		nw := t.nw()
+		old := [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema}
+		t.params, t.mom, t.vel = out[2:2+nw], out[2+nw:2+2*nw], out[2+2*nw:2+3*nw]
+		if t.hasEMA {
+			t.ema = out[2+3*nw : 2+4*nw]
+		}
+		for _, group := range old {
+			for _, x := range group {
+				x.MustFinalizeAll()
+			}
+		}
+		out[0].MustFinalizeAll()
+		out[1].MustFinalizeAll()
+		st.Step++
+		if cb.OnStep != nil {
+			cb.OnStep(st.Step, total)
+		}
+	}
+	e := Epoch{Epoch: epoch, LR: lr}
+	if knownSum > 0 {
+		e.TrainLoss = lossSum / knownSum
+	}
+	return e, nil
+}
+
+// validate fills e's validation figures (raw weights and EMA) and returns the score
+// that selects the epoch: the better of the two mAPs, and whether it is the EMA's.
+func (t *trainer) validate(e *Epoch) (score float64, useEMA bool, err error) {
+	if e.ValLoss, e.ValMAP, err = t.evaluate(t.params); err != nil {
+		return 0, false, err
+	}
+	e.ValLossEMA, e.ValMAPEMA = e.ValLoss, e.ValMAP
+	if t.hasEMA {
+		if e.ValLossEMA, e.ValMAPEMA, err = t.evaluate(t.ema); err != nil {
+			return 0, false, err
+		}
+	}
+	score, useEMA = e.ValMAP, false
+	if t.hasEMA && e.ValMAPEMA > e.ValMAP {
+		score, useEMA = e.ValMAPEMA, true
+	}
+	return score, useEMA, nil
 }

@@ -34,6 +34,7 @@ func headMAP(t *testing.T, p *head.Params, x []float32, y [][]int8) (float64, []
 }
 
 func TestSeparable(t *testing.T) {
+	t.Parallel()
 	const dim = 24
 	x, y := synthetic(700, dim, []float64{0.4, 0.3, 0.3, 0.2, 0.5}, 0.15, 0, 1)
 	trX, trY, vaX, vaY := split(x, y, dim, 500)
@@ -81,6 +82,7 @@ func smallCfg() Config {
 }
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	const dim = 12
 	x, y := synthetic(150, dim, []float64{0.3, 0.5, 0.1}, 0.2, 0.05, 3)
 	trX, trY, vaX, vaY := split(x, y, dim, 100)
@@ -109,6 +111,7 @@ func TestDeterministic(t *testing.T) {
 // A run killed after epoch 3 and resumed from its checkpoint ends exactly like an
 // uninterrupted run.
 func TestResume(t *testing.T) {
+	t.Parallel()
 	const dim = 12
 	x, y := synthetic(150, dim, []float64{0.3, 0.5, 0.1}, 0.2, 0.05, 4)
 	trX, trY, vaX, vaY := split(x, y, dim, 100)
@@ -159,6 +162,7 @@ func TestResume(t *testing.T) {
 // On imbalanced data every loss trains, and the rare labels' AP is reported for
 // BCE and the re-weighting losses.
 func TestImbalanced(t *testing.T) {
+	t.Parallel()
 	const dim = 16
 	rates := []float64{0.5, 0.3, 0.04, 0.03}
 	x, y := synthetic(900, dim, rates, 0.1, 0.005, 5)
@@ -184,6 +188,7 @@ func TestImbalanced(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	x := []float32{1, 2, 3, 4}
 	y := [][]int8{{1, 0}, {0, 1}}
 	ctx := context.Background()
@@ -240,6 +245,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestLearningRate(t *testing.T) {
+	t.Parallel()
 	cfg := DefaultConfig()
 	cfg.Epochs, cfg.WarmupEpochs, cfg.LR = 10, 2, 1
 	total := 100
@@ -270,6 +276,7 @@ func TestLearningRate(t *testing.T) {
 }
 
 func TestLossConfigKind(t *testing.T) {
+	t.Parallel()
 	c := Config{LossConfig: &loss.Config{Kind: loss.Focal, Gamma: 1}}
 	if err := c.Validate(); err != nil || c.resolved().Loss != loss.Focal {
 		t.Errorf("loss kind from LossConfig: %v, %q", err, c.resolved().Loss)

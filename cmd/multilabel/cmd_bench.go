@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/multilabel/multilabel/bench"
+	"github.com/multilabel/multilabel/internal/bench"
 
 	// libjpeg-turbo as the JPEG decoder of the whole binary (the pure-Go decoder when the
 	// library is absent or MULTILABEL_NO_TURBOJPEG=1).

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/multilabel/multilabel/bench"
+	"github.com/multilabel/multilabel/internal/bench"
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 

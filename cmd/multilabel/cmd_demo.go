@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 	"github.com/multilabel/multilabel/model"
-	"github.com/multilabel/multilabel/synth/cnn"
 )
 
 func newDemoCmd(e *env) *cobra.Command {

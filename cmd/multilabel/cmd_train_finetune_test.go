@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/bundle"
-	"github.com/multilabel/multilabel/demo"
-	"github.com/multilabel/multilabel/synth"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/synth"
 )
 
 // writeSynthSet writes the demo's embedded backbone (with its preprocessing sidecar)

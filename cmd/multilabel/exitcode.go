@@ -5,9 +5,9 @@ import (
 	"errors"
 
 	"github.com/multilabel/multilabel/dataset"
-	"github.com/multilabel/multilabel/demo"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/internal/demo"
 	"github.com/multilabel/multilabel/model"
 )
 

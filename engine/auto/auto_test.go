@@ -12,6 +12,7 @@ import (
 )
 
 func TestParseKind(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"": "auto", "auto": "auto", "ort": "ort", "onnxruntime": "ort", "go": "go", "gomlx": "go"} {
 		got, err := auto.ParseKind(in)
 		if err != nil || got != want {
@@ -27,6 +28,7 @@ func TestParseKind(t *testing.T) {
 }
 
 func TestGo(t *testing.T) {
+	t.Parallel()
 	e, err := auto.Open(enginetest.TinyModel(), auto.Options{Kind: auto.KindGo})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +65,7 @@ func TestFallback(t *testing.T) {
 }
 
 func TestAutoPicksORT(t *testing.T) {
+	t.Parallel()
 	lib := sharedtest.ORTLib(t)
 	e, err := auto.Open(enginetest.TinyModel(), auto.Options{ORTLib: lib})
 	if err != nil {

@@ -11,12 +11,14 @@ import (
 )
 
 func TestConformanceGoMLX(t *testing.T) {
+	t.Parallel()
 	enginetest.Run(t, func(model []byte) (engine.Engine, error) {
 		return gomlx.Open(model, gomlx.Options{})
 	})
 }
 
 func TestConformanceORT(t *testing.T) {
+	t.Parallel()
 	lib := sharedtest.ORTLib(t)
 	enginetest.Run(t, func(model []byte) (engine.Engine, error) {
 		return ort.Open(model, ort.Options{LibPath: lib})

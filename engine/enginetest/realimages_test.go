@@ -40,6 +40,7 @@ func loadImages(t *testing.T, spec imageio.Spec, paths ...string) []float32 {
 // TestCrossEngineSqueezeNet: on real photos, ONNX Runtime and pure Go give the same
 // SqueezeNet features (max abs difference ≤ 1e-3 of the feature scale).
 func TestCrossEngineSqueezeNet(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("pure-Go SqueezeNet takes a few seconds")
 	}
@@ -89,6 +90,7 @@ func TestCrossEngineSqueezeNet(t *testing.T) {
 // kitten → 281 (tabby), fish → 0 (tench). It also exercises the rewrites the engine needs
 // for this opset-7 graph (Dropout, old-style Softmax).
 func TestGoMLXClassifiesKittenAndFish(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("pure-Go SqueezeNet takes a few seconds")
 	}

@@ -12,12 +12,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	enginetest.Run(t, func(model []byte) (engine.Engine, error) {
 		return gomlx.Open(model, gomlx.Options{MaxBatch: 16})
 	})
 }
 
 func TestCompileAndClose(t *testing.T) {
+	t.Parallel()
 	e, err := gomlx.Open(enginetest.TinyModel(), gomlx.Options{MaxBatch: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +64,7 @@ func ExampleOpen() {
 // TestManyBatchSizes: every chunk size up to MaxBatch gets its executable, beyond GoMLX's
 // default cache of 32 graphs.
 func TestManyBatchSizes(t *testing.T) {
+	t.Parallel()
 	e, err := gomlx.Open(enginetest.TinyModel(), gomlx.Options{MaxBatch: 34})
 	if err != nil {
 		t.Fatal(err)

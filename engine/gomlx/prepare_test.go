@@ -47,6 +47,7 @@ func oldSoftmaxModel(t *testing.T) []byte {
 }
 
 func TestOldSoftmaxAndDropout(t *testing.T) {
+	t.Parallel()
 	e, err := Open(oldSoftmaxModel(t), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,7 @@ func TestOldSoftmaxAndDropout(t *testing.T) {
 }
 
 func TestDropoutMaskUsedIsAnError(t *testing.T) {
+	t.Parallel()
 	var m protos.ModelProto
 	if err := proto.Unmarshal(oldSoftmaxModel(t), &m); err != nil {
 		t.Fatal(err)

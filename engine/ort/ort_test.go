@@ -73,6 +73,7 @@ func openORT(t testing.TB, model []byte) *ort.Engine {
 }
 
 func TestSqueezeNetClassifies(t *testing.T) {
+	t.Parallel()
 	b := squeezeNet(t)
 	dir := sharedtest.Dir(t, "models/squeezenet1.1")
 	model, err := b.ClassifierModel()
@@ -125,6 +126,7 @@ func TestSqueezeNetClassifies(t *testing.T) {
 }
 
 func TestSqueezeNetFeatures(t *testing.T) {
+	t.Parallel()
 	b := squeezeNet(t)
 	dir := sharedtest.Dir(t, "models/squeezenet1.1")
 	model, err := b.FeatureModel()
@@ -161,6 +163,7 @@ func TestSqueezeNetFeatures(t *testing.T) {
 }
 
 func TestConcurrentRun(t *testing.T) {
+	t.Parallel()
 	b := squeezeNet(t)
 	dir := sharedtest.Dir(t, "models/squeezenet1.1")
 	model, err := b.FeatureModel()
@@ -201,6 +204,7 @@ func TestConcurrentRun(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	b := squeezeNet(t)
 	model, err := b.FeatureModel()
 	if err != nil {
@@ -242,6 +246,7 @@ func TestFindLibrary(t *testing.T) {
 // A graph whose batch is fixed to 1 (as exported) runs n samples one at a time and
 // gives what the dynamic-batch normalisation gives.
 func TestFixedBatchGraph(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join(sharedtest.Root(), "backbone", "testdata", "tiny_gemm.onnx"))
 	if err != nil {
 		t.Fatal(err)

@@ -78,6 +78,7 @@ func meanMaxAbs(a, b []float32) (mean, maxd float64) {
 // chroma upsampling, up to rounding: measured on 75 files, mean abs difference 0.27 of
 // 255 (largest single value 15, at sharp chroma edges); bound 1.0 mean.
 func TestDecodeMatchesPureGo(t *testing.T) {
+	t.Parallel()
 	needTurbo(t)
 	names, data := mimlFiles(t, 20)
 	var total float64
@@ -142,6 +143,7 @@ func upscaled(t testing.TB, d []byte) []byte {
 // decoded at 1/2 (imageio keeps twice the resize's size); (b) the 384×256 MIML files to
 // a 56/48 crop, decoded at 1/2. Measured: (a) mean 0.20, (b) mean 0.45; bounds 1.5 and 3.
 func TestScaledFillClose(t *testing.T) {
+	t.Parallel()
 	needTurbo(t)
 	names, data := mimlFiles(t, 100)
 	small := imageio.Spec{Width: 48, Height: 48, Resize: imageio.ResizeShorterCrop, ResizeShorter: 56,
@@ -247,6 +249,7 @@ func TestEnvDisabled(t *testing.T) {
 }
 
 func TestScaleDenom(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ w, h, mw, mh, want int }{
 		{384, 256, 256, 256, 1},
 		{1536, 1024, 256, 256, 4},
@@ -269,6 +272,7 @@ func TestScaleDenom(t *testing.T) {
 // TestDeclinesBadInput: truncated, garbage and CMYK-free edge cases are declined (so the
 // pure-Go decoder reports them), never crash.
 func TestDeclinesBadInput(t *testing.T) {
+	t.Parallel()
 	needTurbo(t)
 	_, data := mimlFiles(t, 500)
 	d := data[0]

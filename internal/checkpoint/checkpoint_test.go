@@ -13,6 +13,7 @@ type state struct {
 }
 
 func TestSaveLoad(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "ck.gob")
 	var got state

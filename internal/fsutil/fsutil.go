@@ -35,6 +35,11 @@ func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) erro
 	return writeWith(path, perm, true, fill)
 }
 
+// WriteWithNoSync is WriteWith without the fsync (see WriteFileNoSync).
+func WriteWithNoSync(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return writeWith(path, perm, false, fill)
+}
+
 func writeWith(path string, perm os.FileMode, sync bool, fill func(w io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

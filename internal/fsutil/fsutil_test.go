@@ -9,6 +9,7 @@ import (
 )
 
 func TestWriteFileReplacesAtomically(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "out.txt")
 	if err := WriteFile(p, []byte("old"), 0o644); err != nil {

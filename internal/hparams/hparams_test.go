@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	ok := Common{Epochs: 3, BatchSize: 8, LR: 1e-3}
 	if err := ok.Validate("x"); err != nil {
 		t.Fatal(err)
@@ -34,6 +35,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestLossConfig(t *testing.T) {
+	t.Parallel()
 	if got := LossConfig(loss.ASL, nil); got.Kind != loss.ASL {
 		t.Errorf("defaults: %+v", got)
 	}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAttributes(t *testing.T) {
+	t.Parallel()
 	n := &protos.NodeProto{Attribute: []*protos.AttributeProto{
 		{Name: "axis", I: 2}, {Name: "pads", Ints: []int64{1, 1}}, {Name: "auto_pad", S: []byte("VALID")},
 		{Name: "value", T: &protos.TensorProto{Name: "t"}},

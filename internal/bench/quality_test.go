@@ -44,6 +44,7 @@ open(out, "wb").write(r.tobytes())
 // min 0.99934, pixel mean abs difference 0.27 of 255; pure-Go path (MULTILABEL_NO_TURBOJPEG=1)
 // mean 0.99966, min 0.99894, pixels 0.35. Bound: cosine >= 0.998 for every image.
 func TestFeaturesMatchPillow(t *testing.T) {
+	t.Parallel()
 	dir := sharedtest.Dir(t, "data/miml-scenes/images")
 	model := sharedtest.Dir(t, "models/squeezenet1.1/squeezenet1.1-fp16.onnx")
 	lib := sharedtest.ORTLib(t)

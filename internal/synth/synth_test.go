@@ -7,6 +7,7 @@ import (
 )
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	a := Target(Config{}, 12, 3)
 	b := Target(Config{}, 12, 3)
 	c := Target(Config{}, 12, 4)
@@ -32,6 +33,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestLongTailAndCoOccurrence(t *testing.T) {
+	t.Parallel()
 	set := Target(Config{}, 1500, 11)
 	counts, ratio := Stats(set)
 	t.Logf("counts %v imbalance %.1f", counts, ratio)
@@ -73,6 +75,7 @@ func TestLongTailAndCoOccurrence(t *testing.T) {
 }
 
 func TestSourceClassesCovered(t *testing.T) {
+	t.Parallel()
 	seen := map[int]bool{}
 	for _, s := range Source(Config{Size: 16}, 400, 2) {
 		if s.Class < 0 || s.Class >= len(SourceClasses()) || s.Truth != nil {
@@ -86,6 +89,7 @@ func TestSourceClassesCovered(t *testing.T) {
 }
 
 func TestTensor(t *testing.T) {
+	t.Parallel()
 	s := Target(Config{Size: 8}, 2, 1)
 	x := Tensors(s)
 	if len(x) != 2*3*8*8 {

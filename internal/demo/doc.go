@@ -1,11 +1,11 @@
 // Package demo runs the project's whole story on a procedurally generated world with no
-// downloads: generate a multi-label target task (package synth), load the embedded
+// downloads: generate a multi-label target task (package internal/synth), load the embedded
 // backbone pretrained on the synth source task (or pretrain one afresh), train target
 // heads three ways — from scratch, linear probe on transferred features, fine-tuned last
 // stage — with BCE and with the asymmetric loss, evaluate them on a held-out test set and
 // report a table and an HTML page.
 //
-// The three ways, all with the same CNN (package synth/cnn) and the same seeds:
+// The three ways, all with the same CNN (package internal/synth/cnn) and the same seeds:
 //
 //   - scratch: the CNN randomly initialised and trained end to end on the target
 //     training set, for as many epochs as the fine-tuning gets;
@@ -37,8 +37,9 @@
 // backbone.onnx (about 130 KB) is the CNN pretrained with DefaultPretrain(). It is
 // regenerated, byte for byte, by
 //
-//	GOTOOLCHAIN=auto go run ./synth/cmd/pretrain
+//	GOTOOLCHAIN=auto go run ./internal/demo/cmd/pretrain
 //
+// (or `go generate ./internal/demo`; it writes the file atomically through internal/fsutil)
 // (24,000 training images in all: about 4 minutes at the ~100 images/s the pure-Go
 // backend trains this network on two idle cores; it took 28 minutes on the heavily
 // shared machine it was made on; `multilabel demo --pretrain` does the same inside a demo

@@ -8,9 +8,9 @@ import (
 	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
-// WriteFileAtomic creates path's directory and writes data to path atomically (see
+// writeFile creates path's directory and writes data to path atomically (see
 // fsutil.WriteFile), so readers never see a half-written file.
-func WriteFileAtomic(path string, data []byte) error {
+func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

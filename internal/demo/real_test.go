@@ -13,6 +13,7 @@ import (
 )
 
 func TestCheckMethods(t *testing.T) {
+	t.Parallel()
 	got, err := CheckMethods([]string{"fine-tune", " scratch"})
 	if err != nil || !reflect.DeepEqual(got, []string{"scratch", "fine-tune"}) {
 		t.Errorf("got %v, %v; want table order", got, err)
@@ -26,6 +27,7 @@ func TestCheckMethods(t *testing.T) {
 }
 
 func TestRunRealBadConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]RealConfig{
 		"no data":        {Backbone: "x.onnx"},
 		"no backbone":    {Data: "x.csv"},
@@ -41,6 +43,7 @@ func TestRunRealBadConfig(t *testing.T) {
 // TestRealReportContent renders the report of a real-data result (made-up figures,
 // images read from files for the gallery).
 func TestRealReportContent(t *testing.T) {
+	t.Parallel()
 	r := fakeResult()
 	dir := t.TempDir()
 	var paths []string

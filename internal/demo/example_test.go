@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
 
-	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
 func ExampleSpecFor() {
@@ -47,17 +51,29 @@ func ExampleCheckMethods() {
 	// bad demo configuration: unknown method "magic" (want scratch, linear-probe, fine-tune)
 }
 
-// ExampleRunReal runs the comparison on a real data set (compiled, not run: it needs
-// the data and a backbone). QuickReal fine-tunes one epoch; Methods and Limit shorten
-// a run further.
-func ExampleRunReal() {
+// TestRunRealUsage is RunReal's usage example, run: the comparison on a real data set.
+// It was an Example without output (it needs the data and a backbone); as a test it runs
+// on the shared MIML scenes and SqueezeNet and skips where they are absent. QuickReal
+// fine-tunes one epoch; Methods and Limit shorten a run further (300 images in a real
+// short run; 60 here).
+func TestRunRealUsage(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("skipped in -short mode")
+	}
+	data := filepath.Join(sharedtest.Dir(t, "data/miml-scenes"), "labels_onehot.csv")
+	bb := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	cfg := demo.QuickReal()
-	cfg.Data, cfg.Backbone = "miml-scenes/labels_onehot.csv", "squeezenet1.1-fp16.onnx"
-	cfg.Methods, cfg.Limit = []string{"scratch", "linear-probe"}, 300
+	cfg.Data, cfg.Backbone = data, bb
+	cfg.Methods, cfg.Limit = []string{"scratch", "linear-probe"}, 60
+	cfg.CacheDir, cfg.ORTLib = t.TempDir(), sharedtest.FindORTLib()
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	res, err := demo.RunReal(context.Background(), cfg)
 	if err != nil {
-		fmt.Println(err)
-		return
+		t.Fatal(err)
 	}
-	fmt.Print(res.Table(true), res.Summary())
+	table := res.Table(true) + res.Summary()
+	if len(res.Rows) == 0 || !strings.Contains(table, "linear-probe") || !strings.Contains(table, "scratch") {
+		t.Fatalf("rows %d, table:\n%s", len(res.Rows), table)
+	}
 }

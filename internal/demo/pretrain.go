@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/multilabel/multilabel/synth"
-	"github.com/multilabel/multilabel/synth/cnn"
+	"github.com/multilabel/multilabel/internal/synth"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 )
 
 // PretrainConfig sets the source-task pretraining of the demo backbone.

@@ -5,12 +5,13 @@ import (
 	"context"
 	"testing"
 
-	"github.com/multilabel/multilabel/synth/cnn"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 )
 
 // TestPretrainDeterministic checks on a tiny configuration what the embedded backbone
 // relies on: pretraining twice gives the same ONNX bytes.
 func TestPretrainDeterministic(t *testing.T) {
+	t.Parallel()
 	cfg := PretrainConfig{Arch: cnn.Arch{Size: 8, Widths: [3]int{2, 3, 4}}, Images: 40, Epochs: 2, Batch: 8, LR: 3e-3, Seed: 3}
 	a, err := Pretrain(context.Background(), cfg)
 	if err != nil {
@@ -31,6 +32,7 @@ func TestPretrainDeterministic(t *testing.T) {
 // TestEmbeddedBackbone checks the embedded file is a synth backbone of the default
 // architecture and small enough to ship.
 func TestEmbeddedBackbone(t *testing.T) {
+	t.Parallel()
 	b := EmbeddedBackbone()
 	if len(b) > 2<<20 {
 		t.Fatalf("embedded backbone is %d bytes, want < 2 MiB", len(b))
@@ -41,6 +43,6 @@ func TestEmbeddedBackbone(t *testing.T) {
 	}
 	want := DefaultPretrain().Arch
 	if net.Arch != want {
-		t.Fatalf("embedded arch %+v, want %+v (regenerate with go run ./synth/cmd/pretrain)", net.Arch, want)
+		t.Fatalf("embedded arch %+v, want %+v (regenerate with go run ./internal/demo/cmd/pretrain)", net.Arch, want)
 	}
 }

@@ -74,6 +74,7 @@ func checkEngine(t *testing.T, e engine.Engine, net *Net, x []float32, n int) {
 // (onnx-gomlx) and, where its library is installed, ONNX Runtime, against the network's
 // own GoMLX forward pass.
 func TestExportMatchesForward(t *testing.T) {
+	t.Parallel()
 	net := perturbed(t, tinyArch)
 	data, err := net.ExportONNX("test")
 	if err != nil {
@@ -98,6 +99,7 @@ func TestExportMatchesForward(t *testing.T) {
 }
 
 func TestExportImportRoundTrip(t *testing.T) {
+	t.Parallel()
 	net := perturbed(t, tinyArch)
 	data, err := net.ExportONNX("doc")
 	if err != nil {

@@ -52,6 +52,7 @@ func checkStructure(t *testing.T, r *Result, rare int) {
 }
 
 func TestRunTinyDeterministic(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := tiny()
 	cfg.OutDir = t.TempDir()
@@ -90,6 +91,7 @@ func TestRunTinyDeterministic(t *testing.T) {
 }
 
 func TestRunBadBackbone(t *testing.T) {
+	t.Parallel()
 	cfg := tiny()
 	cfg.Backbone = []byte("not onnx")
 	if _, err := Run(context.Background(), cfg); err == nil {
@@ -100,6 +102,7 @@ func TestRunBadBackbone(t *testing.T) {
 var _ = loss.ASL
 
 func TestFoldHead(t *testing.T) {
+	t.Parallel()
 	p, err := head.New(head.Linear, 3, 0, 2, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,9 @@
-// Command pretrain regenerates the demo's embedded backbone (demo/backbone.onnx):
+// Command pretrain regenerates the demo's embedded backbone (internal/demo/backbone.onnx):
 // it pretrains the synth residual CNN on the synth source task with
 // demo.DefaultPretrain() and writes the ONNX file. The output is deterministic: running it
 // again gives the same bytes.
 //
-//	GOTOOLCHAIN=auto go run ./synth/cmd/pretrain [-out demo/backbone.onnx]
+//	GOTOOLCHAIN=auto go run ./internal/demo/cmd/pretrain [-out internal/demo/backbone.onnx]
 package main
 
 import (
@@ -13,11 +13,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/multilabel/multilabel/demo"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
 func main() {
-	out := flag.String("out", filepath.Join("demo", "backbone.onnx"), "output ONNX file")
+	out := flag.String("out", filepath.Join("internal", "demo", "backbone.onnx"), "output ONNX file")
 	images := flag.Int("images", 0, "images per epoch (0: the default configuration)")
 	epochs := flag.Int("epochs", 0, "epochs (0: the default configuration)")
 	lr := flag.Float64("lr", 0, "peak learning rate (0: the default configuration)")
@@ -34,7 +35,7 @@ func main() {
 	}
 	res, err := demo.Pretrain(context.Background(), cfg)
 	if err == nil {
-		err = demo.WriteFileAtomic(*out, res.ONNX)
+		err = fsutil.WriteFile(*out, res.ONNX, 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pretrain:", err)

@@ -23,17 +23,19 @@ import (
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/internal/progress"
+	"github.com/multilabel/multilabel/internal/synth"
+	"github.com/multilabel/multilabel/internal/synth/cnn"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
-	"github.com/multilabel/multilabel/synth"
-	"github.com/multilabel/multilabel/synth/cnn"
 	"github.com/multilabel/multilabel/train"
 )
 
 // embeddedBackbone is the synth CNN pretrained with DefaultPretrain(), regenerated
-// byte for byte by `go run ./synth/cmd/pretrain`.
+// byte for byte by `go run ./internal/demo/cmd/pretrain`.
 //
+//go:generate go run ./cmd/pretrain -out backbone.onnx
 //go:embed backbone.onnx
 var embeddedBackbone []byte
 
@@ -216,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		onnxBytes, res.BackboneSource, res.SourceAccuracy = pr.ONNX, "pretrained in this run", pr.Accuracy
 	case onnxBytes == nil:
-		onnxBytes, res.BackboneSource = embeddedBackbone, "embedded (demo/backbone.onnx)"
+		onnxBytes, res.BackboneSource = embeddedBackbone, "embedded (internal/demo/backbone.onnx)"
 	}
 	net, err := cnn.ImportONNX(onnxBytes)
 	if err != nil {
@@ -271,11 +273,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	spec := SpecFor(arch.Size)
 	if cfg.OutDir != "" {
 		bbPath = filepath.Join(cfg.OutDir, "backbone.onnx")
-		if err := WriteFileAtomic(bbPath, onnxBytes); err != nil {
+		if err := writeFile(bbPath, onnxBytes); err != nil {
 			return nil, err
 		}
 		sj, _ := json.MarshalIndent(spec, "", "  ")
-		if err := WriteFileAtomic(filepath.Join(cfg.OutDir, "backbone.json"), sj); err != nil {
+		if err := writeFile(filepath.Join(cfg.OutDir, "backbone.json"), sj); err != nil {
 			return nil, err
 		}
 	}
@@ -438,11 +440,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("demo: report: %w", err)
 		}
-		if err := WriteFileAtomic(res.ReportPath, page); err != nil {
+		if err := writeFile(res.ReportPath, page); err != nil {
 			return nil, err
 		}
 		js, _ := json.MarshalIndent(res, "", "  ")
-		if err := WriteFileAtomic(filepath.Join(cfg.OutDir, "results.json"), js); err != nil {
+		if err := writeFile(filepath.Join(cfg.OutDir, "results.json"), js); err != nil {
 			return nil, err
 		}
 	}
@@ -517,19 +519,9 @@ func writeSplit(root, name string, samples []synth.Sample, labels []string, path
 	for i, s := range samples {
 		rel := fmt.Sprintf("%05d.png", i)
 		p := filepath.Join(dir, rel)
-		f, err := os.CreateTemp(dir, ".png.tmp*")
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		err = png.Encode(f, s.Image)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), p)
-		}
-		if err != nil {
-			os.Remove(f.Name())
+		// No fsync per image: the split is regenerated from its seed on any doubt. Mode
+		// 0600 as before (the temporary file's mode).
+		if err := fsutil.WriteWithNoSync(p, 0o600, func(w io.Writer) error { return png.Encode(w, s.Image) }); err != nil {
 			return fmt.Errorf("demo: write %s: %w", p, err)
 		}
 		paths[i] = p

@@ -16,6 +16,7 @@ import (
 )
 
 func TestFloat32ToHalf(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		f    float32
 		want uint16
@@ -31,6 +32,7 @@ func TestFloat32ToHalf(t *testing.T) {
 }
 
 func TestPercentile(t *testing.T) {
+	t.Parallel()
 	v := make([]float64, 200)
 	for i := range v {
 		v[i] = float64(i + 1)
@@ -47,6 +49,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestReadList(t *testing.T) {
+	t.Parallel()
 	got, err := ReadList(strings.NewReader("# images\na.jpg\n\n  b.jpg  \r\n"))
 	if err != nil || len(got) != 2 || got[0] != "a.jpg" || got[1] != "b.jpg" {
 		t.Fatalf("got %q, %v", got, err)
@@ -98,6 +101,7 @@ func convModel(t *testing.T) []byte {
 }
 
 func TestCountFLOPsAndPeak(t *testing.T) {
+	t.Parallel()
 	lib := sharedtest.ORTLib(t)
 	if err := ensureORT(lib); err != nil {
 		t.Fatal(err)
@@ -126,6 +130,7 @@ func TestCountFLOPsAndPeak(t *testing.T) {
 }
 
 func TestRunBadOptions(t *testing.T) {
+	t.Parallel()
 	if _, err := Run(context.Background(), Options{}); err == nil {
 		t.Error("no images, no models: accepted")
 	}
@@ -135,6 +140,7 @@ func TestRunBadOptions(t *testing.T) {
 }
 
 func TestWriteTable(t *testing.T) {
+	t.Parallel()
 	r := &Report{Batch: 32, Images: 512, PeakGFLOPS: 400, NumCPU: 2, GOMAXPROCS: 2, Threads: 2, Workers: 2,
 		JPEGDecoder: "libjpeg-turbo", ORTVersion: "1.24.1", LoadBefore: "1.00 1.00 1.00", LoadAfter: "2.00 1.00 1.00",
 		Rows: []Row{{Model: "resnet18", GFLOPPerImg: 3.6, Ceiling: 100, Engine: 99, EndToEnd: 85, PyTorch: 40, GoMLX: 0.5,

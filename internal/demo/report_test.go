@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multilabel/multilabel/synth"
+	"github.com/multilabel/multilabel/internal/synth"
 )
 
 // fakeResult is a Result with made-up figures, to test the report alone.
@@ -44,6 +44,7 @@ func fakeResult() *Result {
 }
 
 func TestReportContent(t *testing.T) {
+	t.Parallel()
 	page, err := fakeResult().HTML()
 	if err != nil {
 		t.Fatal(err)

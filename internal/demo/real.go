@@ -345,14 +345,14 @@ func RunReal(ctx context.Context, cfg RealConfig) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("demo: report: %w", err)
 		}
-		if err := WriteFileAtomic(res.ReportPath, page); err != nil {
+		if err := writeFile(res.ReportPath, page); err != nil {
 			return nil, err
 		}
 		js, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return nil, fmt.Errorf("demo: results: %w", err)
 		}
-		if err := WriteFileAtomic(filepath.Join(cfg.OutDir, "results.json"), js); err != nil {
+		if err := writeFile(filepath.Join(cfg.OutDir, "results.json"), js); err != nil {
 			return nil, err
 		}
 	}
@@ -379,14 +379,14 @@ func randomBackbone(ctx context.Context, cfg RealConfig, dir string, log *slog.L
 		return "", fmt.Errorf("demo: backbone %s: %w", src, err)
 	}
 	out := filepath.Join(dir, "random-"+filepath.Base(src))
-	if err := WriteFileAtomic(out, rnd); err != nil {
+	if err := writeFile(out, rnd); err != nil {
 		return "", err
 	}
 	spec, err := json.Marshal(bb.Spec)
 	if err != nil {
 		return "", fmt.Errorf("demo: backbone spec: %w", err)
 	}
-	if err := WriteFileAtomic(out+".json", spec); err != nil {
+	if err := writeFile(out+".json", spec); err != nil {
 		return "", err
 	}
 	log.Info("demo: scratch backbone: weights replaced by a seeded random initialisation", "weights", st.Weights,

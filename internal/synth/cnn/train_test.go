@@ -24,6 +24,7 @@ func brightness(n, size int) ([]float32, []int) {
 }
 
 func TestTrainSourceLearns(t *testing.T) {
+	t.Parallel()
 	a := Arch{Size: 8, Widths: [3]int{4, 4, 4}, Classes: 2}
 	net, err := New(a, 1)
 	if err != nil {
@@ -42,6 +43,7 @@ func TestTrainSourceLearns(t *testing.T) {
 }
 
 func TestTrainMultiLabelFreezesEarlyStages(t *testing.T) {
+	t.Parallel()
 	a := Arch{Size: 8, Widths: [3]int{3, 4, 5}, Classes: 2}
 	net := perturbed(t, a)
 	before := net.Clone()
@@ -78,6 +80,7 @@ func TestTrainMultiLabelFreezesEarlyStages(t *testing.T) {
 }
 
 func TestBadInputs(t *testing.T) {
+	t.Parallel()
 	a := Arch{Size: 8, Widths: [3]int{2, 2, 2}, Classes: 2}
 	if _, err := New(Arch{Size: 7, Widths: [3]int{1, 1, 1}, Classes: 1}, 1); err == nil {
 		t.Error("size 7 accepted")
