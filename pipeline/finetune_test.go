@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/multilabel/multilabel/internal/demo"
 	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/internal/demo"
+	"github.com/multilabel/multilabel/internal/synth"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/pipeline"
-	"github.com/multilabel/multilabel/internal/synth"
 	"github.com/multilabel/multilabel/train"
 )
 
