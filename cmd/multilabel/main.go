@@ -101,12 +101,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = &usageError{err: err}
 	}
 	name := cmd.CommandPath()
-	msg := strings.TrimRight(err.Error(), "\n")
-	fmt.Fprintf(stderr, "%s: %s\n", name, msg)
+	fmt.Fprintf(stderr, "%s: %s\n", name, errorLine(cmd.Name(), err))
 	if isUsage(err) {
 		fmt.Fprintf(stderr, "\n%s", cmd.UsageString())
 	}
 	return exitCode(err)
+}
+
+// errorLine is the message printed after "multilabel CMD: ". Library packages start
+// their messages with their own name (Go's convention), which for `train` is also the
+// command's name: the line says "multilabel train: epoch 3 …" once, not
+// "multilabel train: train: epoch 3 …". Only the display changes; the exit code comes
+// from the error's kind (exitCode), never from its text.
+func errorLine(cmdName string, err error) string {
+	msg := strings.TrimRight(err.Error(), "\n")
+	for cmdName != "" && strings.HasPrefix(msg, cmdName+": ") {
+		msg = strings.TrimPrefix(msg, cmdName+": ")
+	}
+	return msg
 }
 
 func newRootCmd(e *env) *cobra.Command {

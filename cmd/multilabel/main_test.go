@@ -248,3 +248,18 @@ func TestReaderFlagsEverywhere(t *testing.T) {
 		t.Errorf("features --list-sep tab: exit %d, want %d", code, exitUsage)
 	}
 }
+
+func TestErrorLineSaysWhereOnce(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ cmd, err, want string }{
+		{"train", "train: train: epoch 3 step 2: loss is NaN", "epoch 3 step 2: loss is NaN"},
+		{"train", "labels.csv line 4: unknown label", "labels.csv line 4: unknown label"},
+		{"eval", "train: epoch 1", "train: epoch 1"},
+		{"predict", "predict:no space", "predict:no space"},
+	}
+	for _, c := range cases {
+		if got := errorLine(c.cmd, errors.New(c.err)); got != c.want {
+			t.Errorf("errorLine(%q, %q) = %q, want %q", c.cmd, c.err, got, c.want)
+		}
+	}
+}
