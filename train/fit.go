@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/optim"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -50,13 +50,17 @@ type Result struct {
 	// Head is the selected head: the weights (raw or EMA) of the epoch with the best
 	// validation mAP, or the last epoch's weights (EMA when on) without validation.
 	// It includes the training-set standardisation.
-	Head         head.Params `json:"head"`
-	History      []Epoch     `json:"history"`
-	BestEpoch    int         `json:"best_epoch"` // 1-based epoch of Head
-	BestValMAP   float64     `json:"best_val_map"`
-	UsedEMA      bool        `json:"used_ema"` // Head holds EMA weights
-	StoppedEarly bool        `json:"stopped_early"`
-	Steps        int         `json:"steps"` // optimisation steps run
+	Head       head.Params `json:"head"`
+	History    []Epoch     `json:"history"`
+	BestEpoch  int         `json:"best_epoch"` // 1-based epoch of Head
+	BestValMAP float64     `json:"best_val_map"`
+	UsedEMA    bool        `json:"used_ema"` // Head holds EMA weights
+	// Backend is the training backend used (e.g. "onnx (/path/libonnxruntime.so.1)"),
+	// BackendReason why it was chosen.
+	Backend       string `json:"backend,omitempty"`
+	BackendReason string `json:"backend_reason,omitempty"`
+	StoppedEarly  bool   `json:"stopped_early"`
+	Steps         int    `json:"steps"` // optimisation steps run
 	// Config is the configuration used (defaults filled in); Loss the loss
 	// configuration, with the positive weights used by the weighted loss.
 	Config Config      `json:"config"`
@@ -132,6 +136,7 @@ type trainer struct {
 	fingerprint         uint64
 
 	backend    compute.Backend
+	choice     backends.Choice
 	stepExec   *graph.Exec
 	evalExec   *graph.Exec
 	posw       *tensors.Tensor
@@ -161,8 +166,12 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 	if _, err := checkData("validation", vaX, vaY, dim, classes); err != nil {
 		return nil, err
 	}
+	choice, err := backends.Select(cfg.Backend, backends.Options{ORTLib: cfg.ORTLib})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	t := &trainer{cfg: cfg, n: len(trY), nv: len(vaY), dim: dim, classes: classes, vaY: vaY,
-		backend: gobackend.GetBackend()}
+		backend: choice.Backend, choice: choice}
 	t.batch = min(cfg.BatchSize, t.n)
 	t.lc = cfg.lossConfig()
 	if t.lc.Kind == loss.Weighted && t.lc.PosWeight == nil {
@@ -654,6 +663,7 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 
 	res := &Result{History: st.History, Steps: st.Step, Config: cfg, Loss: t.lc, Resumed: resumed,
 		StoppedEarly: st.Stopped}
+	res.Backend, res.BackendReason = t.choice.Desc, t.choice.Reason
 	if st.Best != nil {
 		res.Head, res.BestEpoch, res.BestValMAP, res.UsedEMA = *st.Best, st.BestEpoch, st.BestMAP, st.BestEMA
 	} else {
