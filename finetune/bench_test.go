@@ -19,6 +19,11 @@ import (
 func benchStep(b *testing.B, u string, batch int) {
 	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
 	// (stride-1 convolutions native or im2col), to measure both.
+	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
+		old := separablePools
+		separablePools = v == "1"
+		defer func() { separablePools = old }()
+	}
 	if v := os.Getenv("FINETUNE_ONNX_NATIVE1"); v != "" {
 		old := onnxNative1
 		onnxNative1 = v == "1"

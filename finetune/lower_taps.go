@@ -48,6 +48,9 @@ func nativeOK(n *protos.NodeProto) bool {
 	return true
 }
 
+// separablePools reduces pooling windows along W, then H.
+var separablePools = true
+
 // onnxNative1 is the measured choice for ONNX Runtime (see bench_test.go).
 var onnxNative1 = true
 
@@ -257,12 +260,30 @@ func lowerPool(n *protos.NodeProto, shape func(string) []int64) []*protos.NodePr
 	if !isAvg {
 		fill = -3.4e38 // below any activation: padding never wins
 	}
-	taps := phaseTaps(b, x, w, fill)
-	y := taps[0]
-	for _, t := range taps[1:] {
-		// Left-nested: ties go to the earlier tap, as PyTorch's first maximum.
-		y = b.add(map[bool]string{true: "Add", false: "Max"}[isAvg], []string{y, t})
+	// Separable: along W (kw taps), then along H (kh taps) — kh+kw taps instead of
+	// kh×kw. Left-nested maxima give ties to the earlier tap, row by row, which is
+	// PyTorch's first maximum in row-major order.
+	reduce := func(x string, w window) string {
+		taps := phaseTaps(b, x, w, fill)
+		y := taps[0]
+		for _, t := range taps[1:] {
+			y = b.add(map[bool]string{true: "Add", false: "Max"}[isAvg], []string{y, t})
+		}
+		return y
 	}
+	if separablePools {
+		wr := w
+		wr.kh, wr.sh, wr.dh, wr.Ho = 1, 1, 1, w.H
+		wr.pads = [4]int64{0, w.pads[1], 0, w.pads[3]}
+		x = reduce(x, wr)
+		wc := w
+		wc.kw, wc.sw, wc.dw, wc.W = 1, 1, 1, w.Wo
+		wc.pads = [4]int64{w.pads[0], 0, w.pads[2], 0}
+		x = reduce(x, wc)
+	} else {
+		x = reduce(x, w)
+	}
+	y := x
 	if isAvg {
 		k := float32(w.kh * w.kw)
 		padded := w.pads[0]+w.pads[1]+w.pads[2]+w.pads[3] != 0
