@@ -130,7 +130,7 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
-			v, err := benchRow(ctx, r, b.b, opt)
+			v, err := benchRow(ctx, r, b.kind, b.b, opt)
 			if err != nil {
 				return out, fmt.Errorf("finetune: bench %q on %s: %w", r, b.kind, err)
 			}
@@ -148,7 +148,7 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 	return out, nil
 }
 
-func benchRow(ctx context.Context, row string, b compute.Backend, opt BenchOptions) (float64, error) {
+func benchRow(ctx context.Context, row, kind string, b compute.Backend, opt BenchOptions) (float64, error) {
 	switch row {
 	case BenchSqueezeTail, BenchSqueezeWhole:
 		u := "1"
@@ -182,10 +182,7 @@ func benchRow(ctx context.Context, row string, b compute.Backend, opt BenchOptio
 			cfg.Head = head.MLP
 		}
 		cfg.Epochs, cfg.BatchSize, cfg.Patience = opt.HeadEpochs, 64, 0
-		cfg.Backend, cfg.ORTLib = b.Name(), opt.ORTLib
-		if cfg.Backend == "onnxruntime" {
-			cfg.Backend = backends.ONNX
-		}
+		cfg.Backend, cfg.ORTLib = kind, opt.ORTLib
 		t0 := time.Now()
 		if _, err := train.Fit(ctx, cfg, x, y, nil, nil, 512, train.Callbacks{}); err != nil {
 			return 0, err
