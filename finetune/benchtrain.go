@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -305,7 +306,7 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 	}
 	if len(modes) > 0 {
 		out, err := exec.CommandContext(ctx, py, filepath.Join(dir, "bench_finetune.py"), "--modes", strings.Join(modes, ","),
-			"--whole-batch", "32", "--seconds", strconv.FormatFloat(opt.Seconds, 'f', -1, 64)).Output()
+			"--whole-batch", "32", "--threads", strconv.Itoa(runtime.NumCPU()), "--seconds", strconv.FormatFloat(opt.Seconds, 'f', -1, 64)).Output()
 		if err != nil {
 			return nil, fmt.Errorf("bench_finetune.py: %w", err)
 		}
@@ -327,7 +328,8 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 		if kind == "" {
 			continue
 		}
-		out, err := exec.CommandContext(ctx, py, filepath.Join(dir, "bench_head.py"), "--head", kind, "--epochs", strconv.Itoa(opt.HeadEpochs)).Output()
+		out, err := exec.CommandContext(ctx, py, filepath.Join(dir, "bench_head.py"), "--head", kind, "--epochs", strconv.Itoa(opt.HeadEpochs),
+			"--threads", strconv.Itoa(runtime.NumCPU())).Output()
 		if err != nil {
 			return nil, fmt.Errorf("bench_head.py: %w", err)
 		}

@@ -2,10 +2,12 @@ package finetune
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -327,5 +329,27 @@ func TestONNXGaps(t *testing.T) {
 			}
 			t.Logf("%s: confirmed: %.300v", gap.what, err)
 		})
+	}
+}
+
+// TestONNXLoweringRefuses: on ONNX Runtime an op that cannot be lowered to correctly
+// differentiated ops is an error naming it, never a silently wrong gradient.
+func TestONNXLoweringRefuses(t *testing.T) {
+	for _, c := range loadConformance(t) {
+		if c.Name != "maxpool_3x3_s2_overlap" && c.Name != "conv3x3_s2" {
+			continue
+		}
+		b, err := c.model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		noShapes := func(string) []int64 { return nil }
+		_, _, err = lowerConvs(b, noShapes, loweringForName("onnxruntime"))
+		if !errors.Is(err, ErrNoGradient) || !strings.Contains(err.Error(), c.Nodes[0].Op) {
+			t.Errorf("%s without shapes on onnx: want ErrNoGradient naming %s, got %v", c.Name, c.Nodes[0].Op, err)
+		}
+		if _, _, err := lowerConvs(b, noShapes, loweringForName("go")); err != nil {
+			t.Errorf("%s on go: %v", c.Name, err)
+		}
 	}
 }
