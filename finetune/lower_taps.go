@@ -51,8 +51,11 @@ func nativeOK(n *protos.NodeProto) bool {
 // separablePools reduces pooling windows along W, then H.
 var separablePools = true
 
-// onnxNative1 is the measured choice for ONNX Runtime (see bench_test.go).
-var onnxNative1 = true
+// onnxNative1 is the measured choice for ONNX Runtime (BenchmarkStepTail/onnx with
+// FINETUNE_ONNX_NATIVE1=0|1, interleaved in one run): native stride-1 convolutions are
+// correct there but were not faster than im2col (their weight gradient becomes a Conv
+// over the batch, which ORT runs as many matrix-vector products), so im2col it is.
+var onnxNative1 = false
 
 // loweringFor returns the lowering of a backend (by its compute.Backend.Name).
 func loweringFor(b compute.Backend) lowering {
