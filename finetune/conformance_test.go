@@ -271,8 +271,23 @@ func conformanceBackends(t *testing.T) []namedBackend {
 
 func TestGradientConformance(t *testing.T) {
 	cases := loadConformance(t)
+	type variant struct {
+		name string
+		be   compute.Backend
+		lw   lowering
+	}
+	var vs []variant
 	for _, nb := range conformanceBackends(t) {
 		lw := loweringFor(nb.be)
+		vs = append(vs, variant{nb.name, nb.be, lw})
+		if lw.phases {
+			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
+			lw.native1 = !lw.native1
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw})
+		}
+	}
+	for _, nb := range vs {
+		lw := nb.lw
 		for i := range cases {
 			c := &cases[i]
 			t.Run(nb.name+"/"+c.Name, func(t *testing.T) {
