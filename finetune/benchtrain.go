@@ -115,17 +115,20 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 	}
 	var out []BenchRow
 	torch := map[string]float64{}
-	if !opt.NoTorch {
-		var err error
-		if torch, err = benchTorch(ctx, opt, rows); err != nil {
-			log.Warn("bench train: PyTorch peer not measured", "err", err)
-			torch = map[string]float64{}
-		}
-	}
+	torchOK := !opt.NoTorch
 	for _, r := range rows {
 		if (r == BenchSqueezeTail || r == BenchSqueezeWhole) && opt.SqueezeNet == "" {
 			log.Info("bench train: no SqueezeNet model given, row skipped", "row", r)
 			continue
+		}
+		if torchOK {
+			// Row by row, right before the Go measurements: the machine's load changes.
+			t, err := benchTorch(ctx, opt, []string{r})
+			if err != nil {
+				log.Warn("bench train: PyTorch peer not measured", "err", err)
+				torchOK = false
+			}
+			torch[r] = t[r]
 		}
 		for _, b := range use {
 			if err := ctx.Err(); err != nil {
