@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -116,8 +117,8 @@ func init() {
 }
 
 // ONNXConfig is the compute-onnx configuration string for library lib: the CPU
-// execution provider and the explicit library path (so compute-onnx neither searches
-// nor installs).
+// execution provider, one intra-op thread per logical CPU, and the explicit library
+// path (so compute-onnx neither searches nor installs).
 func ONNXConfig(lib string) (string, error) {
 	if lib == "" || strings.ContainsAny(lib, ",=") {
 		return "", fmt.Errorf("ONNX Runtime library path %q: empty or containing ',' or '=' (which compute-onnx's configuration cannot carry)", lib)
@@ -126,7 +127,9 @@ func ONNXConfig(lib string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ONNX Runtime library %s: %w", lib, err)
 	}
-	return "cpu," + abs, nil
+	// ONNX Runtime's default is one thread per physical core, which on SMT machines
+	// leaves half the logical CPUs idle; the inference engine uses all of them too.
+	return fmt.Sprintf("cpu,intra_op_num_threads=%d,%s", runtime.NumCPU(), abs), nil
 }
 
 func openONNX(lib string) (compute.Backend, error) {
