@@ -208,7 +208,12 @@ func lowerConvPhases(n *protos.NodeProto, shape func(string) []int64) []*protos.
 	Og, T := O/G, w.kh*w.kw
 	b := &nodeBuilder{p: n.Output[0] + "/lowered/"}
 	x := b.add("Transpose", []string{n.Input[0]}, permAttr(0, 2, 3, 1)) // NHWC
-	taps := phaseTaps(b, x, w, 0)
+	var taps []string
+	if w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pads == [4]int64{} {
+		taps = []string{x} // pointwise: the input is its own only tap
+	} else {
+		taps = phaseTaps(b, x, w, 0)
+	}
 	cols := taps[0]
 	if len(taps) > 1 {
 		cols = b.add("Concat", taps, &protos.AttributeProto{Name: "axis", Type: protos.AttributeProto_INT, I: 3})
