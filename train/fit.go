@@ -50,23 +50,23 @@ type Result struct {
 	// Head is the selected head: the weights (raw or EMA) of the epoch with the best
 	// validation mAP, or the last epoch's weights (EMA when on) without validation.
 	// It includes the training-set standardisation.
-	Head       head.Params `json:"head"`
-	History    []Epoch     `json:"history"`
-	BestEpoch  int         `json:"best_epoch"` // 1-based epoch of Head
-	BestValMAP float64     `json:"best_val_map"`
-	UsedEMA    bool        `json:"used_ema"` // Head holds EMA weights
-	// Backend is the training backend used (e.g. "onnx (/path/libonnxruntime.so.1)"),
-	// BackendReason why it was chosen.
-	Backend       string `json:"backend,omitempty"`
-	BackendReason string `json:"backend_reason,omitempty"`
-	StoppedEarly  bool   `json:"stopped_early"`
-	Steps         int    `json:"steps"` // optimisation steps run
+	Head         head.Params `json:"head"`
+	History      []Epoch     `json:"history"`
+	BestEpoch    int         `json:"best_epoch"` // 1-based epoch of Head
+	BestValMAP   float64     `json:"best_val_map"`
+	UsedEMA      bool        `json:"used_ema"` // Head holds EMA weights
+	StoppedEarly bool        `json:"stopped_early"`
+	Steps        int         `json:"steps"` // optimisation steps run
 	// Config is the configuration used (defaults filled in); Loss the loss
 	// configuration, with the positive weights used by the weighted loss.
 	Config Config      `json:"config"`
 	Loss   loss.Config `json:"loss"`
 	// Resumed tells that the run continued from a checkpoint.
 	Resumed bool `json:"resumed,omitempty"`
+	// Backend is the training backend used (e.g. "onnx (/path/libonnxruntime.so.1)"),
+	// BackendReason why it was chosen.
+	Backend       string `json:"backend,omitempty"`
+	BackendReason string `json:"backend_reason,omitempty"`
 }
 
 // Fit trains a head on training features trX (n rows of dim float32, row-major) with
