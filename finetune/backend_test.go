@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/multilabel/multilabel/internal/backends"
 )
 
 func TestBackendSelection(t *testing.T) {
@@ -14,6 +16,9 @@ func TestBackendSelection(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("HOME", dir)
 	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", dir)
+	// No ONNX Runtime either: auto must come down to pure Go.
+	t.Setenv("ONNXRUNTIME_LIB", filepath.Join(dir, "missing", "libonnxruntime.so.1"))
+	t.Setenv("XDG_CACHE_HOME", dir)
 
 	b, desc, err := Backend("auto")
 	if err != nil || b == nil || !strings.HasPrefix(desc, "go") {
@@ -35,7 +40,7 @@ func TestBackendSelection(t *testing.T) {
 	if FindPJRTPlugin() != fake {
 		t.Fatalf("plugin search missed %s", fake)
 	}
-	if newXLA != nil {
+	if backends.XLABuilt() {
 		if _, _, err := Backend("xla"); err == nil || !strings.Contains(err.Error(), fake) {
 			t.Fatalf("xla with a broken plugin: want an error naming it, got %v", err)
 		}

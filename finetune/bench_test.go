@@ -1,82 +1,68 @@
-package finetune_test
+package finetune
 
 import (
-	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
 
-	"github.com/multilabel/multilabel/backbone"
-	"github.com/multilabel/multilabel/finetune"
-	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/sharedtest"
-	"github.com/multilabel/multilabel/loss"
 )
 
 // benchStep times AdamW training steps of SqueezeNet 1.1's tail from --unfreeze u plus
-// a linear head (5 labels) on random activations of the cut, batch b, in GoMLX pure Go,
-// and reports images/s. scripts/bench_finetune.sh compares it with PyTorch.
-func benchStep(tb *testing.B, u string, b int) {
-	dir := sharedtest.Dir(tb, "models/squeezenet1.1")
-	bb, err := backbone.Load(filepath.Join(dir, "squeezenet1.1-fp16.onnx"), backbone.Options{})
+// a linear head (5 labels) on random activations of the cut, batch b, on each backend
+// available (sub-benchmarks go, onnx), and reports images/s. scripts/bench_finetune.sh
+// compares them with PyTorch in the same run.
+func benchStep(b *testing.B, u string, batch int) {
+	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
+	// (stride-1 convolutions native or im2col), to measure both.
+	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
+		old := separablePools
+		separablePools = v == "1"
+		defer func() { separablePools = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_NATIVE1"); v != "" {
+		old := onnxNative1
+		onnxNative1 = v == "1"
+		defer func() { onnxNative1 = old }()
+	}
+	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
+	b.Run("go", func(b *testing.B) {
+		runBenchStep(b, model, u, batch, gobackend.GetBackend())
+	})
+	b.Run("onnx", func(b *testing.B) {
+		c, err := backends.Select(backends.ONNX, backends.Options{ORTLib: sharedtest.ORTLib(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runBenchStep(b, model, u, batch, c.Backend)
+	})
+}
+
+func runBenchStep(tb *testing.B, model, u string, b int, be compute.Backend) {
+	st, err := newSqueezeStep(model, u, b, be)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fm, err := bb.FeatureModel()
-	if err != nil {
+	defer st.close()
+	if err := st.step(); err != nil { // compile
 		tb.Fatal(err)
 	}
-	spec := bb.Spec
-	fb, err := backbone.LoadBytes(fm, "features", backbone.Options{FeatureNode: backbone.FeatureOutput, Spec: &spec})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	blk, err := finetune.CutFor(fb.Blocks(), u)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	shape := fb.TensorShape(blk.Cut)[1:]
-	sp, err := finetune.SplitModel(fm, blk.Cut, shape)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h, _ := head.New(head.Linear, fb.FeatureDim, 0, 5, 1)
-	net, err := finetune.NewNet(gobackend.GetBackend(), sp, *h, finetune.NetOptions{Batch: b, Loss: loss.Defaults(loss.BCE), ClipNorm: 5, Shape: fb.TensorShape})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer net.Close()
-	per := 1
-	for _, d := range shape {
-		per *= int(d)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, b*per)
-	for i := range x {
-		x[i] = rng.Float32() * 2
-	}
-	y, m := make([]float32, b*5), make([]float32, b*5)
-	for i := range y {
-		y[i], m[i] = float32(rng.IntN(2)), 1
-	}
-	st := net.InitState()
-	if _, err := net.Step(st, x, y, m, []float32{1, 1, 1, 1, 1}, b, 1e-4, 1e-3); err != nil { // compile
-		tb.Fatal(err)
-	}
-	tp, _ := net.NumParams()
 	tb.ResetTimer()
 	for i := 0; i < tb.N; i++ {
-		if _, err := net.Step(st, x, y, m, []float32{1, 1, 1, 1, 1}, b, 1e-4, 1e-3); err != nil {
+		if err := st.step(); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	tb.ReportMetric(float64(b*tb.N)/tb.Elapsed().Seconds(), "images/s")
-	tb.ReportMetric(float64(tp), "tail-params")
+	tb.ReportMetric(float64(st.tailP), "tail-params")
 }
 
-// BenchmarkStepTail: fire9 (the last block) + head, on cached fire8 activations.
+// BenchmarkStepTail: fire9 (the last block) + head, on cached fire8 activations, b32.
 func BenchmarkStepTail(b *testing.B) { benchStep(b, "1", 32) }
 
-// BenchmarkStepWhole: the whole SqueezeNet 1.1 + head on 224×224 images.
+// BenchmarkStepWhole: the whole SqueezeNet 1.1 + head on 224×224 images, b8.
 func BenchmarkStepWhole(b *testing.B) { benchStep(b, "all", 8) }

@@ -34,15 +34,33 @@
 //
 // # Backends
 //
-// Training runs on GoMLX's pure-Go backend (github.com/gomlx/compute/gobackend), which
-// needs nothing installed, or on XLA (CPU or CUDA) through a PJRT plugin, which is much
-// faster for convolutions. --backend auto (the default) uses XLA when a plugin is found
-// and the binary was built with cgo (the usual case on Linux); --backend go and
-// --backend xla force one. The go-xla backend is linked in (backend_xla.go) but loads
-// the plugin with dlopen only when asked, and never downloads one. To install a plugin:
-// for CPU, put pjrt_c_api_cpu_plugin.so from the gomlx/go-xla releases into
-// ~/.local/lib/go-xla (or set PJRT_PLUGIN_LIBRARY_PATH to its directory); for CUDA,
-// `pip install "jax[cuda12]"` ships pjrt_c_api_gpu_plugin.so inside the jax_cuda12_plugin
-// package — point PJRT_PLUGIN_LIBRARY_PATH at that directory. FindPJRTPlugin lists the
-// places searched.
+// Training runs on one of three GoMLX backends, chosen by internal/backends (the same
+// selection head training in package train uses): ONNX Runtime through
+// github.com/gomlx/compute-onnx on the project's pinned library (the one the inference
+// engine loads: --ort-lib, $ONNXRUNTIME_LIB, then scripts/install-onnxruntime.sh's
+// place; compute-onnx's installer is switched off, nothing is downloaded); XLA (CPU or
+// CUDA) through a PJRT plugin; or the pure-Go backend, which needs nothing installed.
+// --backend auto (the default) takes ONNX Runtime when its library is found, else XLA
+// when a plugin is found (cgo builds), else pure Go, and logs the choice and its reason
+// once; Result.Backend and Result.BackendReason record them. --backend onnx, xla and go
+// force one. For XLA plugins: for CPU, put pjrt_c_api_cpu_plugin.so from the
+// gomlx/go-xla releases into ~/.local/lib/go-xla (or set PJRT_PLUGIN_LIBRARY_PATH to its
+// directory); for CUDA, `pip install "jax[cuda12]"` ships pjrt_c_api_gpu_plugin.so
+// inside the jax_cuda12_plugin package — point PJRT_PLUGIN_LIBRARY_PATH at that
+// directory. FindPJRTPlugin lists the places searched.
+//
+// # Lowering per backend
+//
+// compute-onnx v0.1.13 refuses or gets wrong some of GoMLX's gradients: the input
+// gradient of a strided convolution (ConvGeneral with input dilation), strided Slice and
+// strided average pooling (Pad with interior padding), and overlapping max pooling
+// (SelectAndScatter through ScatterElements without reduction="add": an input picked by
+// two windows gets one gradient). On ONNX Runtime the tail is therefore lowered further
+// (lower_taps.go): every convolution (groups and depthwise included, as a batched MatMul
+// per group) is im2col over kernel taps cut by one Reshape of the padded input into
+// stride phases and unit-step Slices, and MaxPool / AveragePool are the maximum / mean of
+// their taps, separably along W then H. An op that cannot be lowered there is an error
+// wrapping ErrNoGradient that names it — never a wrong gradient. The conformance suite
+// (conformance_test.go) checks values and gradients of every op against PyTorch on every
+// available backend, and TestONNXGaps confirms each gap that the lowering works around.
 package finetune

@@ -76,9 +76,9 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 			n, err = nil, fmt.Errorf("finetune: building the tail graph: %v\n%s", r, debug.Stack())
 		}
 	}()
-	tail, lowered, err := lowerConvs(sp.Tail, opt.Shape)
+	tail, lowered, err := lowerConvs(sp.Tail, opt.Shape, loweringFor(backend))
 	if err != nil {
-		return nil, fmt.Errorf("finetune: rewriting the tail for training: %w", err)
+		return nil, fmt.Errorf("finetune: rewriting the tail for training on backend %s: %w", backend.Name(), err)
 	}
 	evalModel, err := parser.Parse(tail)
 	if err != nil {

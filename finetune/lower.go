@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gomlx/compute-onnx/support/protos"
@@ -18,7 +19,12 @@ import (
 // convolution gradient. The weights keep their names and ONNX layout, so training the
 // lowered graph trains the original one. shape gives the batch-1 shape of a tensor
 // (nil when unknown); convolutions whose shapes are unknown stay as they are.
-func lowerConvs(tail []byte, shape func(string) []int64) ([]byte, int, error) {
+//
+// lw adds what a backend needs beyond that (see lowering): on ONNX Runtime every
+// convolution and pooling is lowered to ops whose gradients compute-onnx builds
+// correctly, and one that cannot be lowered is an error naming it (never a wrong
+// gradient).
+func lowerConvs(tail []byte, shape func(string) []int64, lw lowering) ([]byte, int, error) {
 	m := &protos.ModelProto{}
 	if err := proto.Unmarshal(tail, m); err != nil {
 		return nil, 0, err
@@ -54,6 +60,9 @@ func lowerConvs(tail []byte, shape func(string) []int64) ([]byte, int, error) {
 			continue
 		}
 		if shape == nil {
+			if lw.phases && n.OpType == "Conv" || lw.pools && (n.OpType == "MaxPool" || n.OpType == "AveragePool") {
+				return nil, 0, fmt.Errorf("%w: %s node %q: shapes unknown, cannot lower it for this backend", ErrNoGradient, n.OpType, n.Name)
+			}
 			nodes = append(nodes, n)
 			continue
 		}
@@ -71,7 +80,28 @@ func lowerConvs(tail []byte, shape func(string) []int64) ([]byte, int, error) {
 			lowered++
 			continue
 		}
-		rep := lowerConv(n, shape, opset)
+		var rep []*protos.NodeProto
+		switch {
+		case lw.phases && n.OpType == "Conv" && lw.native1 && nativeOK(n):
+			nodes = append(nodes, n)
+			continue
+		case lw.phases && n.OpType == "Conv":
+			if opset >= 11 {
+				rep = lowerConvPhases(n, shape)
+			}
+		case lw.pools && (n.OpType == "MaxPool" || n.OpType == "AveragePool") ||
+			n.OpType == "AveragePool" && onnxattr.Int(n, "count_include_pad", 0) != 0:
+			// onnx-gomlx has no count_include_pad: lowered on every backend.
+			if opset >= 11 {
+				rep = lowerPool(n, shape)
+			}
+		case lw.convs:
+			rep = lowerConv(n, shape, opset)
+		}
+		if rep == nil && (lw.phases && n.OpType == "Conv" || lw.pools && (n.OpType == "MaxPool" || n.OpType == "AveragePool")) {
+			return nil, 0, fmt.Errorf("%w: %s node %q (input %v, output %v, opset %d) cannot be lowered to ops whose gradient this backend computes correctly; use --backend go",
+				ErrNoGradient, n.OpType, n.Name, shape(n.Input[0]), shape(n.Output[0]), opset)
+		}
 		if rep == nil {
 			nodes = append(nodes, n)
 			continue
@@ -97,6 +127,10 @@ func stableOps(g *protos.GraphProto) bool {
 	}
 	return true
 }
+
+// ErrNoGradient reports an op the selected backend cannot differentiate correctly and
+// that could not be lowered to ops it can.
+var ErrNoGradient = errors.New("finetune: no correct gradient on this backend")
 
 func intsConst(name string, v []int64) *protos.NodeProto {
 	return &protos.NodeProto{Name: name, OpType: "Constant", Output: []string{name},

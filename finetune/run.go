@@ -57,9 +57,9 @@ type Config struct {
 	// dropped (batch statistics of a padded batch would be wrong).
 	TrainBN bool   `json:"train_bn,omitempty"`
 	Seed    uint64 `json:"seed"`
-	// Backend is the GoMLX backend of the training graph: "auto" (the default, also for
-	// ""; XLA when its plugin is found in a cgo build, else pure Go), "go" or "xla"
-	// (see ParseBackend and the Backend* constants).
+	// Backend is the GoMLX backend of the training graph: "auto" (default: ONNX Runtime
+	// when its library is found, else XLA when a PJRT plugin is found, else pure Go),
+	// "onnx", "xla" or "go".
 	Backend string `json:"backend,omitempty"`
 	// Checkpoint, when set, is written (temp + rename) after every epoch; Resume
 	// continues from it when it exists.
@@ -188,9 +188,11 @@ type Result struct {
 	// PrefixSeconds is the time of the cached prefix pass (activations of plain images).
 	PrefixSeconds float64 `json:"prefix_seconds"`
 	Backend       string  `json:"backend"`
-	Engine        string  `json:"engine"`
-	Resumed       bool    `json:"resumed,omitempty"`
-	Config        Config  `json:"config"`
+	// BackendReason says why Backend was chosen (for --backend auto: what was found).
+	BackendReason string `json:"backend_reason,omitempty"`
+	Engine        string `json:"engine"`
+	Resumed       bool   `json:"resumed,omitempty"`
+	Config        Config `json:"config"`
 	// ValLogits and TestLogits are the fine-tuned model's logits (row-major, one row of
 	// classes per usable image) on Data.Val and Data.Test; ValOK and TestOK say which
 	// images were usable (a false entry has no row).
@@ -231,7 +233,7 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 			}
 		}
 	}
-	be, beName, err := Backend(cfg.Backend)
+	choice, err := BackendWith(cfg.Backend, opt.Engine.ORTLib)
 	if err != nil {
 		return nil, err
 	}
@@ -259,15 +261,15 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 		return nil, err
 	}
 	batch := min(cfg.BatchSize, len(data.Train))
-	net, err := NewNet(be, sp, h, NetOptions{Batch: batch, Loss: lc, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm, Shape: bb.TensorShape, TrainBN: cfg.TrainBN})
+	net, err := NewNet(choice.Backend, sp, h, NetOptions{Batch: batch, Loss: lc, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm, Shape: bb.TensorShape, TrainBN: cfg.TrainBN})
 	if err != nil {
 		return nil, err
 	}
 	defer net.Close()
-	res = &Result{Block: blk.Name, Cut: blk.Cut, Lowered: net.Lowered, Backend: beName, Config: cfg}
+	res = &Result{Block: blk.Name, Cut: blk.Cut, Lowered: net.Lowered, Backend: choice.Desc, BackendReason: choice.Reason, Config: cfg}
 	res.TailParams, res.HeadParams = net.NumParams()
 	log.Info("finetune: tail", "block", blk.Name, "cut", blk.Cut, "shape", shape[1:], "tail_params", res.TailParams,
-		"head_params", res.HeadParams, "lowered_ops", net.Lowered, "backend", beName)
+		"head_params", res.HeadParams, "lowered_ops", net.Lowered, "backend", choice.Desc)
 
 	pre := &prefix{spec: spec, out: net.inLen}
 	if sp.Prefix != nil {

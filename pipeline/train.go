@@ -132,7 +132,11 @@ type trainingRecord struct {
 	Splits       SplitInfo     `json:"splits"`
 	BadImages    int           `json:"bad_images"`
 	Engine       string        `json:"engine"`
-	Seconds      struct {
+	// Backend is the GoMLX backend that trained the head and BackendReason why it was
+	// chosen (--backend auto: what was found).
+	Backend       string `json:"backend,omitempty"`
+	BackendReason string `json:"backend_reason,omitempty"`
+	Seconds       struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
 	} `json:"seconds"`
@@ -201,6 +205,9 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		return nil, errkind.BadInput("no backbone given")
 	}
 	r.cfg.Train.Seed = cfg.Seed
+	if r.cfg.Train.ORTLib == "" {
+		r.cfg.Train.ORTLib = cfg.ORTLib // one ONNX Runtime library for inference and training
+	}
 	if err := r.cfg.Train.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
 	}
@@ -350,7 +357,7 @@ func (r *run) finalizeProbe(out string) error {
 	score := func(k int) [][]float32 { return model.ScoresFromFeatures(b, r.sets[k].x, len(r.sets[k].y)) }
 	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
-		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine}
+		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	if err != nil {

@@ -9,7 +9,8 @@ decay 1e-4, clipping at 5) on BCE with a linear head for 5 labels, on random inp
 
 The architecture is SqueezeNet 1.1's (torchvision layout) with random weights: speed does
 not depend on the values. Prints "torch <mode> images_per_s=<v> params=<n>" per mode.
-Usage: /usr/bin/python3 scripts/bench_finetune.py [--threads N] [--seconds S]
+Usage: /usr/bin/python3 scripts/bench_finetune.py [--threads N] [--seconds S] [--modes tail,whole] [--whole-batch B]
+(finetune.BenchTrain, behind `multilabel bench train`, runs it with --whole-batch 32.)
 """
 import argparse
 import time
@@ -20,6 +21,8 @@ import torch.nn as nn
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=0)
 ap.add_argument("--seconds", type=float, default=10)
+ap.add_argument("--modes", default="tail,whole", help="comma list of tail, whole")
+ap.add_argument("--whole-batch", type=int, default=8, help="batch of the whole-network mode")
 args = ap.parse_args()
 if args.threads > 0:
     torch.set_num_threads(args.threads)
@@ -60,7 +63,7 @@ def bench(mode):
     if mode == "tail":
         net, b, shape = Net(Fire(512, 64, 256)), 32, (512, 13, 13)
     else:
-        net, b, shape = Net(squeezenet_features()), 8, (3, 224, 224)
+        net, b, shape = Net(squeezenet_features()), args.whole_batch, (3, 224, 224)
     x = torch.rand((b,) + shape) * 2
     y = (torch.rand(b, 5) < 0.5).float()
     body = [p for p in net.body.parameters()]
@@ -84,5 +87,5 @@ def bench(mode):
     print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()}")
 
 
-for m in ("tail", "whole"):
-    bench(m)
+for m in args.modes.split(","):
+    bench(m.strip())

@@ -19,6 +19,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--head", default="linear", choices=["linear", "mlp"])
 ap.add_argument("--threads", type=int, default=0)
 ap.add_argument("--repeat", type=int, default=1)
+ap.add_argument("--epochs", type=int, default=100)
 args = ap.parse_args()
 if args.threads > 0:
     torch.set_num_threads(args.threads)
@@ -44,7 +45,7 @@ def run():
     no_decay = [p for name, p in model.named_parameters() if name.endswith("bias")]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0}], lr=1e-3)
     ema = [p.detach().clone() for p in model.parameters()]
-    epochs, bs = 100, 64
+    epochs, bs = args.epochs, 64
     steps_per_epoch = math.ceil(n / bs)
     total = epochs * steps_per_epoch
     warm = 2 * steps_per_epoch

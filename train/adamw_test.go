@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/multilabel/multilabel/internal/sharedtest"
+
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/loss"
 )
@@ -46,36 +48,48 @@ func TestAdamWAgainstPyTorch(t *testing.T) {
 	for _, r := range ref.X {
 		x = append(x, r...)
 	}
-	for _, c := range ref.Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			init := flatten(c.Init)
-			classes := len(ref.Labels[0])
-			p := &head.Params{Kind: c.Head, In: dim, Hidden: c.Hidden, Out: classes, W1: init[0], B1: init[1]}
-			if c.Head == head.MLP {
-				p.W2, p.B2 = init[2], init[3]
-			}
-			lc := c.Loss
-			cfg := Config{Head: c.Head, Hidden: c.Hidden, Loss: lc.Kind, LossConfig: &lc, Epochs: c.Steps,
-				BatchSize: n, LR: c.LR, WeightDecay: c.WeightDecay, ClipNorm: c.Clip, Schedule: Constant, Init: p}
-			res, err := Fit(context.Background(), cfg, x, ref.Labels, nil, nil, dim, Callbacks{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, e := range res.History {
-				if math.Abs(e.TrainLoss-c.Losses[i]) > 1e-5*(1+math.Abs(c.Losses[i])) {
-					t.Errorf("step %d loss %.7f, PyTorch %.7f", i+1, e.TrainLoss, c.Losses[i])
+	for _, be := range testBackends(t) {
+		for _, c := range ref.Cases {
+			t.Run(be+"/"+c.Name, func(t *testing.T) {
+				init := flatten(c.Init)
+				classes := len(ref.Labels[0])
+				p := &head.Params{Kind: c.Head, In: dim, Hidden: c.Hidden, Out: classes, W1: init[0], B1: init[1]}
+				if c.Head == head.MLP {
+					p.W2, p.B2 = init[2], init[3]
 				}
-			}
-			got, _ := res.Head.Weights()
-			for i := range got {
-				for k := range got[i] {
-					if d := math.Abs(float64(got[i][k] - c.Final[i][k])); d > 1e-5 {
-						t.Errorf("weight %d[%d] = %.7f, PyTorch %.7f", i, k, got[i][k], c.Final[i][k])
+				lc := c.Loss
+				cfg := Config{Head: c.Head, Hidden: c.Hidden, Loss: lc.Kind, LossConfig: &lc, Epochs: c.Steps,
+					BatchSize: n, LR: c.LR, WeightDecay: c.WeightDecay, ClipNorm: c.Clip, Schedule: Constant, Init: p, Backend: be}
+				res, err := Fit(context.Background(), cfg, x, ref.Labels, nil, nil, dim, Callbacks{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, e := range res.History {
+					if math.Abs(e.TrainLoss-c.Losses[i]) > 1e-5*(1+math.Abs(c.Losses[i])) {
+						t.Errorf("step %d loss %.7f, PyTorch %.7f", i+1, e.TrainLoss, c.Losses[i])
 					}
 				}
-			}
-		})
+				got, _ := res.Head.Weights()
+				for i := range got {
+					for k := range got[i] {
+						if d := math.Abs(float64(got[i][k] - c.Final[i][k])); d > 1e-5 {
+							t.Errorf("weight %d[%d] = %.7f, PyTorch %.7f", i, k, got[i][k], c.Final[i][k])
+						}
+					}
+				}
+			})
+		}
 	}
+}
+
+// testBackends lists the training backends to check: pure Go always, ONNX Runtime when
+// its library is found (required with MULTILABEL_REQUIRE_ORT).
+func testBackends(t *testing.T) []string {
+	if sharedtest.FindORTLib() != "" || os.Getenv("MULTILABEL_REQUIRE_ORT") != "" {
+		sharedtest.ORTLib(t)
+		return []string{"go", "onnx"}
+	}
+	return []string{"go"}
 }
 
 // flatten turns the JSON nested lists of the initial weights into flat float32 slices.

@@ -33,6 +33,7 @@ func fingerprint(cfg Config, lc loss.Config, dim int, trX []float32, trY [][]int
 	h := fnv.New64a()
 	c := cfg
 	c.Checkpoint, c.Resume = "", false
+	c.Backend = "" // the backend changes speed, not the run
 	b, _ := json.Marshal(struct {
 		C Config
 		L loss.Config

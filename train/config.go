@@ -1,6 +1,6 @@
 // Package train fits a classification head (package head) on in-memory backbone
-// features with a multi-label loss (package loss), using GoMLX with the pure-Go
-// backend for the training step and plain Go everywhere else.
+// features with a multi-label loss (package loss), using GoMLX (on the backend internal/backends
+// selects: ONNX Runtime, XLA or pure Go) for the training step and plain Go everywhere else.
 //
 // [Fit] runs mini-batch AdamW (decoupled weight decay, none on biases) with a
 // warmup+cosine or one-cycle learning-rate schedule, seeded shuffling, optional
@@ -26,6 +26,7 @@ import (
 	"math"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/hparams"
 	"github.com/multilabel/multilabel/loss"
 )
@@ -82,6 +83,14 @@ type Config struct {
 
 	Seed uint64 `json:"seed"`
 
+	// Backend is the GoMLX backend of the training step: "auto" (default: ONNX Runtime
+	// when its library is found, else XLA when a PJRT plugin is found, else pure Go),
+	// "onnx", "xla" or "go" — the selection fine-tuning uses too (internal/backends).
+	Backend string `json:"backend,omitempty"`
+	// ORTLib is the ONNX Runtime library for the onnx backend ("" searches
+	// $ONNXRUNTIME_LIB and the project's install place).
+	ORTLib string `json:"-"`
+
 	// Init, when set, gives the starting weights (a warm start) instead of a seeded
 	// random initialisation; its Kind and sizes must match. Its Mean/Std are ignored
 	// (standardisation is always learnt from the training set unless NoStandardize).
@@ -134,6 +143,9 @@ func (c Config) lossConfig() loss.Config { return hparams.LossConfig(c.Loss, c.L
 // Validate checks a configuration (after defaults are applied).
 func (c Config) Validate() error {
 	c = c.resolved()
+	if _, err := backends.Parse(c.Backend); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	switch {
 	case c.Head != head.Linear && c.Head != head.MLP:
 		return fmt.Errorf("train: unknown head %q (want linear or mlp)", c.Head)

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/loop"
 	"github.com/multilabel/multilabel/internal/optim"
 	"github.com/multilabel/multilabel/loss"
@@ -64,6 +64,10 @@ type Result struct {
 	Loss   loss.Config `json:"loss"`
 	// Resumed tells that the run continued from a checkpoint.
 	Resumed bool `json:"resumed,omitempty"`
+	// Backend is the training backend used (e.g. "onnx (/path/libonnxruntime.so.1)"),
+	// BackendReason why it was chosen.
+	Backend       string `json:"backend,omitempty"`
+	BackendReason string `json:"backend_reason,omitempty"`
 }
 
 // Fit trains a head on training features trX (n rows of dim float32, row-major) with
@@ -133,6 +137,7 @@ type trainer struct {
 	fingerprint         uint64
 
 	backend    compute.Backend
+	choice     backends.Choice
 	stepExec   *graph.Exec
 	evalExec   *graph.Exec
 	posw       *tensors.Tensor
@@ -162,8 +167,12 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 	if _, err := checkData("validation", vaX, vaY, dim, classes); err != nil {
 		return nil, err
 	}
+	choice, err := backends.Select(cfg.Backend, backends.Options{ORTLib: cfg.ORTLib})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	t := &trainer{cfg: cfg, n: len(trY), nv: len(vaY), dim: dim, classes: classes, vaY: vaY,
-		backend: gobackend.GetBackend()}
+		backend: choice.Backend, choice: choice}
 	t.batch = min(cfg.BatchSize, t.n)
 	t.lc = cfg.lossConfig()
 	if t.lc.Kind == loss.Weighted && t.lc.PosWeight == nil {
@@ -577,6 +586,7 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 
 	res := &Result{History: st.History, Steps: st.Step, Config: cfg, Loss: t.lc, Resumed: resumed,
 		StoppedEarly: st.Stopped}
+	res.Backend, res.BackendReason = t.choice.Desc, t.choice.Reason
 	if st.Best != nil {
 		res.Head, res.BestEpoch, res.BestValMAP, res.UsedEMA = *st.Best, st.BestEpoch, st.BestMAP, st.BestEMA
 	} else {

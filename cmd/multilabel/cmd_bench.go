@@ -21,7 +21,7 @@ import (
 )
 
 func newBenchCmd(e *env) *cobra.Command {
-	return groupCmd("bench", "benchmarks: end to end against the peers, the HTTP service under load", newBenchE2ECmd(e), newBenchServeCmd(e))
+	return groupCmd("bench", "benchmarks: end to end against the peers, training steps against PyTorch, the HTTP service under load", newBenchE2ECmd(e), newBenchServeCmd(e), newBenchTrainCmd(e))
 }
 
 // benchE2EFlags are the flags of bench e2e.

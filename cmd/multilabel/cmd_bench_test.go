@@ -46,3 +46,30 @@ func TestBenchE2EQuick(t *testing.T) {
 		t.Errorf("row %+v, peak %v", r, rep.PeakGFLOPS)
 	}
 }
+
+func TestBenchTrainCLI(t *testing.T) {
+	t.Parallel()
+	code, out := runCLI(t, "bench", "train", "--rows", "linear", "--backends", "go", "--head-epochs", "1", "--seconds", "0.01", "--no-torch", "--json")
+	if code != exitOK {
+		t.Fatalf("bench train: exit %d: %s", code, out)
+	}
+	var got struct {
+		Rows []struct {
+			Name         string   `json:"name"`
+			Backend      string   `json:"backend"`
+			ImagesPerS   float64  `json:"images_per_s"`
+			RatioVsTorch *float64 `json:"ratio_vs_torch"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("bench train --json: %v: %s", err, out)
+	}
+	if len(got.Rows) != 1 || got.Rows[0].Backend != "go" || !(got.Rows[0].ImagesPerS > 0) || got.Rows[0].RatioVsTorch == nil {
+		t.Fatalf("rows %+v", got.Rows)
+	}
+	for _, bad := range [][]string{{"--rows", "conv"}, {"--backends", "tpu"}, {"--seconds", "0"}} {
+		if code, _ := runCLI(t, append([]string{"bench", "train", "--no-torch"}, bad...)...); code != exitUsage {
+			t.Errorf("bench train %v: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+}

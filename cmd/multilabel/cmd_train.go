@@ -76,7 +76,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.BoolVar(&trainBN, "train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
 	fs.BoolVar(&augment, "augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
 	fs.IntVar(&views, "views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
-	fs.StringVar(&backendFlag, "backend", "auto", "GoMLX backend for fine-tuning: auto|go|xla (auto: XLA when a PJRT plugin is installed, else pure Go)")
+	fs.StringVar(&backendFlag, "backend", "auto", "GoMLX backend for head training and fine-tuning: auto|onnx|xla|go (auto: ONNX Runtime when its library is found, else XLA when a PJRT plugin is installed, else pure Go)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		ctx := c.Context()
 		if data == "" || bbFlag == "" {
@@ -97,6 +97,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		tc.Loss, tc.Head, tc.Hidden, tc.Dropout = lossFlag, headFlag, hidden, dropout
 		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
 		tc.Checkpoint, tc.Resume = checkpoint, resume
+		tc.Backend, tc.ORTLib = backendFlag, ef.ortLib
 		if err := tc.Validate(); err != nil {
 			return usageErrorf("%v", err)
 		}

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package finetune
+package backends
 
 import (
 	"github.com/gomlx/compute"
