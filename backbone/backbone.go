@@ -45,6 +45,7 @@ import (
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/onnxcheck"
 )
 
 // Supported opset range of the default ONNX domain.
@@ -155,6 +156,12 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 			return nil, fmt.Errorf("%w: no graph (%d bytes)", ErrTruncated, len(data))
 		}
 		return nil, fmt.Errorf("%w: no ir_version or graph", ErrNotONNX)
+	}
+	// Cycles, declared-only huge tensors and overflowing dimensions are refused before
+	// any walk over the graph (external data is resolved by the caller that knows the
+	// model's directory).
+	if err := onnxcheck.Check(m, onnxcheck.Limits{AllowExternal: true}); err != nil {
+		return nil, err
 	}
 	b.model = m
 	b.IRVersion = m.IrVersion
