@@ -35,6 +35,9 @@ func parseCOCO(data []byte, name string, opt Options) (*Dataset, error) {
 	if f.Categories == nil || f.Images == nil {
 		return nil, inputErrorf(name, 0, "not a COCO instances file: want \"images\" and \"categories\" arrays")
 	}
+	if err := checkLabelCount(name, 0, len(f.Categories), "categories", opt); err != nil {
+		return nil, err
+	}
 	type cat struct {
 		id   int64
 		name string

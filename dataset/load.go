@@ -41,6 +41,10 @@ type Options struct {
 	// "trainval", "test"). Empty means trainval.txt when present, else every
 	// Annotations/*.xml file.
 	VOCImageSet string `json:"voc_image_set,omitempty"`
+	// MaxLabels bounds the vocabulary a label source may declare (CSV one-hot header
+	// columns, COCO categories, distinct labels of a CSV list or VOC files); 0 means
+	// DefaultMaxLabels. It is checked before per-label storage is allocated.
+	MaxLabels int `json:"max_labels,omitempty"`
 }
 
 // InputError is a problem with the user's label source: a syntax error, an unknown label,
@@ -97,6 +101,9 @@ func Load(path string, opt Options) (*Dataset, error) {
 		return nil, &InputError{File: path, Err: err}
 	}
 	if err := checkVocabulary(opt.Labels); err != nil {
+		return nil, err
+	}
+	if err := checkVocabularySize(opt); err != nil {
 		return nil, err
 	}
 	format := opt.Format
