@@ -79,14 +79,14 @@ type Report struct {
 	Cardinality float64 `json:"label_cardinality"`
 	Density     float64 `json:"label_density"`
 	// NoLabel counts images with no positive label.
-	NoLabel     int      `json:"n_no_label"`
-	TopPairs    []Pair   `json:"top_pairs"`
+	NoLabel  int    `json:"n_no_label"`
+	TopPairs []Pair `json:"top_pairs"`
 	// PairImagesCapped counts images whose pairs were counted among their
 	// MaxPairLabelsPerImage most frequent labels only; PairsCapped is set when the
 	// MaxDistinctPairs table filled up.
-	PairImagesCapped int  `json:"pair_images_capped,omitempty"`
-	PairsCapped      bool `json:"pairs_capped,omitempty"`
-	Unannotated []string `json:"unannotated"`
+	PairImagesCapped int      `json:"pair_images_capped,omitempty"`
+	PairsCapped      bool     `json:"pairs_capped,omitempty"`
+	Unannotated      []string `json:"unannotated"`
 	// ImagesChecked says whether images were opened; the fields below need it.
 	ImagesChecked bool           `json:"images_checked"`
 	BadImages     []BadImage     `json:"bad_images"`
