@@ -71,8 +71,8 @@ type Predictor interface {
 
 // Options configures a Server. Zero values take the documented defaults.
 type Options struct {
-	MaxBodyBytes   int64         // default 20 MB
-	MaxPixels      int64         // per image; default imageio.DefaultMaxPixels
+	MaxBodyBytes int64 // default 20 MB
+	MaxPixels    int64 // per image; default imageio.DefaultMaxPixels
 	// MaxDecodedBytes bounds the memory one image may take once decoded, checked from
 	// its header before decoding (413 beyond it); default imageio.DefaultMaxDecodedBytes
 	// (256 MiB).
@@ -86,7 +86,7 @@ type Options struct {
 	// BodyTimeout bounds the time to read a request body, before the request takes a
 	// concurrency slot (408 beyond it): a slow upload holds its connection, not the
 	// model. Default 20 s.
-	BodyTimeout time.Duration
+	BodyTimeout    time.Duration
 	MaxImages      int           // images per request; default 32
 	RequestTimeout time.Duration // default 30 s
 	MaxConcurrent  int           // requests being handled at once; default 256
