@@ -163,6 +163,16 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 	if err := onnxcheck.Check(m, onnxcheck.Limits{AllowExternal: true}); err != nil {
 		return nil, err
 	}
+	// External tensor data is read now, from inside the model's directory only, and
+	// embedded: what is built from the backbone (feature graphs, bundles) holds it all.
+	dir := ""
+	if path != "" {
+		dir = filepath.Dir(path)
+	}
+	nExt, err := embedExternal(m, dir)
+	if err != nil {
+		return nil, err
+	}
 	b.model = m
 	b.IRVersion = m.IrVersion
 	b.Producer = m.ProducerName
@@ -182,6 +192,9 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 	}
 	if err := b.normalise(); err != nil {
 		return nil, err
+	}
+	if nExt > 0 {
+		b.Conversions = append(b.Conversions, fmt.Sprintf("embedded the external data of %d tensors", nExt))
 	}
 	if err := b.chooseSpec(opt, path); err != nil {
 		return nil, err
