@@ -3,8 +3,9 @@
 // topological order (a cycle is refused, where a recursive graph builder would overflow
 // its stack), every declared tensor size is computed with overflow checks and held to a
 // budget (a 10^12-element initializer declared without data would otherwise be allocated),
-// the data a tensor holds must match the size it declares, and tensors stored outside the
-// model (external data) are refused unless the caller allows them.
+// the data a tensor holds must match the size it declares, a name is defined once (one
+// initializer, one producing node), and tensors stored outside the model (external data)
+// are refused unless the caller allows them.
 //
 // Every error matches errkind.ErrBadInput.
 package onnxcheck
@@ -68,6 +69,9 @@ func (c *checker) graph(g *protos.GraphProto, where string, nested bool) error {
 	for i, t := range g.Initializer {
 		if _, err := c.tensor(t, fmt.Sprintf("%s initializer %d %q", where, i, t.GetName())); err != nil {
 			return err
+		}
+		if avail[t.GetName()] {
+			return errkind.BadInput("onnx: %s: initializer %q appears twice", where, t.GetName())
 		}
 		avail[t.GetName()] = true
 		consts[t.GetName()] = t

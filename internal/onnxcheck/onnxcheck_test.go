@@ -68,6 +68,9 @@ func TestCheck(t *testing.T) {
 		{"overflow", "overflow", func(m *protos.ModelProto) {
 			m.Graph.Initializer[0] = &protos.TensorProto{Name: "w", Dims: []int64{1 << 40, 1 << 40}, DataType: int32(protos.TensorProto_FLOAT)}
 		}},
+		{"duplicate initializer", "appears twice", func(m *protos.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, m.Graph.Initializer[0])
+		}},
 		{"negative dim", "negative", func(m *protos.ModelProto) {
 			m.Graph.Initializer[0].Dims = []int64{-2}
 		}},
