@@ -1,6 +1,10 @@
 package dataset
 
-import "fmt"
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
 
 // DefaultMaxLabels is the largest vocabulary a label source may declare when
 // Options.MaxLabels is 0. Every reader checks it before allocating per-label storage (a
@@ -32,4 +36,24 @@ func checkVocabularySize(opt Options) error {
 		return fmt.Errorf("%w: the vocabulary has %d labels, more than the maximum %d (Options.MaxLabels)", ErrBadOption, len(opt.Labels), max)
 	}
 	return nil
+}
+
+// checkConfined refuses the first sample whose image reference is absolute or climbs
+// out of the images directory (see Options.Confine).
+func checkConfined(d *Dataset) error {
+	for _, s := range d.Samples {
+		if outside(s.Image) {
+			return inputErrorf(d.Source, 0, "image %q is outside the images directory (absolute or with \"..\"); pass --allow-outside (Options.Confine false) to allow it", s.Image)
+		}
+	}
+	return nil
+}
+
+func outside(image string) bool {
+	p := filepath.FromSlash(image)
+	if filepath.IsAbs(p) || strings.HasPrefix(image, "/") || strings.HasPrefix(image, `\`) || filepath.VolumeName(p) != "" {
+		return true
+	}
+	c := filepath.Clean(p)
+	return c == ".." || strings.HasPrefix(c, ".."+string(filepath.Separator))
 }

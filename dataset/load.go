@@ -45,6 +45,11 @@ type Options struct {
 	// columns, COCO categories, distinct labels of a CSV list or VOC files); 0 means
 	// DefaultMaxLabels. It is checked before per-label storage is allocated.
 	MaxLabels int `json:"max_labels,omitempty"`
+	// Confine refuses image references that leave the images directory: absolute paths
+	// and paths climbing out with "..". A label file then cannot make the program read
+	// (and report on) an arbitrary file such as /etc/shadow. The check is on the
+	// reference as written; links inside the directory are followed as usual.
+	Confine bool `json:"confine,omitempty"`
 }
 
 // InputError is a problem with the user's label source: a syntax error, an unknown label,
@@ -92,6 +97,19 @@ const maxLabelFile = 4 << 30
 // not opened; see CheckImages and Inspect for that. Errors in the label source are
 // *InputError values naming the file and line.
 func Load(path string, opt Options) (*Dataset, error) {
+	d, err := load(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Confine {
+		if err := checkConfined(d); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func load(path string, opt Options) (*Dataset, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		var pe *fs.PathError

@@ -104,10 +104,12 @@ func describeUnknown(data []byte) string {
 	if len(sample) > 512 {
 		sample = sample[:512]
 	}
+	// Nothing of the file's content is echoed: a label file may name any readable file
+	// (a key, a password database), and messages end up in logs and API responses.
 	if isText(sample) {
-		return fmt.Sprintf("looks like text: %q", head)
+		return fmt.Sprintf("looks like text (%d bytes)", len(data))
 	}
-	return fmt.Sprintf("starts with bytes % x", head)
+	return fmt.Sprintf("an unrecognised binary format (%d bytes)", len(data))
 }
 
 func isText(b []byte) bool {

@@ -26,7 +26,7 @@ const defaultBatchSize = featcache.DefaultBatchSize
 // command: --data and, where the command has them, --val and --test.
 type readerFlags struct {
 	images, format, listSep, labels, vocSet string
-	keepUnannotated, strict                 bool
+	keepUnannotated, strict, allowOutside   bool
 	maxLabels                               int
 }
 
@@ -40,13 +40,15 @@ func (f *readerFlags) register(fs *pflag.FlagSet, strictUsage string) {
 	fs.StringVar(&f.vocSet, "voc-set", "", "VOC image set (ImageSets/Main/<set>.txt; default trainval, else all annotations)")
 	fs.BoolVar(&f.keepUnannotated, "keep-unannotated", false, "keep images a COCO file gives no annotation as all-negative samples")
 	fs.BoolVar(&f.strict, "strict", false, strictUsage)
+	fs.BoolVar(&f.allowOutside, "allow-outside", false, "allow image references outside the images directory (absolute paths, \"..\")")
 	fs.IntVar(&f.maxLabels, "max-labels", dataset.DefaultMaxLabels, "largest vocabulary a label source may declare (one-hot columns, COCO categories, distinct labels)")
 }
 
 // options returns the dataset options the flags give.
 func (f *readerFlags) options() dataset.Options {
 	opt := dataset.Options{ImagesDir: f.images, Format: f.format, ListSep: f.listSep,
-		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet, MaxLabels: f.maxLabels}
+		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet, MaxLabels: f.maxLabels,
+		Confine: !f.allowOutside}
 	if f.labels != "" {
 		for _, l := range strings.Split(f.labels, ",") {
 			opt.Labels = append(opt.Labels, strings.TrimSpace(l))
