@@ -97,3 +97,30 @@ func TestHostileBackboneExit2(t *testing.T) {
 		t.Errorf("backbone inspect of a cyclic graph: exit %d, want %d with \"cycle\"", code, exitUsage)
 	}
 }
+
+// TestLabelFileOutsideImages: a label file naming a file outside the images directory is
+// refused (exit 2) unless --allow-outside; then the file is reported as not an image
+// without any of its content.
+func TestLabelFileOutsideImages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(secret, []byte("root:$6$TOPSECRETHASH:19000:0:99999:7:::\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	labels := filepath.Join(dir, "l.csv")
+	if err := os.WriteFile(labels, []byte("image,labels\n"+secret+",cat\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLIErr(t, "dataset", "inspect", "--data", labels)
+	if code != exitUsage || !strings.Contains(stderr, "outside the images directory") {
+		t.Errorf("outside reference: exit %d, want %d", code, exitUsage)
+	}
+	code, stdout, stderr := runCLIErr(t, "dataset", "inspect", "--data", labels, "--allow-outside", "--json")
+	if code != exitOK {
+		t.Errorf("--allow-outside: exit %d", code)
+	}
+	if strings.Contains(stdout+stderr, "TOPSECRET") || strings.Contains(stdout+stderr, "root:") {
+		t.Errorf("the file's content was echoed:\n%s%s", stdout, stderr)
+	}
+}
