@@ -28,6 +28,11 @@ type cocoFile struct {
 // ordered by category id; an image's label is positive when it has at least one
 // annotation of that category (crowd annotations included), negative otherwise.
 func parseCOCO(data []byte, name string, opt Options) (*Dataset, error) {
+	// Counted before decoding: a million categories are refused before they are
+	// allocated.
+	if err := checkLabelCount(name, 0, cocoCategoryCount(data), "categories", opt); err != nil {
+		return nil, err
+	}
 	var f cocoFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, jsonError(data, name, err)

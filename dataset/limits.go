@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -56,4 +58,85 @@ func outside(image string) bool {
 	}
 	c := filepath.Clean(p)
 	return c == ".." || strings.HasPrefix(c, ".."+string(filepath.Separator))
+}
+
+// jsonArrayLen counts the elements of a JSON array without decoding them; any other
+// value counts as 0. It lets parseCOCO refuse a million categories before allocating
+// them: json.Unmarshal into struct{ Categories jsonArrayLen } skips every other member.
+type jsonArrayLen int
+
+func (n *jsonArrayLen) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' {
+		*n = 0
+		return nil
+	}
+	depth, count, inStr, esc, empty := 0, 0, false, false, true
+	for _, c := range b {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				count++
+			}
+		}
+		if depth >= 1 && c != '[' && c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			empty = false
+		} else if depth > 1 {
+			empty = false
+		}
+	}
+	if !empty {
+		count++
+	}
+	*n = jsonArrayLen(count)
+	return nil
+}
+
+// cocoCategoryCount counts the categories of a COCO document (0 when it has none or is
+// not valid JSON: parseCOCO reports that).
+func cocoCategoryCount(data []byte) int {
+	var probe struct {
+		Categories jsonArrayLen `json:"categories"`
+	}
+	if json.Unmarshal(data, &probe) != nil {
+		return 0
+	}
+	return int(probe.Categories)
+}
+
+// csvHeaderFields counts the fields of the first record of a CSV document (commas
+// outside quotes, plus one) without allocating, so a one-hot header of a million
+// columns is refused before the CSV reader splits it.
+func csvHeaderFields(data []byte) int {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	n, inQuote := 1, false
+	for _, c := range data {
+		switch {
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == ',':
+			n++
+		case c == '\n':
+			return n
+		}
+	}
+	return n
 }

@@ -141,3 +141,29 @@ func TestInspectPairsBounded(t *testing.T) {
 		t.Errorf("cancelled Inspect: %v", err)
 	}
 }
+
+func TestJSONArrayLen(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{
+		`[]`: 0, ` [ ] `: 0, `[1]`: 1, `[{"a":[1,2,3]},{"b":"x,y]"}]`: 2, `["\"],"]`: 1, `{"x":1}`: 0, `[[],[]]`: 2,
+	} {
+		var n jsonArrayLen
+		if err := n.UnmarshalJSON([]byte(in)); err != nil || int(n) != want {
+			t.Errorf("%s: %d %v, want %d", in, n, err, want)
+		}
+	}
+	if n := cocoCategoryCount([]byte(`{"images":[{"id":1}],"categories":[{"id":1,"name":"a"},{"id":2,"name":"b"}]}`)); n != 2 {
+		t.Errorf("cocoCategoryCount = %d", n)
+	}
+}
+
+func TestCSVHeaderFields(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{
+		"image,a,b\nx,1,0\n": 3, "\ufeffimage,labels\n": 2, `image,"a,b",c` + "\n": 3, "a": 1, `"x""y,z",q` + "\n": 2,
+	} {
+		if got := csvHeaderFields([]byte(in)); got != want {
+			t.Errorf("%q: %d, want %d", in, got, want)
+		}
+	}
+}

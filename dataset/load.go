@@ -155,6 +155,9 @@ func load(path string, opt Options) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkLabelCount(path, 1, csvHeaderFields(data)-1, "the header", opt); err != nil {
+			return nil, err
+		}
 		layout := strings.TrimPrefix(strings.TrimPrefix(format, "csv"), "-")
 		d, err := parseCSV(bytes.NewReader(data), path, layout, opt)
 		if err != nil {
