@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,8 @@ import (
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/multilabel/multilabel/model/modeltest"
 )
 
 // TestHugeVocabularyExit2: a CSV with 1M label columns and a COCO file with 1M categories
@@ -122,5 +127,50 @@ func TestLabelFileOutsideImages(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, "TOPSECRET") || strings.Contains(stdout+stderr, "root:") {
 		t.Errorf("the file's content was echoed:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestHostileBundleExit2: a bundle whose backbone graph has a cycle (once "fatal error:
+// stack overflow" on the pure-Go engine, exit 1 on ONNX Runtime) exits 2 on both engines.
+func TestHostileBundleExit2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := modeltest.Bundle()
+	var m protos.ModelProto
+	if err := proto.Unmarshal(b.Backbone, &m); err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	g.Node[0].Input[0] = g.Node[len(g.Node)-1].Output[0]
+	var err error
+	if b.Backbone, err = proto.Marshal(&m); err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "cycle.mlb")
+	if err := b.Save(mlb); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "a.png")
+	writePNG(t, img)
+	engines := []string{"go"}
+	if os.Getenv("ONNXRUNTIME_LIB") != "" {
+		engines = append(engines, "ort")
+	}
+	for _, eng := range engines {
+		code, _, stderr := runCLIErr(t, "predict", "--model", mlb, "--engine", eng, img)
+		if code != exitUsage || !strings.Contains(stderr, "cycle") {
+			t.Errorf("--engine %s: exit %d, want %d with \"cycle\"", eng, code, exitUsage)
+		}
+	}
+}
+
+func writePNG(t *testing.T, path string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
