@@ -167,3 +167,16 @@ func TestCSVHeaderFields(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadContextCancelled(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, filepath.Join(t.TempDir(), "l.csv"), "image,labels\na.jpg,cat\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	if d, err := LoadContext(ctx, p, Options{}); err != nil || len(d.Samples) != 1 {
+		t.Fatalf("LoadContext = %v", err)
+	}
+	cancel()
+	if _, err := LoadContext(ctx, p, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}

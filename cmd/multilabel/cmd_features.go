@@ -77,7 +77,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if out != "" && !strings.HasSuffix(strings.ToLower(out), ".npy") {
 			return usageErrorf("--out %s: want a .npy file name", out)
 		}
-		d, err := rf.load(data)
+		d, err := rf.load(c.Context(), data)
 		if err != nil {
 			return err
 		}

@@ -57,12 +57,13 @@ func (f *readerFlags) options() dataset.Options {
 	return opt
 }
 
-// load reads the label source at path with the flags' options.
-func (f *readerFlags) load(path string) (*dataset.Dataset, error) {
+// load reads the label source at path with the flags' options; it returns as soon as
+// ctx ends (SIGINT, SIGTERM).
+func (f *readerFlags) load(ctx context.Context, path string) (*dataset.Dataset, error) {
 	if path == "" {
 		return nil, usageErrorf("--data is required")
 	}
-	d, err := dataset.Load(path, f.options())
+	d, err := dataset.LoadContext(ctx, path, f.options())
 	if err != nil {
 		if dataset.IsBadInput(err) {
 			return nil, badInput(err)
