@@ -212,7 +212,7 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	cfg = r.cfg
 
 	// 1. Data and splits.
-	trainDS, valDS, testDS, split, err := loadSplits(cfg)
+	trainDS, valDS, testDS, split, err := loadSplits(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -486,10 +486,10 @@ func size(d *dataset.Dataset) int {
 }
 
 // loadSplits loads Data (and Val/Test) and splits Data as the configuration says.
-func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
+func loadSplits(ctx context.Context, cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
 	opt := cfg.DataOptions
 	opt.ImagesDir = cfg.Images
-	all, err := dataset.Load(cfg.Data, opt)
+	all, err := dataset.LoadContext(ctx, cfg.Data, opt)
 	if err != nil {
 		return nil, nil, nil, info, err
 	}
@@ -502,7 +502,7 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 		}
 		o := opt
 		o.Labels = all.Labels
-		return dataset.Load(path, o)
+		return dataset.LoadContext(ctx, path, o)
 	}
 	if valDS, err = other(cfg.Val); err != nil {
 		return nil, nil, nil, info, err
