@@ -274,8 +274,8 @@ func (c *checker) tensor(t *protos.TensorProto, at string) (*protos.TensorProto,
 	case t.GetRawData() != nil:
 		raw := int64(len(t.GetRawData()))
 		want := n * size
-		if sub := subByte(t.GetDataType()); sub {
-			want = (n + 1) / 2
+		if bits := subByteBits(t.GetDataType()); bits > 0 {
+			want = (n*bits + 7) / 8
 		}
 		if raw != want {
 			return nil, errkind.BadInput("onnx: %s: raw data has %d bytes, its dimensions %v declare %d", at, raw, t.GetDims(), want)
@@ -298,11 +298,9 @@ func (c *checker) tensor(t *protos.TensorProto, at string) (*protos.TensorProto,
 	if dt == protos.TensorProto_COMPLEX64 || dt == protos.TensorProto_COMPLEX128 {
 		have /= 2
 	}
-	if subByte(t.GetDataType()) {
-		// int32_data packs two 4-bit values per element.
-		if have*2 >= n && have <= (n+1)/2 {
-			return t, nil
-		}
+	if subByteBits(t.GetDataType()) > 0 && have > 0 && have <= n {
+		// int32_data packs several sub-byte values per element.
+		return t, nil
 	}
 	if have != n {
 		return nil, errkind.BadInput("onnx: %s: holds %d values, its dimensions %v declare %d", at, have, t.GetDims(), n)
@@ -359,12 +357,15 @@ func int64Values(t *protos.TensorProto) ([]int64, bool) {
 	return out, true
 }
 
-func subByte(dt int32) bool {
+// subByteBits is the size in bits of one element of a packed type (0 for the others).
+func subByteBits(dt int32) int64 {
 	switch protos.TensorProto_DataType(dt) {
-	case protos.TensorProto_INT4, protos.TensorProto_UINT4:
-		return true
+	case protos.TensorProto_INT4, protos.TensorProto_UINT4, protos.TensorProto_FLOAT4E2M1:
+		return 4
+	case protos.TensorProto_INT2, protos.TensorProto_UINT2:
+		return 2
 	}
-	return false
+	return 0
 }
 
 // elemSize is the storage size of one element in bytes (1 for unknown types, so their
