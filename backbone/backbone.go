@@ -45,6 +45,7 @@ import (
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/onnxcheck"
 )
 
 // Supported opset range of the default ONNX domain.
@@ -156,6 +157,22 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 		}
 		return nil, fmt.Errorf("%w: no ir_version or graph", ErrNotONNX)
 	}
+	// Cycles, declared-only huge tensors and overflowing dimensions are refused before
+	// any walk over the graph (external data is resolved by the caller that knows the
+	// model's directory).
+	if err := onnxcheck.Check(m, onnxcheck.Limits{AllowExternal: true}); err != nil {
+		return nil, err
+	}
+	// External tensor data is read now, from inside the model's directory only, and
+	// embedded: what is built from the backbone (feature graphs, bundles) holds it all.
+	dir := ""
+	if path != "" {
+		dir = filepath.Dir(path)
+	}
+	nExt, err := embedExternal(m, dir)
+	if err != nil {
+		return nil, err
+	}
 	b.model = m
 	b.IRVersion = m.IrVersion
 	b.Producer = m.ProducerName
@@ -175,6 +192,9 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 	}
 	if err := b.normalise(); err != nil {
 		return nil, err
+	}
+	if nExt > 0 {
+		b.Conversions = append(b.Conversions, fmt.Sprintf("embedded the external data of %d tensors", nExt))
 	}
 	if err := b.chooseSpec(opt, path); err != nil {
 		return nil, err

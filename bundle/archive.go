@@ -30,6 +30,12 @@ const (
 	// terabytes).
 	maxMemberSize = 4 << 30
 	maxMembers    = 64
+	// maxTrailer bounds the zero padding accepted after the end-of-archive marker
+	// (tar tools pad to 10 KiB records).
+	maxTrailer = 64 << 10
+	// memberOverhead bounds the tar bytes around one member's data: its header, a PAX
+	// header for a long name, and padding to a 512-byte block.
+	memberOverhead = 4 << 10
 )
 
 // ErrCorrupt is wrapped by every error about a damaged, truncated or tampered bundle.
@@ -179,6 +185,9 @@ func readArchive(data []byte, name string) (map[string][]byte, *Manifest, []byte
 	}
 	// The archive must end with its two zero blocks (Go's tar reader accepts a file cut
 	// right after a member's data, or after one zero block, as a clean end).
+	if len(data)-cr.n > maxTrailer {
+		return nil, nil, nil, bad("%d bytes after the end of the archive, at most %d", len(data)-cr.n, maxTrailer)
+	}
 	if cr.n < 1024 || !allZero(data[cr.n-1024:cr.n]) || !allZero(data[cr.n:]) {
 		return nil, nil, nil, bad("truncated: end-of-archive marker missing after %d bytes", cr.n)
 	}
@@ -228,4 +237,37 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// checkFileSize reads the manifest at the start of f (size bytes long) and refuses a file
+// larger than the manifest's members, their tar headers and padding can account for, so
+// a huge file is refused without being read.
+func checkFileSize(f io.Reader, size int64, name string) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("model bundle %s: %s: %w", name, fmt.Sprintf(format, args...), ErrCorrupt)
+	}
+	tr := tar.NewReader(io.LimitReader(f, 4<<20))
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != manifestName || hdr.Size <= 0 || hdr.Size > 1<<20 {
+		return nil // decode gives the precise error
+	}
+	manBytes, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
+	if err != nil {
+		return nil
+	}
+	var man Manifest
+	if json.Unmarshal(manBytes, &man) != nil || len(man.Members) > maxMembers {
+		return nil
+	}
+	bound := int64(memberOverhead) + hdr.Size + 1024 + maxTrailer
+	for _, it := range man.Members {
+		if it.Size < 0 || it.Size > maxMemberSize {
+			return nil
+		}
+		bound += memberOverhead + it.Size
+	}
+	if size > bound {
+		return bad("the file has %d bytes, its manifest accounts for at most %d", size, bound)
+	}
+	return nil
 }

@@ -3,12 +3,17 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"time"
 
+	"github.com/gomlx/compute-onnx/support/protos"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/onnxcheck"
 )
 
 // Member names inside a bundle.
@@ -104,6 +109,26 @@ func (b *Bundle) Validate() error {
 	if b.BackboneInfo.FeatureDim != 0 && b.BackboneInfo.FeatureDim != b.Head.In {
 		return fmt.Errorf("bundle: %s: head input %d, backbone feature dim %d", memberHead, b.Head.In, b.BackboneInfo.FeatureDim)
 	}
+	return checkSelfContained(b.Backbone)
+}
+
+// checkSelfContained refuses a backbone graph whose tensors keep their data in other
+// files (ONNX external data): a bundle must hold everything it uses, under its manifest,
+// or the same bundle id would predict differently depending on the files beside it.
+func checkSelfContained(graph []byte) error {
+	var m protos.ModelProto
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(graph, &m); err != nil {
+		return fmt.Errorf("bundle: %s: not a valid ONNX model: %v", memberBackbone, err)
+	}
+	ext := ""
+	onnxcheck.ForEachTensor(&m, func(t *protos.TensorProto) {
+		if ext == "" && t.GetDataLocation() == protos.TensorProto_EXTERNAL {
+			ext = t.GetName()
+		}
+	})
+	if ext != "" {
+		return fmt.Errorf("bundle: %s: tensor %q keeps its data outside the bundle (external data %v); a bundle must be self-contained (train from the backbone file, which embeds the data)", memberBackbone, ext, onnxcheck.ExternalRefs(&m))
+	}
 	return nil
 }
 
@@ -165,10 +190,32 @@ func (b *Bundle) Save(path string) error {
 // Read reads and verifies a bundle file without starting any engine. Damaged,
 // truncated and tampered files are refused with an error wrapping ErrCorrupt that names
 // the member.
+//
+// The file's size is checked against its manifest before the members are read: a file
+// larger than its members account for (a 6 GB sparse file behind a valid bundle) is
+// refused after reading only the manifest.
 func Read(path string) (*Bundle, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("model bundle: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("model bundle: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("model bundle %s: not a regular file: %w", path, ErrCorrupt)
+	}
+	if err := checkFileSize(f, st.Size(), path); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("model bundle: %w", err)
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("model bundle %s: %v: %w", path, err, ErrCorrupt)
 	}
 	return decode(data, path)
 }

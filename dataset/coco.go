@@ -28,12 +28,20 @@ type cocoFile struct {
 // ordered by category id; an image's label is positive when it has at least one
 // annotation of that category (crowd annotations included), negative otherwise.
 func parseCOCO(data []byte, name string, opt Options) (*Dataset, error) {
+	// Counted before decoding: a million categories are refused before they are
+	// allocated.
+	if err := checkLabelCount(name, 0, cocoCategoryCount(data), "categories", opt); err != nil {
+		return nil, err
+	}
 	var f cocoFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, jsonError(data, name, err)
 	}
 	if f.Categories == nil || f.Images == nil {
 		return nil, inputErrorf(name, 0, "not a COCO instances file: want \"images\" and \"categories\" arrays")
+	}
+	if err := checkLabelCount(name, 0, len(f.Categories), "categories", opt); err != nil {
+		return nil, err
 	}
 	type cat struct {
 		id   int64

@@ -49,6 +49,13 @@ func parseCSV(r io.Reader, name, layout string, opt Options) (*Dataset, error) {
 			return nil, &InputError{File: name, Err: err}
 		}
 		line, _ := cr.FieldPos(0)
+		if len(rows) == 0 && len(rec) > 1 {
+			// The header's width is the vocabulary of a one-hot file: refuse a huge
+			// one before reading the rows.
+			if err := checkLabelCount(name, line, len(rec)-1, "the header", opt); err != nil {
+				return nil, err
+			}
+		}
 		blank := true
 		for i := range rec {
 			rec[i] = strings.TrimSpace(rec[i])
@@ -272,6 +279,9 @@ func parseList(name string, header []string, data []csvRow, opt Options) (*Datas
 			for _, l := range e.labels {
 				set[l] = true
 			}
+		}
+		if err := checkLabelCount(name, 0, len(set), "the label lists", opt); err != nil {
+			return nil, err
 		}
 		for l := range set {
 			labels = append(labels, l)

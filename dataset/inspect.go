@@ -18,6 +18,20 @@ type InspectOptions struct {
 	TopPairs int
 }
 
+// Bounds on co-occurrence counting, so that its cost stays linear in the number of
+// positive labels per image (one VOC image with 10,000 labels would otherwise make
+// 50 million pairs):
+//
+//   - an image with more than MaxPairLabelsPerImage positive labels contributes only the
+//     pairs among its MaxPairLabelsPerImage most frequent labels (Report.PairImagesCapped
+//     counts those images);
+//   - at most MaxDistinctPairs distinct pairs are counted; pairs first seen once the table
+//     is full are not (Report.PairsCapped says so).
+const (
+	MaxPairLabelsPerImage = 64
+	MaxDistinctPairs      = 1 << 20
+)
+
 // Pair is a pair of labels and the number of images where both are positive.
 type Pair struct {
 	A     string `json:"a"`
@@ -65,9 +79,14 @@ type Report struct {
 	Cardinality float64 `json:"label_cardinality"`
 	Density     float64 `json:"label_density"`
 	// NoLabel counts images with no positive label.
-	NoLabel     int      `json:"n_no_label"`
-	TopPairs    []Pair   `json:"top_pairs"`
-	Unannotated []string `json:"unannotated"`
+	NoLabel  int    `json:"n_no_label"`
+	TopPairs []Pair `json:"top_pairs"`
+	// PairImagesCapped counts images whose pairs were counted among their
+	// MaxPairLabelsPerImage most frequent labels only; PairsCapped is set when the
+	// MaxDistinctPairs table filled up.
+	PairImagesCapped int      `json:"pair_images_capped,omitempty"`
+	PairsCapped      bool     `json:"pairs_capped,omitempty"`
+	Unannotated      []string `json:"unannotated"`
 	// ImagesChecked says whether images were opened; the fields below need it.
 	ImagesChecked bool           `json:"images_checked"`
 	BadImages     []BadImage     `json:"bad_images"`
@@ -106,10 +125,14 @@ func Inspect(ctx context.Context, d *Dataset, opt InspectOptions) (*Report, erro
 	L := len(d.Labels)
 	counts := make([]int, L)
 	unknown := make([]int, L)
-	pairs := map[[2]int]int{}
 	pos := make([]int, 0, L)
 	total := 0
-	for _, i := range good {
+	for k, i := range good {
+		if k%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		pos = pos[:0]
 		for l, t := range d.Samples[i].Truth {
 			switch t {
@@ -124,11 +147,10 @@ func Inspect(ctx context.Context, d *Dataset, opt InspectOptions) (*Report, erro
 		if len(pos) == 0 {
 			r.NoLabel++
 		}
-		for a := 0; a < len(pos); a++ {
-			for b := a + 1; b < len(pos); b++ {
-				pairs[[2]int{pos[a], pos[b]}]++
-			}
-		}
+	}
+	pairs, err := countPairs(ctx, d, good, counts, r)
+	if err != nil {
+		return nil, err
 	}
 	minC, maxC := math.MaxInt, 0
 	for l, name := range d.Labels {
@@ -250,6 +272,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if len(r.TopPairs) > 0 {
 		b.WriteString("\ntop co-occurring pairs:\n")
+		if r.PairImagesCapped > 0 {
+			fmt.Fprintf(&b, "  (%d images with more than %d labels: pairs among their %d most frequent labels only)\n", r.PairImagesCapped, MaxPairLabelsPerImage, MaxPairLabelsPerImage)
+		}
+		if r.PairsCapped {
+			fmt.Fprintf(&b, "  (more than %d distinct pairs: pairs seen after the table filled are not counted)\n", MaxDistinctPairs)
+		}
 		for _, p := range r.TopPairs {
 			fmt.Fprintf(&b, "  %s + %s: %d\n", p.A, p.B, p.Count)
 		}
@@ -275,4 +303,47 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// countPairs counts, over the images good, the pairs of positive labels, within the
+// bounds MaxPairLabelsPerImage and MaxDistinctPairs (see their documentation); counts
+// are the labels' positive counts, used to keep an image's most frequent labels.
+func countPairs(ctx context.Context, d *Dataset, good []int, counts []int, r *Report) (map[[2]int]int, error) {
+	pairs := map[[2]int]int{}
+	var pos []int
+	for k, i := range good {
+		if k%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		pos = pos[:0]
+		for l, t := range d.Samples[i].Truth {
+			if t == Positive {
+				pos = append(pos, l)
+			}
+		}
+		if len(pos) > MaxPairLabelsPerImage {
+			r.PairImagesCapped++
+			sort.Slice(pos, func(a, b int) bool {
+				if counts[pos[a]] != counts[pos[b]] {
+					return counts[pos[a]] > counts[pos[b]]
+				}
+				return pos[a] < pos[b]
+			})
+			pos = pos[:MaxPairLabelsPerImage]
+			sort.Ints(pos)
+		}
+		for a := 0; a < len(pos); a++ {
+			for b := a + 1; b < len(pos); b++ {
+				key := [2]int{pos[a], pos[b]}
+				if _, ok := pairs[key]; !ok && len(pairs) >= MaxDistinctPairs {
+					r.PairsCapped = true
+					continue
+				}
+				pairs[key]++
+			}
+		}
+	}
+	return pairs, nil
 }

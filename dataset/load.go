@@ -41,6 +41,15 @@ type Options struct {
 	// "trainval", "test"). Empty means trainval.txt when present, else every
 	// Annotations/*.xml file.
 	VOCImageSet string `json:"voc_image_set,omitempty"`
+	// MaxLabels bounds the vocabulary a label source may declare (CSV one-hot header
+	// columns, COCO categories, distinct labels of a CSV list or VOC files); 0 means
+	// DefaultMaxLabels. It is checked before per-label storage is allocated.
+	MaxLabels int `json:"max_labels,omitempty"`
+	// Confine refuses image references that leave the images directory: absolute paths
+	// and paths climbing out with "..". A label file then cannot make the program read
+	// (and report on) an arbitrary file such as /etc/shadow. The check is on the
+	// reference as written; links inside the directory are followed as usual.
+	Confine bool `json:"confine,omitempty"`
 }
 
 // InputError is a problem with the user's label source: a syntax error, an unknown label,
@@ -88,6 +97,19 @@ const maxLabelFile = 4 << 30
 // not opened; see CheckImages and Inspect for that. Errors in the label source are
 // *InputError values naming the file and line.
 func Load(path string, opt Options) (*Dataset, error) {
+	d, err := load(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Confine {
+		if err := checkConfined(d); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func load(path string, opt Options) (*Dataset, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -97,6 +119,9 @@ func Load(path string, opt Options) (*Dataset, error) {
 		return nil, &InputError{File: path, Err: err}
 	}
 	if err := checkVocabulary(opt.Labels); err != nil {
+		return nil, err
+	}
+	if err := checkVocabularySize(opt); err != nil {
 		return nil, err
 	}
 	format := opt.Format
@@ -128,6 +153,9 @@ func Load(path string, opt Options) (*Dataset, error) {
 	case "csv", "csv-list", "csv-onehot":
 		data, err := readLimited(path)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkLabelCount(path, 1, csvHeaderFields(data)-1, "the header", opt); err != nil {
 			return nil, err
 		}
 		layout := strings.TrimPrefix(strings.TrimPrefix(format, "csv"), "-")

@@ -182,6 +182,9 @@ func loadVOC(path string, opt Options) (*Dataset, error) {
 		for _, o := range objs {
 			names[o.name] = true
 		}
+		if err := checkLabelCount(file, 0, len(names), "the annotations up to this file", opt); err != nil {
+			return nil, err
+		}
 	}
 	labels := vocVocabulary(names, opt.Labels)
 	vocab := indexOf(labels)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
@@ -58,6 +59,9 @@ type Features struct {
 	// Hits counts images served from the cache, Misses images run through the engine
 	// (an image whose content appears twice is run once).
 	Hits, Misses int
+	// CacheErr is the cache write error after which features stopped being stored
+	// (logged once; the extraction goes on without the cache); nil when none.
+	CacheErr error
 }
 
 // Row returns the feature vector of image i.
@@ -263,7 +267,11 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 				f.Misses++
 				if opt.Cache != nil {
 					if err := opt.Cache.Put(key, missHashes[k], v); err != nil {
-						return err
+						// A full or read-only cache must not stop the extraction: say it
+						// once and carry on without storing.
+						slog.Warn("featcache: cannot write the feature cache; continuing without it", "dir", opt.Cache.Dir(), "err", err)
+						f.CacheErr = err
+						opt.Cache = nil
 					}
 				}
 			}

@@ -13,6 +13,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/internal/fsutil"
 )
 
 var npyMagic = []byte("\x93NUMPY")
@@ -31,6 +34,39 @@ func WriteNPY(path string, data []float32, rows, cols int) error {
 		return fmt.Errorf("npy %s: %w", path, err)
 	}
 	return writeAtomic(path, buf.Bytes(), true)
+}
+
+// WriteNPYWithNames writes the matrix [rows, cols] as a .npy file at npyPath and names
+// (one per row) at namesPath so that the two cannot disagree: both are written to
+// temporary files first and renamed into place only when both are complete, the names
+// last. A failure (a full disk) leaves the old pair untouched.
+func WriteNPYWithNames(npyPath, namesPath string, data []float32, rows, cols int, names []string) error {
+	if len(names) != rows {
+		return fmt.Errorf("npy %s: %d names for %d rows", npyPath, len(names), rows)
+	}
+	if rows < 0 || cols < 0 || len(data) != rows*cols {
+		return fmt.Errorf("npy %s: %d values for shape [%d, %d]", npyPath, len(data), rows, cols)
+	}
+	var npy, lines bytes.Buffer
+	if err := EncodeNPY(&npy, data, rows, cols); err != nil {
+		return err
+	}
+	for _, l := range names {
+		if strings.ContainsAny(l, "\r\n") {
+			return fmt.Errorf("%s: %w", namesPath, errkind.BadInput("entry %q contains a line break", l))
+		}
+		lines.WriteString(l)
+		lines.WriteByte('\n')
+	}
+	for _, p := range []string{npyPath, namesPath} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return fsutil.WriteFiles([]fsutil.File{
+		{Path: npyPath, Data: npy.Bytes(), Perm: 0o644},
+		{Path: namesPath, Data: lines.Bytes(), Perm: 0o644},
+	})
 }
 
 // EncodeNPY writes the .npy encoding of a float32 [rows, cols] matrix to w.

@@ -18,6 +18,7 @@ func FuzzSplitModel(f *testing.F) {
 	if bn, err := os.ReadFile("testdata/bn_cnn.onnx"); err == nil {
 		f.Add(bn, "blk1.relu")
 	}
+	f.Add(splitDupModel(f), "d2.relu") // the finding "write back: 9 of 8 weights found"
 	f.Add([]byte("not onnx"), "x")
 	f.Fuzz(func(t *testing.T, data []byte, cut string) {
 		sp, err := SplitModel(data, cut, []int64{32, 6, 6})

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/internal/onnxcheck"
 )
 
 const dtFloat = int32(protos.TensorProto_FLOAT)
@@ -116,6 +117,11 @@ func SplitModel(featureModel []byte, cut string, cutShape []int64) (s *Split, er
 	}()
 	m := &protos.ModelProto{}
 	if err := proto.Unmarshal(featureModel, m); err != nil {
+		return nil, fmt.Errorf("finetune: feature model: %w", err)
+	}
+	// A duplicated initializer (the FuzzSplitModel finding "write back: 9 of 8 weights
+	// found"), a cycle or an impossible size is refused before the graph is walked.
+	if err := onnxcheck.Check(m, onnxcheck.Limits{AllowExternal: true}); err != nil {
 		return nil, fmt.Errorf("finetune: feature model: %w", err)
 	}
 	g := m.Graph

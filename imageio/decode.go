@@ -4,8 +4,9 @@
 //
 // Decoding: JPEG (baseline, progressive, grayscale, CMYK/YCCK, with the EXIF orientation
 // applied), PNG (8/16-bit, paletted, alpha), GIF (first frame), BMP and WebP. The header is
-// read first and an image declaring more than DecodeOptions.MaxPixels pixels is refused
-// before any pixel buffer is allocated, so a decompression bomb costs microseconds.
+// read first and an image declaring more than DecodeOptions.MaxPixels pixels, or whose
+// decoded pixels would take more than DecodeOptions.MaxDecodedBytes, is refused before
+// any pixel buffer is allocated, so a decompression bomb costs microseconds.
 //
 // Alpha policy: transparent pixels are composited on white (a PNG logo on a transparent
 // background looks like a product shot on white, not a black hole).
@@ -47,6 +48,11 @@ var (
 type DecodeOptions struct {
 	// MaxPixels refuses images whose header declares more pixels; 0 means DefaultMaxPixels.
 	MaxPixels int64
+	// MaxDecodedBytes refuses images whose decoding would allocate more bytes (see
+	// DecodedBytes: width × height × channels × bytes per sample, and the decoder's
+	// extra buffers), checked from the header before decoding; 0 means
+	// DefaultMaxDecodedBytes.
+	MaxDecodedBytes int64
 	// IgnoreOrientation skips the EXIF orientation of JPEG files (it is applied by default).
 	IgnoreOrientation bool
 }
@@ -98,10 +104,12 @@ func describeUnknown(data []byte) string {
 	if len(sample) > 512 {
 		sample = sample[:512]
 	}
+	// Nothing of the file's content is echoed: a label file may name any readable file
+	// (a key, a password database), and messages end up in logs and API responses.
 	if isText(sample) {
-		return fmt.Sprintf("looks like text: %q", head)
+		return fmt.Sprintf("looks like text (%d bytes)", len(data))
 	}
-	return fmt.Sprintf("starts with bytes % x", head)
+	return fmt.Sprintf("an unrecognised binary format (%d bytes)", len(data))
 }
 
 func isText(b []byte) bool {
@@ -217,6 +225,9 @@ func DecodeBytes(data []byte, opt DecodeOptions) (img image.Image, err error) {
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > max {
 		return nil, fmt.Errorf("%w: %s header declares %dx%d = %d pixels, limit %d", ErrTooLarge, format, cfg.Width, cfg.Height, px, max)
+	}
+	if err := checkDecoded(data, format, cfg, opt.MaxDecodedBytes); err != nil {
+		return nil, err
 	}
 	// The standard decoders do not panic on bad input as far as we know, but a panic on
 	// one hostile file must not take a whole loader down.

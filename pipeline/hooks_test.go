@@ -3,13 +3,16 @@ package pipeline
 import (
 	"context"
 
+	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/finetune"
 )
 
 // Test hooks for the external (pipeline_test) tests, which may import modeltest.
 var (
-	LoadSplitsForTest = loadSplits
-	SizeForTest       = size
+	LoadSplitsForTest = func(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
+		return loadSplits(context.Background(), cfg)
+	}
+	SizeForTest = size
 )
 
 // FineTuneCounted runs FineTune and says how many times it parsed a backbone and

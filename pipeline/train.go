@@ -116,6 +116,11 @@ type TrainResult struct {
 	Scores    [][]float32
 	Truth     [][]int8
 	TestPaths []string
+	// Thresholds says how the bundle's thresholds were chosen, and which fallback was
+	// used: tuned on the validation images (labels with too few validation positives
+	// get the global threshold), or, with no validation image, the starting thresholds
+	// kept untuned (also logged as a warning).
+	Thresholds string
 }
 
 // trainingRecord is the bundle's training.json.
@@ -214,7 +219,7 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	cfg = r.cfg
 
 	// 1. Data and splits.
-	trainDS, valDS, testDS, split, err := loadSplits(cfg)
+	trainDS, valDS, testDS, split, err := loadSplits(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +370,40 @@ func (r *run) finalizeProbe(out string) error {
 	}
 	res.Bundle, res.Val, res.Test = b, fin.val, fin.test
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
+	res.Thresholds = fin.thresholds
 	return nil
+}
+
+// fewPositives counts the labels with fewer than metric.DefaultMinPositives positive
+// validation images (TuneThresholds gives those the global threshold).
+func fewPositives(truth [][]int8) int {
+	if len(truth) == 0 {
+		return 0
+	}
+	pos := make([]int, len(truth[0]))
+	for _, row := range truth {
+		for j, t := range row {
+			if t == dataset.Positive && j < len(pos) {
+				pos[j]++
+			}
+		}
+	}
+	few := 0
+	for _, p := range pos {
+		if p < metric.DefaultMinPositives {
+			few++
+		}
+	}
+	return few
+}
+
+// thresholdNote is TrainResult.Thresholds for thresholds tuned on n validation images.
+func thresholdNote(truth [][]int8, n int) string {
+	note := fmt.Sprintf("tuned on %d validation images", n)
+	if few := fewPositives(truth); few > 0 {
+		note += fmt.Sprintf("; %d labels with fewer than %d validation positives got the global threshold", few, metric.DefaultMinPositives)
+	}
+	return note
 }
 
 // finalized is what finalize computed.
@@ -376,6 +414,8 @@ type finalized struct {
 	scores [][]float32
 	truth  [][]int8
 	paths  []string
+	// thresholds says how the thresholds were chosen (TrainResult.Thresholds).
+	thresholds string
 }
 
 // finalize is the last stage of every run: it tunes b's per-label thresholds on the
@@ -388,12 +428,21 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	fin := &finalized{}
 	b.Thresholds = start
 	var err error
+	fin.thresholds = "not tuned: no validation images; the starting thresholds were kept"
+	if r.split.Val == 0 {
+		r.log.Warn(stage+": no validation images, so thresholds are not tuned: the starting thresholds are kept (give --val or a larger split)", "labels", len(start))
+	}
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
 		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
+			fin.thresholds = "not tuned: tuning failed (" + err.Error() + "); the starting thresholds were kept"
 		} else {
 			b.Thresholds = th
+			fin.thresholds = thresholdNote(vy, r.split.Val)
+			if few := fewPositives(vy); few > 0 {
+				r.log.Info(stage+": labels with too few validation positives get the global threshold", "labels", few, "min_positives", metric.DefaultMinPositives)
+			}
 		}
 		if fin.val, err = metric.Evaluate(vs, vy, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
 			return nil, fmt.Errorf("validation metrics: %w", err)
@@ -444,10 +493,10 @@ func size(d *dataset.Dataset) int {
 }
 
 // loadSplits loads Data (and Val/Test) and splits Data as the configuration says.
-func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
+func loadSplits(ctx context.Context, cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
 	opt := cfg.DataOptions
 	opt.ImagesDir = cfg.Images
-	all, err := dataset.Load(cfg.Data, opt)
+	all, err := dataset.LoadContext(ctx, cfg.Data, opt)
 	if err != nil {
 		return nil, nil, nil, info, err
 	}
@@ -460,7 +509,7 @@ func loadSplits(cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info 
 		}
 		o := opt
 		o.Labels = all.Labels
-		return dataset.Load(path, o)
+		return dataset.LoadContext(ctx, path, o)
 	}
 	if valDS, err = other(cfg.Val); err != nil {
 		return nil, nil, nil, info, err

@@ -43,6 +43,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,8 +71,22 @@ type Predictor interface {
 
 // Options configures a Server. Zero values take the documented defaults.
 type Options struct {
-	MaxBodyBytes   int64         // default 20 MB
-	MaxPixels      int64         // per image; default imageio.DefaultMaxPixels
+	MaxBodyBytes int64 // default 20 MB
+	MaxPixels    int64 // per image; default imageio.DefaultMaxPixels
+	// MaxDecodedBytes bounds the memory one image may take once decoded, checked from
+	// its header before decoding (413 beyond it); default imageio.DefaultMaxDecodedBytes
+	// (256 MiB).
+	MaxDecodedBytes int64
+	// DecodeBudgetBytes bounds the decoded-image bytes held by all requests at once: a
+	// request waits up to DecodeWait for room, then gets 503. Default 1 GiB; it is never
+	// below MaxDecodedBytes.
+	DecodeBudgetBytes int64
+	// DecodeWait is how long a request waits for room in the decode budget; default 2 s.
+	DecodeWait time.Duration
+	// BodyTimeout bounds the time to read a request body, before the request takes a
+	// concurrency slot (408 beyond it): a slow upload holds its connection, not the
+	// model. Default 20 s.
+	BodyTimeout    time.Duration
 	MaxImages      int           // images per request; default 32
 	RequestTimeout time.Duration // default 30 s
 	MaxConcurrent  int           // requests being handled at once; default 256
@@ -82,6 +97,8 @@ type Options struct {
 	BatchDelay time.Duration
 	// Token, when set, is required as "Authorization: Bearer <token>" on /v1/ routes.
 	Token string
+	// MetricsAuth requires the token on GET /metrics too (when a token is set).
+	MetricsAuth bool
 	// Reload, when set, builds a fresh predictor for POST /v1/reload (and SIGHUP in the CLI).
 	Reload func(ctx context.Context) (Predictor, error)
 	Logger *slog.Logger
@@ -93,6 +110,19 @@ func (o *Options) defaults() {
 	}
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = imageio.DefaultMaxPixels
+	}
+	if o.MaxDecodedBytes <= 0 {
+		o.MaxDecodedBytes = imageio.DefaultMaxDecodedBytes
+	}
+	if o.DecodeBudgetBytes <= 0 {
+		o.DecodeBudgetBytes = DefaultDecodeBudgetBytes
+	}
+	o.DecodeBudgetBytes = max(o.DecodeBudgetBytes, o.MaxDecodedBytes)
+	if o.DecodeWait <= 0 {
+		o.DecodeWait = 2 * time.Second
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 20 * time.Second
 	}
 	if o.MaxImages <= 0 {
 		o.MaxImages = 32
@@ -117,11 +147,16 @@ func (o *Options) defaults() {
 	}
 }
 
+// DefaultDecodeBudgetBytes is the default of Options.DecodeBudgetBytes: 1 GiB of decoded
+// images in flight across the server.
+const DefaultDecodeBudgetBytes = 1 << 30
+
 // Server serves one model at a time; Swap replaces it without failing requests.
 type Server struct {
 	opt     Options
 	model   atomic.Pointer[loaded]
 	sem     chan struct{}
+	budget  *byteBudget
 	metrics *metrics
 	mux     *http.ServeMux
 	reload  sync.Mutex
@@ -139,7 +174,8 @@ type loaded struct {
 // New returns a server for p.
 func New(p Predictor, opt Options) (*Server, error) {
 	opt.defaults()
-	s := &Server{opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), metrics: newMetrics()}
+	s := &Server{opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), metrics: newMetrics(),
+		budget: newByteBudget(opt.DecodeBudgetBytes)}
 	if err := s.Swap(p); err != nil {
 		return nil, err
 	}
@@ -151,7 +187,11 @@ func New(p Predictor, opt Options) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.HandleFunc("GET /metrics", s.metrics.serve)
+	if opt.MetricsAuth {
+		s.mux.HandleFunc("GET /metrics", s.auth(s.metrics.serve))
+	} else {
+		s.mux.HandleFunc("GET /metrics", s.metrics.serve)
+	}
 	s.mux.HandleFunc("GET /{$}", servePage)
 	return s, nil
 }
@@ -337,6 +377,26 @@ func clientErr(status int, kind, format string, args ...any) *apiError {
 
 func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	topK, thrOverride, aerr := parseQuery(r)
+	if aerr != nil {
+		s.fail(w, aerr)
+		return
+	}
+	// The body is read before a concurrency slot is taken, under its own deadline and
+	// size limit: a slow upload holds its connection, never the model.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.opt.BodyTimeout)) // writers without deadlines (tests) keep the server's
+	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes)
+	parts, aerr := s.readParts(r)
+	if aerr != nil {
+		// The rest of the body is not wanted: close the connection after the reply
+		// rather than letting the server drain it (past the deadline, that would wait
+		// on the slow client forever).
+		w.Header().Set("Connection", "close")
+		s.fail(w, aerr)
+		return
+	}
+	_ = rc.SetReadDeadline(time.Time{})
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
@@ -349,13 +409,8 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.RequestTimeout)
 	defer cancel()
 
-	topK, thrOverride, aerr := parseQuery(r)
-	if aerr != nil {
-		s.fail(w, aerr)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes)
-	names, imgs, aerr := s.readImages(r)
+	names, imgs, held, aerr := s.decodeParts(ctx, parts)
+	defer s.budget.release(held) // the decoded images live until the predictions are done
 	if aerr != nil {
 		s.fail(w, aerr)
 		return
@@ -436,40 +491,41 @@ func decide(name string, p []float32, labels []string, thr []float64, override f
 	return res
 }
 
-// readImages decodes the request body: a single image, or multipart parts that each hold
+// bodyPart is one image of a request, not yet decoded.
+type bodyPart struct {
+	name string
+	data []byte
+}
+
+// readParts reads the request body: a single image, or multipart parts that each hold
 // one image. JSON bodies are refused: the server never fetches URLs.
-func (s *Server) readImages(r *http.Request) ([]string, []image.Image, *apiError) {
+func (s *Server) readParts(r *http.Request) ([]bodyPart, *apiError) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, _ := mime.ParseMediaType(ct)
 	switch {
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		return nil, nil, clientErr(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return nil, clientErr(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"JSON bodies are not accepted (the server does not fetch URLs); send the image bytes or multipart/form-data")
 	case mt == "multipart/form-data":
 		return s.readMultipart(r, params["boundary"])
 	case ct == "" || mt == "application/octet-stream" || strings.HasPrefix(mt, "image/"):
 		data, aerr := readAll(r.Body)
 		if aerr != nil {
-			return nil, nil, aerr
+			return nil, aerr
 		}
-		img, aerr := s.decode("", data)
-		if aerr != nil {
-			return nil, nil, aerr
-		}
-		return []string{""}, []image.Image{img}, nil
+		return []bodyPart{{data: data}}, nil
 	default:
-		return nil, nil, clientErr(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return nil, clientErr(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"content type %q: send an image (image/*, application/octet-stream) or multipart/form-data", mt)
 	}
 }
 
-func (s *Server) readMultipart(r *http.Request, boundary string) ([]string, []image.Image, *apiError) {
+func (s *Server) readMultipart(r *http.Request, boundary string) ([]bodyPart, *apiError) {
 	if boundary == "" {
-		return nil, nil, clientErr(http.StatusBadRequest, "bad_multipart", "multipart body without a boundary")
+		return nil, clientErr(http.StatusBadRequest, "bad_multipart", "multipart body without a boundary")
 	}
 	mr := multipart.NewReader(r.Body, boundary)
-	var names []string
-	var imgs []image.Image
+	var parts []bodyPart
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -478,35 +534,77 @@ func (s *Server) readMultipart(r *http.Request, boundary string) ([]string, []im
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, nil, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", s.opt.MaxBodyBytes)
+				return nil, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", s.opt.MaxBodyBytes)
 			}
-			return nil, nil, clientErr(http.StatusBadRequest, "bad_multipart", "reading multipart body: %v", err)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, bodyTimeout(s.opt.BodyTimeout)
+			}
+			return nil, clientErr(http.StatusBadRequest, "bad_multipart", "reading multipart body: %v", err)
 		}
 		if part.FileName() == "" && part.FormName() != "image" && part.FormName() != "file" && part.FormName() != "images" {
 			part.Close()
 			continue // a plain form field
 		}
-		if len(imgs) >= s.opt.MaxImages {
+		if len(parts) >= s.opt.MaxImages {
 			part.Close()
-			return nil, nil, clientErr(http.StatusRequestEntityTooLarge, "too_many_images", "more than %d images in one request", s.opt.MaxImages)
+			return nil, clientErr(http.StatusRequestEntityTooLarge, "too_many_images", "more than %d images in one request", s.opt.MaxImages)
 		}
 		data, aerr := readAll(part)
 		part.Close()
 		if aerr != nil {
-			return nil, nil, aerr
+			return nil, aerr
 		}
-		name := part.FileName()
-		img, aerr := s.decode(name, data)
+		parts = append(parts, bodyPart{name: part.FileName(), data: data})
+	}
+	if len(parts) == 0 {
+		return nil, clientErr(http.StatusBadRequest, "no_image", "multipart body has no image part")
+	}
+	return parts, nil
+}
+
+func bodyTimeout(d time.Duration) *apiError {
+	return clientErr(http.StatusRequestTimeout, "body_timeout", "request body not received within %v", d)
+}
+
+// decodeParts decodes the parts of a request, each after taking its decoded size (from
+// the header) from the server's decode budget; held is what the caller gives back once
+// the images are no longer needed (also on error).
+func (s *Server) decodeParts(ctx context.Context, parts []bodyPart) (names []string, imgs []image.Image, held int64, aerr *apiError) {
+	for _, p := range parts {
+		prefix := ""
+		if p.name != "" {
+			prefix = p.name + ": "
+		}
+		if len(p.data) == 0 {
+			return nil, nil, held, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
+		}
+		need, err := imageio.DecodedBytes(p.data)
+		if err != nil {
+			return nil, nil, held, decodeError(prefix, err)
+		}
+		if need > s.opt.MaxDecodedBytes {
+			return nil, nil, held, clientErr(http.StatusRequestEntityTooLarge, "too_many_decoded_bytes",
+				"%simage decodes to about %d MB, limit %d MB per image", prefix, need>>20, s.opt.MaxDecodedBytes>>20)
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.opt.DecodeWait)
+		err = s.budget.acquire(wctx, need)
+		cancel()
+		if err != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return nil, nil, held, &apiError{status: 499, kind: "canceled", msg: "client went away"}
+			}
+			return nil, nil, held, clientErr(http.StatusServiceUnavailable, "decode_budget",
+				"the server is decoding too many images; retry shortly")
+		}
+		held += need
+		img, aerr := s.decode(p.name, p.data)
 		if aerr != nil {
-			return nil, nil, aerr
+			return nil, nil, held, aerr
 		}
-		names = append(names, name)
+		names = append(names, p.name)
 		imgs = append(imgs, img)
 	}
-	if len(imgs) == 0 {
-		return nil, nil, clientErr(http.StatusBadRequest, "no_image", "multipart body has no image part")
-	}
-	return names, imgs, nil
+	return names, imgs, held, nil
 }
 
 func readAll(r io.Reader) ([]byte, *apiError) {
@@ -515,6 +613,9 @@ func readAll(r io.Reader) ([]byte, *apiError) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", mbe.Limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, clientErr(http.StatusRequestTimeout, "body_timeout", "request body not received in time")
 		}
 		return nil, clientErr(http.StatusBadRequest, "bad_body", "reading body: %v", err)
 	}
@@ -529,16 +630,21 @@ func (s *Server) decode(name string, data []byte) (image.Image, *apiError) {
 	if len(data) == 0 {
 		return nil, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
 	}
-	img, err := imageio.DecodeBytes(data, imageio.DecodeOptions{MaxPixels: s.opt.MaxPixels})
+	img, err := imageio.DecodeBytes(data, imageio.DecodeOptions{MaxPixels: s.opt.MaxPixels, MaxDecodedBytes: s.opt.MaxDecodedBytes})
+	if err != nil {
+		return nil, decodeError(prefix, err)
+	}
+	return img, nil
+}
+
+func decodeError(prefix string, err error) *apiError {
 	switch {
-	case err == nil:
-		return img, nil
 	case errors.Is(err, imageio.ErrTooLarge):
-		return nil, clientErr(http.StatusRequestEntityTooLarge, "too_many_pixels", "%s%v", prefix, err)
+		return clientErr(http.StatusRequestEntityTooLarge, "too_many_pixels", "%s%v", prefix, err)
 	case errors.Is(err, imageio.ErrUnknownFmt):
-		return nil, clientErr(http.StatusUnsupportedMediaType, "not_an_image", "%snot a supported image (JPEG, PNG, GIF, BMP, WebP)", prefix)
+		return clientErr(http.StatusUnsupportedMediaType, "not_an_image", "%snot a supported image (JPEG, PNG, GIF, BMP, WebP)", prefix)
 	default:
-		return nil, clientErr(http.StatusUnprocessableEntity, "bad_image", "%s%v", prefix, err)
+		return clientErr(http.StatusUnprocessableEntity, "bad_image", "%s%v", prefix, err)
 	}
 }
 
@@ -546,6 +652,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	code int
 }
+
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code

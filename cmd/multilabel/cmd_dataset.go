@@ -47,7 +47,7 @@ func newDatasetInspectCmd(e *env) *cobra.Command {
 	fs.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images whose header declares more pixels")
 	fs.IntVar(&top, "top-pairs", 10, "number of co-occurring label pairs to report")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		d, err := rf.load(data)
+		d, err := rf.load(c.Context(), data)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func newDatasetSplitCmd(e *env) *cobra.Command {
 			}
 			seen[names[i]] = true
 		}
-		d, err := rf.load(data)
+		d, err := rf.load(c.Context(), data)
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if out != "" && !strings.HasSuffix(strings.ToLower(out), ".npy") {
 			return usageErrorf("--out %s: want a .npy file name", out)
 		}
-		d, err := rf.load(data)
+		d, err := rf.load(c.Context(), data)
 		if err != nil {
 			return err
 		}
@@ -158,10 +158,8 @@ func newFeaturesCmd(e *env) *cobra.Command {
 				names[k] = d.Samples[i].Image
 			}
 			sum.Out, sum.Names = out, out+".names.txt"
-			if err := featcache.WriteLines(sum.Names, names); err != nil {
-				return badInput(err)
-			}
-			if err := featcache.WriteNPY(out, feats, len(idx), f.Dim); err != nil {
+			// Written together, names last: a failure leaves the old pair as it was.
+			if err := featcache.WriteNPYWithNames(out, sum.Names, feats, len(idx), f.Dim, names); err != nil {
 				return err
 			}
 		}

@@ -24,16 +24,20 @@ func newServeCmd(e *env) *cobra.Command {
 		batchDelay, timeout      time.Duration
 		maxBatch, queue, maxConc int
 		maxBody, maxPixels       int64
+		lf                       serveLimitFlags
 	)
 	c := &cobra.Command{
-		Use:   "serve --model M.mlb [--addr 127.0.0.1:8080] [--token T]",
+		Use:   "serve --model M.mlb [--addr 127.0.0.1:8080] [--token-file F]",
 		Short: "serve predictions over HTTP (JSON API + web page)",
 		Args:  noArgs,
 	}
 	fs := c.Flags()
 	fs.StringVar(&modelPath, "model", "", "model bundle (.mlb)")
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (loopback by default)")
-	fs.StringVar(&token, "token", os.Getenv("MULTILABEL_TOKEN"), "require 'Authorization: Bearer TOKEN' on /v1/ routes (default $MULTILABEL_TOKEN)")
+	// The default is read at run time, never shown: help and usage errors print
+	// defaults, and the token must not appear in them.
+	fs.StringVar(&token, "token", "", "require 'Authorization: Bearer TOKEN' on /v1/ routes; visible in ps, prefer --token-file or $MULTILABEL_TOKEN ("+tokenEnvState()+")")
+	lf.register(fs)
 	ef.register(fs, false)
 	fs.DurationVar(&batchDelay, "batch-delay", 3*time.Millisecond, "how long to gather concurrent requests into one batch (0 disables batching)")
 	fs.IntVar(&maxBatch, "max-batch", 32, "images per engine batch")
@@ -43,8 +47,12 @@ func newServeCmd(e *env) *cobra.Command {
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&maxConc, "max-concurrent", 256, "requests handled at once; beyond it 429")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		return runServe(c.Context(), e, serveFlags{modelPath: modelPath, addr: addr, token: token, ef: ef, batchDelay: batchDelay,
-			timeout: timeout, maxBatch: maxBatch, queue: queue, maxConc: maxConc, maxBody: maxBody, maxPixels: maxPixels})
+		tok, err := lf.resolveToken(token)
+		if err != nil {
+			return err
+		}
+		return runServe(c.Context(), e, serveFlags{modelPath: modelPath, addr: addr, token: tok, ef: ef, batchDelay: batchDelay,
+			timeout: timeout, maxBatch: maxBatch, queue: queue, maxConc: maxConc, maxBody: maxBody, maxPixels: maxPixels, limits: lf})
 	}
 	return c
 }
@@ -55,6 +63,7 @@ type serveFlags struct {
 	batchDelay, timeout      time.Duration
 	maxBatch, queue, maxConc int
 	maxBody, maxPixels       int64
+	limits                   serveLimitFlags
 }
 
 func runServe(ctx context.Context, e *env, f serveFlags) error {
@@ -81,6 +90,8 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 	srv, err := serve.New(m, serve.Options{
 		MaxBodyBytes: f.maxBody, MaxPixels: f.maxPixels, RequestTimeout: timeout, MaxConcurrent: f.maxConc,
 		QueueSize: f.queue, MaxBatch: f.maxBatch, BatchDelay: delay, Token: f.token,
+		MaxDecodedBytes: f.limits.maxDecodedMB << 20, DecodeBudgetBytes: f.limits.decodeBudgetMB << 20,
+		BodyTimeout: f.limits.bodyTimeout, MetricsAuth: f.limits.metricsAuth,
 		Reload: func(ctx context.Context) (serve.Predictor, error) {
 			nm, err := load()
 			if err != nil {
@@ -101,7 +112,8 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: timeout, WriteTimeout: timeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
-	e.log.Info("serving", "addr", "http://"+ln.Addr().String(), "model", m.Info()["id"], "engine", m.EngineName(), "labels", len(m.Labels()), "auth", f.token != "")
+	e.log.Info("serving", "addr", "http://"+ln.Addr().String(), "model", m.Info()["id"], "engine", m.EngineName(), "labels", len(m.Labels()), "auth", setOrUnset(f.token),
+		"max_decoded_mb", f.limits.maxDecodedMB, "decode_budget_mb", f.limits.decodeBudgetMB, "metrics_auth", f.limits.metricsAuth)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -26,7 +26,8 @@ const defaultBatchSize = featcache.DefaultBatchSize
 // command: --data and, where the command has them, --val and --test.
 type readerFlags struct {
 	images, format, listSep, labels, vocSet string
-	keepUnannotated, strict                 bool
+	keepUnannotated, strict, allowOutside   bool
+	maxLabels                               int
 }
 
 // register adds the reader flags to fs; strictUsage says what --strict does for this
@@ -39,12 +40,15 @@ func (f *readerFlags) register(fs *pflag.FlagSet, strictUsage string) {
 	fs.StringVar(&f.vocSet, "voc-set", "", "VOC image set (ImageSets/Main/<set>.txt; default trainval, else all annotations)")
 	fs.BoolVar(&f.keepUnannotated, "keep-unannotated", false, "keep images a COCO file gives no annotation as all-negative samples")
 	fs.BoolVar(&f.strict, "strict", false, strictUsage)
+	fs.BoolVar(&f.allowOutside, "allow-outside", false, "allow image references outside the images directory (absolute paths, \"..\")")
+	fs.IntVar(&f.maxLabels, "max-labels", dataset.DefaultMaxLabels, "largest vocabulary a label source may declare (one-hot columns, COCO categories, distinct labels)")
 }
 
 // options returns the dataset options the flags give.
 func (f *readerFlags) options() dataset.Options {
 	opt := dataset.Options{ImagesDir: f.images, Format: f.format, ListSep: f.listSep,
-		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet}
+		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet, MaxLabels: f.maxLabels,
+		Confine: !f.allowOutside}
 	if f.labels != "" {
 		for _, l := range strings.Split(f.labels, ",") {
 			opt.Labels = append(opt.Labels, strings.TrimSpace(l))
@@ -53,12 +57,13 @@ func (f *readerFlags) options() dataset.Options {
 	return opt
 }
 
-// load reads the label source at path with the flags' options.
-func (f *readerFlags) load(path string) (*dataset.Dataset, error) {
+// load reads the label source at path with the flags' options; it returns as soon as
+// ctx ends (SIGINT, SIGTERM).
+func (f *readerFlags) load(ctx context.Context, path string) (*dataset.Dataset, error) {
 	if path == "" {
 		return nil, usageErrorf("--data is required")
 	}
-	d, err := dataset.Load(path, f.options())
+	d, err := dataset.LoadContext(ctx, path, f.options())
 	if err != nil {
 		if dataset.IsBadInput(err) {
 			return nil, badInput(err)
@@ -72,7 +77,8 @@ func (f *readerFlags) load(path string) (*dataset.Dataset, error) {
 // reader options that a library entry point taking only a label path and an images
 // directory (model.TrainConfig, demo.RealConfig) cannot express.
 func (f *readerFlags) beyondImages() bool {
-	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated
+	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated ||
+		f.maxLabels != dataset.DefaultMaxLabels
 }
 
 // checkStrict applies --strict to the label sources at paths (empty ones are skipped;

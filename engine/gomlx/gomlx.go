@@ -29,6 +29,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/multilabel/multilabel/engine"
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/internal/onnxcheck"
 )
 
 // DefaultMaxBatch is the largest batch run in one executable call when Options.MaxBatch is 0.
@@ -70,7 +72,26 @@ var sharedBackend = sync.OnceValues(func() (compute.Backend, error) { return gob
 // Open parses the ONNX graph in modelBytes (fp32, one tensor input [N,...], one tensor
 // output [N,...]) and prepares it for execution. Initializers that IR-3 graphs also list
 // among the inputs are removed from the inputs, and Dropout nodes become Identity.
-func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
+//
+// The graph is checked first (see package internal/onnxcheck): a cycle, a tensor declaring
+// more than 4 GiB, dimensions whose product overflows or external data are refused. Every
+// error about the model itself matches errkind.ErrBadInput.
+func Open(modelBytes []byte, opt Options) (*Engine, error) {
+	e, err := open(modelBytes, opt)
+	var be backendError
+	if err != nil && !errors.As(err, &be) {
+		return nil, errkind.WrapBadInput(err)
+	}
+	return e, err
+}
+
+// backendError marks failures of the Go backend itself, not of the model.
+type backendError struct{ err error }
+
+func (b backendError) Error() string { return b.err.Error() }
+func (b backendError) Unwrap() error { return b.err }
+
+func open(modelBytes []byte, opt Options) (e *Engine, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("gomlx: opening model: %v", r)
@@ -136,7 +157,7 @@ func Open(modelBytes []byte, opt Options) (e *Engine, err error) {
 	}
 	e.backend, err = sharedBackend()
 	if err != nil {
-		return nil, fmt.Errorf("gomlx: creating the Go backend: %w", err)
+		return nil, backendError{fmt.Errorf("gomlx: creating the Go backend: %w", err)}
 	}
 	e.store = model.NewStore()
 	if err := m.VariablesToScope(e.store.RootScope()); err != nil {
@@ -311,11 +332,16 @@ func (e *Engine) Close() error {
 func prepareModel(b []byte) ([]byte, error) {
 	var mp protos.ModelProto
 	if err := proto.Unmarshal(b, &mp); err != nil {
-		return nil, fmt.Errorf("gomlx: not a valid ONNX model (protobuf decoding failed): %w", err)
+		return nil, fmt.Errorf("gomlx: not a valid ONNX model (protobuf decoding failed): %w", errkind.WrapBadInput(err))
 	}
 	g := mp.Graph
 	if g == nil || len(g.Node) == 0 {
-		return nil, errors.New("gomlx: not a valid ONNX model (no graph or no nodes)")
+		return nil, errkind.BadInput("gomlx: not a valid ONNX model (no graph or no nodes)")
+	}
+	// A cycle would overflow the graph builder's stack and a declared-only huge tensor
+	// would be allocated: both are refused here, before onnx-gomlx sees the graph.
+	if err := onnxcheck.Check(&mp, onnxcheck.Limits{}); err != nil {
+		return nil, fmt.Errorf("gomlx: %w", err)
 	}
 	changed := false
 	inits := make(map[string]bool, len(g.Initializer))

@@ -22,7 +22,12 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/gomlx/compute-onnx/support/protos"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/multilabel/multilabel/engine"
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/internal/onnxcheck"
 
 	rt "github.com/yalue/onnxruntime_go"
 )
@@ -150,13 +155,21 @@ type Engine struct {
 
 // Open creates a session for an ONNX model (serialized bytes) with one float32 input and
 // one float32 output (extra outputs are ignored: the first is used).
+//
+// The graph is checked first as the pure-Go engine checks it (package internal/onnxcheck:
+// cycles, declared sizes, external data); errors about the model itself — those checks
+// and ONNX Runtime's refusal to load or create a session for it — match
+// errkind.ErrBadInput.
 func Open(model []byte, opt Options) (*Engine, error) {
 	if err := initialize(opt.LibPath); err != nil {
 		return nil, err
 	}
+	if err := checkModel(model); err != nil {
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
 	ins, outs, err := rt.GetInputOutputInfoWithONNXData(model)
 	if err != nil {
-		return nil, fmt.Errorf("onnxruntime: reading model inputs/outputs: %w", err)
+		return nil, fmt.Errorf("onnxruntime: reading model inputs/outputs: %w", errkind.WrapBadInput(err))
 	}
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("onnxruntime: model has %d inputs, want exactly 1 (an image batch)", len(ins))
@@ -214,7 +227,7 @@ func Open(model []byte, opt Options) (*Engine, error) {
 	}
 	e.sess, err = rt.NewDynamicAdvancedSessionWithONNXData(model, []string{in.Name}, []string{out.Name}, so)
 	if err != nil {
-		return nil, fmt.Errorf("onnxruntime: creating session: %w", err)
+		return nil, fmt.Errorf("onnxruntime: creating session: %w", errkind.WrapBadInput(err))
 	}
 	return e, nil
 }
@@ -339,3 +352,13 @@ func Library() string {
 }
 
 var _ engine.Engine = (*Engine)(nil)
+
+// checkModel parses model and runs onnxcheck on it; a model that does not parse is left
+// to ONNX Runtime's own message.
+func checkModel(model []byte) error {
+	var mp protos.ModelProto
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(model, &mp); err != nil {
+		return errkind.BadInput("not a valid ONNX model (protobuf decoding failed): %v", err)
+	}
+	return onnxcheck.Check(&mp, onnxcheck.Limits{})
+}
