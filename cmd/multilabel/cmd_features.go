@@ -32,12 +32,17 @@ type featuresSummary struct {
 	Cache      string               `json:"cache,omitempty"`
 	Seconds    float64              `json:"seconds"`
 	ImagesPerS float64              `json:"extracted_per_s"`
+	// Shard is "I/N" for a sharded run; Complete is set when the shard's output was
+	// already complete and nothing was done.
+	Shard    string `json:"shard,omitempty"`
+	Complete bool   `json:"already_complete,omitempty"`
 }
 
 func newFeaturesCmd(e *env) *cobra.Command {
 	var (
 		data, bb, featureNode, specFile, out, cacheDir string
 		rf                                             readerFlags
+		sf                                             shardFlags
 		ef                                             engineFlags
 		batch, workers                                 int
 		noCache, asJSON                                bool
@@ -62,6 +67,8 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	aliasFlag(fs, "cache", "cache-dir")
 	fs.BoolVar(&noCache, "no-cache", false, "neither read nor write the feature cache")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	sf.register(fs)
+	c.AddCommand(newFeaturesMergeCmd(e))
 	c.RunE = func(c *cobra.Command, args []string) error {
 		ctx := c.Context()
 		if bb == "" {
@@ -77,10 +84,20 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if out != "" && !strings.HasSuffix(strings.ToLower(out), ".npy") {
 			return usageErrorf("--out %s: want a .npy file name", out)
 		}
+		spec, err := sf.resolve(e)
+		if err != nil {
+			return err
+		}
+		if spec.Sharded() && out == "" {
+			return usageErrorf("--shard %s needs --out (each shard writes its own file)", spec)
+		}
 		d, err := rf.load(data)
 		if err != nil {
 			return err
 		}
+		total := len(d.Samples)
+		sel := selectShard(d, spec)
+		out = spec.OutputName(out)
 
 		opt := backbone.Options{FeatureNode: featureNode}
 		if specFile != "" {
@@ -102,6 +119,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err != nil {
 			return badInput(err)
 		}
+		if spec.Sharded() && featcache.Complete(out, featcache.KeyOf(b), spec, total) {
+			return printShardComplete(e, asJSON, out, spec)
+		}
 		graph, err := b.FeatureModel()
 		if err != nil {
 			return badInput(err)
@@ -118,9 +138,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 				return err
 			}
 		}
-		paths := make([]string, len(d.Samples))
-		for i, s := range d.Samples {
-			paths[i] = s.Path
+		paths := make([]string, len(sel))
+		for k, i := range sel {
+			paths[k] = d.Samples[i].Path
 		}
 		start := time.Now()
 		f, err := featcache.Extract(ctx, eng, b, paths, featcache.ExtractOptions{
@@ -133,7 +153,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		}
 		el := time.Since(start).Seconds()
 		sum := featuresSummary{Images: len(paths), Dim: f.Dim, Extracted: f.Misses, Cached: f.Hits, Bad: f.Bad,
-			Engine: eng.Name(), Backbone: b.Path, Feature: b.FeatureNode, Seconds: el}
+			Engine: eng.Name(), Backbone: b.Path, Feature: b.FeatureNode, Seconds: el, Shard: spec.String()}
 		if sum.Bad == nil {
 			sum.Bad = []featcache.BadImage{}
 		}
@@ -148,20 +168,19 @@ func newFeaturesCmd(e *env) *cobra.Command {
 				e.log.Warn("more unusable images", "count", len(f.Bad)-10)
 				break
 			}
-			e.log.Warn("unusable image left out", "image", d.Samples[bad.Index].Image, "reason", bad.Reason)
+			e.log.Warn("unusable image left out", "image", d.Samples[sel[bad.Index]].Image, "reason", bad.Reason)
 		}
 		feats, idx := f.Compact()
 		sum.Written = len(idx)
 		if out != "" {
-			names := make([]string, len(idx))
+			o := featcache.Output{Path: out, Key: featcache.KeyOf(b), Shard: spec, Total: total, Selected: len(sel),
+				Index: make([]int, len(idx)), Names: make([]string, len(idx)), Data: feats, Dim: f.Dim}
 			for k, i := range idx {
-				names[k] = d.Samples[i].Image
+				o.Index[k] = sel[i]
+				o.Names[k] = d.Samples[sel[i]].Image
 			}
-			sum.Out, sum.Names = out, out+".names.txt"
-			if err := featcache.WriteLines(sum.Names, names); err != nil {
-				return badInput(err)
-			}
-			if err := featcache.WriteNPY(out, feats, len(idx), f.Dim); err != nil {
+			sum.Out, sum.Names = out, featcache.NamesPath(out)
+			if _, err := featcache.WriteOutput(o); err != nil {
 				return err
 			}
 		}

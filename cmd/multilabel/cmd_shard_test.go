@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/multilabel/multilabel/engine/enginetest"
+)
+
+// shardFixture writes n small distinct JPEGs (plus one unreadable file) and a list CSV.
+func shardFixture(t *testing.T, n int) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("image,labels\n")
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, 16, 12))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(i*37 + p*(i+1))
+		}
+		img.Set(0, 0, color.RGBA{uint8(i), 0, 0, 255})
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, img, nil); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("img%02d.jpg", i)
+		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&csv, "%s,%s\n", name, []string{"cat", "dog", "cat|dog"}[i%3])
+	}
+	os.WriteFile(filepath.Join(dir, "broken.jpg"), []byte("not a jpeg"), 0o644)
+	csv.WriteString("broken.jpg,cat\n")
+	if err := os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func tinyBackbone(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tiny.onnx")
+	if err := os.WriteFile(p, enginetest.TinyModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readAll(t *testing.T, paths ...string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestFeaturesShardMerge runs features over a small synthetic set unsharded and as three
+// shards (one by --shard, two by $JOB_COMPLETION_INDEX), merges them and compares the
+// bytes of the .npy, names and manifest files; then checks reruns and bad merges.
+func TestFeaturesShardMerge(t *testing.T) {
+	t.Parallel()
+	dir := shardFixture(t, 14)
+	bb := tinyBackbone(t)
+	outDir := t.TempDir()
+	base := []string{"features", "--backbone", bb, "--data", filepath.Join(dir, "labels.csv"), "--engine", "go", "--no-cache", "--workers", "1"}
+	whole := filepath.Join(outDir, "whole.npy")
+	if code, out := runCLI(t, append(base, "--out", whole)...); code != exitOK {
+		t.Fatalf("unsharded: exit %d: %s", code, out)
+	}
+	f := filepath.Join(outDir, "f.npy")
+	var shards []string
+	for i := range 3 {
+		e := &env{getenv: func(k string) string {
+			return map[string]string{"JOB_COMPLETION_INDEX": fmt.Sprint(i), "MULTILABEL_NUM_SHARDS": "3"}[k]
+		}}
+		args := append(base, "--out", f, "--json")
+		if i == 0 {
+			args = append(args, "--shard", "0/3")
+		}
+		code, out := runCLIEnv(t, e, args...)
+		if code != exitOK {
+			t.Fatalf("shard %d: exit %d: %s", i, code, out)
+		}
+		var s featuresSummary
+		if err := json.Unmarshal([]byte(out), &s); err != nil || s.Shard != fmt.Sprintf("%d/3", i) || s.Complete {
+			t.Fatalf("shard %d summary %+v (%v)", i, s, err)
+		}
+		shards = append(shards, filepath.Join(outDir, fmt.Sprintf("f.shard-%d-of-3.npy", i)))
+	}
+	// A rerun of a complete shard does nothing.
+	code, out := runCLI(t, append(base, "--out", f, "--shard", "1/3", "--json")...)
+	var s featuresSummary
+	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil || !s.Complete {
+		t.Fatalf("rerun of a complete shard: exit %d %s", code, out)
+	}
+	merged := filepath.Join(outDir, "merged.npy")
+	// In any order, the merge equals the single-process output byte for byte.
+	if code, out := runCLI(t, "features", "merge", merged, shards[2], shards[0], shards[1]); code != exitOK {
+		t.Fatalf("merge: exit %d: %s", code, out)
+	}
+	suffixes := []string{"", ".names.txt", ".manifest.json"}
+	for _, suf := range suffixes {
+		got, want := readAll(t, merged+suf)[0], readAll(t, whole+suf)[0]
+		if !bytes.Equal(got, want) {
+			t.Errorf("merged%s differs from the single-process output (%d vs %d bytes)", suf, len(got), len(want))
+		}
+	}
+	// Bad merges: a missing shard, a duplicate, an incomplete shard (no manifest).
+	for name, args := range map[string][]string{
+		"missing":   {shards[0], shards[2]},
+		"duplicate": {shards[0], shards[1], shards[1], shards[2]},
+		"not-shard": {whole, shards[0]},
+	} {
+		code, _, stderr := runCLIErr(t, append([]string{"features", "merge", filepath.Join(outDir, "x.npy")}, args...)...)
+		if code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
+		}
+		if name == "missing" && !strings.Contains(stderr, "1/3") {
+			t.Errorf("missing: stderr does not name shard 1/3: %s", stderr)
+		}
+	}
+	if err := os.Remove(shards[1] + ".manifest.json"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := runCLI(t, "features", "merge", filepath.Join(outDir, "x.npy"), shards[0], shards[1], shards[2]); code != exitUsage {
+		t.Errorf("incomplete shard: exit %d, want %d", code, exitUsage)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "x.npy")); err == nil {
+		t.Error("a refused merge left an output")
+	}
+}
+
+func TestShardFlagsUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--shard", "3/2"}, {"--shard", "-1/4"}, {"--shard", "0/0"}, {"--shard", "junk"},
+		{"--num-shards", "4"}, {"--shard", "1/4"}, // no --out
+	} {
+		full := append([]string{"features", "--backbone", "x.onnx", "--data", "d.csv"}, args...)
+		if len(args) == 2 && args[0] == "--shard" && args[1] != "1/4" {
+			full = append(full, "--out", "f.npy")
+		}
+		code, _, stderr := runCLIErr(t, full...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+		if args[0] == "--shard" && !strings.Contains(stderr, args[1]) {
+			t.Errorf("%v: stderr does not name the value: %s", args, stderr)
+		}
+	}
+}
+
+// runCLIEnv is runCLI with a preset environment (e.getenv).
+func runCLIEnv(t testing.TB, e *env, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runEnv(context.Background(), e, args, strings.NewReader(""), &out, &errb)
+	if errb.Len() > 0 {
+		t.Logf("multilabel %s: stderr:\n%s", strings.Join(args, " "), errb.String())
+	}
+	return code, out.String()
+}
