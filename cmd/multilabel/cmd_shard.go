@@ -12,6 +12,7 @@ import (
 
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/shard"
 )
 
@@ -113,4 +114,61 @@ func printShardComplete(e *env, asJSON bool, out string, spec shard.Spec) error 
 	}
 	fmt.Fprintf(e.stdout, "shard %s already complete: %s (delete its .manifest.json to redo it)\n", spec, out)
 	return nil
+}
+
+func slashed(paths []string) []string {
+	k := make([]string, len(paths))
+	for i, p := range paths {
+		k[i] = filepath.ToSlash(p)
+	}
+	return k
+}
+
+func pick(s []string, idx []int) []string {
+	out := make([]string, len(idx))
+	for k, i := range idx {
+		out[k] = s[i]
+	}
+	return out
+}
+
+// writePredictionRows writes predict --out: the scores CSV of the readable images and its
+// manifest (unreadable ones are reported on stderr and left out).
+func writePredictionRows(out string, m *model.Model, spec shard.Spec, total int, sel []int, preds []model.Prediction) error {
+	var rows []string
+	var index []int
+	for k, p := range preds {
+		if p.Err != nil {
+			continue
+		}
+		rows = append(rows, model.PredictionCSVRow(p))
+		index = append(index, sel[k])
+	}
+	man := shard.RowsManifest{Kind: "predictions", Producer: m.Bundle.ID, Shard: spec, Total: total, Selected: len(sel)}
+	return shard.WriteRows(out, man, m.PredictionCSVHeader(), rows, index)
+}
+
+func newPredictMergeCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "merge OUT.csv SHARD.csv...",
+		Short: "join the outputs of a sharded predict run (predict --shard I/N --out F.csv) into one CSV",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usageErrorf("want OUT.csv and at least one shard")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			ins, err := expandShardArgs(args[1:])
+			if err != nil {
+				return err
+			}
+			m, err := shard.MergeRows(args[0], ins)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "merged %d shards into %s (%d rows)\n", len(ins), args[0], len(m.Index))
+			return nil
+		},
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/engine/enginetest"
+	"github.com/multilabel/multilabel/model/modeltest"
 )
 
 // shardFixture writes n small distinct JPEGs (plus one unreadable file) and a list CSV.
@@ -173,4 +174,48 @@ func runCLIEnv(t testing.TB, e *env, args ...string) (int, string) {
 		t.Logf("multilabel %s: stderr:\n%s", strings.Join(args, " "), errb.String())
 	}
 	return code, out.String()
+}
+
+// TestPredictShardMerge: predict over a folder unsharded and as two shards, merged,
+// gives the same CSV and manifest bytes; a missing shard is refused.
+func TestPredictShardMerge(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mlb := filepath.Join(dir, "colors.mlb")
+	if err := modeltest.Bundle().Save(mlb); err != nil {
+		t.Fatal(err)
+	}
+	imgs := filepath.Join(dir, "imgs")
+	os.MkdirAll(imgs, 0o755)
+	for i := range 9 {
+		modeltest.WritePNG(filepath.Join(imgs, fmt.Sprintf("i%d.png", i)), modeltest.Solid(color.RGBA{uint8(i * 30), 0, uint8(255 - i*30), 255}, 8, 8))
+	}
+	os.WriteFile(filepath.Join(imgs, "broken.png"), []byte("no"), 0o644)
+	base := []string{"predict", "--model", mlb, "--engine", "go", imgs}
+	whole := filepath.Join(dir, "whole.csv")
+	if code, out := runCLI(t, append(base, "--out", whole)...); code != exitOK {
+		t.Fatalf("unsharded: exit %d %s", code, out)
+	}
+	var shards []string
+	for i := range 2 {
+		if code, out := runCLI(t, append(base, "--out", filepath.Join(dir, "p.csv"), "--shard", fmt.Sprintf("%d/2", i))...); code != exitOK {
+			t.Fatalf("shard %d: exit %d %s", i, code, out)
+		}
+		shards = append(shards, filepath.Join(dir, fmt.Sprintf("p.shard-%d-of-2.csv", i)))
+	}
+	if code, out := runCLI(t, append(base, "--out", filepath.Join(dir, "p.csv"), "--shard", "1/2")...); code != exitOK || !strings.Contains(out, "already complete") {
+		t.Fatalf("rerun: exit %d %s", code, out)
+	}
+	merged := filepath.Join(dir, "merged.csv")
+	if code, out := runCLI(t, "predict", "merge", merged, shards[1], shards[0]); code != exitOK {
+		t.Fatalf("merge: exit %d %s", code, out)
+	}
+	for _, suf := range []string{"", ".manifest.json"} {
+		if got, want := readAll(t, merged+suf)[0], readAll(t, whole+suf)[0]; !bytes.Equal(got, want) {
+			t.Errorf("merged%s:\n%s\nwant\n%s", suf, got, want)
+		}
+	}
+	if code, _ := runCLI(t, "predict", "merge", filepath.Join(dir, "x.csv"), shards[0]); code != exitUsage {
+		t.Errorf("missing shard: exit %d, want %d", code, exitUsage)
+	}
 }
