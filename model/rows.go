@@ -10,7 +10,7 @@ import (
 // PredictionCSVHeader is the header of the predictions CSV: "path" then one column per
 // label of the model.
 func (m *Model) PredictionCSVHeader() string {
-	return csvLine(append([]string{"path"}, m.Labels()...))
+	return CSVLine(append([]string{"path"}, m.Labels()...))
 }
 
 // PredictionCSVRow is one image's line of the predictions CSV: its path, then the score
@@ -21,10 +21,11 @@ func PredictionCSVRow(p Prediction) string {
 	for _, s := range p.Scores {
 		f = append(f, strconv.FormatFloat(float64(s), 'g', -1, 32))
 	}
-	return csvLine(f)
+	return CSVLine(f)
 }
 
-func csvLine(fields []string) string {
+// CSVLine is fields as one CSV line (quoted where needed), without the line end.
+func CSVLine(fields []string) string {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	w.Write(fields)

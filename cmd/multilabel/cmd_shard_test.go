@@ -219,3 +219,53 @@ func TestPredictShardMerge(t *testing.T) {
 		t.Errorf("missing shard: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestEvalModelShards: eval --model as three shards with --predictions-out, merged by
+// predict merge and evaluated with --predictions, gives the metrics of eval --model over
+// the whole set; the merged CSV equals the unsharded --predictions-out.
+func TestEvalModelShards(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, _, err := modeltest.WriteDataset(dir, 20, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "m.mlb")
+	if err := modeltest.Bundle().Save(mlb); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"eval", "--model", mlb, "--engine", "go", "--data", labels}
+	whole := filepath.Join(dir, "whole.csv")
+	if code, out := runCLI(t, append(base, "--predictions-out", whole)...); code != exitOK {
+		t.Fatalf("unsharded: exit %d %s", code, out)
+	}
+	var shards []string
+	for i := range 3 {
+		if code, out := runCLI(t, append(base, "--predictions-out", filepath.Join(dir, "p.csv"), "--shard", fmt.Sprintf("%d/3", i))...); code != exitOK {
+			t.Fatalf("shard %d: exit %d %s", i, code, out)
+		}
+		shards = append(shards, filepath.Join(dir, fmt.Sprintf("p.shard-%d-of-3.csv", i)))
+	}
+	merged := filepath.Join(dir, "merged.csv")
+	if code, out := runCLI(t, append([]string{"predict", "merge", merged}, shards...)...); code != exitOK {
+		t.Fatalf("merge: exit %d %s", code, out)
+	}
+	if got, want := readAll(t, merged)[0], readAll(t, whole)[0]; !bytes.Equal(got, want) {
+		t.Fatalf("merged:\n%s\nwant\n%s", got, want)
+	}
+	code, a := runCLI(t, append(base, "--json-out", "-")...)
+	code2, b := runCLI(t, "eval", "--predictions", merged, "--data", labels, "--json-out", "-")
+	if code != exitOK || code2 != exitOK {
+		t.Fatalf("eval: exit %d and %d", code, code2)
+	}
+	var ra, rb struct {
+		MAP     float64 `json:"mAP"`
+		NImages int     `json:"n_images"`
+	}
+	if json.Unmarshal([]byte(a), &ra) != nil || json.Unmarshal([]byte(b), &rb) != nil || ra != rb || ra.NImages != 20 {
+		t.Fatalf("eval --model %+v vs eval of the merged shards %+v", ra, rb)
+	}
+	if code, _ := runCLI(t, append(base, "--shard", "0/3")...); code != exitUsage {
+		t.Errorf("--shard without --predictions-out: exit %d", code)
+	}
+}
