@@ -88,6 +88,12 @@ const maxLabelFile = 4 << 30
 // not opened; see CheckImages and Inspect for that. Errors in the label source are
 // *InputError values naming the file and line.
 func Load(path string, opt Options) (*Dataset, error) {
+	if opt.Format == "wds" || (opt.Format == "" && IsShardPattern(path)) {
+		if err := checkVocabulary(opt.Labels); err != nil {
+			return nil, err
+		}
+		return loadWDS(path, opt)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -139,7 +145,7 @@ func Load(path string, opt Options) (*Dataset, error) {
 		resolvePaths(d, csvImagesDir(path, opt.ImagesDir, d))
 		return d, nil
 	default:
-		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco or voc)", ErrBadOption, format)
+		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco, voc or wds)", ErrBadOption, format)
 	}
 }
 
