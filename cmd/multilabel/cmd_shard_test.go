@@ -269,3 +269,48 @@ func TestEvalModelShards(t *testing.T) {
 		t.Errorf("--shard without --predictions-out: exit %d", code)
 	}
 }
+
+// TestPackFeaturesFromTar: dataset pack, then features over the tar shards (whole and as
+// two merged shards) writes exactly what features over the folder writes.
+func TestPackFeaturesFromTar(t *testing.T) {
+	t.Parallel()
+	dir := shardFixture(t, 10)
+	bb := tinyBackbone(t)
+	out := t.TempDir()
+	code, stdout := runCLI(t, "dataset", "pack", "--data", filepath.Join(dir, "labels.csv"), "--out", filepath.Join(out, "s-%03d.tar"), "--shard-size", "2KB", "--json")
+	var res struct{ Shards []string }
+	if code != exitOK || json.Unmarshal([]byte(stdout), &res) != nil || len(res.Shards) < 2 {
+		t.Fatalf("pack: exit %d %s", code, stdout)
+	}
+	pattern := filepath.Join(out, fmt.Sprintf("s-{000..%03d}.tar", len(res.Shards)-1))
+	base := []string{"features", "--backbone", bb, "--engine", "go", "--no-cache", "--workers", "1"}
+	folder, tarOut := filepath.Join(out, "folder.npy"), filepath.Join(out, "tar.npy")
+	if code, o := runCLI(t, append(base, "--data", filepath.Join(dir, "labels.csv"), "--out", folder)...); code != exitOK {
+		t.Fatalf("folder: exit %d %s", code, o)
+	}
+	if code, o := runCLI(t, append(base, "--data", pattern, "--out", tarOut)...); code != exitOK {
+		t.Fatalf("tar: exit %d %s", code, o)
+	}
+	var parts []string
+	for i := range 2 {
+		if code, o := runCLI(t, append(base, "--data", pattern, "--out", filepath.Join(out, "p.npy"), "--shard", fmt.Sprintf("%d/2", i))...); code != exitOK {
+			t.Fatalf("tar shard %d: exit %d %s", i, code, o)
+		}
+		parts = append(parts, filepath.Join(out, fmt.Sprintf("p.shard-%d-of-2.npy", i)))
+	}
+	merged := filepath.Join(out, "merged.npy")
+	if code, o := runCLI(t, append([]string{"features", "merge", merged}, parts...)...); code != exitOK {
+		t.Fatalf("merge: exit %d %s", code, o)
+	}
+	for _, suf := range []string{"", ".names.txt", ".manifest.json"} {
+		want := readAll(t, folder+suf)[0]
+		for _, got := range []string{tarOut, merged} {
+			if !bytes.Equal(readAll(t, got+suf)[0], want) {
+				t.Errorf("%s%s differs from the folder run's output", got, suf)
+			}
+		}
+	}
+	if code, _ := runCLI(t, "dataset", "pack", "--data", filepath.Join(dir, "labels.csv"), "--out", filepath.Join(out, "x-%03d.tar"), "--shard-size", "lots"); code != exitUsage {
+		t.Errorf("--shard-size lots: exit %d", code)
+	}
+}
