@@ -31,11 +31,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	gcaws "gocloud.dev/aws"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
-	gcaws "gocloud.dev/aws"
 
 	"github.com/multilabel/multilabel/errkind"
 )
