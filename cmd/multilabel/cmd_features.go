@@ -81,7 +81,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if out != "" && !strings.HasSuffix(strings.ToLower(out), ".npy") {
+		if out != "" && !strings.HasSuffix(strings.ToLower(strings.SplitN(out, "?", 2)[0]), ".npy") {
 			return usageErrorf("--out %s: want a .npy file name", out)
 		}
 		spec, err := sf.resolve(e)
@@ -91,13 +91,18 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if spec.Sharded() && out == "" {
 			return usageErrorf("--shard %s needs --out (each shard writes its own file)", spec)
 		}
-		d, err := rf.load(data)
+		rs, err := newRemote(data, rf.images, out)
+		if err != nil {
+			return err
+		}
+		defer rs.close()
+		d, err := rs.load(ctx, &rf, data)
 		if err != nil {
 			return err
 		}
 		total := len(d.Samples)
 		sel := selectShard(d, spec)
-		out = spec.OutputName(out)
+		out = shardOut(spec, out)
 
 		opt := backbone.Options{FeatureNode: featureNode}
 		if specFile != "" {
@@ -119,8 +124,12 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err != nil {
 			return badInput(err)
 		}
-		if spec.Sharded() && featcache.Complete(out, featcache.KeyOf(b), spec, total) {
-			return printShardComplete(e, asJSON, out, spec)
+		if spec.Sharded() {
+			if done, err := rs.complete(ctx, out, featcache.KeyOf(b), spec, total); err != nil {
+				return err
+			} else if done {
+				return printShardComplete(e, asJSON, out, spec)
+			}
 		}
 		graph, err := b.FeatureModel()
 		if err != nil {
@@ -173,7 +182,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		feats, idx := f.Compact()
 		sum.Written = len(idx)
 		if out != "" {
-			o := featcache.Output{Path: out, Key: featcache.KeyOf(b), Shard: spec, Total: total, Selected: len(sel),
+			o := featcache.Output{Path: rs.localOut(out), Key: featcache.KeyOf(b), Shard: spec, Total: total, Selected: len(sel),
 				Index: make([]int, len(idx)), Names: make([]string, len(idx)), Data: feats, Dim: f.Dim}
 			for k, i := range idx {
 				o.Index[k] = sel[i]
@@ -181,6 +190,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 			}
 			sum.Out, sum.Names = out, featcache.NamesPath(out)
 			if _, err := featcache.WriteOutput(o); err != nil {
+				return err
+			}
+			if err := rs.publish(ctx, o.Path, out); err != nil {
 				return err
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/objstore"
 	"github.com/multilabel/multilabel/shard"
 )
 
@@ -45,7 +46,7 @@ func (f *shardFlags) resolve(e *env) (shard.Spec, error) {
 func expandShardArgs(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
-		if !strings.ContainsAny(a, "*?[") {
+		if !strings.ContainsAny(a, "*?[") || objstore.IsURL(a) {
 			out = append(out, a)
 			continue
 		}
@@ -75,16 +76,31 @@ func newFeaturesMergeCmd(e *env) *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
 			out := args[0]
-			if !strings.HasSuffix(strings.ToLower(out), ".npy") {
+			if !strings.HasSuffix(strings.ToLower(strings.SplitN(out, "?", 2)[0]), ".npy") {
 				return usageErrorf("%s: want a .npy file name", out)
 			}
 			ins, err := expandShardArgs(args[1:])
 			if err != nil {
 				return err
 			}
-			m, err := featcache.MergeShards(out, ins)
+			rs, err := newRemote(args...)
 			if err != nil {
+				return err
+			}
+			defer rs.close()
+			locals := make([]string, len(ins))
+			for i, in := range ins {
+				if locals[i], err = rs.fetchOutput(ctx, in); err != nil {
+					return err
+				}
+			}
+			m, err := featcache.MergeShards(rs.localOut(out), locals)
+			if err != nil {
+				return err
+			}
+			if err := rs.publish(ctx, rs.localOut(out), out); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "merged %d shards into %s [%d, %d] and %s\n", len(ins), out, m.Rows, m.Dim, featcache.NamesPath(out))
