@@ -247,4 +247,3 @@ func (s *Stager) PublishOutput(ctx context.Context, local, u string) error {
 	}
 	return nil
 }
-
