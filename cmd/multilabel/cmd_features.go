@@ -91,7 +91,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if spec.Sharded() && out == "" {
 			return usageErrorf("--shard %s needs --out (each shard writes its own file)", spec)
 		}
-		rs, err := newRemote(data, rf.images, out)
+		rs, err := newRemote(data, rf.images, out, bb)
 		if err != nil {
 			return err
 		}
@@ -115,6 +115,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 				return badInput(fmt.Errorf("%s: %w", specFile, err))
 			}
 			opt.Spec = &s
+		}
+		if bb, err = rs.fetch(ctx, bb); err != nil {
+			return err
 		}
 		path, err := backbone.Resolve(bb, backbone.ZooOptions{Progress: e.stderr, Context: ctx})
 		if err != nil {

@@ -101,3 +101,15 @@ func (r *remote) fetchOutput(ctx context.Context, out string) (string, error) {
 	}
 	return r.st.FetchOutput(ctx, out)
 }
+
+// fetch returns a local copy of the file at p (p itself when local).
+func (r *remote) fetch(ctx context.Context, p string) (string, error) {
+	if r == nil || !objstore.IsURL(p) {
+		return p, nil
+	}
+	local, err := r.st.Fetch(ctx, p)
+	if err != nil && isBadInput(err) {
+		return "", badInput(err)
+	}
+	return local, err
+}

@@ -36,6 +36,10 @@ func TestFeaturesS3(t *testing.T) {
 	if code, o := runCLI(t, "dataset", "pack", "--data", filepath.Join(dir, "labels.csv"), "--out", filepath.Join(local, "s-%02d.tar"), "--shard-size", "3KB"); code != exitOK {
 		t.Fatalf("pack: %d %s", code, o)
 	}
+	bbBytes, _ := os.ReadFile(bb)
+	if err := st.Write(ctx, srv.URL("data", "models/tiny.onnx"), bbBytes); err != nil {
+		t.Fatal(err)
+	}
 	tars, _ := filepath.Glob(filepath.Join(local, "s-*.tar"))
 	for _, f := range tars {
 		b, _ := os.ReadFile(f)
@@ -54,9 +58,11 @@ func TestFeaturesS3(t *testing.T) {
 	} {
 		var shards []string
 		for i := range 2 {
-			args := append(base, "--data", src.data, "--out", srv.URL("out", src.name+"/f.npy"), "--shard", fmt.Sprintf("%d/2", i))
+			args := append(append([]string{}, base...), "--data", src.data, "--out", srv.URL("out", src.name+"/f.npy"), "--shard", fmt.Sprintf("%d/2", i))
 			if src.images != "" {
 				args = append(args, "--images", src.images)
+			} else {
+				args[2] = srv.URL("data", "models/tiny.onnx") // the backbone from the bucket too
 			}
 			if code, o := runCLI(t, args...); code != exitOK {
 				t.Fatalf("%s shard %d: %d %s", src.name, i, code, o)
@@ -64,7 +70,7 @@ func TestFeaturesS3(t *testing.T) {
 			shards = append(shards, srv.URL("out", fmt.Sprintf("%s/f.shard-%d-of-2.npy", src.name, i)))
 		}
 		merged := srv.URL("out", src.name+"/merged.npy")
-		if code, o := runCLI(t, append([]string{"features", "merge", merged}, shards...)...); code != exitOK {
+		if code, o := runCLI(t, "features", "merge", merged, strings.Replace(shards[0], "shard-0-of-2", "shard-{0..1}-of-2", 1)); code != exitOK {
 			t.Fatalf("%s merge: %d %s", src.name, code, o)
 		}
 		for _, suf := range []string{"", ".names.txt", ".manifest.json"} {

@@ -42,10 +42,19 @@ func (f *shardFlags) resolve(e *env) (shard.Spec, error) {
 	return s, nil
 }
 
-// expandShardArgs expands glob patterns among args (a shell may have left them quoted).
+// expandShardArgs expands brace ranges ({0..15}) and, in local paths, glob patterns
+// among args (a shell may have left them quoted).
 func expandShardArgs(args []string) ([]string, error) {
 	var out []string
+	var braced []string
 	for _, a := range args {
+		names, err := dataset.ExpandBraces(a)
+		if err != nil {
+			return nil, usageErrorf("%s: %v", a, err)
+		}
+		braced = append(braced, names...)
+	}
+	for _, a := range braced {
 		if !strings.ContainsAny(a, "*?[") || objstore.IsURL(a) {
 			out = append(out, a)
 			continue
