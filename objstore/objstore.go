@@ -1,7 +1,7 @@
 // Package objstore reads and writes the files of a run in object storage through
 // gocloud.dev/blob: s3:// (AWS S3 and S3-protocol servers), gs:// (Google Cloud
-// Storage), azblob:// (Azure Blob Storage) and file:// (a local directory, for tests and
-// shared file systems). Credentials come from each cloud's standard environment
+// Storage; build tag "gcs"), azblob:// (Azure Blob Storage; build tag "azure") and
+// file:// (a local directory, for tests and shared file systems). Credentials come from each cloud's standard environment
 // (AWS_ACCESS_KEY_ID / AWS_PROFILE / instance roles; GOOGLE_APPLICATION_CREDENTIALS;
 // AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or a managed identity).
 //
@@ -39,6 +39,10 @@ import (
 
 	"github.com/multilabel/multilabel/errkind"
 )
+
+// drivers says which schemes this binary has a driver for: s3 and file always; gs with
+// the build tag "gcs", azblob with "azure" (each adds about 15 MB to the binary).
+var drivers = map[string]bool{"s3": true, "file": true}
 
 // Schemes lists the URL schemes the package opens.
 var Schemes = []string{"s3", "gs", "azblob", "file"}
@@ -156,6 +160,10 @@ func openBucket(ctx context.Context, bu string) (*blob.Bucket, error) {
 		return s3blob.OpenBucket(ctx, s3.NewFromConfig(cfg, opts...), u.Host, nil)
 	case "file":
 		return fileblob.OpenBucket(u.Path, &fileblob.Options{CreateDir: true, NoTempDir: false})
+	}
+	if !drivers[u.Scheme] {
+		tag := map[string]string{"gs": "gcs", "azblob": "azure"}[u.Scheme]
+		return nil, fmt.Errorf("%s:// needs a binary built with -tags %s (the official image has it)", u.Scheme, tag)
 	}
 	return blob.OpenBucket(ctx, bu)
 }

@@ -82,6 +82,11 @@ func TestFileURL(t *testing.T) {
 			t.Errorf("IsURL(%q) false", s)
 		}
 	}
+	if _, err := st.ReadAll(ctx, "gs://bucket/k"); err == nil {
+		t.Log("built with the gcs driver")
+	} else if !errkind.IsBadInput(err) {
+		t.Errorf("gs:// without its driver: %v", err)
+	}
 	for _, s := range []string{"/tmp/x", "http://x/y", "s3:/b"} {
 		if objstore.IsURL(s) {
 			t.Errorf("IsURL(%q) true", s)
