@@ -34,8 +34,10 @@ type featuresSummary struct {
 	ImagesPerS float64              `json:"extracted_per_s"`
 	// Shard is "I/N" for a sharded run; Complete is set when the shard's output was
 	// already complete and nothing was done.
-	Shard    string `json:"shard,omitempty"`
-	Complete bool   `json:"already_complete,omitempty"`
+	Shard string `json:"shard,omitempty"`
+	// Skipped counts the samples the label source reader left out (tar members).
+	Skipped  int  `json:"skipped_samples,omitempty"`
+	Complete bool `json:"already_complete,omitempty"`
 }
 
 func newFeaturesCmd(e *env) *cobra.Command {
@@ -102,6 +104,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		}
 		total := len(d.Samples)
 		sel := selectShard(d, spec)
+		warnSkipped(e, d)
 		out = shardOut(spec, out)
 
 		opt := backbone.Options{FeatureNode: featureNode}
@@ -165,7 +168,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		}
 		el := time.Since(start).Seconds()
 		sum := featuresSummary{Images: len(paths), Dim: f.Dim, Extracted: f.Misses, Cached: f.Hits, Bad: f.Bad,
-			Engine: eng.Name(), Backbone: b.Path, Feature: b.FeatureNode, Seconds: el, Shard: spec.String()}
+			Engine: eng.Name(), Backbone: b.Path, Feature: b.FeatureNode, Seconds: el, Shard: spec.String(), Skipped: len(d.Skipped)}
 		if sum.Bad == nil {
 			sum.Bad = []featcache.BadImage{}
 		}

@@ -197,3 +197,14 @@ func newPredictMergeCmd(e *env) *cobra.Command {
 		},
 	}
 }
+
+// warnSkipped logs the samples the reader left out (at most 10 lines).
+func warnSkipped(e *env, d *dataset.Dataset) {
+	for i, s := range d.Skipped {
+		if i == 10 {
+			e.log.Warn("more samples left out", "count", len(d.Skipped)-10)
+			break
+		}
+		e.log.Warn("sample left out", "reason", s)
+	}
+}

@@ -314,3 +314,17 @@ func TestPackFeaturesFromTar(t *testing.T) {
 		t.Errorf("--shard-size lots: exit %d", code)
 	}
 }
+
+func TestParseByteSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"512MB": 512e6, "1GiB": 1 << 30, "4096": 4096, "2 kb": 2000, "10B": 10} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1MB", "MB", "1.5GB", "99999999999GB", "1TB"} {
+		if _, err := parseByteSize(in); err == nil {
+			t.Errorf("parseByteSize(%q): no error", in)
+		}
+	}
+}
