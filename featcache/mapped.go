@@ -20,9 +20,9 @@ import (
 type Mapped struct {
 	Rows, Dim int
 	// Half reports float16 storage.
-	Half bool
-	data []byte // the whole mapped file
-	off  int    // where the rows start
+	Half  bool
+	data  []byte // the whole mapped file
+	off   int    // where the rows start
 	unmap func() error
 }
 
