@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/multilabel/multilabel/internal/half"
 )
@@ -126,8 +127,9 @@ func (m *Mapped) Row(i int, dst []float32) []float32 {
 	dst = append(dst[:0], make([]float32, m.Dim)...)
 	b := m.data[m.off+i*m.Dim*m.elem():]
 	if m.Half {
+		tab := halfTable()
 		for j := range dst {
-			dst[j] = half.ToFloat32(binary.LittleEndian.Uint16(b[2*j:]))
+			dst[j] = tab[binary.LittleEndian.Uint16(b[2*j:])]
 		}
 	} else {
 		for j := range dst {
@@ -136,6 +138,16 @@ func (m *Mapped) Row(i int, dst []float32) []float32 {
 	}
 	return dst
 }
+
+// halfTable maps every float16 bit pattern to its float32 value (256 KiB, built once):
+// a lookup is several times faster than converting bits per value.
+var halfTable = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = half.ToFloat32(uint16(i))
+	}
+	return &t
+})
 
 // Release tells the kernel that rows [lo, hi) are not needed for now (their pages leave
 // the resident set; a later read maps them again from the file).
