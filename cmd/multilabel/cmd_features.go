@@ -52,6 +52,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "features --backbone B --data D [--images DIR] [--engine auto|ort|go] [--batch-size 32] [--out F.npy] [--cache-dir DIR] [--no-cache] [--strict] [--feature-node N]",
 		Short: "extract backbone features of a dataset (cached) into a .npy file",
+		Long: "features extracts the backbone features of a dataset into a .npy file (and its names file and manifest).\n\n" +
+			"With --shard I/N (or $JOB_COMPLETION_INDEX and --num-shards N) it extracts only shard I of N into OUT.shard-I-of-N.npy; " +
+			"\"multilabel features merge OUT.npy SHARD.npy...\" joins the shards into what one process writes.",
 		Args:  noArgs,
 	}
 	fs := c.Flags()

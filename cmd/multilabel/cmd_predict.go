@@ -27,6 +27,9 @@ func newPredictCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "predict --model M.mlb [--top-k K] [--threshold T] [--json] IMG|DIR...",
 		Short: "predict the labels of images (files or directories) with a .mlb bundle",
+		Long: "predict prints the labels of images, or with --out F.csv writes every image's scores as CSV.\n\n" +
+			"With --shard I/N (or $JOB_COMPLETION_INDEX and --num-shards N) it predicts only shard I of N into F.shard-I-of-N.csv; " +
+			"\"multilabel predict merge OUT.csv SHARD.csv...\" joins the shards.",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("no images given (files or directories)")
