@@ -55,7 +55,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		Long: "features extracts the backbone features of a dataset into a .npy file (and its names file and manifest).\n\n" +
 			"With --shard I/N (or $JOB_COMPLETION_INDEX and --num-shards N) it extracts only shard I of N into OUT.shard-I-of-N.npy; " +
 			"\"multilabel features merge OUT.npy SHARD.npy...\" joins the shards into what one process writes.",
-		Args:  noArgs,
+		Args: noArgs,
 	}
 	fs := c.Flags()
 	dataFlag(c, &data)

@@ -73,11 +73,11 @@ func expandShardArgs(args []string) ([]string, error) {
 
 func newFeaturesMergeCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "merge OUT.npy SHARD.npy...",
+		Use: "merge OUT.npy SHARD.npy...",
 		// Hidden from the parent's command list (features is a command that runs, and its
 		// usage on a flag error stays its own); its Long help names it.
 		Hidden: true,
-		Short: "join the shard outputs of a sharded features run (features --shard I/N) into one .npy",
+		Short:  "join the shard outputs of a sharded features run (features --shard I/N) into one .npy",
 		Long: "merge joins the outputs f.shard-I-of-N.npy of every shard of one run, in dataset order, into OUT " +
 			"(with OUT.names.txt and OUT.manifest.json): byte for byte what one process over the whole dataset writes. " +
 			"It refuses a missing, duplicate or incomplete shard and shards of different runs (backbone, cut, preprocessing).",
@@ -178,9 +178,9 @@ func writePredictionRows(out string, m *model.Model, spec shard.Spec, total int,
 
 func newPredictMergeCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "merge OUT.csv SHARD.csv...",
+		Use:    "merge OUT.csv SHARD.csv...",
 		Hidden: true, // see features merge
-		Short: "join the outputs of a sharded predict run (predict --shard I/N --out F.csv) into one CSV",
+		Short:  "join the outputs of a sharded predict run (predict --shard I/N --out F.csv) into one CSV",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return usageErrorf("want OUT.csv and at least one shard")
