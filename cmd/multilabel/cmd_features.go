@@ -67,7 +67,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
 	aliasFlag(fs, "batch", "batch-size")
 	fs.IntVar(&workers, "workers", 0, "image decoding goroutines (0: number of CPUs)")
-	fs.StringVar(&out, "out", "", "write the features as float32 .npy [N, D] in dataset order, and OUT.names.txt (one image per row)")
+	fs.StringVar(&out, "out", "", "write the features as float32 .npy [N, D] in dataset order, OUT.names.txt (one image per row) and OUT.manifest.json (written last; what made them); a local path or an s3:// gs:// azblob:// file:// URL")
 	fs.StringVar(&cacheDir, "cache-dir", "", "feature cache directory (default: the user cache dir/multilabel/features)")
 	aliasFlag(fs, "cache", "cache-dir")
 	fs.BoolVar(&noCache, "no-cache", false, "neither read nor write the feature cache")
