@@ -38,6 +38,13 @@
 //   - serve: the HTTP prediction service (batching, limits, Prometheus metrics).
 //   - errkind: the kinds of error shared by the packages above, matched with errors.Is.
 //
+// At scale:
+//
+//   - shard: split work over worker processes (--shard I/N, $JOB_COMPLETION_INDEX),
+//     and the manifest-checked row files that a merge joins.
+//   - objstore: s3://, gs://, azblob://, file:// through gocloud.dev/blob, with retries.
+//   - stage: a run's inputs from object storage to local files and its outputs back.
+//
 // Everything under internal/ — the demo (internal/demo), its synthetic world
 // (internal/synth, internal/synth/cnn), the benchmarks (internal/bench) and small
 // helpers — serves the command and the tests and is not part of the library's API.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"runtime"
 	"sync"
 
@@ -188,7 +187,7 @@ func samplePath(s Sample) string {
 // checkOne reads and decodes one image, classifying any failure.
 func checkOne(path string, dopt imageio.DecodeOptions) (ImageInfo, string, error) {
 	var info ImageInfo
-	data, err := os.ReadFile(path)
+	data, err := imageio.ReadFile(path) // a file, or an image inside a tar shard
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return info, BadMissing, errors.New("no such file")

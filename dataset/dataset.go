@@ -27,6 +27,9 @@ type Dataset struct {
 	// name); they are not in Samples unless the reader was asked to keep them as
 	// all-negative (Options.KeepUnannotated).
 	Unannotated []string
+	// Skipped lists the samples a reader left out as unusable (a WebDataset sample
+	// without its image or JSON member, or with an unreadable JSON), each "where: why".
+	Skipped []string
 }
 
 // Sample is one image with its labels.

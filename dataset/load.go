@@ -101,7 +101,7 @@ func Load(path string, opt Options) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opt.Confine {
+	if opt.Confine && d.Format != "wds" { // a tar shard's images are its own members
 		if err := checkConfined(d); err != nil {
 			return nil, err
 		}
@@ -110,6 +110,12 @@ func Load(path string, opt Options) (*Dataset, error) {
 }
 
 func load(path string, opt Options) (*Dataset, error) {
+	if opt.Format == "wds" || (opt.Format == "" && IsShardPattern(path)) {
+		if err := checkVocabulary(opt.Labels); err != nil {
+			return nil, err
+		}
+		return loadWDS(path, opt)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -167,7 +173,7 @@ func load(path string, opt Options) (*Dataset, error) {
 		resolvePaths(d, csvImagesDir(path, opt.ImagesDir, d))
 		return d, nil
 	default:
-		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco or voc)", ErrBadOption, format)
+		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco, voc or wds)", ErrBadOption, format)
 	}
 }
 

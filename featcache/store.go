@@ -92,7 +92,7 @@ func (k ModelKey) ID() string {
 
 // HashFile returns the hex sha256 of a file's content.
 func HashFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := imageio.ReadFile(path) // a file, or an image inside a tar shard
 	if err != nil {
 		return "", err
 	}

@@ -131,7 +131,7 @@ func isText(b []byte) bool {
 // opt.MaxPixels before any pixel is decoded. Errors name the file and wrap one of the
 // Err* values above (or the os error for a missing or unreadable file).
 func DecodeFile(path string, opt DecodeOptions) (image.Image, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err // *fs.PathError already names the file
 	}
@@ -144,6 +144,9 @@ func DecodeFile(path string, opt DecodeOptions) (image.Image, error) {
 
 // readFileInto reads path into *buf (grown as needed), so a worker can reuse one buffer.
 func readFileInto(path string, buf *[]byte) ([]byte, error) {
+	if archive, off, size, _, ok := ParseMemberPath(path); ok {
+		return readMember(path, archive, off, size, buf)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

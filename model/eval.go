@@ -55,6 +55,13 @@ func (m *Model) ScoreDataset(ctx context.Context, data string, dopt dataset.Opti
 	if err != nil {
 		return nil, err
 	}
+	return m.ScoreSamples(ctx, d)
+}
+
+// ScoreSamples is ScoreDataset for a dataset already read (in the model's vocabulary),
+// for example one shard of it (dataset.Dataset.Subset).
+func (m *Model) ScoreSamples(ctx context.Context, d *dataset.Dataset) (*Scored, error) {
+	data := d.Source
 	if len(d.Samples) == 0 {
 		return nil, errkind.BadInput("%s: no samples", data)
 	}

@@ -15,12 +15,12 @@ import (
 )
 
 func newDatasetCmd(e *env) *cobra.Command {
-	return groupCmd("dataset", "inspect and split label sources", newDatasetInspectCmd(e), newDatasetSplitCmd(e))
+	return groupCmd("dataset", "inspect and split label sources", newDatasetInspectCmd(e), newDatasetSplitCmd(e), newDatasetPackCmd(e))
 }
 
 // dataFlag registers --data, the label source of the dataset commands.
 func dataFlag(c *cobra.Command, p *string) {
-	c.Flags().StringVar(p, "data", "", "label source: CSV (list or one-hot layout), COCO instances JSON or Pascal VOC root (required)")
+	c.Flags().StringVar(p, "data", "", "label source: CSV (list or one-hot layout), COCO instances JSON, Pascal VOC root or WebDataset tar shards ('shards/train-{000000..000009}.tar') (required)")
 }
 
 func newDatasetInspectCmd(e *env) *cobra.Command {

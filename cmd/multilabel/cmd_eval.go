@@ -45,6 +45,7 @@ func newEvalCmd(e *env) *cobra.Command {
 		preds, modelPath, data, thresholds, jsonOut, reportDir string
 		rf                                                     readerFlags
 		ef                                                     engineFlags
+		es                                                     evalShardFlags
 		js                                                     jsonSwitch
 		threshold                                              float64
 		topK, bootstrap                                        int
@@ -73,6 +74,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	fs.StringVar(&reportDir, "report", "", "write a self-contained HTML report (index.html) into this directory")
 	fs.IntVar(&bootstrap, "bootstrap", 0, "resamples for a bootstrap confidence interval of mAP (e.g. 1000; 0: none)")
 	fs.Uint64Var(&seed, "seed", 1, "bootstrap seed")
+	es.register(fs)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		ctx := c.Context()
 		// The deprecated spellings --json=FILE and --json FILE of --json-out FILE.
@@ -116,6 +118,9 @@ func newEvalCmd(e *env) *cobra.Command {
 		if modelPath != "" {
 			kind, err := ef.parse()
 			if err != nil {
+				return err
+			}
+			if done, err := es.run(ctx, e, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}); done || err != nil {
 				return err
 			}
 			if in, err = evalWithModel(ctx, e, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {

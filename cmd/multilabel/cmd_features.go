@@ -32,12 +32,19 @@ type featuresSummary struct {
 	Cache      string               `json:"cache,omitempty"`
 	Seconds    float64              `json:"seconds"`
 	ImagesPerS float64              `json:"extracted_per_s"`
+	// Shard is "I/N" for a sharded run; Complete is set when the shard's output was
+	// already complete and nothing was done.
+	Shard string `json:"shard,omitempty"`
+	// Skipped counts the samples the label source reader left out (tar members).
+	Skipped  int  `json:"skipped_samples,omitempty"`
+	Complete bool `json:"already_complete,omitempty"`
 }
 
 func newFeaturesCmd(e *env) *cobra.Command {
 	var (
 		data, bb, featureNode, specFile, out, cacheDir string
 		rf                                             readerFlags
+		sf                                             shardFlags
 		ef                                             engineFlags
 		batch, workers                                 int
 		noCache, asJSON                                bool
@@ -45,7 +52,10 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "features --backbone B --data D [--images DIR] [--engine auto|ort|go] [--batch-size 32] [--out F.npy] [--cache-dir DIR] [--no-cache] [--strict] [--feature-node N]",
 		Short: "extract backbone features of a dataset (cached) into a .npy file",
-		Args:  noArgs,
+		Long: "features extracts the backbone features of a dataset into a .npy file (and its names file and manifest).\n\n" +
+			"With --shard I/N (or $JOB_COMPLETION_INDEX and --num-shards N) it extracts only shard I of N into OUT.shard-I-of-N.npy; " +
+			"\"multilabel features merge OUT.npy SHARD.npy...\" joins the shards into what one process writes.",
+		Args: noArgs,
 	}
 	fs := c.Flags()
 	dataFlag(c, &data)
@@ -57,11 +67,13 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
 	aliasFlag(fs, "batch", "batch-size")
 	fs.IntVar(&workers, "workers", 0, "image decoding goroutines (0: number of CPUs)")
-	fs.StringVar(&out, "out", "", "write the features as float32 .npy [N, D] in dataset order, and OUT.names.txt (one image per row)")
+	fs.StringVar(&out, "out", "", "write the features as float32 .npy [N, D] in dataset order, OUT.names.txt (one image per row) and OUT.manifest.json (written last; what made them); a local path or an s3:// gs:// azblob:// file:// URL")
 	fs.StringVar(&cacheDir, "cache-dir", "", "feature cache directory (default: the user cache dir/multilabel/features)")
 	aliasFlag(fs, "cache", "cache-dir")
 	fs.BoolVar(&noCache, "no-cache", false, "neither read nor write the feature cache")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	sf.register(fs)
+	c.AddCommand(newFeaturesMergeCmd(e))
 	c.RunE = func(c *cobra.Command, args []string) error {
 		ctx := c.Context()
 		if bb == "" {
@@ -74,13 +86,29 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if out != "" && !strings.HasSuffix(strings.ToLower(out), ".npy") {
+		if out != "" && !strings.HasSuffix(strings.ToLower(strings.SplitN(out, "?", 2)[0]), ".npy") {
 			return usageErrorf("--out %s: want a .npy file name", out)
 		}
-		d, err := rf.load(c.Context(), data)
+		spec, err := sf.resolve(e)
 		if err != nil {
 			return err
 		}
+		if spec.Sharded() && out == "" {
+			return usageErrorf("--shard %s needs --out (each shard writes its own file)", spec)
+		}
+		rs, err := newRemote(data, rf.images, out, bb)
+		if err != nil {
+			return err
+		}
+		defer rs.close()
+		d, err := rs.load(ctx, &rf, data)
+		if err != nil {
+			return err
+		}
+		total := len(d.Samples)
+		sel := selectShard(d, spec)
+		warnSkipped(e, d)
+		out = shardOut(spec, out)
 
 		opt := backbone.Options{FeatureNode: featureNode}
 		if specFile != "" {
@@ -94,6 +122,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 			}
 			opt.Spec = &s
 		}
+		if bb, err = rs.fetch(ctx, bb); err != nil {
+			return err
+		}
 		path, err := backbone.Resolve(bb, backbone.ZooOptions{Progress: e.stderr, Context: ctx})
 		if err != nil {
 			return err
@@ -101,6 +132,13 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		b, err := backbone.Load(path, opt)
 		if err != nil {
 			return badInput(err)
+		}
+		if spec.Sharded() {
+			if done, err := rs.complete(ctx, out, featcache.KeyOf(b), spec, total); err != nil {
+				return err
+			} else if done {
+				return printShardComplete(e, asJSON, out, spec)
+			}
 		}
 		graph, err := b.FeatureModel()
 		if err != nil {
@@ -118,9 +156,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 				return err
 			}
 		}
-		paths := make([]string, len(d.Samples))
-		for i, s := range d.Samples {
-			paths[i] = s.Path
+		paths := make([]string, len(sel))
+		for k, i := range sel {
+			paths[k] = d.Samples[i].Path
 		}
 		start := time.Now()
 		f, err := featcache.Extract(ctx, eng, b, paths, featcache.ExtractOptions{
@@ -133,7 +171,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		}
 		el := time.Since(start).Seconds()
 		sum := featuresSummary{Images: len(paths), Dim: f.Dim, Extracted: f.Misses, Cached: f.Hits, Bad: f.Bad,
-			Engine: eng.Name(), Backbone: b.Path, Feature: b.FeatureNode, Seconds: el}
+			Engine: eng.Name(), Backbone: b.Path, Feature: b.FeatureNode, Seconds: el, Shard: spec.String(), Skipped: len(d.Skipped)}
 		if sum.Bad == nil {
 			sum.Bad = []featcache.BadImage{}
 		}
@@ -148,18 +186,22 @@ func newFeaturesCmd(e *env) *cobra.Command {
 				e.log.Warn("more unusable images", "count", len(f.Bad)-10)
 				break
 			}
-			e.log.Warn("unusable image left out", "image", d.Samples[bad.Index].Image, "reason", bad.Reason)
+			e.log.Warn("unusable image left out", "image", d.Samples[sel[bad.Index]].Image, "reason", bad.Reason)
 		}
 		feats, idx := f.Compact()
 		sum.Written = len(idx)
 		if out != "" {
-			names := make([]string, len(idx))
+			o := featcache.Output{Path: rs.localOut(out), Key: featcache.KeyOf(b), Shard: spec, Total: total, Selected: len(sel),
+				Index: make([]int, len(idx)), Names: make([]string, len(idx)), Data: feats, Dim: f.Dim}
 			for k, i := range idx {
-				names[k] = d.Samples[i].Image
+				o.Index[k] = sel[i]
+				o.Names[k] = d.Samples[sel[i]].Image
 			}
-			sum.Out, sum.Names = out, out+".names.txt"
-			// Written together, names last: a failure leaves the old pair as it was.
-			if err := featcache.WriteNPYWithNames(out, sum.Names, feats, len(idx), f.Dim, names); err != nil {
+			sum.Out, sum.Names = out, featcache.NamesPath(out)
+			if _, err := featcache.WriteOutput(o); err != nil {
+				return err
+			}
+			if err := rs.publish(ctx, o.Path, out); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/shard"
 )
 
 func newPredictCmd(e *env) *cobra.Command {
@@ -20,10 +21,15 @@ func newPredictCmd(e *env) *cobra.Command {
 		topK, batch      int
 		threshold        float64
 		jsonOut, recurse bool
+		sf               shardFlags
+		out              string
 	)
 	c := &cobra.Command{
 		Use:   "predict --model M.mlb [--top-k K] [--threshold T] [--json] IMG|DIR...",
 		Short: "predict the labels of images (files or directories) with a .mlb bundle",
+		Long: "predict prints the labels of images, or with --out F.csv writes every image's scores as CSV.\n\n" +
+			"With --shard I/N (or $JOB_COMPLETION_INDEX and --num-shards N) it predicts only shard I of N into F.shard-I-of-N.csv; " +
+			"\"multilabel predict merge OUT.csv SHARD.csv...\" joins the shards.",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("no images given (files or directories)")
@@ -39,6 +45,9 @@ func newPredictCmd(e *env) *cobra.Command {
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
 	fs.BoolVar(&recurse, "recursive", true, "walk directories recursively")
+	fs.StringVar(&out, "out", "", "write every image's scores as CSV (path, one column per label) to this file, with a manifest (needed with --shard)")
+	sf.register(fs)
+	c.AddCommand(newPredictMergeCmd(e))
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if modelPath == "" {
 			return usageErrorf("--model is required")
@@ -53,6 +62,13 @@ func newPredictCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		spec, err := sf.resolve(e)
+		if err != nil {
+			return err
+		}
+		if spec.Sharded() && out == "" {
+			return usageErrorf("--shard %s needs --out F.csv (each shard writes its own file)", spec)
+		}
 		paths, err := model.ImageFiles(args, recurse)
 		if err != nil {
 			return badInput(err)
@@ -64,6 +80,14 @@ func newPredictCmd(e *env) *cobra.Command {
 		if err != nil {
 			return badInput(err)
 		}
+		total, sel := len(paths), spec.Select(slashed(paths))
+		out = spec.OutputName(out)
+		if out != "" && spec.Sharded() && shard.RowsComplete(out, "predictions", b.ID, spec, total) {
+			e.log.Info("shard already complete; nothing to do", "shard", spec.String(), "out", out)
+			fmt.Fprintf(e.stdout, "shard %s already complete: %s\n", spec, out)
+			return nil
+		}
+		paths = pick(paths, sel)
 		if topK > len(b.Labels) {
 			return usageErrorf("--top-k %d: the model has %d labels", topK, len(b.Labels))
 		}
@@ -82,10 +106,14 @@ func newPredictCmd(e *env) *cobra.Command {
 				nok++
 			}
 		}
-		if err := writePredictions(e.stdout, e.stderr, m, preds, jsonOut); err != nil {
+		if out != "" {
+			if err := writePredictionRows(out, m, spec, total, sel, preds); err != nil {
+				return err
+			}
+		} else if err := writePredictions(e.stdout, e.stderr, m, preds, jsonOut); err != nil {
 			return err
 		}
-		if nok == 0 {
+		if nok == 0 && len(preds) > 0 {
 			return badInput(fmt.Errorf("none of the %d image(s) could be read", len(preds)))
 		}
 		return nil

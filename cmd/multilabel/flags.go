@@ -34,7 +34,7 @@ type readerFlags struct {
 // command.
 func (f *readerFlags) register(fs *pflag.FlagSet, strictUsage string) {
 	fs.StringVar(&f.images, "images", "", "directory image references are resolved against (default: per format, beside the label file)")
-	fs.StringVar(&f.format, "format", "", "force the label reader: csv, csv-list, csv-onehot, coco or voc (default: detect)")
+	fs.StringVar(&f.format, "format", "", "force the label reader: csv, csv-list, csv-onehot, coco, voc or wds (default: detect)")
 	fs.StringVar(&f.listSep, "list-sep", "", `separator inside a CSV list column: ",", "|", ";" or "space" (default: detect)`)
 	fs.StringVar(&f.labels, "labels", "", "comma-separated vocabulary: fixes label order, other labels are an error")
 	fs.StringVar(&f.vocSet, "voc-set", "", "VOC image set (ImageSets/Main/<set>.txt; default trainval, else all annotations)")
@@ -69,6 +69,9 @@ func (f *readerFlags) load(ctx context.Context, path string) (*dataset.Dataset, 
 			return nil, badInput(err)
 		}
 		return nil, err
+	}
+	if f.strict && len(d.Skipped) > 0 {
+		return nil, badInput(fmt.Errorf("%s (--strict: without it unusable samples are skipped and counted)", d.Skipped[0]))
 	}
 	return d, nil
 }

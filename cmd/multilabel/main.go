@@ -41,6 +41,8 @@ type env struct {
 	// started is set once cobra has found the command and parsed its flags and
 	// arguments: an error before that is bad usage.
 	started bool
+	// getenv reads the environment ($JOB_COMPLETION_INDEX for --shard); nil is os.Getenv.
+	getenv func(string) string
 }
 
 // commands is the explicit list of multilabel's commands, in the order help lists them.
@@ -80,11 +82,16 @@ func main() {
 // run runs the command line args (without the program name) and returns the exit code.
 // main and the tests call it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runEnv(ctx, &env{}, args, stdin, stdout, stderr)
+}
+
+// runEnv is run with some of e's fields preset (tests set getenv).
+func runEnv(ctx context.Context, e *env, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if args == nil {
 		args = []string{} // cobra reads os.Args for a nil slice
 	}
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))}
+	e.stdin, e.stdout, e.stderr = stdin, stdout, stderr
+	e.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)

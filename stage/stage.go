@@ -1,0 +1,249 @@
+// Package stage moves a run's inputs from object storage to local files and its outputs
+// back: a label file or WebDataset tar shards (--data), the images a label file names
+// (--images), and the files of a features output (.npy, names, manifest). Inputs are
+// downloaded into a local directory (disk, not memory: one object in memory at a time per
+// worker); outputs are uploaded data files first and the manifest last, after the old
+// manifest is deleted, so a reader never sees a complete-looking output that is not.
+package stage
+
+import (
+	"context"
+
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/objstore"
+)
+
+// Stager downloads into Dir through Store.
+type Stager struct {
+	Store *objstore.Store
+	// Dir is the local staging directory.
+	Dir string
+	// Workers is the number of parallel downloads of images; 0 means 8.
+	Workers int
+}
+
+// splitQuery separates "s3://b/k?opts" into "s3://b/k" and "?opts" (or "").
+func splitQuery(u string) (string, string) {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i], u[i:]
+	}
+	return u, ""
+}
+
+// local is where the object at u is staged.
+func (s *Stager) local(u string) string {
+	base, _ := splitQuery(u)
+	_, rest, _ := strings.Cut(base, "://")
+	return filepath.Join(s.Dir, "in", filepath.FromSlash(rest))
+}
+
+// Fetch downloads the object at u (a URL) and returns its local path.
+func (s *Stager) Fetch(ctx context.Context, u string) (string, error) {
+	dst := s.local(u)
+	if err := s.Store.Download(ctx, u, dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// expand expands a URL pattern: brace ranges, then glob characters in the last path
+// element matched against a listing of its prefix.
+func (s *Stager) expand(ctx context.Context, pattern string) ([]string, error) {
+	base, q := splitQuery(pattern)
+	names, err := dataset.ExpandBraces(base)
+	if err != nil {
+		return nil, errkind.BadInput("%s: %v", pattern, err)
+	}
+	var out []string
+	for _, n := range names {
+		if !strings.ContainsAny(n, "*?[") {
+			out = append(out, n+q)
+			continue
+		}
+		dir, glob := path.Split(n)
+		if strings.ContainsAny(dir, "*?[") {
+			return nil, errkind.BadInput("%s: glob characters only in the last path element", pattern)
+		}
+		all, err := s.Store.List(ctx, dir+q)
+		if err != nil {
+			return nil, err
+		}
+		var hit int
+		for _, u := range all {
+			b, _ := splitQuery(u)
+			name, under := strings.CutPrefix(b, dir)
+			if ok, _ := path.Match(glob, name); ok && under && !strings.Contains(name, "/") {
+				out = append(out, u)
+				hit++
+			}
+		}
+		if hit == 0 {
+			return nil, errkind.BadInput("%s matches no object", n)
+		}
+	}
+	return out, nil
+}
+
+// Dataset reads the label source data with opt, either of which may be in object
+// storage: data a URL (a label file, or tar shards with brace ranges and globs) and
+// opt.ImagesDir a URL prefix (images resolved against it are downloaded). Images missing
+// from the bucket are left missing locally and reported by the usual checks.
+func (s *Stager) Dataset(ctx context.Context, data string, opt dataset.Options) (*dataset.Dataset, error) {
+	local := data
+	if objstore.IsURL(data) {
+		urls, err := s.expand(ctx, data)
+		if err != nil {
+			return nil, err
+		}
+		var files []string
+		for _, u := range urls {
+			f, err := s.Fetch(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
+		}
+		local = files[0]
+		if len(files) > 1 || dataset.IsShardPattern(data) {
+			local = filepath.Join(filepath.Dir(files[0]), "*.tar")
+			if len(files) > 1 && !sameDir(files) {
+				return nil, errkind.BadInput("%s: the shards must be in one folder", data)
+			}
+		}
+	}
+	imagesURL := ""
+	if objstore.IsURL(opt.ImagesDir) {
+		imagesURL = opt.ImagesDir
+		opt.ImagesDir = filepath.Join(s.Dir, "images")
+	}
+	d, err := dataset.Load(local, opt)
+	if err != nil {
+		return nil, err
+	}
+	d.Source = data
+	if imagesURL != "" {
+		if err := s.fetchImages(ctx, d, imagesURL, opt.ImagesDir); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func sameDir(files []string) bool {
+	for _, f := range files {
+		if filepath.Dir(f) != filepath.Dir(files[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+// fetchImages downloads the image of every sample from prefix + its reference into dir.
+func (s *Stager) fetchImages(ctx context.Context, d *dataset.Dataset, prefix, dir string) error {
+	base, q := splitQuery(prefix)
+	base = strings.TrimSuffix(base, "/") + "/"
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				img := filepath.ToSlash(d.Samples[i].Image)
+				dst := filepath.Join(dir, filepath.FromSlash(img))
+				err := s.Store.Download(ctx, base+img+q, dst)
+				if err != nil && !errkind.IsBadInput(err) { // a missing image is reported later, as missing
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+				}
+				d.Samples[i].Path = dst
+			}
+		}()
+	}
+	for i := range d.Samples {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// FetchOutput downloads the features output at u (its .npy, names and manifest; any may
+// be missing) and returns the local .npy path, for featcache.Complete or MergeShards.
+func (s *Stager) FetchOutput(ctx context.Context, u string) (string, error) {
+	base, q := splitQuery(u)
+	local := s.local(u)
+	for _, f := range []struct{ url, dst string }{
+		{featcache.ManifestPath(base) + q, featcache.ManifestPath(local)},
+		{base + q, local},
+		{featcache.NamesPath(base) + q, featcache.NamesPath(local)},
+	} {
+		if err := s.Store.Download(ctx, f.url, f.dst); err != nil {
+			if errkind.IsBadInput(err) {
+				os.Remove(f.dst)
+				continue // missing: the output is incomplete
+			}
+			return "", err
+		}
+	}
+	return local, nil
+}
+
+// LocalOutput is where a features output bound for u is written before PublishOutput.
+func (s *Stager) LocalOutput(u string) string {
+	base, _ := splitQuery(u)
+	_, rest, _ := strings.Cut(base, "://")
+	return filepath.Join(s.Dir, "out", filepath.FromSlash(rest))
+}
+
+// PublishOutput uploads the features output written at local to u: the old manifest is
+// deleted first, then the names file and the .npy are uploaded, the manifest last.
+func (s *Stager) PublishOutput(ctx context.Context, local, u string) error {
+	base, q := splitQuery(u)
+	if err := s.Store.Delete(ctx, featcache.ManifestPath(base)+q); err != nil {
+		return err
+	}
+	for _, f := range []struct{ src, url string }{
+		{featcache.NamesPath(local), featcache.NamesPath(base) + q},
+		{local, base + q},
+		{featcache.ManifestPath(local), featcache.ManifestPath(base) + q},
+	} {
+		data, err := os.ReadFile(f.src)
+		if err != nil {
+			return fmt.Errorf("stage: %w", err)
+		}
+		if err := s.Store.Write(ctx, f.url, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
