@@ -27,6 +27,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag                         string
 		rf                                                                             readerFlags
 		ef                                                                             engineFlags
+		sf                                                                             samplerFlags
 		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
 		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
 		seed                                                                           uint64
@@ -44,6 +45,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: bce|weighted|focal|asl")
+	sf.register(fs)
 	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
 	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
@@ -97,6 +99,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		tc.Loss, tc.Head, tc.Hidden, tc.Dropout = lossFlag, headFlag, hidden, dropout
 		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
 		tc.Checkpoint, tc.Resume = checkpoint, resume
+		tc.Sampler = sf.config()
 		if err := tc.Validate(); err != nil {
 			return usageErrorf("%v", err)
 		}
@@ -104,7 +107,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		if unfreeze != "" {
 			f := finetune.Config{Unfreeze: unfreeze, Epochs: ftEpochs, BatchSize: ftBatch, LR: ftLR, TailFactor: tailFactor,
 				WarmupEpochs: ftWarmup, WeightDecay: wd, ClipNorm: ftDef.ClipNorm, Loss: lossFlag, TrainBN: trainBN,
-				Views: views, Backend: backendFlag}
+				Views: views, Backend: backendFlag, Sampler: tc.Sampler}
 			if augment {
 				a := imageio.DefaultAugment()
 				f.Augment = &a

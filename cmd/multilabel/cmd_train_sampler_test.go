@@ -1,0 +1,42 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/model/modeltest"
+)
+
+func TestTrainSamplerFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 60, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.mlb")
+	for name, extra := range map[string][]string{
+		"bad sampler":   {"--sampler", "balanced"},
+		"bad threshold": {"--sampler", "repeat-factor", "--repeat-threshold", "-1"},
+		"bad percent":   {"--sampler", "ml-ros", "--ros-percent", "NaN"},
+	} {
+		args := append([]string{"train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache"}, extra...)
+		if code, _ := runModelCmd(t, args...); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
+		}
+	}
+	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--epochs", "3", "--quiet", "--sampler", "ml-ros", "--ros-percent", "40")
+	if code != exitOK {
+		t.Fatalf("train --sampler ml-ros: exit %d: %s", code, got)
+	}
+	b, err := bundle.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b.Training), `"sampler":{"kind":"ml-ros","repeat_threshold":0.001,"ros_percent":40}`) {
+		t.Errorf("the training record does not show the sampler: %s", b.Training)
+	}
+}
