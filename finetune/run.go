@@ -262,6 +262,9 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 	if lc.Kind == loss.Weighted && lc.PosWeight == nil {
 		lc.PosWeight = loss.PosWeights(data.TrainY, h.Out, lc.MaxPosWeight)
 	}
+	if lc.Kind == loss.DB && lc.ClassCounts == nil {
+		lc.ClassCounts, lc.ClassKnown = loss.ClassCounts(data.TrainY, h.Out)
+	}
 	if err := lc.Validate(h.Out); err != nil {
 		return nil, err
 	}

@@ -176,6 +176,9 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 	if t.lc.Kind == loss.Weighted && t.lc.PosWeight == nil {
 		t.lc.PosWeight = loss.PosWeights(trY, classes, t.lc.MaxPosWeight)
 	}
+	if t.lc.Kind == loss.DB && t.lc.ClassCounts == nil {
+		t.lc.ClassCounts, t.lc.ClassKnown = loss.ClassCounts(trY, classes)
+	}
 	if err := t.lc.Validate(classes); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/pipeline"
@@ -44,7 +45,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
-	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: bce|weighted|focal|asl")
+	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
 	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
