@@ -26,6 +26,7 @@ const defaultBatchSize = featcache.DefaultBatchSize
 // command: --data and, where the command has them, --val and --test.
 type readerFlags struct {
 	images, format, listSep, labels, vocSet string
+	missing                                 string
 	keepUnannotated, strict                 bool
 }
 
@@ -39,12 +40,13 @@ func (f *readerFlags) register(fs *pflag.FlagSet, strictUsage string) {
 	fs.StringVar(&f.vocSet, "voc-set", "", "VOC image set (ImageSets/Main/<set>.txt; default trainval, else all annotations)")
 	fs.BoolVar(&f.keepUnannotated, "keep-unannotated", false, "keep images a COCO file gives no annotation as all-negative samples")
 	fs.BoolVar(&f.strict, "strict", false, strictUsage)
+	fs.StringVar(&f.missing, "missing", "", `CSV list layout: labels a row does not mention are "negative" (default) or "unknown"; "-label" marks a known negative, "?label" an unknown`)
 }
 
 // options returns the dataset options the flags give.
 func (f *readerFlags) options() dataset.Options {
 	opt := dataset.Options{ImagesDir: f.images, Format: f.format, ListSep: f.listSep,
-		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet}
+		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet, Missing: f.missing}
 	if f.labels != "" {
 		for _, l := range strings.Split(f.labels, ",") {
 			opt.Labels = append(opt.Labels, strings.TrimSpace(l))
@@ -72,7 +74,7 @@ func (f *readerFlags) load(path string) (*dataset.Dataset, error) {
 // reader options that a library entry point taking only a label path and an images
 // directory (model.TrainConfig, demo.RealConfig) cannot express.
 func (f *readerFlags) beyondImages() bool {
-	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated
+	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated || f.missing != ""
 }
 
 // checkStrict applies --strict to the label sources at paths (empty ones are skipped;
