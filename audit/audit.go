@@ -32,14 +32,19 @@ const (
 	Wrong   = "wrong"
 )
 
+// DefaultSteps is the number of optimisation steps of a fold's head by default
+// (measured on MIML with 5% flipped entries: 20 epochs of 19 steps found the most).
+const DefaultSteps = 400
+
 // Config sets the audit.
 type Config struct {
 	// Folds is the number of cross-fitting folds (default 5, at least 2).
 	Folds int `json:"folds"`
 	// Seed drives the fold assignment and the heads.
 	Seed uint64 `json:"seed"`
-	// Train configures each fold's head; zero gives a linear head with BCE trained for
-	// 40 epochs at learning rate 1e-2 without early stopping (no validation share).
+	// Train configures each fold's head; nil gives train.DefaultConfig (a linear head
+	// with BCE) trained for about DefaultSteps steps (5 to 500 epochs) without early
+	// stopping (no validation share).
 	Train *train.Config `json:"train,omitempty"`
 }
 
@@ -103,7 +108,10 @@ func Run(ctx context.Context, cfg Config, x []float32, y [][]int8, dim int, imag
 		}
 	}
 	tc := train.DefaultConfig()
-	tc.Epochs, tc.Patience, tc.LR = 40, 0, 1e-2
+	// About DefaultSteps optimisation steps whatever the set's size: enough to fit a
+	// linear head on good features, early enough not to learn the noisy labels.
+	perEpoch := (n - n/folds + tc.BatchSize - 1) / tc.BatchSize
+	tc.Epochs, tc.Patience = min(max((DefaultSteps+perEpoch-1)/perEpoch, 5), 500), 0
 	if cfg.Train != nil {
 		tc = *cfg.Train
 	}
