@@ -35,7 +35,8 @@ func main() {
 	keep := flag.Float64("keep", 0.1, "share of the rare label's training positives kept")
 	seedList := flag.String("seeds", "1,2,3", "seeds (split, rare selection, training)")
 	losses := flag.String("losses", "bce,asl,db", "losses")
-	samplers := flag.String("samplers", "uniform,repeat-factor,repeat-factor@0.1,class-aware,ml-ros", "samplers (repeat-factor@T sets the threshold)")
+	samplers := flag.String("samplers", "uniform,repeat-factor,repeat-factor@0.1,class-aware,ml-ros", "samplers (repeat-factor@T sets the threshold, ml-ros@P the percent)")
+	lr := flag.Float64("lr", 0, "head learning rate (0: train.DefaultConfig's)")
 	flag.Parse()
 
 	d, err := dataset.Load(*data, dataset.Options{})
@@ -103,10 +104,16 @@ func main() {
 					log.Fatal(err)
 				}
 				sc = sampler.Config{Kind: k, RepeatThreshold: v}
+				if k == sampler.MLROS {
+					sc = sampler.Config{Kind: k, ROSPercent: v}
+				}
 			}
 			for _, lname := range strings.Split(*losses, ",") {
 				cfg := train.DefaultConfig()
 				cfg.Loss, cfg.Seed, cfg.Sampler = lname, seed, sc
+				if *lr > 0 {
+					cfg.LR = *lr
+				}
 				res, err := train.Fit(context.Background(), cfg, trX, trY, vaX, vaY, dim, train.Callbacks{})
 				if err != nil {
 					log.Fatalf("%s %s: %v", sname, lname, err)
