@@ -74,6 +74,11 @@ type TrainConfig struct {
 	Train train.Config `json:"train"`
 	// Seed drives the split, the head initialisation and shuffling, and RandomBackbone.
 	Seed uint64 `json:"seed"`
+	// Decision is the rule that chooses the bundle's per-label thresholds on the
+	// validation share (calib.ParseDecision): "f1" (the default, also for ""),
+	// "precision:P" or "recall:R"; labels where the rule cannot be met keep their F1
+	// threshold and are named in a warning.
+	Decision string `json:"decision,omitempty"`
 	// Progress receives progress bars (feature extraction, training); nil is quiet.
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
@@ -203,6 +208,9 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	r.cfg.Train.Seed = cfg.Seed
 	if err := r.cfg.Train.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
+	}
+	if _, err := parseDecision(cfg.Decision); err != nil {
+		return nil, err
 	}
 	cfg = r.cfg
 
@@ -383,7 +391,7 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	var err error
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
-		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
+		if th, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 		} else {
 			b.Thresholds = th

@@ -40,3 +40,36 @@ func TestTrainSamplerFlags(t *testing.T) {
 		t.Errorf("the training record does not show the sampler: %s", b.Training)
 	}
 }
+
+func TestTrainDecisionFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 80, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.mlb")
+	for _, bad := range []string{"precision:1.5", "topk:2", "best"} {
+		if code, _ := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+			"--decision", bad); code != exitUsage {
+			t.Errorf("--decision %s: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--decision", "recall:0.99")
+	if code != exitOK {
+		t.Fatalf("train --decision recall:0.99: exit %d: %s", code, got)
+	}
+	b, err := bundle.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b.Training), `"decision":"recall:0.99"`) {
+		t.Errorf("the training record does not show the decision rule")
+	}
+	for i, th := range b.Thresholds {
+		if !(th > 0 && th < 1) {
+			t.Errorf("threshold %d = %v", i, th)
+		}
+	}
+}
