@@ -56,6 +56,9 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	if err := ft.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
 	}
+	if cfg.Calibrate {
+		return nil, errkind.BadInput("calibrate: not supported with fine-tuning yet (drop --calibrate or --unfreeze)")
+	}
 	if cfg.RandomBackbone {
 		return nil, errkind.BadInput("fine-tuning a random backbone is not supported (drop --random-backbone)")
 	}

@@ -79,6 +79,11 @@ type TrainConfig struct {
 	// "precision:P" or "recall:R"; labels where the rule cannot be met keep their F1
 	// threshold and are named in a warning.
 	Decision string `json:"decision,omitempty"`
+	// Calibrate fits one temperature per label on the validation logits (calib) and
+	// folds it into the head's last layer, so the bundle's scores are calibrated for
+	// every consumer (predict, eval, serve, the exported ONNX); thresholds are then
+	// chosen on the calibrated scores. Needs a validation share.
+	Calibrate bool `json:"calibrate,omitempty"`
 	// Progress receives progress bars (feature extraction, training); nil is quiet.
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
@@ -137,6 +142,7 @@ type trainingRecord struct {
 	Splits       SplitInfo     `json:"splits"`
 	BadImages    int           `json:"bad_images"`
 	Engine       string        `json:"engine"`
+	Calibration  *Calibration  `json:"calibration,omitempty"`
 	Seconds      struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
@@ -351,6 +357,10 @@ func (r *run) finalizeProbe(out string) error {
 	fit, res := r.probe.Fit, r.probe
 	labels := r.parts[0].Labels
 	b := &bundle.Bundle{Backbone: r.feat, BackboneInfo: r.bbInfo, Head: fit.Head, Labels: labels, Spec: r.bb.Spec}
+	cal, err := r.calibrateProbe(b)
+	if err != nil {
+		return err
+	}
 	thresholds := make([]float64, len(labels))
 	for j := range thresholds {
 		thresholds[j] = metric.DefaultThreshold
@@ -358,7 +368,7 @@ func (r *run) finalizeProbe(out string) error {
 	score := func(k int) [][]float32 { return model.ScoresFromFeatures(b, r.sets[k].x, len(r.sets[k].y)) }
 	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
-		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine}
+		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Calibration: cal}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	if err != nil {

@@ -128,7 +128,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Backbone: bbFlag, FeatureNode: featureNode, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
-			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision,
+			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
 		}
 		if !quiet {
 			cfg.Progress = e.stderr

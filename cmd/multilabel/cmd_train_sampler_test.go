@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,48 @@ func TestTrainDecisionFlag(t *testing.T) {
 		if !(th > 0 && th < 1) {
 			t.Errorf("threshold %d = %v", i, th)
 		}
+	}
+}
+
+func TestTrainCalibrateFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 100, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.mlb")
+	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9")
+	if code != exitOK {
+		t.Fatalf("train --calibrate: exit %d: %s", code, got)
+	}
+	b, err := bundle.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Calibration *struct {
+			Temperatures []float64 `json:"temperatures"`
+			Before       float64   `json:"val_ece_before"`
+			After        float64   `json:"val_ece_after"`
+		} `json:"calibration"`
+	}
+	if err := json.Unmarshal(b.Training, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Calibration == nil || len(rec.Calibration.Temperatures) != 3 {
+		t.Fatalf("training record without the calibration: %s", b.Training)
+	}
+	for _, tt := range rec.Calibration.Temperatures {
+		if !(tt > 0) {
+			t.Errorf("temperature %v", tt)
+		}
+	}
+	// Temperature scaling minimises the validation NLL, which tracks calibration.
+	t.Logf("temperatures %v, validation ECE %.4f -> %.4f", rec.Calibration.Temperatures, rec.Calibration.Before, rec.Calibration.After)
+	if code, _ := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--calibrate", "--unfreeze", "1"); code != exitUsage {
+		t.Errorf("--calibrate --unfreeze: exit %d, want %d", code, exitUsage)
 	}
 }
