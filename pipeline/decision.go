@@ -130,3 +130,53 @@ func meanFinite(v []float64) float64 {
 	}
 	return s / float64(n)
 }
+
+// calibrateLogits is calibrateProbe for the fine-tuned stage, whose validation and
+// test logits (row-major, index 1 and 2) are given: it folds the temperatures into a
+// copy of b.Head and divides the logits in place (fresh slices).
+func (r *run) calibrateLogits(b *bundle.Bundle, logits *[3][]float32) (*Calibration, error) {
+	if !r.cfg.Calibrate {
+		return nil, nil
+	}
+	k := b.Head.Out
+	rows := func(part int) [][]float32 {
+		flat := logits[part]
+		out := make([][]float32, len(flat)/k)
+		for i := range out {
+			out[i] = flat[i*k : (i+1)*k]
+		}
+		return out
+	}
+	if len(r.sets[1].y) == 0 || len(logits[1]) != len(r.sets[1].y)*k {
+		return nil, errkind.BadInput("calibrate: no validation share to fit the temperatures on")
+	}
+	vl, tl := rows(1), rows(2)
+	temps, err := calib.FitTemperatures(vl, r.sets[1].y)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	h := b.Head.Clone()
+	scaleHead(h, temps)
+	b.Head = *h
+	ones := make([]float64, len(temps))
+	for i := range ones {
+		ones[i] = 1
+	}
+	c := &Calibration{Temperatures: temps,
+		ValECEBefore: meanFinite(calib.ECE(calib.Apply(vl, ones), r.sets[1].y, 15)),
+		ValECEAfter:  meanFinite(calib.ECE(calib.Apply(vl, temps), r.sets[1].y, 15))}
+	if len(tl) > 0 && len(tl) == len(r.sets[2].y) {
+		c.TestECEBefore = meanFinite(calib.ECE(calib.Apply(tl, ones), r.sets[2].y, 15))
+		c.TestECEAfter = meanFinite(calib.ECE(calib.Apply(tl, temps), r.sets[2].y, 15))
+	}
+	for _, part := range []int{1, 2} {
+		scaled := make([]float32, len(logits[part]))
+		for i, z := range logits[part] {
+			scaled[i] = float32(float64(z) / temps[i%k])
+		}
+		logits[part] = scaled
+	}
+	r.log.Info("fine-tune: temperatures folded into the head", "temperatures", temps,
+		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter)
+	return c, nil
+}
