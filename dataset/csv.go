@@ -237,6 +237,10 @@ func parseList(name string, header []string, data []csvRow, opt Options) (*Datas
 	if sep == "" {
 		sep = detectListSep(data)
 	}
+	missing, err := missingValue(opt.Missing)
+	if err != nil {
+		return nil, err
+	}
 	type entry struct {
 		line   int
 		image  string
@@ -268,7 +272,7 @@ func parseList(name string, header []string, data []csvRow, opt Options) (*Datas
 		vocab = indexOf(labels)
 		for _, e := range entries {
 			for _, l := range e.labels {
-				if _, ok := vocab[l]; !ok {
+				if _, ok := vocab[listLabel(l)]; !ok {
 					return nil, inputErrorf(name, e.line, "unknown label %q (vocabulary: %s)", l, strings.Join(labels, ", "))
 				}
 			}
@@ -277,7 +281,7 @@ func parseList(name string, header []string, data []csvRow, opt Options) (*Datas
 		set := map[string]bool{}
 		for _, e := range entries {
 			for _, l := range e.labels {
-				set[l] = true
+				set[listLabel(l)] = true
 			}
 		}
 		if err := checkLabelCount(name, 0, len(set), "the label lists", opt); err != nil {
@@ -294,9 +298,9 @@ func parseList(name string, header []string, data []csvRow, opt Options) (*Datas
 		d.Labels = []string{}
 	}
 	for i, e := range entries {
-		truth := make([]int8, len(labels))
-		for _, l := range e.labels {
-			truth[vocab[l]] = Positive
+		truth, err := listTruth(e.labels, vocab, len(labels), missing)
+		if err != nil {
+			return nil, inputErrorf(name, e.line, "image %q: %v", e.image, err)
 		}
 		d.Samples[i] = Sample{Image: e.image, Truth: truth}
 	}

@@ -44,6 +44,8 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte("image,labels\na.jpg,\"x\n"), uint8(3))
 	f.Add([]byte("image,cat\na.jpg,1,0\n"), uint8(4))
 	f.Add([]byte("\"\"\"\n,\n"), uint8(5))
+	f.Add([]byte("image,labels\na.jpg,\"sea,-trees,?sun\"\nb.jpg,-\nc.jpg,\"?,-?x\"\n"), uint8(0x40))
+	f.Add([]byte("image,labels\na.jpg,\"cat,-cat\"\n"), uint8(0xc0))
 	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
 		if len(data) > 1<<16 {
 			return
@@ -53,6 +55,9 @@ func FuzzCSV(f *testing.F) {
 		opt := Options{ListSep: seps[int(mode/3)%len(seps)]}
 		if mode&0x80 != 0 {
 			opt.Labels = []string{"cat", "dog"}
+		}
+		if mode&0x40 != 0 {
+			opt.Missing = MissingUnknown
 		}
 		d, err := parseCSV(bytes.NewReader(data), "fuzz.csv", layouts[int(mode)%3], opt)
 		checkInvariants(t, d, err)

@@ -50,6 +50,11 @@ type Options struct {
 	// (and report on) an arbitrary file such as /etc/shadow. The check is on the
 	// reference as written; links inside the directory are followed as usual.
 	Confine bool `json:"confine,omitempty"`
+	// Missing says what a label that a CSV list row does not mention is for that image:
+	// "negative" (the default, also for "") or "unknown" (left out of losses, sampler
+	// counts, threshold tuning and per-class metrics). In a list, "-label" marks a known
+	// negative and "?label" an unknown whatever the policy (see [MissingNegative]).
+	Missing string `json:"missing,omitempty"`
 }
 
 // InputError is a problem with the user's label source: a syntax error, an unknown label,

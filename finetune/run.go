@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
@@ -24,6 +23,7 @@ import (
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/sampler"
 )
 
 // Config holds the fine-tuning hyper-parameters. Zero fields take the defaults of
@@ -57,6 +57,9 @@ type Config struct {
 	// dropped (batch statistics of a padded batch would be wrong).
 	TrainBN bool   `json:"train_bn,omitempty"`
 	Seed    uint64 `json:"seed"`
+	// Sampler chooses each epoch's (each view's) visiting order (package sampler;
+	// zero: uniform, the seeded permutation).
+	Sampler sampler.Config `json:"sampler"`
 	// Backend is the GoMLX backend of the training graph: "auto" (default: ONNX Runtime
 	// when its library is found, else XLA when a PJRT plugin is found, else pure Go),
 	// "onnx", "xla" or "go".
@@ -86,6 +89,7 @@ func (c Config) resolved() Config {
 	if c.Views <= 0 {
 		c.Views = 1
 	}
+	c.Sampler = c.Sampler.Resolved()
 	return c
 }
 
@@ -108,6 +112,9 @@ func (c Config) Validate() error {
 		if _, err := CutFor([]backbone.Block{{}}, c.Unfreeze); err != nil {
 			return err
 		}
+	}
+	if err := c.Sampler.Validate(); err != nil {
+		return fmt.Errorf("finetune: %w", err)
 	}
 	lc := c.lossConfig()
 	return lc.Validate(len(lc.PosWeight))
@@ -257,6 +264,9 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 	if lc.Kind == loss.Weighted && lc.PosWeight == nil {
 		lc.PosWeight = loss.PosWeights(data.TrainY, h.Out, lc.MaxPosWeight)
 	}
+	if lc.Kind == loss.DB && lc.ClassCounts == nil {
+		lc.ClassCounts, lc.ClassKnown = loss.ClassCounts(data.TrainY, h.Out)
+	}
 	if err := lc.Validate(h.Out); err != nil {
 		return nil, err
 	}
@@ -327,7 +337,10 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 
 	n := len(data.Train)
 	stepsPerView := (n + batch - 1) / batch
-	total := stepsPerView * cfg.Views * cfg.Epochs
+	smp, total, err := epochSampler(cfg, data.TrainY, batch)
+	if err != nil {
+		return nil, err
+	}
 	warmup := int(math.Round(cfg.WarmupEpochs * float64(stepsPerView*cfg.Views)))
 	fp := fingerprint(cfg, blk.Cut, h, data)
 	posw := lc.PosWeight
@@ -396,7 +409,7 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 					}
 					prefixSec += time.Since(tp).Seconds()
 				}
-				perm := rand.New(rand.NewPCG(cfg.Seed, uint64((epoch-1)*cfg.Views+v))).Perm(n)
+				perm := smp.Epoch(uint64((epoch-1)*cfg.Views + v))
 				var idx []int
 				for _, i := range perm {
 					if ok[i] {

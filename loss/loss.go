@@ -19,6 +19,8 @@
 //     (α < 0 disables the α factor), as in Lin et al. 2017
 //   - asl:      -[y (1-p)^γ+ log(p) + (1-y) p_m^γ− log(1-p_m)], p_m = max(p-m, 0), with the
 //     log arguments clamped below at ε, following the math of the paper's reference code.
+//   - db:       the distribution-balanced loss of Wu et al. 2020 (ECCV), from the paper's
+//     formulas, see [DB].
 //
 // All losses are also tested against PyTorch (values and gradients), see testdata.
 package loss
@@ -37,10 +39,27 @@ const (
 	Weighted = "weighted"
 	Focal    = "focal"
 	ASL      = "asl"
+	// DB is the distribution-balanced loss (Wu et al., ECCV 2020), written from the
+	// paper. For image k and class i, with n_i the class's known positives in the
+	// training set:
+	//
+	//   - re-balancing weight: r = P^C_i / P^I(k) = (1/n_i) / Σ_{j positive in k} (1/n_j)
+	//     (class-level over instance-level sampling frequency; the 1/C factors cancel),
+	//     smoothed as r̂ = α + σ(β(r − μ)); an image without a known positive has r̂ = 1;
+	//   - negative-tolerant regularisation with the class-specific bias ν_i = κ b̂_i,
+	//     b̂_i = −log(1/p_i − 1), p_i = n_i / (images where i is known), clamped to
+	//     [1e-4, 1−1e-4]; with z' = z − ν_i:
+	//     positives (1−σ(z'))^γ log(1+e^{−z'}), negatives (1/λ) σ(λz')^γ log(1+e^{λz'})
+	//     (the focal factor γ applied to each term's own probability; γ = 0: none);
+	//   - per entry r̂ times that term; normalised like every loss (mean over known entries).
+	//
+	// Defaults: α=0.1, β=10, μ=0.2, κ=0.05, λ=2, γ=2. It needs ClassCounts and
+	// ClassKnown (filled from the training labels by the trainers, see [ClassCounts]).
+	DB = "db"
 )
 
 // Kinds lists the accepted loss names.
-var Kinds = []string{BCE, Weighted, Focal, ASL}
+var Kinds = []string{BCE, Weighted, Focal, ASL, DB}
 
 // Config selects a loss and its hyper-parameters. Use [Defaults] to get the usual
 // values for a kind; zero values are taken literally (γ=0 means no focusing).
@@ -64,10 +83,23 @@ type Config struct {
 	// DetachFocal stops the gradient through the ASL focusing weights (the reference
 	// code's disable_torch_grad_focal_loss); false keeps the full gradient.
 	DetachFocal bool `json:"detach_focal,omitempty"`
+	// DBAlpha, DBBeta and DBMu are the distribution-balanced re-balancing α, β, μ;
+	// DBKappa and DBLambda its negative-tolerant κ and λ (its focal γ is Gamma).
+	DBAlpha  float64 `json:"db_alpha,omitempty"`
+	DBBeta   float64 `json:"db_beta,omitempty"`
+	DBMu     float64 `json:"db_mu,omitempty"`
+	DBKappa  float64 `json:"db_kappa,omitempty"`
+	DBLambda float64 `json:"db_lambda,omitempty"`
+	// ClassCounts and ClassKnown are, per class, the training set's known positives
+	// and the images where the class is known (the "db" loss's class statistics).
+	// When nil, the trainer computes them from the training labels with [ClassCounts].
+	ClassCounts []float32 `json:"class_counts,omitempty"`
+	ClassKnown  []float32 `json:"class_known,omitempty"`
 }
 
 // Defaults returns the usual hyper-parameters for a loss kind: weighted: weights from
-// frequencies clipped at 10; focal: γ=2, α=0.25; asl: γ+=0, γ−=4, m=0.05, ε=1e-8.
+// frequencies clipped at 10; focal: γ=2, α=0.25; asl: γ+=0, γ−=4, m=0.05, ε=1e-8;
+// db: α=0.1, β=10, μ=0.2, κ=0.05, λ=2, γ=2.
 // An unknown kind is returned as is (Validate reports it).
 func Defaults(kind string) Config {
 	switch kind {
@@ -77,6 +109,8 @@ func Defaults(kind string) Config {
 		return Config{Kind: kind, Gamma: 2, Alpha: 0.25}
 	case ASL:
 		return Config{Kind: kind, GammaPos: 0, GammaNeg: 4, Clip: 0.05, Eps: 1e-8}
+	case DB:
+		return Config{Kind: kind, Gamma: 2, DBAlpha: 0.1, DBBeta: 10, DBMu: 0.2, DBKappa: 0.05, DBLambda: 2}
 	}
 	return Config{Kind: kind}
 }
@@ -88,7 +122,8 @@ func (c Config) Validate(numClasses int) error {
 		name string
 		v    float64
 	}{{"max_pos_weight", c.MaxPosWeight}, {"gamma", c.Gamma}, {"alpha", c.Alpha}, {"gamma_pos", c.GammaPos},
-		{"gamma_neg", c.GammaNeg}, {"clip", c.Clip}, {"eps", c.Eps}} {
+		{"gamma_neg", c.GammaNeg}, {"clip", c.Clip}, {"eps", c.Eps}, {"db_alpha", c.DBAlpha}, {"db_beta", c.DBBeta},
+		{"db_mu", c.DBMu}, {"db_kappa", c.DBKappa}, {"db_lambda", c.DBLambda}} {
 		if bad(f.v) {
 			return fmt.Errorf("loss: %s is %v, want a finite number", f.name, f.v)
 		}
@@ -124,10 +159,14 @@ func (c Config) Validate(numClasses int) error {
 		if c.Eps < 0 || c.Eps >= 0.5 {
 			return fmt.Errorf("loss: asl eps is %v, want in [0, 0.5)", c.Eps)
 		}
+	case DB:
+		if err := c.validateDB(numClasses); err != nil {
+			return err
+		}
 	case "":
-		return errors.New("loss: no loss kind given (want bce, weighted, focal or asl)")
+		return errors.New("loss: no loss kind given (want bce, weighted, focal, asl or db)")
 	default:
-		return fmt.Errorf("loss: unknown loss %q (want bce, weighted, focal or asl)", c.Kind)
+		return fmt.Errorf("loss: unknown loss %q (want bce, weighted, focal, asl or db)", c.Kind)
 	}
 	return nil
 }
@@ -231,6 +270,8 @@ func Elementwise(cfg Config, logits, targets, posWeight *Node) *Node {
 			wPos, wNeg = StopGradient(wPos), StopGradient(wNeg)
 		}
 		return Neg(Add(Mul(Mul(y, wPos), logPos), Mul(Mul(negY, wNeg), logNeg)))
+	case DB:
+		return distributionBalanced(cfg, logits, y)
 	}
 	panic(fmt.Errorf("loss: unknown loss %q", cfg.Kind))
 }
@@ -238,8 +279,12 @@ func Elementwise(cfg Config, logits, targets, posWeight *Node) *Node {
 // Masked returns the scalar loss: the sum of the per-entry losses over known entries
 // (mask 1) divided by the number of known entries (0 when none is known).
 func Masked(cfg Config, logits, targets, mask, posWeight *Node) *Node {
-	l := Elementwise(cfg, logits, targets, posWeight)
 	m := ConvertDType(mask, logits.DType())
+	if cfg.Kind == DB {
+		// An image's instance-level frequency counts its known positives only.
+		targets = Mul(ConvertDType(targets, m.DType()), m)
+	}
+	l := Elementwise(cfg, logits, targets, posWeight)
 	// Where rather than Mul: an unknown entry must not leak a NaN/Inf into the sum.
 	known := GreaterThan(m, ZerosLike(m))
 	sum := ReduceAllSum(Where(known, Mul(l, m), ZerosLike(l)))

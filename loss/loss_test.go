@@ -103,6 +103,9 @@ func TestNoKnownEntries(t *testing.T) {
 		if kind == Weighted {
 			cfg.PosWeight = []float32{2, 3}
 		}
+		if kind == DB {
+			cfg.ClassCounts, cfg.ClassKnown = []float32{1, 5}, []float32{10, 10}
+		}
 		l, g := lossAndGrad(t, cfg, []float32{1, -50, 50, 0}, []float32{1, 0, 1, 0}, make([]float32, 4), 2, 2)
 		if l != 0 {
 			t.Errorf("%s: loss with nothing known = %v, want 0", kind, l)
@@ -122,6 +125,9 @@ func TestValidate(t *testing.T) {
 		{}, {Kind: "hinge"}, {Kind: Focal, Gamma: -1}, {Kind: Focal, Alpha: 2},
 		{Kind: ASL, Clip: 1}, {Kind: ASL, GammaNeg: math.NaN()}, {Kind: Weighted, PosWeight: []float32{1}},
 		{Kind: Weighted, PosWeight: []float32{1, 0}},
+		{Kind: DB, DBLambda: 0}, {Kind: DB, DBLambda: 2, ClassCounts: []float32{1, 2}},
+		{Kind: DB, DBLambda: 2, ClassCounts: []float32{3, 2}, ClassKnown: []float32{2, 2}},
+		{Kind: DB, DBLambda: 2, Gamma: -1}, {Kind: DB, DBLambda: 2, DBBeta: math.Inf(1)},
 	}
 	for _, c := range bad {
 		if err := c.Validate(2); err == nil {

@@ -67,9 +67,13 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	if err := r.fitHead(ctx); err != nil {
 		return nil, err
 	}
+	// The probe is not calibrated: fine-tuning starts from its head as trained; the
+	// fine-tuned head is calibrated below.
+	r.cfg.Calibrate = false
 	if err := r.finalizeProbe(""); err != nil {
 		return nil, err
 	}
+	r.cfg.Calibrate = cfg.Calibrate
 	probe, pb := r.probe, r.probe.Bundle
 	r.close() // the stage below opens its own engine on the frozen prefix
 
@@ -97,11 +101,18 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	score := func(part int) [][]float32 { return model.ScoresFromLogits(logits[part], len(r.sets[part].y), k) }
 
 	b := &bundle.Bundle{Backbone: ftr.FeatureModel, BackboneInfo: pb.BackboneInfo, Head: ftr.Head, Labels: pb.Labels, Spec: pb.Spec}
+	cal, err := r.calibrateLogits(b, &logits)
+	if err != nil {
+		return nil, err
+	}
 	var probeRec any
 	if err := json.Unmarshal(pb.Training, &probeRec); err != nil {
 		return nil, fmt.Errorf("fine-tune: probe training record: %w", err)
 	}
 	rec := map[string]any{"probe": probeRec, "finetune": ftr}
+	if cal != nil {
+		rec["calibration"] = cal
+	}
 	extra := map[string]*metric.Result{"probe_val": probe.Val, "probe_test": probe.Test}
 	fin, err := r.finalize("fine-tune", b, append([]float64(nil), pb.Thresholds...), score, rec, extra, r.cfg.Out)
 	if err != nil {

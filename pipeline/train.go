@@ -74,6 +74,16 @@ type TrainConfig struct {
 	Train train.Config `json:"train"`
 	// Seed drives the split, the head initialisation and shuffling, and RandomBackbone.
 	Seed uint64 `json:"seed"`
+	// Decision is the rule that chooses the bundle's per-label thresholds on the
+	// validation share (calib.ParseDecision): "f1" (the default, also for ""),
+	// "precision:P" or "recall:R"; labels where the rule cannot be met keep their F1
+	// threshold and are named in a warning.
+	Decision string `json:"decision,omitempty"`
+	// Calibrate fits one temperature per label on the validation logits (calib) and
+	// folds it into the head's last layer, so the bundle's scores are calibrated for
+	// every consumer (predict, eval, serve, the exported ONNX); thresholds are then
+	// chosen on the calibrated scores. Needs a validation share.
+	Calibrate bool `json:"calibrate,omitempty"`
 	// Progress receives progress bars (feature extraction, training); nil is quiet.
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
@@ -139,8 +149,9 @@ type trainingRecord struct {
 	Engine       string        `json:"engine"`
 	// Backend is the GoMLX backend that trained the head and BackendReason why it was
 	// chosen (--backend auto: what was found).
-	Backend       string `json:"backend,omitempty"`
-	BackendReason string `json:"backend_reason,omitempty"`
+	Backend       string       `json:"backend,omitempty"`
+	BackendReason string       `json:"backend_reason,omitempty"`
+	Calibration   *Calibration `json:"calibration,omitempty"`
 	Seconds       struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
@@ -215,6 +226,9 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	if err := r.cfg.Train.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
+	}
+	if _, err := parseDecision(cfg.Decision); err != nil {
+		return nil, err
 	}
 	cfg = r.cfg
 
@@ -355,6 +369,10 @@ func (r *run) finalizeProbe(out string) error {
 	fit, res := r.probe.Fit, r.probe
 	labels := r.parts[0].Labels
 	b := &bundle.Bundle{Backbone: r.feat, BackboneInfo: r.bbInfo, Head: fit.Head, Labels: labels, Spec: r.bb.Spec}
+	cal, err := r.calibrateProbe(b)
+	if err != nil {
+		return err
+	}
 	thresholds := make([]float64, len(labels))
 	for j := range thresholds {
 		thresholds[j] = metric.DefaultThreshold
@@ -362,7 +380,8 @@ func (r *run) finalizeProbe(out string) error {
 	score := func(k int) [][]float32 { return model.ScoresFromFeatures(b, r.sets[k].x, len(r.sets[k].y)) }
 	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
-		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason}
+		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason,
+		Calibration: cal}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	if err != nil {
@@ -434,7 +453,7 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	}
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
-		if th, err := metric.TuneThresholds(vs, vy, metric.TuneOptions{}); err != nil {
+		if th, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 			fin.thresholds = "not tuned: tuning failed (" + err.Error() + "); the starting thresholds were kept"
 		} else {

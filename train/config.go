@@ -29,6 +29,7 @@ import (
 	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/hparams"
 	"github.com/multilabel/multilabel/loss"
+	"github.com/multilabel/multilabel/sampler"
 )
 
 // Learning-rate schedules.
@@ -90,6 +91,9 @@ type Config struct {
 	// ORTLib is the ONNX Runtime library for the onnx backend ("" searches
 	// $ONNXRUNTIME_LIB and the project's install place).
 	ORTLib string `json:"-"`
+	// Sampler chooses each epoch's visiting order (package sampler; zero: uniform, the
+	// seeded permutation). Non-uniform samplers change the number of steps per epoch.
+	Sampler sampler.Config `json:"sampler"`
 
 	// Init, when set, gives the starting weights (a warm start) instead of a seeded
 	// random initialisation; its Kind and sizes must match. Its Mean/Std are ignored
@@ -131,6 +135,7 @@ func (c Config) resolved() Config {
 	c.Beta2 = cmp.Or(c.Beta2, d.Beta2)
 	c.AdamEps = cmp.Or(c.AdamEps, d.AdamEps)
 	c.Schedule = cmp.Or(c.Schedule, d.Schedule)
+	c.Sampler = c.Sampler.Resolved()
 	if c.Head != head.MLP {
 		c.Hidden, c.Dropout = 0, 0
 	}
@@ -169,6 +174,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: unknown schedule %q (want cosine, onecycle or constant)", c.Schedule)
 	case !(c.EMA >= 0 && c.EMA < 1):
 		return fmt.Errorf("train: EMA decay %v must be in [0, 1)", c.EMA)
+	}
+	if err := c.Sampler.Validate(); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	lc := c.lossConfig()
 	if lc.Kind != c.Loss {

@@ -18,6 +18,7 @@ import (
 	"github.com/multilabel/multilabel/internal/optim"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/sampler"
 )
 
 // Epoch is one line of the training history.
@@ -148,6 +149,9 @@ type trainer struct {
 	ema        []*tensors.Tensor
 	hasEMA     bool
 	hasDropout bool
+
+	order   *sampler.Sampler
+	lengths []int // per epoch (index epoch-1): rows visited
 }
 
 func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]int8, dim int) (*trainer, error) {
@@ -174,9 +178,15 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 	t := &trainer{cfg: cfg, n: len(trY), nv: len(vaY), dim: dim, classes: classes, vaY: vaY,
 		backend: choice.Backend, choice: choice}
 	t.batch = min(cfg.BatchSize, t.n)
+	if err := t.newSampler(trY); err != nil {
+		return nil, err
+	}
 	t.lc = cfg.lossConfig()
 	if t.lc.Kind == loss.Weighted && t.lc.PosWeight == nil {
 		t.lc.PosWeight = loss.PosWeights(trY, classes, t.lc.MaxPosWeight)
+	}
+	if t.lc.Kind == loss.DB && t.lc.ClassCounts == nil {
+		t.lc.ClassCounts, t.lc.ClassKnown = loss.ClassCounts(trY, classes)
 	}
 	if err := t.lc.Validate(classes); err != nil {
 		return nil, err
@@ -501,8 +511,7 @@ type stepBufs struct {
 
 func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 	cfg := t.cfg
-	stepsPerEpoch := (t.n + t.batch - 1) / t.batch
-	total := stepsPerEpoch * cfg.Epochs
+	total := t.totalSteps()
 	var st runState
 	resumed := false
 	if cfg.Resume {
@@ -603,9 +612,10 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 // returns the epoch's record with its training loss and last learning rate.
 func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total int, bufs *stepBufs, cb Callbacks) (Epoch, error) {
 	cfg := t.cfg
-	stepsPerEpoch := (t.n + t.batch - 1) / t.batch
 	bx, by, bm, bd := bufs.x, bufs.y, bufs.m, bufs.drop
-	perm := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Perm(t.n)
+	perm := t.order.Epoch(uint64(epoch))
+	rows := len(perm)
+	stepsPerEpoch := (rows + t.batch - 1) / t.batch
 	dropRng := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(epoch)))
 	var lossSum, knownSum float64
 	var lr float64
@@ -613,7 +623,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		if err := ctx.Err(); err != nil {
 			return Epoch{}, err
 		}
-		lo, hi := b*t.batch, min((b+1)*t.batch, t.n)
+		lo, hi := b*t.batch, min((b+1)*t.batch, rows)
 		clear(bm)
 		clear(by)
 		clear(bx)

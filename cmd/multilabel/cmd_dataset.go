@@ -15,7 +15,7 @@ import (
 )
 
 func newDatasetCmd(e *env) *cobra.Command {
-	return groupCmd("dataset", "inspect and split label sources", newDatasetInspectCmd(e), newDatasetSplitCmd(e), newDatasetPackCmd(e))
+	return groupCmd("dataset", "inspect and split label sources", newDatasetInspectCmd(e), newDatasetSplitCmd(e), newDatasetPackCmd(e), newDatasetAuditCmd(e))
 }
 
 // dataFlag registers --data, the label source of the dataset commands.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/pipeline"
@@ -27,6 +28,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag                         string
 		rf                                                                             readerFlags
 		ef                                                                             engineFlags
+		sf                                                                             samplerFlags
 		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
 		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
 		seed                                                                           uint64
@@ -43,7 +45,8 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
-	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: bce|weighted|focal|asl")
+	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
+	sf.register(fs)
 	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
 	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
@@ -98,6 +101,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
 		tc.Checkpoint, tc.Resume = checkpoint, resume
 		tc.Backend, tc.ORTLib = backendFlag, ef.ortLib
+		tc.Sampler = sf.config()
 		if err := tc.Validate(); err != nil {
 			return usageErrorf("%v", err)
 		}
@@ -105,7 +109,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		if unfreeze != "" {
 			f := finetune.Config{Unfreeze: unfreeze, Epochs: ftEpochs, BatchSize: ftBatch, LR: ftLR, TailFactor: tailFactor,
 				WarmupEpochs: ftWarmup, WeightDecay: wd, ClipNorm: ftDef.ClipNorm, Loss: lossFlag, TrainBN: trainBN,
-				Views: views, Backend: backendFlag}
+				Views: views, Backend: backendFlag, Sampler: tc.Sampler}
 			if augment {
 				a := imageio.DefaultAugment()
 				f.Augment = &a
@@ -125,7 +129,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Backbone: bbFlag, FeatureNode: featureNode, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
-			Train: tc, Seed: seed, Logger: e.log,
+			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
 		}
 		if !quiet {
 			cfg.Progress = e.stderr

@@ -26,6 +26,7 @@ const defaultBatchSize = featcache.DefaultBatchSize
 // command: --data and, where the command has them, --val and --test.
 type readerFlags struct {
 	images, format, listSep, labels, vocSet string
+	missing                                 string
 	keepUnannotated, strict, allowOutside   bool
 	maxLabels                               int
 }
@@ -42,13 +43,14 @@ func (f *readerFlags) register(fs *pflag.FlagSet, strictUsage string) {
 	fs.BoolVar(&f.strict, "strict", false, strictUsage)
 	fs.BoolVar(&f.allowOutside, "allow-outside", false, "allow image references outside the images directory (absolute paths, \"..\")")
 	fs.IntVar(&f.maxLabels, "max-labels", dataset.DefaultMaxLabels, "largest vocabulary a label source may declare (one-hot columns, COCO categories, distinct labels)")
+	fs.StringVar(&f.missing, "missing", "", `CSV list layout: labels a row does not mention are "negative" (default) or "unknown"; "-label" marks a known negative, "?label" an unknown`)
 }
 
 // options returns the dataset options the flags give.
 func (f *readerFlags) options() dataset.Options {
 	opt := dataset.Options{ImagesDir: f.images, Format: f.format, ListSep: f.listSep,
 		KeepUnannotated: f.keepUnannotated, VOCImageSet: f.vocSet, MaxLabels: f.maxLabels,
-		Confine: !f.allowOutside}
+		Confine: !f.allowOutside, Missing: f.missing}
 	if f.labels != "" {
 		for _, l := range strings.Split(f.labels, ",") {
 			opt.Labels = append(opt.Labels, strings.TrimSpace(l))
@@ -81,7 +83,7 @@ func (f *readerFlags) load(ctx context.Context, path string) (*dataset.Dataset, 
 // directory (model.TrainConfig, demo.RealConfig) cannot express.
 func (f *readerFlags) beyondImages() bool {
 	return f.format != "" || f.listSep != "" || f.labels != "" || f.vocSet != "" || f.keepUnannotated ||
-		f.maxLabels != dataset.DefaultMaxLabels
+		f.maxLabels != dataset.DefaultMaxLabels || f.missing != ""
 }
 
 // checkStrict applies --strict to the label sources at paths (empty ones are skipped;

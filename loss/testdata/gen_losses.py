@@ -75,6 +75,46 @@ def asl(x, y, m, cfg):
     return masked_mean(-loss, m)
 
 
+# Class statistics of the distribution-balanced loss: positives and known images per
+# class (class 3 has no positive: n clamps to 1 and the prior to 1e-4).
+db_counts = [500.0, 40.0, 3.0, 0.0, 120.0]
+db_known = [1000.0, 900.0, 1000.0, 10.0, 130.0]
+
+
+def db(x, y, m, cfg):
+    # Wu et al. 2020, "Distribution-Balanced Loss for Multi-Label Classification in
+    # Long-Tailed Datasets", written from the paper's equations:
+    #   P^C_i = 1/C * 1/n_i, P^I(k) = 1/C * sum_{i: y_i^k = 1} 1/n_i, r = P^C_i / P^I(k),
+    #   r_hat = alpha + sigmoid(beta * (r - mu));
+    #   NTR: y log(1+e^{-(z-nu)}) + 1/lambda (1-y) log(1+e^{lambda (z-nu)}),
+    #   nu_i = kappa * b_i, b_i = -log(1/p_i - 1), p_i = n_i / N;
+    # focal factor gamma on each term's probability, sigmoid(z') for positives and
+    # sigmoid(lambda z') for negatives. Images without a known positive: r_hat = 1.
+    alpha, beta, mu = cfg["db_alpha"], cfg["db_beta"], cfg["db_mu"]
+    kappa, lam, gamma = cfg["db_kappa"], cfg["db_lambda"], cfg.get("gamma", 0.0)
+    n = torch.tensor(cfg["class_counts"], dtype=torch.float32)
+    known = torch.tensor(cfg["class_known"], dtype=torch.float32)
+    C = x.shape[1]
+    yk = y * m
+    pc = (1.0 / C) / n.clamp(min=1)                       # [C]
+    pi = (yk * pc).sum(dim=1, keepdim=True)               # [N, 1]
+    r = pc / torch.where(pi > 0, pi, torch.ones_like(pi))
+    rhat = alpha + torch.sigmoid(beta * (r - mu))
+    rhat = torch.where(pi > 0, rhat, torch.ones_like(rhat)).detach()
+    p = (n / known).clamp(min=1e-4, max=1 - 1e-4)
+    nu = kappa * -torch.log(1 / p - 1)
+    z = x - nu
+    q_pos = torch.sigmoid(z)
+    q_neg = torch.sigmoid(lam * z)
+    l_pos = (1 - q_pos) ** gamma * F.softplus(-z)
+    l_neg = (1.0 / lam) * q_neg ** gamma * F.softplus(lam * z)
+    per = rhat * (yk * l_pos + (1 - yk) * l_neg)
+    return masked_mean(per, m)
+
+
+db_default = {"kind": "db", "gamma": 2.0, "db_alpha": 0.1, "db_beta": 10.0, "db_mu": 0.2, "db_kappa": 0.05,
+              "db_lambda": 2.0, "class_counts": db_counts, "class_known": db_known}
+
 cases = [
     ("bce", {"kind": "bce"}, bce),
     ("weighted", {"kind": "weighted", "pos_weight": pos_weight.tolist()}, weighted),
@@ -85,6 +125,9 @@ cases = [
     ("asl_g1_g3.5_m0.1", {"kind": "asl", "gamma_pos": 1.0, "gamma_neg": 3.5, "clip": 0.1, "eps": 1e-8}, asl),
     ("asl_noclip_detach", {"kind": "asl", "gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.0, "eps": 1e-8,
                            "detach_focal": True}, asl),
+    ("db_default", db_default, db),
+    ("db_nofocal_l5_k0.3", dict(db_default, gamma=0.0, db_lambda=5.0, db_kappa=0.3, db_mu=0.5, db_alpha=0.0), db),
+    ("db_g1.5_beta3", dict(db_default, gamma=1.5, db_beta=3.0, db_lambda=1.0), db),
 ]
 
 out = {"logits": logits.tolist(), "targets": targets.tolist(), "mask": mask.tolist(), "cases": []}

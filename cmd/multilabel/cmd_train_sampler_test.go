@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/model/modeltest"
+)
+
+func TestTrainSamplerFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 60, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.mlb")
+	for name, extra := range map[string][]string{
+		"bad sampler":   {"--sampler", "balanced"},
+		"bad threshold": {"--sampler", "repeat-factor", "--repeat-threshold", "-1"},
+		"bad percent":   {"--sampler", "ml-ros", "--ros-percent", "NaN"},
+	} {
+		args := append([]string{"train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache"}, extra...)
+		if code, _ := runModelCmd(t, args...); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
+		}
+	}
+	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--epochs", "3", "--quiet", "--sampler", "ml-ros", "--ros-percent", "40")
+	if code != exitOK {
+		t.Fatalf("train --sampler ml-ros: exit %d: %s", code, got)
+	}
+	b, err := bundle.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b.Training), `"sampler":{"kind":"ml-ros","repeat_threshold":0.001,"ros_percent":40}`) {
+		t.Errorf("the training record does not show the sampler: %s", b.Training)
+	}
+}
+
+func TestTrainDecisionFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 80, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.mlb")
+	for _, bad := range []string{"precision:1.5", "topk:2", "best"} {
+		if code, _ := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+			"--decision", bad); code != exitUsage {
+			t.Errorf("--decision %s: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--decision", "recall:0.99")
+	if code != exitOK {
+		t.Fatalf("train --decision recall:0.99: exit %d: %s", code, got)
+	}
+	b, err := bundle.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b.Training), `"decision":"recall:0.99"`) {
+		t.Errorf("the training record does not show the decision rule")
+	}
+	for i, th := range b.Thresholds {
+		if !(th > 0 && th < 1) {
+			t.Errorf("threshold %d = %v", i, th)
+		}
+	}
+}
+
+func TestTrainCalibrateFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 100, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.mlb")
+	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9")
+	if code != exitOK {
+		t.Fatalf("train --calibrate: exit %d: %s", code, got)
+	}
+	b, err := bundle.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Calibration *struct {
+			Temperatures []float64 `json:"temperatures"`
+			Before       float64   `json:"val_ece_before"`
+			After        float64   `json:"val_ece_after"`
+		} `json:"calibration"`
+	}
+	if err := json.Unmarshal(b.Training, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Calibration == nil || len(rec.Calibration.Temperatures) != 3 {
+		t.Fatalf("training record without the calibration: %s", b.Training)
+	}
+	for _, tt := range rec.Calibration.Temperatures {
+		if !(tt > 0) {
+			t.Errorf("temperature %v", tt)
+		}
+	}
+	// Temperature scaling minimises the validation NLL, which tracks calibration.
+	t.Logf("temperatures %v, validation ECE %.4f -> %.4f", rec.Calibration.Temperatures, rec.Calibration.Before, rec.Calibration.After)
+
+}

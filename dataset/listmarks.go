@@ -1,0 +1,78 @@
+package dataset
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Policies for labels a CSV list row does not mention (Options.Missing).
+const (
+	MissingNegative = "negative"
+	MissingUnknown  = "unknown"
+)
+
+// List entry markers: "-sea" is a known negative, "?sea" an unknown label, "sea" a
+// positive. A label name itself cannot start with either marker in the list layout.
+const (
+	negMark = '-'
+	unkMark = '?'
+)
+
+func missingValue(s string) (int8, error) {
+	switch s {
+	case "", MissingNegative:
+		return Negative, nil
+	case MissingUnknown:
+		return Unknown, nil
+	}
+	return 0, fmt.Errorf("%w: missing-label policy %q: want %q or %q", ErrBadOption, s, MissingNegative, MissingUnknown)
+}
+
+// listLabel returns the label name of a list entry, without its marker.
+func listLabel(entry string) string {
+	if len(entry) > 1 && (entry[0] == negMark || entry[0] == unkMark) {
+		return strings.TrimSpace(entry[1:])
+	}
+	return entry
+}
+
+// listTruth builds an image's truth row from its list entries: unmentioned labels take
+// missing; one label given two different states (say "sea" and "-sea") is an error.
+func listTruth(entries []string, vocab map[string]int, n int, missing int8) ([]int8, error) {
+	truth := make([]int8, n)
+	set := make([]bool, n)
+	for i := range truth {
+		truth[i] = missing
+	}
+	for _, e := range entries {
+		v := Positive
+		if len(e) > 1 {
+			switch e[0] {
+			case negMark:
+				v = Negative
+			case unkMark:
+				v = Unknown
+			}
+		}
+		name := listLabel(e)
+		j, ok := vocab[name]
+		if !ok || name == "" {
+			return nil, fmt.Errorf("bad list entry %q", e)
+		}
+		if set[j] && truth[j] != v {
+			return nil, fmt.Errorf("label %q given as %s and %s", name, stateName(truth[j]), stateName(v))
+		}
+		truth[j], set[j] = v, true
+	}
+	return truth, nil
+}
+
+func stateName(v int8) string {
+	switch v {
+	case Positive:
+		return "positive"
+	case Negative:
+		return "negative (-)"
+	}
+	return "unknown (?)"
+}

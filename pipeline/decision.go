@@ -1,0 +1,182 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/calib"
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/headparams"
+)
+
+// parseDecision reads TrainConfig.Decision; a rule the bundle's thresholds cannot carry
+// (topk, which limits the number of labels) is refused.
+func parseDecision(s string) (calib.Decision, error) {
+	d, err := calib.ParseDecision(s)
+	if err != nil {
+		return d, err
+	}
+	if d.Kind == calib.TopK {
+		return d, errkind.BadInput("decision %q: the bundle stores per-label thresholds only; use predict --top-k for a top-K rule", s)
+	}
+	return d, nil
+}
+
+// tuneThresholds chooses the per-label thresholds on the validation scores with the
+// configured decision rule, logging every label that fell back to its F1 threshold.
+func (r *run) tuneThresholds(stage string, scores [][]float32, truth [][]int8, labels []string) ([]float64, error) {
+	d, err := parseDecision(r.cfg.Decision)
+	if err != nil {
+		return nil, err
+	}
+	th, notes, err := calib.Thresholds(d, scores, truth)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", stage, err)
+	}
+	for _, n := range notes {
+		r.log.Warn(stage+": decision rule fallback", "rule", d.String(), "note", n)
+	}
+	if d.Kind != calib.F1 {
+		r.log.Info(stage+": thresholds chosen by the decision rule", "rule", d.String(), "labels", len(labels))
+	}
+	return th, nil
+}
+
+// Calibration records the temperatures folded into the head and the mean per-label
+// expected calibration error (15 bins) before and after, on the validation and test
+// shares (test figures are 0 without a test share).
+type Calibration struct {
+	Temperatures  []float64 `json:"temperatures"`
+	ValECEBefore  float64   `json:"val_ece_before"`
+	ValECEAfter   float64   `json:"val_ece_after"`
+	TestECEBefore float64   `json:"test_ece_before,omitempty"`
+	TestECEAfter  float64   `json:"test_ece_after,omitempty"`
+}
+
+// calibrateProbe fits per-label temperatures on the validation logits of b's head
+// and folds them into a copy of it (b.Head is replaced). Nil when Calibrate is off.
+func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
+	if !r.cfg.Calibrate {
+		return nil, nil
+	}
+	if r.split.Val == 0 || len(r.sets[1].y) == 0 {
+		return nil, errkind.BadInput("calibrate: no validation share to fit the temperatures on")
+	}
+	logits := func(k int) [][]float32 {
+		n := len(r.sets[k].y)
+		flat := b.Head.Logits(r.sets[k].x, n)
+		out := make([][]float32, n)
+		for i := range out {
+			out[i] = flat[i*b.Head.Out : (i+1)*b.Head.Out]
+		}
+		return out
+	}
+	vl := logits(1)
+	var tl [][]float32
+	if len(r.sets[2].y) > 0 {
+		tl = logits(2)
+	}
+	temps, err := calib.FitTemperatures(vl, r.sets[1].y)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	h := b.Head.Clone()
+	scaleHead(h, temps)
+	b.Head = *h
+	c := &Calibration{Temperatures: temps}
+	ones := make([]float64, len(temps))
+	for i := range ones {
+		ones[i] = 1
+	}
+	c.ValECEBefore = meanFinite(calib.ECE(calib.Apply(vl, ones), r.sets[1].y, 15))
+	c.ValECEAfter = meanFinite(calib.ECE(calib.Apply(vl, temps), r.sets[1].y, 15))
+	if tl != nil {
+		c.TestECEBefore = meanFinite(calib.ECE(calib.Apply(tl, ones), r.sets[2].y, 15))
+		c.TestECEAfter = meanFinite(calib.ECE(calib.Apply(tl, temps), r.sets[2].y, 15))
+	}
+	r.log.Info("train: temperatures folded into the head", "temperatures", temps,
+		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter,
+		"test_ece_before", c.TestECEBefore, "test_ece_after", c.TestECEAfter)
+	return c, nil
+}
+
+// scaleHead divides the last layer's weights and biases of output j by temps[j]: the
+// head's logits become z/T.
+func scaleHead(h *headparams.Params, temps []float64) {
+	w, bias := h.W1, h.B1
+	rows := h.In
+	if h.Kind == headparams.MLP {
+		w, bias, rows = h.W2, h.B2, h.Hidden
+	}
+	for j, t := range temps {
+		for i := 0; i < rows; i++ {
+			w[i*h.Out+j] = float32(float64(w[i*h.Out+j]) / t)
+		}
+		bias[j] = float32(float64(bias[j]) / t)
+	}
+}
+
+func meanFinite(v []float64) float64 {
+	s, n := 0.0, 0
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			s += x
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return s / float64(n)
+}
+
+// calibrateLogits is calibrateProbe for the fine-tuned stage, whose validation and
+// test logits (row-major, index 1 and 2) are given: it folds the temperatures into a
+// copy of b.Head and divides the logits in place (fresh slices).
+func (r *run) calibrateLogits(b *bundle.Bundle, logits *[3][]float32) (*Calibration, error) {
+	if !r.cfg.Calibrate {
+		return nil, nil
+	}
+	k := b.Head.Out
+	rows := func(part int) [][]float32 {
+		flat := logits[part]
+		out := make([][]float32, len(flat)/k)
+		for i := range out {
+			out[i] = flat[i*k : (i+1)*k]
+		}
+		return out
+	}
+	if len(r.sets[1].y) == 0 || len(logits[1]) != len(r.sets[1].y)*k {
+		return nil, errkind.BadInput("calibrate: no validation share to fit the temperatures on")
+	}
+	vl, tl := rows(1), rows(2)
+	temps, err := calib.FitTemperatures(vl, r.sets[1].y)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	h := b.Head.Clone()
+	scaleHead(h, temps)
+	b.Head = *h
+	ones := make([]float64, len(temps))
+	for i := range ones {
+		ones[i] = 1
+	}
+	c := &Calibration{Temperatures: temps,
+		ValECEBefore: meanFinite(calib.ECE(calib.Apply(vl, ones), r.sets[1].y, 15)),
+		ValECEAfter:  meanFinite(calib.ECE(calib.Apply(vl, temps), r.sets[1].y, 15))}
+	if len(tl) > 0 && len(tl) == len(r.sets[2].y) {
+		c.TestECEBefore = meanFinite(calib.ECE(calib.Apply(tl, ones), r.sets[2].y, 15))
+		c.TestECEAfter = meanFinite(calib.ECE(calib.Apply(tl, temps), r.sets[2].y, 15))
+	}
+	for _, part := range []int{1, 2} {
+		scaled := make([]float32, len(logits[part]))
+		for i, z := range logits[part] {
+			scaled[i] = float32(float64(z) / temps[i%k])
+		}
+		logits[part] = scaled
+	}
+	r.log.Info("fine-tune: temperatures folded into the head", "temperatures", temps,
+		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter)
+	return c, nil
+}
