@@ -18,7 +18,8 @@ import (
 // compares them with PyTorch in the same run.
 func benchStep(b *testing.B, u string, batch int) {
 	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
-	// (stride-1 convolutions native or im2col), to measure both.
+	// (stride-1 convolutions native or im2col), to measure both; FINETUNE_ONNX_CONVGRAD=0|1
+	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul).
 	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
 		old := separablePools
 		separablePools = v == "1"
@@ -28,6 +29,11 @@ func benchStep(b *testing.B, u string, batch int) {
 		old := onnxNative1
 		onnxNative1 = v == "1"
 		defer func() { onnxNative1 = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_CONVGRAD"); v != "" {
+		old := onnxConvGrad
+		onnxConvGrad = v == "1"
+		defer func() { onnxConvGrad = old }()
 	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {
