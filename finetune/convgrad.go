@@ -161,6 +161,6 @@ func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
 	}
 	cols = graph.Reshape(cols, N*Ho*Wo, kh*kw*C)
 	vt := graph.Reshape(graph.TransposeAllDims(v, 1, 0, 2, 3), O, N*Ho*Wo)
-	dw := graph.MatMul(vt, cols)                                           // [O, kh·kw·C]
+	dw := graph.MatMul(vt, cols)                                               // [O, kh·kw·C]
 	return graph.TransposeAllDims(graph.Reshape(dw, O, kh, kw, C), 0, 3, 1, 2) // OIHW
 }
