@@ -18,8 +18,51 @@ var onnxConvGrad = true
 // gomlxConvVJP is GoMLX's own gradient of ConvGeneral.
 var gomlxConvVJP = graph.VJPRegistration[graph.NodeTypeConvGeneral]
 
+// gomlxActVJP is GoMLX's own gradient of FusedActivation.
+var gomlxActVJP = graph.VJPRegistration[graph.NodeTypeFusedActivation]
+
 func init() {
 	graph.VJPRegistration[graph.NodeTypeConvGeneral] = convVJP
+	graph.VJPRegistration[graph.NodeTypeFusedActivation] = activationVJP
+}
+
+// onnxReluGrad: on ONNX Runtime, ReLU's gradient is v·Sign(y) of its output y (2 passes
+// over the tensor; compute-onnx's own is 5 and keeps the input alive too). At 0 it is 0,
+// as PyTorch's.
+var onnxReluGrad = true
+
+// onONNX reports whether node is built for ONNX Runtime.
+func onONNX(node *graph.Node) bool {
+	be := node.Graph().Backend()
+	return be != nil && loweringForName(be.Name()).phases
+}
+
+// activationVJP is GoMLX's FusedActivation gradient except for ReLU on ONNX Runtime
+// (with onnxReluGrad).
+func activationVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
+	if onnxReluGrad && len(v) == 1 && len(node.Inputs()) == 1 && node.DType() == node.Inputs()[0].DType() &&
+		v[0].DType() == node.DType() && onONNX(node) && activationOf(node) == compute.ActivationRelu {
+		return []*graph.Node{graph.Mul(v[0], graph.Sign(node))}
+	}
+	return gomlxActVJP(node, v, outShape)
+}
+
+// activationOf reads the activation type of FusedActivation node n (ActivationNone when
+// it cannot be read).
+func activationOf(n *graph.Node) (t compute.ActivationType) {
+	defer func() {
+		if recover() != nil {
+			t = compute.ActivationNone
+		}
+	}()
+	if n.Type() != graph.NodeTypeFusedActivation {
+		return compute.ActivationNone
+	}
+	in := reflect.ValueOf(n).Elem().FieldByName("inputs")
+	for in.IsValid() && (in.Kind() == reflect.Interface || in.Kind() == reflect.Pointer) {
+		in = in.Elem()
+	}
+	return compute.ActivationType(in.FieldByName("cfg").FieldByName("Type").Int())
 }
 
 // convVJP is GoMLX's ConvGeneral gradient everywhere except on ONNX Runtime (with
@@ -29,7 +72,7 @@ func convVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.
 	if !onnxConvGrad || len(v) != 1 || len(grads) != 2 {
 		return grads
 	}
-	if be := node.Graph().Backend(); be == nil || !loweringForName(be.Name()).phases {
+	if !onONNX(node) {
 		return grads
 	}
 	p, ok := convParamsOf(node)
