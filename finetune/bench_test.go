@@ -38,10 +38,10 @@ func benchStep(b *testing.B, u string, batch int) {
 		onnxConvGrad = v == "1"
 		defer func() { onnxConvGrad = old }()
 	}
-	if v := os.Getenv("FINETUNE_ONNX_RELUGRAD"); v != "" {
-		old := onnxReluGrad
-		onnxReluGrad = v == "1"
-		defer func() { onnxReluGrad = old }()
+	if v := os.Getenv("FINETUNE_ONNX_MAXGRAD"); v != "" {
+		old := onnxMaxGrad
+		onnxMaxGrad = v == "1"
+		defer func() { onnxMaxGrad = old }()
 	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {

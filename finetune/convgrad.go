@@ -18,18 +18,23 @@ var onnxConvGrad = true
 // gomlxConvVJP is GoMLX's own gradient of ConvGeneral.
 var gomlxConvVJP = graph.VJPRegistration[graph.NodeTypeConvGeneral]
 
-// gomlxActVJP is GoMLX's own gradient of FusedActivation.
-var gomlxActVJP = graph.VJPRegistration[graph.NodeTypeFusedActivation]
+// gomlxMaxVJP and gomlxMinVJP are GoMLX's own gradients of Max and Min.
+var (
+	gomlxMaxVJP = graph.VJPRegistration[graph.NodeTypeMax]
+	gomlxMinVJP = graph.VJPRegistration[graph.NodeTypeMin]
+)
 
 func init() {
 	graph.VJPRegistration[graph.NodeTypeConvGeneral] = convVJP
-	graph.VJPRegistration[graph.NodeTypeFusedActivation] = activationVJP
+	graph.VJPRegistration[graph.NodeTypeMax] = minMaxVJP(gomlxMaxVJP, false)
+	graph.VJPRegistration[graph.NodeTypeMin] = minMaxVJP(gomlxMinVJP, true)
 }
 
-// onnxReluGrad: on ONNX Runtime, ReLU's gradient is v·Sign(y) of its output y (2 passes
-// over the tensor; compute-onnx's own is 5 and keeps the input alive too). At 0 it is 0,
-// as PyTorch's.
-var onnxReluGrad = true
+// onnxMaxGrad: on ONNX Runtime, the gradient of Max(a, b) (ReLU as imported, and the
+// lowered max pooling) is Where(a >= b, v, 0) for a and Where(a >= b, 0, v) for b — the
+// same values as GoMLX's (ties go to a; for Min, to b), in 2 passes over the tensor
+// instead of 5.
+var onnxMaxGrad = true
 
 // onONNX reports whether node is built for ONNX Runtime.
 func onONNX(node *graph.Node) bool {
@@ -37,32 +42,23 @@ func onONNX(node *graph.Node) bool {
 	return be != nil && loweringForName(be.Name()).phases
 }
 
-// activationVJP is GoMLX's FusedActivation gradient except for ReLU on ONNX Runtime
-// (with onnxReluGrad).
-func activationVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
-	if onnxReluGrad && len(v) == 1 && len(node.Inputs()) == 1 && node.DType() == node.Inputs()[0].DType() &&
-		v[0].DType() == node.DType() && onONNX(node) && activationOf(node) == compute.ActivationRelu {
-		return []*graph.Node{graph.Mul(v[0], graph.Sign(node))}
-	}
-	return gomlxActVJP(node, v, outShape)
-}
-
-// activationOf reads the activation type of FusedActivation node n (ActivationNone when
-// it cannot be read).
-func activationOf(n *graph.Node) (t compute.ActivationType) {
-	defer func() {
-		if recover() != nil {
-			t = compute.ActivationNone
+// minMaxVJP wraps GoMLX's gradient of Max (isMin false) or Min.
+func minMaxVJP(gomlx graph.VJP, isMin bool) graph.VJP {
+	return func(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
+		in := node.Inputs()
+		if !onnxMaxGrad || len(v) != 1 || len(in) != 2 || !node.DType().IsFloat() || !onONNX(node) ||
+			!in[0].Shape().Equal(node.Shape()) || !in[1].Shape().Equal(node.Shape()) || !v[0].Shape().Equal(node.Shape()) {
+			return gomlx(node, v, outShape)
 		}
-	}()
-	if n.Type() != graph.NodeTypeFusedActivation {
-		return compute.ActivationNone
+		zeros := graph.ZerosLike(v[0])
+		if isMin {
+			// GoMLX: a's side where a < b.
+			first := graph.LessThan(in[0], in[1])
+			return []*graph.Node{graph.Where(first, v[0], zeros), graph.Where(first, zeros, v[0])}
+		}
+		first := graph.GreaterOrEqual(in[0], in[1])
+		return []*graph.Node{graph.Where(first, v[0], zeros), graph.Where(first, zeros, v[0])}
 	}
-	in := reflect.ValueOf(n).Elem().FieldByName("inputs")
-	for in.IsValid() && (in.Kind() == reflect.Interface || in.Kind() == reflect.Pointer) {
-		in = in.Elem()
-	}
-	return compute.ActivationType(in.FieldByName("cfg").FieldByName("Type").Int())
 }
 
 // convVJP is GoMLX's ConvGeneral gradient everywhere except on ONNX Runtime (with
