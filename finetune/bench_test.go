@@ -43,11 +43,6 @@ func benchStep(b *testing.B, u string, batch int) {
 		onnxMaxGrad = v == "1"
 		defer func() { onnxMaxGrad = old }()
 	}
-	if v := os.Getenv("FINETUNE_POOL_PLANES"); v != "" {
-		old := poolPlanes
-		poolPlanes = v == "1"
-		defer func() { poolPlanes = old }()
-	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {
 		runBenchStep(b, model, u, batch, gobackend.GetBackend())

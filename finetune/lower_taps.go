@@ -48,10 +48,6 @@ func nativeOK(n *protos.NodeProto) bool {
 	return true
 }
 
-// poolPlanes: with lowering.pools, pooling views its NCHW input as N·C planes (see
-// lowerPool).
-var poolPlanes = true
-
 // separablePools reduces pooling windows along W, then H.
 var separablePools = true
 
