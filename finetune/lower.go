@@ -93,7 +93,7 @@ func lowerConvs(tail []byte, shape func(string) []int64, lw lowering) ([]byte, i
 			n.OpType == "AveragePool" && onnxattr.Int(n, "count_include_pad", 0) != 0:
 			// onnx-gomlx has no count_include_pad: lowered on every backend.
 			if opset >= 11 {
-				rep = lowerPool(n, shape, lw.pools)
+				rep = lowerPool(n, shape)
 			}
 		case lw.convs:
 			rep = lowerConv(n, shape, opset)

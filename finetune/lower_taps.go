@@ -247,11 +247,8 @@ func lowerConvPhases(n *protos.NodeProto, shape func(string) []int64) []*protos.
 }
 
 // lowerPool lowers MaxPool (the maximum over the window's taps, padding never picked)
-// and AveragePool (their mean, with ONNX's count_include_pad semantics). With planes,
-// the NCHW input is viewed as N·C single-channel images ([N·C, H, W, 1], a free
-// Reshape) instead of being transposed to NHWC and back (lowering.pools: four fewer
-// passes over the tensor, forward and backward).
-func lowerPool(n *protos.NodeProto, shape func(string) []int64, planes bool) []*protos.NodeProto {
+// and AveragePool (their mean, with ONNX's count_include_pad semantics).
+func lowerPool(n *protos.NodeProto, shape func(string) []int64) []*protos.NodeProto {
 	if (n.OpType != "MaxPool" && n.OpType != "AveragePool") || len(n.Input) != 1 || len(n.Output) != 1 {
 		return nil
 	}
@@ -267,14 +264,7 @@ func lowerPool(n *protos.NodeProto, shape func(string) []int64, planes bool) []*
 		return nil
 	}
 	b := &nodeBuilder{p: n.Output[0] + "/lowered/"}
-	C := w.C
-	var x string
-	if planes {
-		x = b.add("Reshape", []string{n.Input[0], b.ints(-1, w.H, w.W, 1)}) // [N·C, H, W, 1]
-		w.C = 1
-	} else {
-		x = b.add("Transpose", []string{n.Input[0]}, permAttr(0, 2, 3, 1)) // NHWC
-	}
+	x := b.add("Transpose", []string{n.Input[0]}, permAttr(0, 2, 3, 1)) // NHWC
 	var fill float32
 	if !isAvg {
 		fill = -3.4e38 // below any activation: padding never wins
@@ -327,11 +317,6 @@ func lowerPool(n *protos.NodeProto, shape func(string) []int64, planes bool) []*
 		} else {
 			y = b.add("Mul", []string{y, b.floats(nil, 1/k)})
 		}
-	}
-	if planes {
-		b.out = append(b.out, &protos.NodeProto{Name: b.p + "out", OpType: "Reshape", Input: []string{y, b.ints(-1, C, w.Ho, w.Wo)},
-			Output: []string{n.Output[0]}})
-		return b.out
 	}
 	b.out = append(b.out, &protos.NodeProto{Name: b.p + "out", OpType: "Transpose", Input: []string{y},
 		Output: []string{n.Output[0]}, Attribute: []*protos.AttributeProto{permAttr(0, 3, 1, 2)}})
