@@ -62,7 +62,7 @@ func minMaxVJP(gomlx graph.VJP, isMin bool) graph.VJP {
 }
 
 // convVJP is GoMLX's ConvGeneral gradient everywhere except on ONNX Runtime (with
-// onnxConvGrad) for the convolutions convIm2colGrad handles.
+// onnxConvGrad) for the convolutions convKernelGrad handles.
 func convVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
 	grads := gomlxConvVJP(node, v, outShape)
 	if !onnxConvGrad || len(v) != 1 || len(grads) != 2 {
