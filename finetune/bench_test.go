@@ -1,9 +1,12 @@
 package finetune
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
@@ -18,7 +21,8 @@ import (
 // compares them with PyTorch in the same run.
 func benchStep(b *testing.B, u string, batch int) {
 	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
-	// (stride-1 convolutions native or im2col), to measure both.
+	// (stride-1 convolutions native or im2col), to measure both; FINETUNE_ONNX_CONVGRAD=0|1
+	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul).
 	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
 		old := separablePools
 		separablePools = v == "1"
@@ -28,6 +32,16 @@ func benchStep(b *testing.B, u string, batch int) {
 		old := onnxNative1
 		onnxNative1 = v == "1"
 		defer func() { onnxNative1 = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_CONVGRAD"); v != "" {
+		old := onnxConvGrad
+		onnxConvGrad = v == "1"
+		defer func() { onnxConvGrad = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_MAXGRAD"); v != "" {
+		old := onnxMaxGrad
+		onnxMaxGrad = v == "1"
+		defer func() { onnxMaxGrad = old }()
 	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {
@@ -52,13 +66,26 @@ func runBenchStep(tb *testing.B, model, u string, b int, be compute.Backend) {
 		tb.Fatal(err)
 	}
 	tb.ResetTimer()
+	c0 := cpuSeconds()
 	for i := 0; i < tb.N; i++ {
 		if err := st.step(); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	tb.ReportMetric(float64(b*tb.N)/tb.Elapsed().Seconds(), "images/s")
+	// Images per CPU second of the process: steadier than wall time on a shared machine
+	// (compare with bench_finetune.py's images_per_cpu_s at the same thread count).
+	tb.ReportMetric(float64(b*tb.N)/(cpuSeconds()-c0), "images/cpu-s")
 	tb.ReportMetric(float64(st.tailP), "tail-params")
+}
+
+// cpuSeconds is the user + system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // BenchmarkStepTail: fire9 (the last block) + head, on cached fire8 activations, b32.

@@ -56,10 +56,16 @@
 // strided average pooling (Pad with interior padding), and overlapping max pooling
 // (SelectAndScatter through ScatterElements without reduction="add": an input picked by
 // two windows gets one gradient). On ONNX Runtime the tail is therefore lowered further
-// (lower_taps.go): every convolution (groups and depthwise included, as a batched MatMul
-// per group) is im2col over kernel taps cut by one Reshape of the padded input into
-// stride phases and unit-step Slices, and MaxPool / AveragePool are the maximum / mean of
-// their taps, separably along W then H. An op that cannot be lowered there is an error
+// (lower_taps.go): convolutions of stride 1 and group 1 stay native Conv ops (ONNX
+// Runtime's kernels), every other convolution (strided, grouped and depthwise, as a
+// batched MatMul per group) is im2col over kernel taps cut by one Reshape of the padded
+// input into stride phases and unit-step Slices, and MaxPool / AveragePool are the
+// maximum / mean of their taps, separably along W then H. Some gradients are GoMLX VJPs
+// replaced for ONNX Runtime only (convgrad.go; GoMLX's own on every other backend): a
+// native convolution's kernel gradient is one MatMul of the output gradient with the
+// im2col of its input (GoMLX's, a convolution over the batch, is slow there), and Max /
+// Min (ReLU as imported, the lowered max pooling) take one comparison and a Where, same
+// values and ties as GoMLX's. An op that cannot be lowered there is an error
 // wrapping ErrNoGradient that names it — never a wrong gradient. The conformance suite
 // (conformance_test.go) checks values and gradients of every op against PyTorch on every
 // available backend, and TestONNXGaps confirms each gap that the lowering works around.

@@ -52,10 +52,11 @@ func nativeOK(n *protos.NodeProto) bool {
 var separablePools = true
 
 // onnxNative1 is the measured choice for ONNX Runtime (BenchmarkStepTail/onnx with
-// FINETUNE_ONNX_NATIVE1=0|1, interleaved in one run): native stride-1 convolutions are
-// correct there but were not faster than im2col (their weight gradient becomes a Conv
-// over the batch, which ORT runs as many matrix-vector products), so im2col it is.
-var onnxNative1 = false
+// FINETUNE_ONNX_NATIVE1=0|1, interleaved with PyTorch in one run): native stride-1
+// convolutions, with the kernel gradient as one im2col MatMul (convVJP; GoMLX's own, a
+// convolution over the batch, made native slower than im2col), beat im2col by about 8%
+// in images per CPU second on fire9 (b32).
+var onnxNative1 = true
 
 // loweringFor returns the lowering of a backend (by its compute.Backend.Name).
 func loweringFor(b compute.Backend) lowering {

@@ -8,7 +8,7 @@ decay 1e-4, clipping at 5) on BCE with a linear head for 5 labels, on random inp
   whole: the whole network + head on 224x224 images, batch 8
 
 The architecture is SqueezeNet 1.1's (torchvision layout) with random weights: speed does
-not depend on the values. Prints "torch <mode> images_per_s=<v> params=<n>" per mode.
+not depend on the values. Prints "torch <mode> images_per_s=<v> params=<n> ... images_per_cpu_s=<v>" per mode.
 Usage: /usr/bin/python3 scripts/bench_finetune.py [--threads N] [--seconds S] [--modes tail,whole] [--whole-batch B]
 (finetune.BenchTrain, behind `multilabel bench train`, runs it with --whole-batch 32.)
 """
@@ -78,13 +78,13 @@ def bench(mode):
         opt.step()
 
     step()
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < args.seconds or n < 2:
         step()
         n += 1
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     params = sum(p.numel() for p in body)
-    print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()}")
+    print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()} images_per_cpu_s={n * b / dc:.2f}")
 
 
 for m in args.modes.split(","):

@@ -1,0 +1,205 @@
+package finetune
+
+import (
+	"reflect"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// onnxConvGrad: on ONNX Runtime, the kernel gradient of a native convolution (stride 1,
+// group 1, no dilation, NCHW) is one MatMul of the output gradient with the im2col of
+// the input, instead of GoMLX's convolution over the batch (which ONNX Runtime runs as
+// many small matrix products). The input gradient stays GoMLX's (a stride-1 Conv, correct
+// on compute-onnx: TestGradientConformance). Used with lowering.native1.
+var onnxConvGrad = true
+
+// gomlxConvVJP is GoMLX's own gradient of ConvGeneral.
+var gomlxConvVJP = graph.VJPRegistration[graph.NodeTypeConvGeneral]
+
+// gomlxMaxVJP and gomlxMinVJP are GoMLX's own gradients of Max and Min.
+var (
+	gomlxMaxVJP = graph.VJPRegistration[graph.NodeTypeMax]
+	gomlxMinVJP = graph.VJPRegistration[graph.NodeTypeMin]
+)
+
+func init() {
+	graph.VJPRegistration[graph.NodeTypeConvGeneral] = convVJP
+	graph.VJPRegistration[graph.NodeTypeMax] = minMaxVJP(gomlxMaxVJP, false)
+	graph.VJPRegistration[graph.NodeTypeMin] = minMaxVJP(gomlxMinVJP, true)
+}
+
+// onnxMaxGrad: on ONNX Runtime, the gradient of Max(a, b) (ReLU as imported, and the
+// lowered max pooling) is Where(a >= b, v, 0) for a and Where(a >= b, 0, v) for b — the
+// same values as GoMLX's (ties go to a; for Min, to b), in 2 passes over the tensor
+// instead of 5.
+var onnxMaxGrad = true
+
+// onONNX reports whether node is built for ONNX Runtime.
+func onONNX(node *graph.Node) bool {
+	be := node.Graph().Backend()
+	return be != nil && loweringForName(be.Name()).phases
+}
+
+// minMaxVJP wraps GoMLX's gradient of Max (isMin false) or Min.
+func minMaxVJP(gomlx graph.VJP, isMin bool) graph.VJP {
+	return func(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
+		in := node.Inputs()
+		if !onnxMaxGrad || len(v) != 1 || len(in) != 2 || !node.DType().IsFloat() || !onONNX(node) ||
+			!in[0].Shape().Equal(node.Shape()) || !in[1].Shape().Equal(node.Shape()) || !v[0].Shape().Equal(node.Shape()) {
+			return gomlx(node, v, outShape)
+		}
+		zeros := graph.ZerosLike(v[0])
+		if isMin {
+			// GoMLX: a's side where a < b.
+			first := graph.LessThan(in[0], in[1])
+			return []*graph.Node{graph.Where(first, v[0], zeros), graph.Where(first, zeros, v[0])}
+		}
+		first := graph.GreaterOrEqual(in[0], in[1])
+		return []*graph.Node{graph.Where(first, v[0], zeros), graph.Where(first, zeros, v[0])}
+	}
+}
+
+// convVJP is GoMLX's ConvGeneral gradient everywhere except on ONNX Runtime (with
+// onnxConvGrad) for the convolutions convKernelGrad handles.
+func convVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
+	grads := gomlxConvVJP(node, v, outShape)
+	if !onnxConvGrad || len(v) != 1 || len(grads) != 2 {
+		return grads
+	}
+	if !onONNX(node) {
+		return grads
+	}
+	p, ok := convParamsOf(node)
+	if !ok {
+		return grads
+	}
+	if dw := convKernelGrad(node, v[0], p); dw != nil {
+		grads[1] = dw // GoMLX's kernel gradient is left unused: compute-onnx drops it
+	}
+	return grads
+}
+
+// convParams are the parameters of a ConvGeneral node.
+type convParams struct {
+	axes                                     compute.ConvolveAxesConfig
+	strides, inputDilations, kernelDilations []int
+	paddings                                 [][2]int
+	channelGroups, batchGroups               int
+}
+
+// convParamsOf reads the parameters of ConvGeneral node n (GoMLX keeps them unexported;
+// reflect reads them). ok is false when they cannot be read.
+func convParamsOf(n *graph.Node) (p convParams, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if n.Type() != graph.NodeTypeConvGeneral || len(n.Inputs()) != 2 {
+		return p, false
+	}
+	in := reflect.ValueOf(n).Elem().FieldByName("inputs")
+	for in.IsValid() && (in.Kind() == reflect.Interface || in.Kind() == reflect.Pointer) {
+		in = in.Elem()
+	}
+	if !in.IsValid() || in.Kind() != reflect.Struct {
+		return p, false
+	}
+	ints := func(name string) []int {
+		f := in.FieldByName(name)
+		out := make([]int, f.Len())
+		for i := range out {
+			out[i] = int(f.Index(i).Int())
+		}
+		return out
+	}
+	p.strides, p.inputDilations, p.kernelDilations = ints("strides"), ints("inputDilations"), ints("kernelDilations")
+	pf := in.FieldByName("paddings")
+	p.paddings = make([][2]int, pf.Len())
+	for i := range p.paddings {
+		p.paddings[i] = [2]int{int(pf.Index(i).Index(0).Int()), int(pf.Index(i).Index(1).Int())}
+	}
+	p.channelGroups = int(in.FieldByName("channelGroupCount").Int())
+	p.batchGroups = int(in.FieldByName("batchGroupCount").Int())
+	a := in.FieldByName("axes")
+	ai := func(name string) int { return int(a.FieldByName(name).Int()) }
+	as := func(name string) []int {
+		f := a.FieldByName(name)
+		out := make([]int, f.Len())
+		for i := range out {
+			out[i] = int(f.Index(i).Int())
+		}
+		return out
+	}
+	p.axes = compute.ConvolveAxesConfig{
+		InputBatch: ai("InputBatch"), InputChannels: ai("InputChannels"), InputSpatial: as("InputSpatial"),
+		KernelInputChannels: ai("KernelInputChannels"), KernelOutputChannels: ai("KernelOutputChannels"), KernelSpatial: as("KernelSpatial"),
+		OutputBatch: ai("OutputBatch"), OutputChannels: ai("OutputChannels"), OutputSpatial: as("OutputSpatial"),
+	}
+	return p, true
+}
+
+func allOnes(v []int) bool {
+	for _, x := range v {
+		if x != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// convKernelGrad returns the gradient of a 2-D NCHW/OIHW convolution of stride 1, group
+// 1 and no dilation with respect to its kernel, for output gradient v [N, O, Ho, Wo]:
+// dW[o, c, i, j] = Σ_{n,h,w} v[n, o, h, w]·xpad[n, c, h+i, w+j], as one MatMul of
+// v as [O, N·Ho·Wo] with the kernel taps of the padded input as [N·Ho·Wo, kh·kw·C]. nil
+// when the convolution is not of that kind.
+func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
+	x, k := node.Inputs()[0], node.Inputs()[1]
+	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
+		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
+	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, std) ||
+		p.channelGroups != 1 || p.batchGroups != 1 || !allOnes(p.strides) || !allOnes(p.inputDilations) || !allOnes(p.kernelDilations) {
+		return nil
+	}
+	pads := [2][2]int{}
+	if len(p.paddings) == 2 {
+		pads = [2][2]int{p.paddings[0], p.paddings[1]}
+	} else if len(p.paddings) != 0 {
+		return nil
+	}
+	xd, kd, vd := x.Shape().Dimensions, k.Shape().Dimensions, v.Shape().Dimensions
+	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
+	O, kh, kw := kd[0], kd[2], kd[3]
+	Ho, Wo := vd[2], vd[3]
+	if kd[1] != C || vd[0] != N || vd[1] != O || Ho != H+pads[0][0]+pads[0][1]-kh+1 || Wo != W+pads[1][0]+pads[1][1]-kw+1 {
+		return nil
+	}
+	for _, pp := range pads {
+		if pp[0] < 0 || pp[1] < 0 {
+			return nil
+		}
+	}
+	xs := graph.StopGradient(x)
+	xs = graph.TransposeAllDims(xs, 0, 2, 3, 1) // NHWC
+	if pads != [2][2]int{} {
+		xs = graph.Pad(xs, graph.ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{Start: pads[0][0], End: pads[0][1]},
+			compute.PadAxis{Start: pads[1][0], End: pads[1][1]}, compute.PadAxis{})
+	}
+	cols := xs
+	if kh != 1 || kw != 1 {
+		taps := make([]*graph.Node, 0, kh*kw)
+		for i := range kh {
+			for j := range kw {
+				taps = append(taps, graph.Slice(xs, graph.AxisRange(), graph.AxisRange(i, i+Ho), graph.AxisRange(j, j+Wo), graph.AxisRange()))
+			}
+		}
+		cols = graph.Concatenate(taps, 3) // [N, Ho, Wo, kh·kw·C], tap-major
+	}
+	cols = graph.Reshape(cols, N*Ho*Wo, kh*kw*C)
+	vt := graph.Reshape(graph.TransposeAllDims(v, 1, 0, 2, 3), O, N*Ho*Wo)
+	dw := graph.MatMul(vt, cols)                                               // [O, kh·kw·C]
+	return graph.TransposeAllDims(graph.Reshape(dw, O, kh, kw, C), 0, 3, 1, 2) // OIHW
+}
