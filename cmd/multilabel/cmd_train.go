@@ -26,6 +26,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag                         string
 		rf                                                                             readerFlags
+		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
 		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
 		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
@@ -35,6 +36,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "train --data D [--images DIR] --backbone FILE|ZOO-NAME --out M.mlb [flags]",
 		Short: "train a multi-label head on backbone features and write a .mlb bundle",
+		Long:  "Train a multi-label head on backbone features and write a .mlb bundle.\n\n" + defaultSplitSentence,
 		Args:  noArgs,
 	}
 	fs := c.Flags()
@@ -57,6 +59,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&test, "test", "", "test label file (default: a stratified share of --data)")
 	fs.StringVar(&split, "split", "0.8,0.2", "train,test ratios when --test is absent (a validation share of the train part is held out unless --val); or train,val,test")
 	fs.Float64Var(&valFrac, "val-fraction", pipeline.DefaultValFraction, "share of the train part used for validation when --val is absent")
+	pf.register(fs)
 	fs.StringVar(&reportDir, "report", "", "write a report (metrics, history, thresholds) into this directory")
 	fs.Uint64Var(&seed, "seed", 1, "seed of the split, the head initialisation and the shuffling")
 	ef.register(fs, true)
@@ -127,6 +130,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log,
 		}
+		pf.apply(&cfg)
 		if !quiet {
 			cfg.Progress = e.stderr
 		}

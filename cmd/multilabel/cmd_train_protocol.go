@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/multilabel/multilabel/pipeline"
+)
+
+// defaultSplitSentence states train's default split once, for --help and the README.
+const defaultSplitSentence = "Without --val and --test, the data is split 70/10/20 (train/validation/test) by iterative stratification: --split 0.8,0.2, then --val-fraction 0.125 of the train part."
+
+// protocolFlags are train's flags about which images go where.
+type protocolFlags struct {
+	allowOverlap          bool
+	valVOCSet, testVOCSet string
+}
+
+func (p *protocolFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&p.allowOverlap, "allow-overlap", false, "allow an image (same file or same bytes) in more than one of train, validation and test (default: an error)")
+	fs.StringVar(&p.valVOCSet, "val-voc-set", "", "VOC image set of --val when it differs from --voc-set (e.g. val)")
+	fs.StringVar(&p.testVOCSet, "test-voc-set", "", "VOC image set of --test when it differs from --voc-set (e.g. test: --data VOC --voc-set trainval --test VOC --test-voc-set test)")
+}
+
+// apply sets the protocol options of cfg.
+func (p *protocolFlags) apply(cfg *pipeline.TrainConfig) {
+	cfg.AllowOverlap, cfg.ValImageSet, cfg.TestImageSet = p.allowOverlap, p.valVOCSet, p.testVOCSet
+}
