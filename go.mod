@@ -21,6 +21,7 @@ require (
 	github.com/spf13/pflag v1.0.9
 	github.com/yalue/onnxruntime_go v1.27.0
 	golang.org/x/image v0.48.0
+	golang.org/x/term v0.40.0
 	google.golang.org/protobuf v1.36.12
 )
 

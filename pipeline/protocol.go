@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,8 +162,9 @@ func describeSplit(cfg TrainConfig, info SplitInfo) string {
 	case cfg.Val != "":
 		s += "; validation: the validation file"
 	}
-	if len(cfg.Split) == 0 && cfg.Test == "" {
-		s += " (default split 0.8,0.2 with a validation share of the train part)"
+	if cfg.Val == "" && cfg.Test == "" && len(info.Ratio) == 3 &&
+		math.Abs(info.Ratio[0]-0.7) < 1e-9 && math.Abs(info.Ratio[1]-0.1) < 1e-9 && math.Abs(info.Ratio[2]-0.2) < 1e-9 {
+		s += ", the default"
 	}
 	return s
 }

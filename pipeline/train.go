@@ -454,7 +454,7 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 		if err := b.Save(out); err != nil {
 			return nil, err
 		}
-		r.log.Info(stage+": wrote bundle", "path", out, "id", b.ID)
+		r.log.Debug(stage+": wrote bundle", "path", out, "id", b.ID)
 	} else if err := b.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/spf13/pflag"
 
 	"github.com/multilabel/multilabel/pipeline"
@@ -24,4 +26,25 @@ func (p *protocolFlags) register(fs *pflag.FlagSet) {
 // apply sets the protocol options of cfg.
 func (p *protocolFlags) apply(cfg *pipeline.TrainConfig) {
 	cfg.AllowOverlap, cfg.ValImageSet, cfg.TestImageSet = p.allowOverlap, p.valVOCSet, p.testVOCSet
+}
+
+// outputFlags say how much train prints.
+type outputFlags struct {
+	quiet, verbose bool
+}
+
+func (o *outputFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.quiet, "quiet", false, "print only errors and the final line (no progress, no log)")
+	fs.BoolVar(&o.verbose, "verbose", false, "print the per-class tables and all metrics of validation and test (default: a short summary; the report has them too)")
+}
+
+// apply lowers the log to errors under --quiet.
+func (o *outputFlags) apply(e *env) {
+	if o.quiet && e.level.Level() < slog.LevelError {
+		e.level.Set(slog.LevelError)
+	}
+}
+
+func (o *outputFlags) output(asJSON bool, report string) trainOutput {
+	return trainOutput{json: asJSON, verbose: o.verbose, quiet: o.quiet, report: report}
 }
