@@ -164,13 +164,34 @@ func (s *Server) Handler() http.Handler {
 		h, pattern := s.mux.Handler(r)
 		if pattern == "" {
 			// Unknown path or method: a JSON 404/405, never a file from disk.
-			s.metrics.errorKind("not_found")
-			writeError(rw, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
+			if allow := s.allowed(r); allow != "" {
+				s.metrics.errorKind("method_not_allowed")
+				rw.Header().Set("Allow", allow)
+				writeError(rw, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+r.URL.Path+": allowed: "+allow)
+			} else {
+				s.metrics.errorKind("not_found")
+				writeError(rw, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
+			}
 		} else {
 			h.ServeHTTP(rw, r)
 		}
 		s.metrics.request(routeName(pattern), rw.code, time.Since(start))
 	})
+}
+
+// allowed returns the methods (comma-separated, as the Allow header wants them) that
+// have a route for r's path, or "" when none has: the routes are asked, not listed
+// twice.
+func (s *Server) allowed(r *http.Request) string {
+	var ok []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			ok = append(ok, m)
+		}
+	}
+	return strings.Join(ok, ", ")
 }
 
 func routeName(pattern string) string {
