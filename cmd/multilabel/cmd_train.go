@@ -123,7 +123,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			}
 			ft = &f
 		}
-		if err := rf.checkStrict(ctx, e.stderr, rf.images, data, val, test); err != nil {
+		if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
 			return err
 		}
 		cfg := pipeline.TrainConfig{

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"log/slog"
 
 	"github.com/spf13/pflag"
@@ -47,4 +49,25 @@ func (o *outputFlags) apply(e *env) {
 
 func (o *outputFlags) output(asJSON bool, report string) trainOutput {
 	return trainOutput{json: asJSON, verbose: o.verbose, quiet: o.quiet, report: report}
+}
+
+// checkStrict is readerFlags.checkStrict for train's label sources, reading --val and
+// --test with their own VOC image sets when --val-voc-set / --test-voc-set give them.
+func (p *protocolFlags) checkStrict(ctx context.Context, rf readerFlags, w io.Writer, data, val, test string) error {
+	if p.valVOCSet == "" && p.testVOCSet == "" {
+		return rf.checkStrict(ctx, w, rf.images, data, val, test)
+	}
+	if err := rf.checkStrict(ctx, w, rf.images, data); err != nil {
+		return err
+	}
+	for _, s := range []struct{ path, set string }{{val, p.valVOCSet}, {test, p.testVOCSet}} {
+		f := rf
+		if s.set != "" {
+			f.vocSet = s.set
+		}
+		if err := f.checkStrict(ctx, w, rf.images, "", s.path); err != nil {
+			return err
+		}
+	}
+	return nil
 }

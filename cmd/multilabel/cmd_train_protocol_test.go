@@ -137,6 +137,13 @@ func TestTrainVOCProtocolCLI(t *testing.T) {
 	if s.Splits.Test != 20 || s.Splits.Train+s.Splits.Val != 60 || s.Splits.Val == 0 || s.Test == nil {
 		t.Errorf("splits %+v", s.Splits)
 	}
+	// --strict opens the test set's own images; a broken one there fails the run.
+	if err := os.WriteFile(filepath.Join(imgs, "img079.png"), []byte("not a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLIErr(t, append(args, "--test-voc-set", "test", "--strict")...); code != exitUsage || !strings.Contains(stderr, "img079.png") {
+		t.Errorf("--strict with a broken test image: exit %d: %s", code, stderr)
+	}
 }
 
 // TestTrainOutputCLI: train prints a short summary by default, the tables with
