@@ -43,7 +43,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/prediction"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -324,17 +325,16 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 }
 
 // LabelScore is one label of a prediction.
-type LabelScore struct {
-	Label     string  `json:"label"`
-	Score     float64 `json:"score"`
-	Threshold float64 `json:"threshold"`
-}
+type LabelScore = prediction.Label
 
-// ImageResult is the prediction for one image of a request.
+// ImageResult is the prediction for one image of a request, in the one JSON shape of a
+// prediction (package prediction: labels passing their threshold and top_k, best
+// first; scores of every label in vocabulary order; the rule; path is the uploaded
+// part's file name).
 type ImageResult struct {
-	Name   string       `json:"name,omitempty"`
-	Labels []LabelScore `json:"labels"` // labels passing their threshold (and top_k), best first
-	Scores []LabelScore `json:"scores"` // every label, in vocabulary order
+	prediction.Image
+	// Name is Path under its former key, kept for one release.
+	Name string `json:"name,omitempty"`
 }
 
 // Response is the body of a successful POST /v1/predict.
@@ -438,23 +438,14 @@ func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
 // its score passes its threshold (the model's, or the query's override); top_k > 0 then
 // keeps the k best of those.
 func decide(name string, p []float32, labels []string, thr []float64, override float64, topK int) ImageResult {
-	res := ImageResult{Name: name, Scores: make([]LabelScore, len(labels)), Labels: []LabelScore{}}
-	for j, l := range labels {
-		t := thr[j]
-		if !math.IsNaN(override) {
-			t = override
-		}
-		ls := LabelScore{Label: l, Score: float64(p[j]), Threshold: t}
-		res.Scores[j] = ls
-		if ls.Score >= t {
-			res.Labels = append(res.Labels, ls)
-		}
+	if !math.IsNaN(override) {
+		thr = slices.Repeat([]float64{override}, len(labels))
 	}
-	sort.SliceStable(res.Labels, func(a, b int) bool { return res.Labels[a].Score > res.Labels[b].Score })
-	if topK > 0 && len(res.Labels) > topK {
-		res.Labels = res.Labels[:topK]
+	rule := prediction.RuleThreshold
+	if topK > 0 {
+		rule = prediction.RuleThresholdTopK(topK)
 	}
-	return res
+	return ImageResult{Image: prediction.New(name, p, labels, thr, rule, nil, topK), Name: name}
 }
 
 // readImages decodes the request body: a single image, or multipart parts that each hold
