@@ -6,7 +6,7 @@
 //
 //	{"path": "a.jpg", "labels": [{"label": "sea", "score": 0.91, "threshold": 0.32}],
 //	 "scores": [{"label": "desert", "score": 0.02, "threshold": 0.73}, ...],
-//	 "rule": "score >= threshold", "error": "..."}
+//	 "rule": "threshold", "error": "..."}
 //
 // labels are the predicted labels, best first; scores every label in vocabulary order
 // with the threshold it was held to; rule the decision rule that chose labels; error
@@ -36,8 +36,9 @@ type Image struct {
 	Error  string  `json:"error,omitempty"`
 }
 
-// RuleThreshold predicts every label whose score reaches its threshold.
-const RuleThreshold = "score >= threshold"
+// RuleThreshold predicts every label whose score reaches its threshold (score >=
+// threshold).
+const RuleThreshold = "threshold"
 
 // RuleTopK predicts the k best labels whatever their thresholds (predict --top-k).
 func RuleTopK(k int) string { return fmt.Sprintf("top %d", k) }

@@ -15,18 +15,18 @@ func TestNew(t *testing.T) {
 	b, _ := json.Marshal(got)
 	want := `{"path":"x.png","labels":[{"label":"a","score":0.75,"threshold":0.5},{"label":"c","score":0.5,"threshold":0.25}],` +
 		`"scores":[{"label":"a","score":0.75,"threshold":0.5},{"label":"b","score":0.25,"threshold":0.5},{"label":"c","score":0.5,"threshold":0.25}],` +
-		`"rule":"score >= threshold"}`
+		`"rule":"threshold"}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	if top := New("", scores, labels, thr, RuleThresholdTopK(1), nil, 1); len(top.Labels) != 1 || top.Labels[0].Label != "a" || top.Rule != "score >= threshold, best 1" {
+	if top := New("", scores, labels, thr, RuleThresholdTopK(1), nil, 1); len(top.Labels) != 1 || top.Labels[0].Label != "a" || top.Rule != "threshold, best 1" {
 		t.Errorf("top_k 1: %+v", top)
 	}
 	if given := New("", scores, labels, thr, RuleTopK(2), []string{"a", "c"}, 0); len(given.Labels) != 2 || given.Labels[1].Label != "c" {
 		t.Errorf("given labels: %+v", given)
 	}
 	f := Failed("y.png", errors.New("y.png: not an image"), "")
-	if b, _ := json.Marshal(f); string(b) != `{"path":"y.png","labels":[],"scores":[],"rule":"score >= threshold","error":"y.png: not an image"}` {
+	if b, _ := json.Marshal(f); string(b) != `{"path":"y.png","labels":[],"scores":[],"rule":"threshold","error":"y.png: not an image"}` {
 		t.Errorf("failed: %s", b)
 	}
 }
