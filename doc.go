@@ -36,6 +36,7 @@
 //     fit → fine-tune → finalize.
 //   - report: self-contained HTML + SVG evaluation reports.
 //   - serve: the HTTP prediction service (batching, limits, Prometheus metrics).
+//   - prediction: the one JSON shape of a prediction (CLI, HTTP, model.Prediction).
 //   - errkind: the kinds of error shared by the packages above, matched with errors.Is.
 //
 // At scale:

@@ -30,6 +30,7 @@ require (
 	// instead of three cloud SDKs used by hand; v0.47.0 is the newest on the proxy.
 	gocloud.dev v0.47.0
 	golang.org/x/image v0.48.0
+	golang.org/x/term v0.47.0
 	google.golang.org/protobuf v1.36.12
 )
 

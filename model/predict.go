@@ -65,6 +65,8 @@ type Prediction struct {
 	Scores []float32 `json:"scores"`
 	// Err is set when the image could not be read; Labels and Scores are then nil.
 	Err error `json:"-"`
+
+	model *Model // the model that made it (for MarshalJSON); nil when built by hand
 }
 
 // Load reads, verifies and opens a bundle with the default options (engine "auto").
@@ -284,7 +286,7 @@ func (m *Model) Predict(ctx context.Context, imgs []image.Image) ([]Prediction, 
 	}
 	preds := make([]Prediction, len(scores))
 	for i, s := range scores {
-		preds[i] = Prediction{Scores: s, Labels: m.Decide(s)}
+		preds[i] = Prediction{Scores: s, Labels: m.Decide(s), model: m}
 	}
 	return preds, nil
 }
@@ -318,7 +320,7 @@ func (m *Model) Decide(scores []float32) []LabelScore {
 func (m *Model) PredictFiles(ctx context.Context, paths []string) ([]Prediction, error) {
 	preds := make([]Prediction, len(paths))
 	for i, p := range paths {
-		preds[i].Path = p
+		preds[i].Path, preds[i].model = p, m
 	}
 	err := m.featureFiles(ctx, paths, func(start int, feats []float32, ok []bool, errs []error) {
 		n := len(ok)

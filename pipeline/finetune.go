@@ -24,6 +24,8 @@ type FineTuneResult struct {
 	Bundle *bundle.Bundle
 	// Val and Test are the fine-tuned model's metrics, thresholds tuned on validation.
 	Val, Test *metric.Result
+	// Tuning says how the fine-tuned model's thresholds were chosen.
+	Tuning ThresholdInfo
 	// FineTuneSeconds is the second stage's wall time (prefix passes included).
 	FineTuneSeconds float64
 	// Scores, Truth and TestPaths are the fine-tuned model's test (or, without a test
@@ -38,7 +40,7 @@ type FineTuneResult struct {
 // training record, splits and feature-extraction figures.
 func (r *FineTuneResult) AsTrainResult() *TrainResult {
 	t := *r.Probe
-	t.Bundle, t.Val, t.Test = r.Bundle, r.Val, r.Test
+	t.Bundle, t.Val, t.Test, t.Tuning = r.Bundle, r.Val, r.Test, r.Tuning
 	t.Scores, t.Truth, t.TestPaths = r.Scores, r.Truth, r.TestPaths
 	t.TrainSeconds += r.FineTuneSeconds
 	return &t
@@ -118,7 +120,7 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	if err != nil {
 		return nil, err
 	}
-	res.Bundle, res.Val, res.Test = b, fin.val, fin.test
+	res.Bundle, res.Val, res.Test, res.Tuning = b, fin.val, fin.test, fin.tuning
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
 	return res, nil
 }

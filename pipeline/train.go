@@ -45,6 +45,15 @@ type TrainConfig struct {
 	// Val and Test are optional separate label sources (same vocabulary as Data).
 	Val  string `json:"val,omitempty"`
 	Test string `json:"test,omitempty"`
+	// ValImageSet and TestImageSet, when set, replace DataOptions.VOCImageSet for Val
+	// and Test: the VOC protocol trains on one image set of a root and tests on
+	// another ("trainval" → "test") of the same root.
+	ValImageSet  string `json:"val_image_set,omitempty"`
+	TestImageSet string `json:"test_image_set,omitempty"`
+	// AllowOverlap lets an image be in more than one of train, validation and test
+	// (the same resolved file, or the same bytes); by default that is bad input,
+	// since held-out metrics would be measured on training images.
+	AllowOverlap bool `json:"allow_overlap,omitempty"`
 	// Split gives the train/test ratios used when Test is empty (default 0.8,0.2); three
 	// values give train/val/test directly. When Val is empty, a stratified
 	// ValFraction of the training part becomes the validation set. With the defaults,
@@ -100,6 +109,11 @@ type SplitInfo struct {
 	Train int       `json:"train"`
 	Val   int       `json:"val"`
 	Test  int       `json:"test"`
+	// Chosen says in words how the parts were chosen (which file or share each is).
+	Chosen string `json:"chosen,omitempty"`
+	// Overlap counts images found in two parts (only with TrainConfig.AllowOverlap;
+	// otherwise an overlap is an error).
+	Overlap int `json:"overlap,omitempty"`
 }
 
 // TrainResult is the outcome of Train.
@@ -113,6 +127,9 @@ type TrainResult struct {
 	Val, Test *metric.Result
 	// Splits tells how many images went where (after unusable images were dropped).
 	Splits SplitInfo
+	// Tuning says how the thresholds were chosen (and which labels fell back to the
+	// global threshold).
+	Tuning ThresholdInfo
 	// BadImages lists images that could not be used (skipped).
 	BadImages []imageio.BadImage
 	// Engine names the engine that extracted the features.
@@ -238,7 +255,11 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		return nil, err
 	}
 	r.parts, r.split = [3]*dataset.Dataset{trainDS, valDS, testDS}, split
-	r.log.Info("train: data", "labels", len(trainDS.Labels), "train", len(trainDS.Samples), "val", size(valDS), "test", size(testDS), "split", split.How)
+	r.split.Chosen = describeSplit(cfg, split)
+	if err := checkOverlap(r.parts, cfg.AllowOverlap, r.log, &r.split); err != nil {
+		return nil, err
+	}
+	r.log.Info("train: data", "labels", len(trainDS.Labels), "train", len(trainDS.Samples), "val", size(valDS), "test", size(testDS), "split", r.split.Chosen)
 
 	// 2. Backbone and engine.
 	if r.bb, r.bbInfo, err = loadBackbone(ctx, cfg, r.log); err != nil {
@@ -387,7 +408,7 @@ func (r *run) finalizeProbe(out string) error {
 	if err != nil {
 		return err
 	}
-	res.Bundle, res.Val, res.Test = b, fin.val, fin.test
+	res.Bundle, res.Val, res.Test, res.Tuning = b, fin.val, fin.test, fin.tuning
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
 	res.Thresholds = fin.thresholds
 	return nil
@@ -428,6 +449,7 @@ func thresholdNote(truth [][]int8, n int) string {
 // finalized is what finalize computed.
 type finalized struct {
 	val, test *metric.Result
+	tuning    ThresholdInfo
 	// scores, truth and paths are the test split's (the validation split's without
 	// a test split), for reports.
 	scores [][]float32
@@ -444,7 +466,7 @@ type finalized struct {
 // validates it). score(k) returns the scores of r.sets[k] (1 val, 2 test) under b's
 // model. stage names the stage in log lines.
 func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score func(k int) [][]float32, training any, extra map[string]*metric.Result, out string) (*finalized, error) {
-	fin := &finalized{}
+	fin := &finalized{tuning: ThresholdInfo{Method: "default"}}
 	b.Thresholds = start
 	var err error
 	fin.thresholds = "not tuned: no validation images; the starting thresholds were kept"
@@ -456,12 +478,12 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 		if th, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 			fin.thresholds = "not tuned: tuning failed (" + err.Error() + "); the starting thresholds were kept"
+			fin.tuning = ThresholdInfo{Method: "kept", ValImages: len(vy)}
 		} else {
 			b.Thresholds = th
 			fin.thresholds = thresholdNote(vy, r.split.Val)
-			if few := fewPositives(vy); few > 0 {
-				r.log.Info(stage+": labels with too few validation positives get the global threshold", "labels", few, "min_positives", metric.DefaultMinPositives)
-			}
+			g, _, _ := metric.TuneGlobal(vs, vy)
+			fin.tuning = tuneInfo(stage, vy, b.Labels, g, r.log)
 		}
 		if fin.val, err = metric.Evaluate(vs, vy, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
 			return nil, fmt.Errorf("validation metrics: %w", err)
@@ -497,7 +519,7 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 		if err := b.Save(out); err != nil {
 			return nil, err
 		}
-		r.log.Info(stage+": wrote bundle", "path", out, "id", b.ID)
+		r.log.Debug(stage+": wrote bundle", "path", out, "id", b.ID)
 	} else if err := b.Validate(); err != nil {
 		return nil, err
 	}
@@ -530,10 +552,21 @@ func loadSplits(ctx context.Context, cfg TrainConfig) (trainDS, valDS, testDS *d
 		o.Labels = all.Labels
 		return dataset.LoadContext(ctx, path, o)
 	}
-	if valDS, err = other(cfg.Val); err != nil {
+	otherSet := func(path, set string) (*dataset.Dataset, error) {
+		if set == "" {
+			return other(path)
+		}
+		if path == "" {
+			return nil, errkind.BadInput("image set %q given without its label source", set)
+		}
+		o := opt
+		o.Labels, o.VOCImageSet = all.Labels, set
+		return dataset.LoadContext(ctx, path, o)
+	}
+	if valDS, err = otherSet(cfg.Val, cfg.ValImageSet); err != nil {
 		return nil, nil, nil, info, err
 	}
-	if testDS, err = other(cfg.Test); err != nil {
+	if testDS, err = otherSet(cfg.Test, cfg.TestImageSet); err != nil {
 		return nil, nil, nil, info, err
 	}
 	split := cfg.Split

@@ -44,15 +44,17 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/multilabel/multilabel/imageio"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/prediction"
 )
 
 // Predictor is what the server needs from a model; *model.Model implements it.
@@ -204,13 +206,34 @@ func (s *Server) Handler() http.Handler {
 		h, pattern := s.mux.Handler(r)
 		if pattern == "" {
 			// Unknown path or method: a JSON 404/405, never a file from disk.
-			s.metrics.errorKind("not_found")
-			writeError(rw, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
+			if allow := s.allowed(r); allow != "" {
+				s.metrics.errorKind("method_not_allowed")
+				rw.Header().Set("Allow", allow)
+				writeError(rw, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+r.URL.Path+": allowed: "+allow)
+			} else {
+				s.metrics.errorKind("not_found")
+				writeError(rw, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
+			}
 		} else {
 			h.ServeHTTP(rw, r)
 		}
 		s.metrics.request(routeName(pattern), rw.code, time.Since(start))
 	})
+}
+
+// allowed returns the methods (comma-separated, as the Allow header wants them) that
+// have a route for r's path, or "" when none has: the routes are asked, not listed
+// twice.
+func (s *Server) allowed(r *http.Request) string {
+	var ok []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			ok = append(ok, m)
+		}
+	}
+	return strings.Join(ok, ", ")
 }
 
 func routeName(pattern string) string {
@@ -343,17 +366,16 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 }
 
 // LabelScore is one label of a prediction.
-type LabelScore struct {
-	Label     string  `json:"label"`
-	Score     float64 `json:"score"`
-	Threshold float64 `json:"threshold"`
-}
+type LabelScore = prediction.Label
 
-// ImageResult is the prediction for one image of a request.
+// ImageResult is the prediction for one image of a request, in the one JSON shape of a
+// prediction (package prediction: labels passing their threshold and top_k, best
+// first; scores of every label in vocabulary order; the rule; path is the uploaded
+// part's file name).
 type ImageResult struct {
-	Name   string       `json:"name,omitempty"`
-	Labels []LabelScore `json:"labels"` // labels passing their threshold (and top_k), best first
-	Scores []LabelScore `json:"scores"` // every label, in vocabulary order
+	prediction.Image
+	// Name is Path under its former key, kept for one release.
+	Name string `json:"name,omitempty"`
 }
 
 // Response is the body of a successful POST /v1/predict.
@@ -472,23 +494,14 @@ func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
 // its score passes its threshold (the model's, or the query's override); top_k > 0 then
 // keeps the k best of those.
 func decide(name string, p []float32, labels []string, thr []float64, override float64, topK int) ImageResult {
-	res := ImageResult{Name: name, Scores: make([]LabelScore, len(labels)), Labels: []LabelScore{}}
-	for j, l := range labels {
-		t := thr[j]
-		if !math.IsNaN(override) {
-			t = override
-		}
-		ls := LabelScore{Label: l, Score: float64(p[j]), Threshold: t}
-		res.Scores[j] = ls
-		if ls.Score >= t {
-			res.Labels = append(res.Labels, ls)
-		}
+	if !math.IsNaN(override) {
+		thr = slices.Repeat([]float64{override}, len(labels))
 	}
-	sort.SliceStable(res.Labels, func(a, b int) bool { return res.Labels[a].Score > res.Labels[b].Score })
-	if topK > 0 && len(res.Labels) > topK {
-		res.Labels = res.Labels[:topK]
+	rule := prediction.RuleThreshold
+	if topK > 0 {
+		rule = prediction.RuleThresholdTopK(topK)
 	}
-	return res
+	return ImageResult{Image: prediction.New(name, p, labels, thr, rule, nil, topK), Name: name}
 }
 
 // bodyPart is one image of a request, not yet decoded.

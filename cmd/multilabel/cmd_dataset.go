@@ -157,6 +157,9 @@ func newDatasetSplitCmd(e *env) *cobra.Command {
 		for j, idx := range parts {
 			sub := d.Subset(idx)
 			p := filepath.Join(out, names[j]+".csv")
+			if err := refsFromDir(sub, out); err != nil {
+				return err
+			}
 			if err := dataset.WriteCSV(p, sub); err != nil {
 				return err
 			}
@@ -198,4 +201,27 @@ func defaultPartNames(k int) []string {
 		names[i] = "part" + strconv.Itoa(i+1)
 	}
 	return names
+}
+
+// refsFromDir rewrites the image references of d as paths relative to dir (absolute
+// where no relative path exists, e.g. another volume), so that a CSV written into dir
+// reads back, with no --images, to the same files: the CSV reader resolves a relative
+// reference against the CSV's own directory and takes an absolute one as it is.
+func refsFromDir(d *dataset.Dataset, dir string) error {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("dataset split: %w", err)
+	}
+	for k := range d.Samples {
+		abs, err := filepath.Abs(d.Samples[k].Path)
+		if err != nil {
+			return fmt.Errorf("dataset split: %s: %w", d.Samples[k].Path, err)
+		}
+		ref := abs
+		if rel, err := filepath.Rel(absDir, abs); err == nil {
+			ref = filepath.ToSlash(rel)
+		}
+		d.Samples[k].Image = ref
+	}
+	return nil
 }

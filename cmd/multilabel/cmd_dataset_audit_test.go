@@ -81,7 +81,8 @@ func TestDatasetAuditMIML(t *testing.T) {
 	if err := dataset.WriteCSV(noisy, d); err != nil {
 		t.Fatal(err)
 	}
-	code, out := runModelCmd(t, "dataset", "audit", "--data", noisy, "--backbone", bb, "--engine", "ort", "--ort-lib", lib,
+	// The rewritten file names the MIML images by absolute path: outside its own folder.
+	code, out := runModelCmd(t, "dataset", "audit", "--data", noisy, "--allow-outside", "--backbone", bb, "--engine", "ort", "--ort-lib", lib,
 		"--cache-dir", filepath.Join(dir, "cache"), "--json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, out)

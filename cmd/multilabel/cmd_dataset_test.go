@@ -107,8 +107,9 @@ func TestDatasetSplitCLI(t *testing.T) {
 	if !bytes.Equal(first, again) {
 		t.Fatal("same seed wrote a different split")
 	}
-	// The parts read back with the original images directory.
-	d, err := dataset.Load(filepath.Join(out, "val.csv"), dataset.Options{ImagesDir: filepath.Join(dir, "images")})
+	// The parts read back as they are: their image references are relative to the
+	// CSV's directory (issue 18: before, they needed the original --images).
+	d, err := dataset.Load(filepath.Join(out, "val.csv"), dataset.Options{})
 	if err != nil || len(d.Samples) != res.Parts[1].NImages || len(d.Labels) != 5 {
 		t.Fatalf("reading val.csv: %v", err)
 	}

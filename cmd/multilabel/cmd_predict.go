@@ -11,6 +11,7 @@ import (
 
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/model"
+	"github.com/multilabel/multilabel/prediction"
 	"github.com/multilabel/multilabel/shard"
 )
 
@@ -121,41 +122,9 @@ func newPredictCmd(e *env) *cobra.Command {
 	return c
 }
 
-// predictionJSON is one image in predict's JSON output.
-type predictionJSON struct {
-	Path   string             `json:"path"`
-	Labels []model.LabelScore `json:"labels,omitempty"`
-	Scores map[string]float32 `json:"scores,omitempty"`
-	Error  string             `json:"error,omitempty"`
-}
-
 func writePredictions(w, errw io.Writer, m *model.Model, preds []model.Prediction, asJSON bool) error {
-	labels := m.Labels()
 	if asJSON {
-		out := struct {
-			Model       string           `json:"model"`
-			Labels      []string         `json:"labels"`
-			Thresholds  []float64        `json:"thresholds"`
-			Predictions []predictionJSON `json:"predictions"`
-			Errors      int              `json:"errors"`
-		}{Model: m.Bundle.ID, Labels: labels, Thresholds: m.Thresholds(), Predictions: make([]predictionJSON, len(preds))}
-		for i, p := range preds {
-			pj := predictionJSON{Path: p.Path}
-			if p.Err != nil {
-				pj.Error = p.Err.Error()
-				out.Errors++
-			} else {
-				pj.Labels = p.Labels
-				pj.Scores = make(map[string]float32, len(labels))
-				for j, s := range p.Scores {
-					pj.Scores[labels[j]] = s
-				}
-			}
-			out.Predictions[i] = pj
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writePredictionsJSON(w, m, preds)
 	}
 	for _, p := range preds {
 		if p.Err != nil {
@@ -173,4 +142,26 @@ func writePredictions(w, errw io.Writer, m *model.Model, preds []model.Predictio
 		fmt.Fprintf(w, "%s\t%s\n", p.Path, text)
 	}
 	return nil
+}
+
+// writePredictionsJSON is predict --json: the model, its labels and thresholds, and each
+// image in the one JSON shape of a prediction (package prediction), as the HTTP API
+// and model.Prediction's marshalling write it.
+func writePredictionsJSON(w io.Writer, m *model.Model, preds []model.Prediction) error {
+	out := struct {
+		Model       string             `json:"model"`
+		Labels      []string           `json:"labels"`
+		Thresholds  []float64          `json:"thresholds"`
+		Predictions []prediction.Image `json:"predictions"`
+		Errors      int                `json:"errors"`
+	}{Model: m.Bundle.ID, Labels: m.Labels(), Thresholds: m.Thresholds(), Predictions: make([]prediction.Image, len(preds))}
+	for i, p := range preds {
+		out.Predictions[i] = m.JSON(p)
+		if p.Err != nil {
+			out.Errors++
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

@@ -26,10 +26,29 @@ type predictOutput struct {
 			Label string  `json:"label"`
 			Score float32 `json:"score"`
 		} `json:"labels"`
-		Scores map[string]float32 `json:"scores"`
-		Error  string             `json:"error"`
+		Scores scoreMap `json:"scores"`
+		Error  string   `json:"error"`
 	} `json:"predictions"`
 	Errors int `json:"errors"`
+}
+
+// scoreMap reads the scores list of a prediction ([{"label", "score", "threshold"}],
+// issue 18: one shape with the HTTP API; it was a label → score object) by label.
+type scoreMap map[string]float32
+
+func (m *scoreMap) UnmarshalJSON(b []byte) error {
+	var list []struct {
+		Label string  `json:"label"`
+		Score float32 `json:"score"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*m = scoreMap{}
+	for _, l := range list {
+		(*m)[l.Label] = l.Score
+	}
+	return nil
 }
 
 // TestPredictFolderWithCorruptImage: a folder with a corrupt image is still predicted.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,16 +28,19 @@ func newTrainCmd(e *env) *cobra.Command {
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag                         string
 		rf                                                                             readerFlags
+		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
 		sf                                                                             samplerFlags
 		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
 		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
 		seed                                                                           uint64
-		noCache, resume, randomBB, jsonOut, quiet, trainBN, augment                    bool
+		noCache, resume, randomBB, jsonOut, trainBN, augment                           bool
+		of                                                                             outputFlags
 	)
 	c := &cobra.Command{
 		Use:   "train --data D [--images DIR] --backbone FILE|ZOO-NAME --out M.mlb [flags]",
 		Short: "train a multi-label head on backbone features and write a .mlb bundle",
+		Long:  "Train a multi-label head on backbone features and write a .mlb bundle.\n\n" + defaultSplitSentence,
 		Args:  noArgs,
 	}
 	fs := c.Flags()
@@ -60,6 +64,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&test, "test", "", "test label file (default: a stratified share of --data)")
 	fs.StringVar(&split, "split", "0.8,0.2", "train,test ratios when --test is absent (a validation share of the train part is held out unless --val); or train,val,test")
 	fs.Float64Var(&valFrac, "val-fraction", pipeline.DefaultValFraction, "share of the train part used for validation when --val is absent")
+	pf.register(fs)
 	fs.StringVar(&reportDir, "report", "", "write a report (metrics, history, thresholds) into this directory")
 	fs.Uint64Var(&seed, "seed", 1, "seed of the split, the head initialisation and the shuffling")
 	ef.register(fs, true)
@@ -69,7 +74,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.BoolVar(&resume, "resume", false, "resume from --checkpoint when it exists")
 	fs.BoolVar(&randomBB, "random-backbone", false, "replace the backbone's weights by a seeded random initialisation (transfer-gap baseline)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
-	fs.BoolVar(&quiet, "quiet", false, "no progress bars")
+	of.register(fs)
 	fs.StringVar(&unfreeze, "unfreeze", "", "after training the head on frozen features, fine-tune the backbone's last K blocks (or all) with it (blocks: see finetune docs / backbone.Blocks)")
 	fs.IntVar(&ftEpochs, "ft-epochs", ftDef.Epochs, "fine-tuning epochs (with --unfreeze)")
 	fs.IntVar(&ftBatch, "ft-batch-size", ftDef.BatchSize, "fine-tuning batch size")
@@ -122,7 +127,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			}
 			ft = &f
 		}
-		if err := rf.checkStrict(ctx, e.stderr, rf.images, data, val, test); err != nil {
+		if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
 			return err
 		}
 		cfg := pipeline.TrainConfig{
@@ -131,11 +136,13 @@ func newTrainCmd(e *env) *cobra.Command {
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
 		}
-		if !quiet {
+		pf.apply(&cfg)
+		of.apply(e)
+		if !of.quiet {
 			cfg.Progress = e.stderr
 		}
 		if ft != nil {
-			return runFineTune(ctx, e, cfg, *ft, reportDir, jsonOut)
+			return runFineTune(ctx, e, cfg, *ft, of.output(jsonOut, reportDir))
 		}
 		res, err := pipeline.Train(ctx, cfg)
 		if err != nil {
@@ -149,7 +156,7 @@ func newTrainCmd(e *env) *cobra.Command {
 				return err
 			}
 		}
-		return printTrainResult(e.stdout, res, cfg, jsonOut)
+		return printTrainResult(e.stdout, res, cfg, of.output(jsonOut, reportDir))
 	}
 	return c
 }
@@ -171,25 +178,36 @@ func parseRatios(s string) ([]float64, error) {
 
 // trainSummary is the --json output of train.
 type trainSummary struct {
-	Bundle     string             `json:"bundle,omitempty"`
-	ID         string             `json:"id,omitempty"`
-	Engine     string             `json:"engine"`
-	Splits     pipeline.SplitInfo `json:"splits"`
-	BadImages  int                `json:"bad_images"`
-	BestEpoch  int                `json:"best_epoch"`
-	Epochs     int                `json:"epochs_run"`
-	Thresholds []float64          `json:"thresholds"`
-	Val        *metric.Result     `json:"val,omitempty"`
-	Test       *metric.Result     `json:"test,omitempty"`
-	Seconds    map[string]float64 `json:"seconds"`
-	CacheHits  int                `json:"cache_hits"`
+	Bundle     string                 `json:"bundle,omitempty"`
+	ID         string                 `json:"id,omitempty"`
+	Engine     string                 `json:"engine"`
+	Backend    string                 `json:"backend,omitempty"`
+	Splits     pipeline.SplitInfo     `json:"splits"`
+	BadImages  int                    `json:"bad_images"`
+	BestEpoch  int                    `json:"best_epoch"`
+	Epochs     int                    `json:"epochs_run"`
+	Thresholds []float64              `json:"thresholds"`
+	Tuning     pipeline.ThresholdInfo `json:"thresholds_tuning"`
+	Val        *metric.Result         `json:"val,omitempty"`
+	Test       *metric.Result         `json:"test,omitempty"`
+	Seconds    map[string]float64     `json:"seconds"`
+	CacheHits  int                    `json:"cache_hits"`
+	Report     string                 `json:"report,omitempty"`
 }
 
-func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.TrainConfig, asJSON bool) error {
-	if asJSON {
-		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Splits: res.Splits, BadImages: len(res.BadImages),
-			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds,
-			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits,
+// trainOutput says how train prints its result.
+type trainOutput struct {
+	json    bool   // --json
+	verbose bool   // --verbose: per-class tables and all metrics
+	quiet   bool   // --quiet: the final line only
+	report  string // --report directory ("" = none)
+}
+
+func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.TrainConfig, o trainOutput) error {
+	if o.json {
+		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Backend: res.Fit.Backend, Splits: res.Splits, BadImages: len(res.BadImages),
+			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds, Tuning: res.Tuning,
+			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report,
 			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds}}
 		if cfg.Out != "" {
 			s.ID = res.Bundle.ID
@@ -198,41 +216,69 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	fmt.Fprintf(w, "data: %d train, %d val, %d test images (%s split); %d unusable image(s) skipped\n",
-		res.Splits.Train, res.Splits.Val, res.Splits.Test, res.Splits.How, len(res.BadImages))
-	fmt.Fprintf(w, "features: %s, %.1fs (%d cached); head: %s + %s, best epoch %d of %d, %.1fs\n",
-		res.Engine, res.FeatureSeconds, res.CacheHits, res.Fit.Config.Head, res.Fit.Config.Loss,
+	final := ""
+	if cfg.Out != "" {
+		final = fmt.Sprintf("wrote %s (id %.12s)", cfg.Out, res.Bundle.ID)
+	}
+	heldOut := func(name string, r *metric.Result) string {
+		return fmt.Sprintf("%s: mAP %.4f  CF1 %.4f  OF1 %.4f  (%d images, thresholds tuned on validation)", name, r.MAP, r.CF1, r.OF1, r.NImages)
+	}
+	if o.quiet {
+		if final == "" && res.Test != nil {
+			final = heldOut("test", res.Test)
+		}
+		if final != "" {
+			fmt.Fprintln(w, final)
+		}
+		return nil
+	}
+	sp := res.Splits
+	fmt.Fprintf(w, "split: %d train, %d validation, %d test images (%s)", sp.Train, sp.Val, sp.Test, sp.Chosen)
+	if n := len(res.BadImages); n > 0 {
+		fmt.Fprintf(w, "; %d unusable image(s) skipped, first %s: %s", n, res.BadImages[0].Path, res.BadImages[0].Reason)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "engine: %s for features (%.1fs, %d cached); head %s + %s on %s: best epoch %d of %d (%.1fs)\n",
+		res.Engine, res.FeatureSeconds, res.CacheHits, res.Fit.Config.Head, res.Fit.Config.Loss, cmp.Or(res.Fit.Backend, "?"),
 		res.Fit.BestEpoch, len(res.Fit.History), res.TrainSeconds)
+	fmt.Fprintf(w, "thresholds: %s\n", res.Tuning.Summary())
 	for _, part := range []struct {
 		name string
 		r    *metric.Result
 	}{{"validation", res.Val}, {"test", res.Test}} {
-		if part.r == nil {
+		if part.r == nil || (part.name == "validation" && res.Test != nil && !o.verbose) {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s (per-class thresholds tuned on validation):\n", part.name)
-		if err := metric.WriteTable(w, part.r); err != nil {
-			return err
+		if o.verbose {
+			fmt.Fprintf(w, "\n%s (per-class thresholds tuned on validation):\n", part.name)
+			if err := metric.WriteTable(w, part.r); err != nil {
+				return err
+			}
+			continue
 		}
+		fmt.Fprintln(w, heldOut(part.name, part.r))
 	}
-	if cfg.Out != "" {
-		fmt.Fprintf(w, "\nwrote %s (id %.12s)\n", cfg.Out, res.Bundle.ID)
+	if o.verbose {
+		fmt.Fprintln(w)
+	}
+	if o.report != "" {
+		fmt.Fprintf(w, "report: %s\n", o.report)
+	}
+	if final != "" {
+		fmt.Fprintln(w, final)
 	}
 	return nil
 }
 
 // writeTrainReport writes the training report into dir.
 func writeTrainReport(e *env, dir string, res *pipeline.TrainResult) error {
-	if err := res.WriteReportFiles(dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "report written to %s\n", dir)
-	return nil
+	return res.WriteReportFiles(dir)
 }
 
 // runFineTune is train --unfreeze: the head on frozen features, then the last blocks
 // with it (pipeline.FineTune); it prints the fine-tuned result and the comparison.
-func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finetune.Config, reportDir string, asJSON bool) error {
+func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finetune.Config, o trainOutput) error {
+	reportDir, asJSON := o.report, o.json
 	r, err := pipeline.FineTune(ctx, cfg, ft)
 	if err != nil {
 		if model.IsBadInput(err) || errors.Is(err, finetune.ErrBadCut) {
@@ -257,7 +303,7 @@ func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finet
 	}
 	if asJSON {
 		var buf strings.Builder
-		if err := printTrainResult(&buf, res, cfg, true); err != nil {
+		if err := printTrainResult(&buf, res, cfg, o); err != nil {
 			return err
 		}
 		var m map[string]any
@@ -271,7 +317,10 @@ func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finet
 		enc.SetIndent("", "  ")
 		return enc.Encode(m)
 	}
-	if err := printTrainResult(e.stdout, res, cfg, false); err != nil {
+	if o.quiet {
+		return printTrainResult(e.stdout, res, cfg, o)
+	}
+	if err := printTrainResult(e.stdout, res, cfg, o); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d\n",

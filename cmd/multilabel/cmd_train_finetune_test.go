@@ -78,7 +78,7 @@ func TestTrainUnfreezeCLI(t *testing.T) {
 	labels, bb := writeSynthSet(t, dir, 80, 8, 11)
 	mlb := filepath.Join(dir, "ft.mlb")
 	code, out := runCLI(t, "train", "--data", labels, "--backbone", bb, "--out", mlb, "--engine", "go",
-		"--no-cache", "--epochs", "20", "--unfreeze", "1", "--ft-epochs", "1", "--ft-batch-size", "16", "--quiet", "--seed", "3")
+		"--no-cache", "--epochs", "20", "--unfreeze", "1", "--ft-epochs", "1", "--ft-batch-size", "16", "--seed", "3") // not --quiet: it prints only the final line (issue 18)
 	if code != exitOK {
 		t.Fatalf("train --unfreeze 1: exit %d: %s", code, out)
 	}

@@ -38,6 +38,10 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	// level is the log level of log (and, from main, of slog.Default): --log-level,
+	// lowered by a command's --quiet.
+	level    *slog.LevelVar
+	logLevel string // --log-level as given
 	// started is set once cobra has found the command and parsed its flags and
 	// arguments: an error before that is bad usage.
 	started bool
@@ -71,10 +75,13 @@ func logLevel() slog.Level {
 }
 
 func main() {
-	// Library packages log through slog.Default unless given a logger.
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	// Library packages log through slog.Default unless given a logger: the same
+	// message-only lines, at the same --log-level.
+	level := new(slog.LevelVar)
+	level.Set(logLevel())
+	slog.SetDefault(slog.New(newLineHandler(os.Stderr, level)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := runWith(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, level)
 	stop()
 	os.Exit(code)
 }
@@ -82,16 +89,28 @@ func main() {
 // run runs the command line args (without the program name) and returns the exit code.
 // main and the tests call it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runEnv(ctx, &env{}, args, stdin, stdout, stderr)
+	level := new(slog.LevelVar)
+	level.Set(logLevel())
+	return runWith(ctx, args, stdin, stdout, stderr, level)
 }
 
-// runEnv is run with some of e's fields preset (tests set getenv).
+// runWith is run with the log level variable that the command line's --log-level sets.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, level *slog.LevelVar) int {
+	return runEnv(ctx, &env{level: level}, args, stdin, stdout, stderr)
+}
+
+// runEnv is run with some of e's fields preset (tests set getenv; level is the
+// --log-level variable, a new one at the environment's level when nil).
 func runEnv(ctx context.Context, e *env, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if args == nil {
 		args = []string{} // cobra reads os.Args for a nil slice
 	}
+	if e.level == nil {
+		e.level = new(slog.LevelVar)
+		e.level.Set(logLevel())
+	}
 	e.stdin, e.stdout, e.stderr = stdin, stdout, stderr
-	e.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
+	e.log = slog.New(newLineHandler(stderr, e.level))
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -146,10 +165,18 @@ func newRootCmd(e *env) *cobra.Command {
 		},
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
 			e.started = true
+			if c.Flags().Changed("log-level") {
+				l, err := parseLogLevel(e.logLevel)
+				if err != nil {
+					return usageErrorf("--log-level: %v", err)
+				}
+				e.level.Set(l)
+			}
 			warnDeprecated(e, c)
 			return nil
 		},
 	}
+	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug|info|warn|error (MULTILABEL_DEBUG set: debug); logs go to stderr as plain lines")
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(flagError)
 	root.SetHelpCommand(newHelpCmd())

@@ -192,7 +192,7 @@ func Select(name string, opt Options) (Choice, error) {
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Info("training backend", "requested", kind, "backend", c.Desc, "reason", c.Reason)
+		log.Debug("training backend", "requested", kind, "backend", c.Desc, "reason", c.Reason)
 	}
 	return c, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // Bar reports progress of a job with a known total. It is safe for concurrent use.
@@ -27,11 +29,15 @@ type Bar struct {
 	last     time.Time
 	interval time.Duration
 	finished bool
+	drawn    int64 // done at the last line drawn (-1: none yet)
 }
 
 // New starts a bar writing to w (usually os.Stderr). unit names the items ("images").
 func New(w io.Writer, label string, total int64, unit string) *Bar {
-	b := &Bar{w: w, label: label, total: total, unit: unit, start: time.Now(), tty: isTerminal(w)}
+	now := time.Now()
+	// The first line comes after one interval, not at the first item (whose rate
+	// would be meaningless).
+	b := &Bar{w: w, label: label, total: total, unit: unit, start: now, last: now, tty: isTerminal(w), drawn: -1}
 	b.interval = 5 * time.Second
 	if b.tty {
 		b.interval = 150 * time.Millisecond
@@ -70,7 +76,9 @@ func (b *Bar) Finish() {
 	if b.finished {
 		return
 	}
-	b.maybeDraw(true)
+	if b.drawn != b.done || b.tty {
+		b.maybeDraw(true)
+	}
 	b.finished = true
 	if b.tty {
 		fmt.Fprintln(b.w)
@@ -96,7 +104,7 @@ func (b *Bar) maybeDraw(force bool) {
 	if !force && now.Sub(b.last) < b.interval {
 		return
 	}
-	b.last = now
+	b.last, b.drawn = now, b.done
 	el := now.Sub(b.start).Seconds()
 	rate := 0.0
 	if el > 0 {
@@ -104,13 +112,21 @@ func (b *Bar) maybeDraw(force bool) {
 	}
 	eta := "?"
 	if rate > 0 && b.total > 0 {
-		eta = (time.Duration(float64(b.total-b.done)/rate) * time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(b.total-b.done) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	if force && b.total > 0 {
+		eta = "done in " + time.Duration(el*float64(time.Second)).Round(100*time.Millisecond).String()
 	}
 	pct := 0.0
 	if b.total > 0 {
 		pct = 100 * float64(b.done) / float64(b.total)
 	}
-	line := fmt.Sprintf("%s %d/%d %s (%.0f%%) %.1f %s/s ETA %s", b.label, b.done, b.total, b.unit, pct, rate, b.unit, eta)
+	line := fmt.Sprintf("%s %d/%d %s (%.0f%%) %s %s/s", b.label, b.done, b.total, b.unit, pct, formatRate(rate), b.unit)
+	if strings.HasPrefix(eta, "done") {
+		line += " " + eta
+	} else {
+		line += " ETA " + eta
+	}
 	if b.extra != "" {
 		line += " " + b.extra
 	}
@@ -130,14 +146,27 @@ func (b *Bar) maybeDraw(force bool) {
 	fmt.Fprintln(b.w, line)
 }
 
+// formatRate prints a rate with three significant digits at most ("0.52", "12.3",
+// "451", "12k"), so a burst over a few microseconds does not print "121966.1".
+func formatRate(r float64) string {
+	switch {
+	case r >= 10000:
+		return fmt.Sprintf("%.0fk", r/1000)
+	case r >= 100:
+		return fmt.Sprintf("%.0f", r)
+	case r >= 10:
+		return fmt.Sprintf("%.1f", r)
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+// isTerminal reports whether w is a terminal: a file whose descriptor the terminal
+// ioctl accepts (character devices such as /dev/null are not terminals; pipes and
+// regular files neither).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return st.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }

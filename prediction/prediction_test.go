@@ -1,0 +1,32 @@
+package prediction
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	labels := []string{"a", "b", "c"}
+	thr := []float64{0.5, 0.5, 0.25}
+	scores := []float32{0.75, 0.25, 0.5}
+	got := New("x.png", scores, labels, thr, "", nil, 0)
+	b, _ := json.Marshal(got)
+	want := `{"path":"x.png","labels":[{"label":"a","score":0.75,"threshold":0.5},{"label":"c","score":0.5,"threshold":0.25}],` +
+		`"scores":[{"label":"a","score":0.75,"threshold":0.5},{"label":"b","score":0.25,"threshold":0.5},{"label":"c","score":0.5,"threshold":0.25}],` +
+		`"rule":"threshold"}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	if top := New("", scores, labels, thr, RuleThresholdTopK(1), nil, 1); len(top.Labels) != 1 || top.Labels[0].Label != "a" || top.Rule != "threshold, best 1" {
+		t.Errorf("top_k 1: %+v", top)
+	}
+	if given := New("", scores, labels, thr, RuleTopK(2), []string{"a", "c"}, 0); len(given.Labels) != 2 || given.Labels[1].Label != "c" {
+		t.Errorf("given labels: %+v", given)
+	}
+	f := Failed("y.png", errors.New("y.png: not an image"), "")
+	if b, _ := json.Marshal(f); string(b) != `{"path":"y.png","labels":[],"scores":[],"rule":"threshold","error":"y.png: not an image"}` {
+		t.Errorf("failed: %s", b)
+	}
+}
