@@ -154,12 +154,15 @@ func newDatasetSplitCmd(e *env) *cobra.Command {
 			return err
 		}
 		var written []splitPart
+		outside := false
 		for j, idx := range parts {
 			sub := d.Subset(idx)
 			p := filepath.Join(out, names[j]+".csv")
-			if err := refsFromDir(sub, out); err != nil {
+			o, err := refsFromDir(sub, out)
+			if err != nil {
 				return err
 			}
+			outside = outside || o
 			if err := dataset.WriteCSV(p, sub); err != nil {
 				return err
 			}
@@ -177,13 +180,16 @@ func newDatasetSplitCmd(e *env) *cobra.Command {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(map[string]any{"source": d.Source, "seed": seed, "ratios": ratios, "parts": written,
-				"label_distribution_deviation": dataset.LabelDistribution(d, parts)})
+				"label_distribution_deviation": dataset.LabelDistribution(d, parts), "needs_allow_outside": outside})
 		}
 		for _, sp := range written {
 			fmt.Fprintf(e.stdout, "%-6s %6d images -> %s\n", sp.Name, sp.NImages, sp.Path)
 		}
 		fmt.Fprintf(e.stdout, "label proportion deviation: %.5f (0 = every part keeps the label shares of the whole)\n",
 			dataset.LabelDistribution(d, parts))
+		if outside {
+			fmt.Fprintf(e.stdout, "note: the images lie outside %s, so train on these files with --allow-outside (image references that leave a label file's folder are refused by default)\n", out)
+		}
 		return nil
 	}
 	return c
@@ -206,22 +212,26 @@ func defaultPartNames(k int) []string {
 // refsFromDir rewrites the image references of d as paths relative to dir (absolute
 // where no relative path exists, e.g. another volume), so that a CSV written into dir
 // reads back, with no --images, to the same files: the CSV reader resolves a relative
-// reference against the CSV's own directory and takes an absolute one as it is.
-func refsFromDir(d *dataset.Dataset, dir string) error {
+// reference against the CSV's own directory and takes an absolute one as it is. It
+// reports whether a reference leaves dir (such files need --allow-outside to be read).
+func refsFromDir(d *dataset.Dataset, dir string) (outside bool, err error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
-		return fmt.Errorf("dataset split: %w", err)
+		return false, fmt.Errorf("dataset split: %w", err)
 	}
 	for k := range d.Samples {
 		abs, err := filepath.Abs(d.Samples[k].Path)
 		if err != nil {
-			return fmt.Errorf("dataset split: %s: %w", d.Samples[k].Path, err)
+			return false, fmt.Errorf("dataset split: %s: %w", d.Samples[k].Path, err)
 		}
 		ref := abs
 		if rel, err := filepath.Rel(absDir, abs); err == nil {
 			ref = filepath.ToSlash(rel)
 		}
+		if filepath.IsAbs(ref) || ref == ".." || strings.HasPrefix(ref, "../") {
+			outside = true
+		}
 		d.Samples[k].Image = ref
 	}
-	return nil
+	return outside, nil
 }

@@ -67,10 +67,21 @@ func TestTrainSplitFilesCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	split := filepath.Join(t.TempDir(), "split")
-	if code, out := runCLI(t, "dataset", "split", "--data", labels, "--out", split, "--ratios", "0.7,0.1,0.2"); code != exitOK {
+	code, out := runCLI(t, "dataset", "split", "--data", labels, "--out", split, "--ratios", "0.7,0.1,0.2")
+	if code != exitOK {
 		t.Fatalf("split: exit %d: %s", code, out)
 	}
-	code, out, stderr := runCLIErr(t, append([]string{"train", "--data", filepath.Join(split, "train.csv"),
+	// The split folder is not where the images are: the references leave it, the split
+	// says so, and training on the files needs --allow-outside (refused without it).
+	if !strings.Contains(out, "--allow-outside") {
+		t.Errorf("dataset split does not say the files need --allow-outside: %s", out)
+	}
+	trainArgs := append([]string{"train", "--data", filepath.Join(split, "train.csv"),
+		"--val", filepath.Join(split, "val.csv"), "--test", filepath.Join(split, "test.csv"), "--backbone", bb, "--json"}, fastTrain...)
+	if code, _, _ := runCLIErr(t, trainArgs...); code != exitUsage {
+		t.Errorf("train on split files outside the images without --allow-outside: exit %d, want %d", code, exitUsage)
+	}
+	code, out, stderr := runCLIErr(t, append([]string{"train", "--allow-outside", "--data", filepath.Join(split, "train.csv"),
 		"--val", filepath.Join(split, "val.csv"), "--test", filepath.Join(split, "test.csv"), "--backbone", bb, "--json"}, fastTrain...)...)
 	if code != exitOK {
 		t.Fatalf("train on split files: exit %d: %s", code, stderr)
