@@ -80,7 +80,7 @@ func embedOne(t *protos.TensorProto, root string) error {
 	for _, d := range t.GetDims() {
 		want *= d // onnxcheck bounded the product
 	}
-	want *= elemBytes(t.GetDataType())
+	want *= onnxcheck.ElemSize(t.GetDataType())
 	if length >= 0 && length != want {
 		return fmt.Errorf("%w: %s: length %d, the tensor's dimensions %v need %d bytes", ErrExternalData, loc, length, t.GetDims(), want)
 	}
@@ -136,17 +136,3 @@ func insidePath(root, loc string) (string, error) {
 	return real, nil
 }
 
-// elemBytes is the stored size of one element of an ONNX data type.
-func elemBytes(dt int32) int64 {
-	switch protos.TensorProto_DataType(dt) {
-	case protos.TensorProto_DOUBLE, protos.TensorProto_INT64, protos.TensorProto_UINT64, protos.TensorProto_COMPLEX64:
-		return 8
-	case protos.TensorProto_COMPLEX128:
-		return 16
-	case protos.TensorProto_FLOAT, protos.TensorProto_INT32, protos.TensorProto_UINT32:
-		return 4
-	case protos.TensorProto_FLOAT16, protos.TensorProto_BFLOAT16, protos.TensorProto_INT16, protos.TensorProto_UINT16:
-		return 2
-	}
-	return 1
-}

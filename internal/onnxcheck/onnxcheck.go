@@ -246,7 +246,7 @@ func (c *checker) valueInfo(vi *protos.ValueInfoProto, where string) error {
 			}
 		}
 	}
-	_, err := c.elems(dims, elemSize(tt.GetElemType()), fmt.Sprintf("%s value %q", where, vi.GetName()))
+	_, err := c.elems(dims, ElemSize(tt.GetElemType()), fmt.Sprintf("%s value %q", where, vi.GetName()))
 	return err
 }
 
@@ -258,7 +258,7 @@ func (c *checker) tensor(t *protos.TensorProto, at string) (*protos.TensorProto,
 			return nil, errkind.BadInput("onnx: %s: negative dimension %d in %v", at, d, t.GetDims())
 		}
 	}
-	size := elemSize(t.GetDataType())
+	size := ElemSize(t.GetDataType())
 	n, err := c.elems(t.GetDims(), size, at)
 	if err != nil {
 		return nil, err
@@ -368,9 +368,9 @@ func subByteBits(dt int32) int64 {
 	return 0
 }
 
-// elemSize is the storage size of one element in bytes (1 for unknown types, so their
+// ElemSize is the storage size of one element in bytes (1 for unknown types, so their
 // count is still bounded).
-func elemSize(dt int32) int64 {
+func ElemSize(dt int32) int64 {
 	switch protos.TensorProto_DataType(dt) {
 	case protos.TensorProto_DOUBLE, protos.TensorProto_INT64, protos.TensorProto_UINT64, protos.TensorProto_COMPLEX64:
 		return 8
