@@ -69,6 +69,10 @@ type Options struct {
 	// Spec overrides the preprocessing; nil looks for a sidecar, a built-in entry, then
 	// the default (see the package documentation).
 	Spec *imageio.Spec
+	// Pool is how a spatial cut is pooled into the feature vector: PoolAvg (the default,
+	// also for ""), PoolMax or PoolAvgMax; see ParsePool. Asking for max or avgmax on a
+	// cut without spatial dimensions is an error (ErrNoFeature).
+	Pool string
 }
 
 // Candidate is a tensor near the end of the graph that could serve as the feature node.
@@ -87,7 +91,8 @@ type Backbone struct {
 	SHA256      string
 	FeatureNode string // tensor name of the cut
 	FeatureDim  int    // D of FeatureModel's [N,D] output; 0 when shape inference failed
-	Pooled      bool   // FeatureModel appends GlobalAveragePool (the cut is a 4-D map)
+	Pooled      bool   // FeatureModel appends a global pooling (the cut is a 4-D map)
+	Pool        string // that pooling (PoolAvg, PoolMax, PoolAvgMax) when Pooled; "" otherwise
 	Reason      string // why this cut was chosen
 	Spec        imageio.Spec
 	SpecSource  string // "options", "sidecar PATH", "builtin NAME", "default"
@@ -206,6 +211,9 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 		}
 	}
 	if err := b.findFeature(feat); err != nil {
+		return nil, err
+	}
+	if err := b.applyPool(opt.Pool); err != nil {
 		return nil, err
 	}
 	if zooFeat {
@@ -433,10 +441,9 @@ func (b *Backbone) featureProto() (*protos.ModelProto, error) {
 	}
 	cut := b.FeatureNode
 	if b.Pooled {
-		g.Node = append(g.Node,
-			&protos.NodeProto{Name: "multilabel_pool", OpType: "GlobalAveragePool", Input: []string{cut}, Output: []string{"multilabel_pooled"}},
-			&protos.NodeProto{Name: "multilabel_flatten", OpType: "Flatten", Input: []string{"multilabel_pooled"}, Output: []string{FeatureOutput},
-				Attribute: []*protos.AttributeProto{{Name: "axis", Type: protos.AttributeProto_INT, I: 1}}})
+		nodes, inits := b.poolNodes(cut)
+		g.Node = append(g.Node, nodes...)
+		g.Initializer = append(g.Initializer, inits...)
 	} else {
 		s := b.shapes[cut]
 		if len(s) == 2 {

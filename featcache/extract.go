@@ -80,7 +80,11 @@ func (f *Features) Compact() (data []float32, idx []int) {
 
 // KeyOf returns the cache key of a backbone's features.
 func KeyOf(b *backbone.Backbone) ModelKey {
-	return ModelKey{BackboneSHA256: b.SHA256, FeatureNode: b.FeatureNode, Spec: b.Spec}
+	k := ModelKey{BackboneSHA256: b.SHA256, FeatureNode: b.FeatureNode, Spec: b.Spec}
+	if b.Pooled && b.Pool != backbone.PoolAvg {
+		k.Pool = b.Pool
+	}
+	return k
 }
 
 // Extract computes the features of the images at paths with eng, which must run the

@@ -75,6 +75,10 @@ type ModelKey struct {
 	BackboneSHA256 string       `json:"backbone_sha256"`
 	FeatureNode    string       `json:"feature_node"`
 	Spec           imageio.Spec `json:"preprocessing"`
+	// Pool is the global pooling of a spatial cut when it is not the average ("max",
+	// "avgmax"); empty for average pooling and for cuts without spatial dimensions, so
+	// the keys of average-pooled features did not change when pooling became a choice.
+	Pool string `json:"pool,omitempty"`
 }
 
 // ID is the hex sha256 of the key's canonical JSON (with the cache format version).

@@ -42,8 +42,8 @@ type featuresSummary struct {
 
 func newFeaturesCmd(e *env) *cobra.Command {
 	var (
-		data, bb, featureNode, specFile, out, cacheDir string
-		rf                                             readerFlags
+		data, bb, featureNode, specFile, out, cacheDir, pool string
+		rf                                                   readerFlags
 		sf                                             shardFlags
 		ef                                             engineFlags
 		batch, workers                                 int
@@ -62,6 +62,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	rf.register(fs, "fail at the first unusable image instead of leaving it out")
 	fs.StringVar(&bb, "backbone", "", "backbone: ONNX file or zoo name (required)")
 	fs.StringVar(&featureNode, "feature-node", "", "cut the backbone at this tensor instead of the automatic choice")
+	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&specFile, "spec", "", "preprocessing JSON overriding the backbone's sidecar/zoo/default")
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
@@ -110,7 +111,10 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		warnSkipped(e, d)
 		out = shardOut(spec, out)
 
-		opt := backbone.Options{FeatureNode: featureNode}
+		if err := checkPool(pool, ""); err != nil {
+			return err
+		}
+		opt := backbone.Options{FeatureNode: featureNode, Pool: pool}
 		if specFile != "" {
 			raw, err := os.ReadFile(specFile)
 			if err != nil {
