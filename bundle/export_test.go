@@ -27,9 +27,15 @@ import (
 // (standardisation included), and the preprocessed tensors of a few real images.
 func exportFixture(t *testing.T, kind string) (*bundle.Bundle, []float32, int) {
 	t.Helper()
+	return exportFixturePool(t, kind, "")
+}
+
+// exportFixturePool is exportFixture with the backbone's spatial map pooled by pool.
+func exportFixturePool(t *testing.T, kind, pool string) (*bundle.Bundle, []float32, int) {
+	t.Helper()
 	bbPath := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	miml := sharedtest.Dir(t, "data/miml-scenes/images")
-	bb, err := backbone.Load(bbPath, backbone.Options{})
+	bb, err := backbone.Load(bbPath, backbone.Options{Pool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +54,7 @@ func exportFixture(t *testing.T, kind string) (*bundle.Bundle, []float32, int) {
 		h.Mean[i] = float32(i%7) * 0.5
 		h.Std[i] = 1 + float32(i%5)
 	}
-	b := &bundle.Bundle{Backbone: fm, BackboneInfo: bundle.BackboneInfo{Name: "squeezenet1.1", FeatureDim: bb.FeatureDim},
+	b := &bundle.Bundle{Backbone: fm, BackboneInfo: bundle.BackboneInfo{Name: "squeezenet1.1", FeatureDim: bb.FeatureDim, Pool: bb.Pool},
 		Head: *h, Labels: labels, Thresholds: []float64{0.5, 0.5, 0.4, 0.5, 0.6}, Spec: bb.Spec}
 	names := []string{"1.jpg", "2.jpg", "77.jpg", "1500.jpg"}
 	tl := b.Spec.TensorLen()
@@ -207,4 +213,66 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// TestExportPooling checks max and avg+max pooling end to end: the pooling is inside the
+// bundle's backbone graph, so the exported graph (ReduceMax/ReduceMean in it) gives the
+// scores of the training-time path (features from the bundle's backbone, then the
+// pure-Go head) within 1e-4 in ONNX Runtime.
+func TestExportPooling(t *testing.T) {
+	lib := sharedtest.ORTLib(t)
+	for _, c := range []struct{ pool, kind, op string }{{backbone.PoolMax, head.Linear, "ReduceMax"}, {backbone.PoolAvgMax, head.MLP, "Concat"}} {
+		t.Run(c.pool, func(t *testing.T) {
+			b, x, n := exportFixturePool(t, c.kind, c.pool)
+			if want := 512 * (1 + btoi(c.pool == backbone.PoolAvgMax)); b.Head.In != want {
+				t.Fatalf("head input %d, want %d", b.Head.In, want)
+			}
+			m, err := model.New(b, model.Options{Engine: "ort", ORTLib: lib})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			want := scoresOf(t, m, b, x, n)
+			onnx, err := bundle.ExportONNX(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mp protos.ModelProto
+			if err := proto.Unmarshal(onnx, &mp); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, nd := range mp.Graph.Node {
+				found = found || nd.OpType == c.op
+			}
+			if !found {
+				t.Fatalf("exported graph has no %s node", c.op)
+			}
+			eng, err := ort.Open(onnx, ort.Options{LibPath: lib})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			got, err := eng.Run(context.Background(), x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(got, want); d > 1e-4 {
+				t.Fatalf("%s: exported graph differs from the training-time scores by %g", c.pool, d)
+			}
+			// Scores from max pooling differ from those of average pooling: the choice
+			// reached the graph.
+			avg, _, _ := exportFixturePool(t, c.kind, "")
+			if avg.Head.In == b.Head.In && maxAbsDiff(scoresOf(t, m, avg, x, n), want) < 1e-3 {
+				t.Fatalf("%s pooling gives the scores of average pooling", c.pool)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package featcache
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,4 +196,21 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatal("decoded entry does not re-encode to the same bytes")
 		}
 	})
+}
+
+// Pooling other than the average gets its own key; the average keeps the key it had
+// before pooling was a choice, so existing caches stay valid.
+func TestModelKeyPool(t *testing.T) {
+	k := ModelKey{BackboneSHA256: strings.Repeat("ab", 32), FeatureNode: "fire9/concat_1", Spec: imageio.ImageNetSpec()}
+	before := k.ID()
+	raw, err := json.Marshal(k)
+	if err != nil || strings.Contains(string(raw), "pool") {
+		t.Fatalf("average-pooled key JSON %s (%v)", raw, err)
+	}
+	k.Pool = "max"
+	mx := k.ID()
+	k.Pool = "avgmax"
+	if mx == before || k.ID() == before || k.ID() == mx {
+		t.Fatal("pooling does not change the cache key")
+	}
 }
