@@ -44,10 +44,10 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	var (
 		data, bb, featureNode, specFile, out, cacheDir, pool string
 		rf                                                   readerFlags
-		sf                                             shardFlags
-		ef                                             engineFlags
-		batch, workers                                 int
-		noCache, asJSON                                bool
+		sf                                                   shardFlags
+		ef                                                   engineFlags
+		batch, workers                                       int
+		noCache, asJSON                                      bool
 	)
 	c := &cobra.Command{
 		Use:   "features --backbone B --data D [--images DIR] [--engine auto|ort|go] [--batch-size 32] [--out F.npy] [--cache-dir DIR] [--no-cache] [--strict] [--feature-node N]",
