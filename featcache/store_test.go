@@ -190,10 +190,14 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add(encodeEntry([]float32{1, 2, 3}))
 	f.Add(encodeEntry(nil))
 	f.Add([]byte("MLFEAT01\xff\xff\xff\xff"))
+	f.Add(encodeEntryHalf([]float32{1, -2, 0.5}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		feat, err := decodeEntry(b)
-		if err == nil && !bytes.Equal(encodeEntry(feat), b) {
+		feat, isHalf, err := decodeEntry(b)
+		if err == nil && !isHalf && !bytes.Equal(encodeEntry(feat), b) {
 			t.Fatal("decoded entry does not re-encode to the same bytes")
+		}
+		if err == nil && isHalf && len(encodeEntryHalf(feat)) != len(b) {
+			t.Fatal("decoded half entry does not re-encode to the same size")
 		}
 	})
 }
