@@ -50,7 +50,7 @@ func (b *Backbone) applyPool(requested string) error {
 	if !b.Pooled {
 		if requested != "" && p != PoolAvg {
 			return fmt.Errorf("%w: pooling %q needs a spatial map [N,C,H,W] at the cut, but %q has shape %s; choose a convolutional cut with --feature-node (see 'multilabel backbone inspect')",
-				ErrNoFeature, p, b.FeatureNode, shapeString(b.shapes[b.FeatureNode]))
+				ErrNoFeature, p, b.FeatureNode, b.cutShape(b.FeatureNode))
 		}
 		return nil
 	}

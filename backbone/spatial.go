@@ -12,7 +12,7 @@ func (b *Backbone) SpatialShape() (c, h, w int, err error) {
 	s := b.shapes[b.FeatureNode]
 	if !b.Pooled || len(s) != 4 || s[1] <= 0 || s[2] <= 0 || s[3] <= 0 {
 		return 0, 0, 0, fmt.Errorf("%w: the cut %q has shape %s, not a spatial map [N,C,H,W] with known C, H, W; choose a convolutional cut with --feature-node (see 'multilabel backbone inspect')",
-			ErrNoFeature, b.FeatureNode, shapeString(s))
+			ErrNoFeature, b.FeatureNode, b.cutShape(b.FeatureNode))
 	}
 	return int(s[1]), int(s[2]), int(s[3]), nil
 }
@@ -37,4 +37,16 @@ func (b *Backbone) SpatialModel() ([]byte, error) {
 		return nil, fmt.Errorf("backbone %s: serializing: %w", b.Path, err)
 	}
 	return data, nil
+}
+
+// cutShape is the inferred shape of tensor t with the batch dimension shown as N.
+func (b *Backbone) cutShape(t string) string {
+	s := append([]int64(nil), b.shapes[t]...)
+	if len(s) > 0 {
+		s[0] = -1
+	}
+	if b.shapes[t] == nil {
+		s = nil
+	}
+	return shapeString(s)
 }
