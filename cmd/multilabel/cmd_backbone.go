@@ -19,7 +19,7 @@ func newBackboneCmd(e *env) *cobra.Command {
 
 func newBackboneInspectCmd(e *env) *cobra.Command {
 	var (
-		asJSON            bool
+		asJSON                  bool
 		feature, specFile, pool string
 	)
 	c := &cobra.Command{
