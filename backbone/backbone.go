@@ -13,8 +13,10 @@
 // final classifier, the features are the classifier's data input — the input of the last
 // Gemm or MatMul (usually a Flatten output), or, for a final 1×1 Conv classifier as in
 // SqueezeNet, the activation map feeding it (Dropout and Identity are skipped). A 4-D cut
-// gets a GlobalAveragePool and a Flatten appended, so FeatureModel always maps
-// [N,3,H,W] (or [N,H,W,3]) to [N,FeatureDim]. A graph without a recognisable classifier
+// gets a global pooling appended (Options.Pool: average by default — GlobalAveragePool
+// and Flatten —, max, or both concatenated), so FeatureModel always maps [N,3,H,W] (or
+// [N,H,W,3]) to [N,FeatureDim]; SpatialModel keeps the map itself, flattened to
+// [N,C·H·W]. A graph without a recognisable classifier
 // is taken as a feature extractor already: its first output is the cut.
 //
 // Preprocessing (an imageio.Spec) travels with the backbone, chosen in this order:

@@ -1,6 +1,7 @@
 // Package featcache extracts pooled backbone features for lists of images and keeps them
 // in a persistent on-disk cache, so a second run over the same images (in any dataset)
-// extracts nothing.
+// extracts nothing. ExtractSpatial does the same for the map at the cut (C×H×W per
+// image, before pooling), stored as float16 under a key of its own (ModelKey.Spatial).
 //
 // A cache entry is keyed by the model key (backbone sha256 + feature node + preprocessing
 // spec) and the sha256 of the image file's content. Each entry is one small file written
