@@ -13,8 +13,10 @@
 // final classifier, the features are the classifier's data input — the input of the last
 // Gemm or MatMul (usually a Flatten output), or, for a final 1×1 Conv classifier as in
 // SqueezeNet, the activation map feeding it (Dropout and Identity are skipped). A 4-D cut
-// gets a GlobalAveragePool and a Flatten appended, so FeatureModel always maps
-// [N,3,H,W] (or [N,H,W,3]) to [N,FeatureDim]. A graph without a recognisable classifier
+// gets a global pooling appended (Options.Pool: average by default — GlobalAveragePool
+// and Flatten —, max, or both concatenated), so FeatureModel always maps [N,3,H,W] (or
+// [N,H,W,3]) to [N,FeatureDim]; SpatialModel keeps the map itself, flattened to
+// [N,C·H·W]. A graph without a recognisable classifier
 // is taken as a feature extractor already: its first output is the cut.
 //
 // Preprocessing (an imageio.Spec) travels with the backbone, chosen in this order:
@@ -69,6 +71,10 @@ type Options struct {
 	// Spec overrides the preprocessing; nil looks for a sidecar, a built-in entry, then
 	// the default (see the package documentation).
 	Spec *imageio.Spec
+	// Pool is how a spatial cut is pooled into the feature vector: PoolAvg (the default,
+	// also for ""), PoolMax or PoolAvgMax; see ParsePool. Asking for max or avgmax on a
+	// cut without spatial dimensions is an error (ErrNoFeature).
+	Pool string
 }
 
 // Candidate is a tensor near the end of the graph that could serve as the feature node.
@@ -87,7 +93,8 @@ type Backbone struct {
 	SHA256      string
 	FeatureNode string // tensor name of the cut
 	FeatureDim  int    // D of FeatureModel's [N,D] output; 0 when shape inference failed
-	Pooled      bool   // FeatureModel appends GlobalAveragePool (the cut is a 4-D map)
+	Pooled      bool   // FeatureModel appends a global pooling (the cut is a 4-D map)
+	Pool        string // that pooling (PoolAvg, PoolMax, PoolAvgMax) when Pooled; "" otherwise
 	Reason      string // why this cut was chosen
 	Spec        imageio.Spec
 	SpecSource  string // "options", "sidecar PATH", "builtin NAME", "default"
@@ -206,6 +213,9 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 		}
 	}
 	if err := b.findFeature(feat); err != nil {
+		return nil, err
+	}
+	if err := b.applyPool(opt.Pool); err != nil {
 		return nil, err
 	}
 	if zooFeat {
@@ -433,10 +443,9 @@ func (b *Backbone) featureProto() (*protos.ModelProto, error) {
 	}
 	cut := b.FeatureNode
 	if b.Pooled {
-		g.Node = append(g.Node,
-			&protos.NodeProto{Name: "multilabel_pool", OpType: "GlobalAveragePool", Input: []string{cut}, Output: []string{"multilabel_pooled"}},
-			&protos.NodeProto{Name: "multilabel_flatten", OpType: "Flatten", Input: []string{"multilabel_pooled"}, Output: []string{FeatureOutput},
-				Attribute: []*protos.AttributeProto{{Name: "axis", Type: protos.AttributeProto_INT, I: 1}}})
+		nodes, inits := b.poolNodes(cut)
+		g.Node = append(g.Node, nodes...)
+		g.Initializer = append(g.Initializer, inits...)
 	} else {
 		s := b.shapes[cut]
 		if len(s) == 2 {

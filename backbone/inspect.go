@@ -29,6 +29,8 @@ type Report struct {
 	FeatureNode string       `json:"feature_node"`
 	FeatureDim  int          `json:"feature_dim"`
 	Pooled      bool         `json:"pooled"`
+	Pool        string       `json:"pool,omitempty"`    // the pooling when Pooled (avg, max, avgmax)
+	Spatial     []int        `json:"spatial,omitempty"` // [C,H,W] of the map at a spatial cut (features --spatial, --pool)
 	Reason      string       `json:"reason"`
 	Candidates  []Candidate  `json:"candidates"`
 	Blocks      []Block      `json:"blocks"` // the cut points for fine-tuning, first to last
@@ -41,7 +43,10 @@ func (b *Backbone) Report() Report {
 	r := Report{Path: b.Path, SHA256: b.SHA256, IRVersion: b.IRVersion, Opset: b.Opset,
 		Producer: b.Producer, Params: b.Params, Conversions: b.Conversions,
 		FeatureNode: b.FeatureNode, FeatureDim: b.FeatureDim, Pooled: b.Pooled, Reason: b.Reason,
-		Candidates: b.Candidates, Blocks: b.Blocks(), Spec: b.Spec, SpecSource: b.SpecSource}
+		Candidates: b.Candidates, Blocks: b.Blocks(), Spec: b.Spec, SpecSource: b.SpecSource, Pool: b.Pool}
+	if c, h, w, err := b.SpatialShape(); err == nil {
+		r.Spatial = []int{c, h, w}
+	}
 	if e := lookupBuiltin(b.SHA256, ""); e != nil {
 		r.Zoo = e.Name
 	}
@@ -97,6 +102,9 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&sb, "converted:     %s\n", c)
 	}
 	fmt.Fprintf(&sb, "feature node:  %s -> [N,%d] (%s)\n", r.FeatureNode, r.FeatureDim, r.Reason)
+	if len(r.Spatial) == 3 {
+		fmt.Fprintf(&sb, "spatial map:   %d×%d×%d at the cut (--pool avg|max|avgmax; features --spatial keeps it)\n", r.Spatial[0], r.Spatial[1], r.Spatial[2])
+	}
 	fmt.Fprintf(&sb, "candidates:\n")
 	for _, c := range r.Candidates {
 		mark := " "

@@ -38,6 +38,11 @@ type BackboneInfo struct {
 	FeatureNode string `json:"feature_node,omitempty"`
 	// FeatureDim is the length of one feature vector (the head's input size).
 	FeatureDim int `json:"feature_dim"`
+	// Pool is the global pooling of a spatial cut inside the backbone graph ("avg",
+	// "max", "avgmax"); empty when the cut was not pooled (or in bundles written before
+	// pooling was a choice, which average-pool). The graph itself does the pooling, so
+	// predict, serve and the exported ONNX agree.
+	Pool string `json:"pool,omitempty"`
 	// Randomized is set when the weights were replaced by a random initialisation
 	// (backbone.RandomizeONNX; a transfer-gap baseline, not a useful model).
 	Randomized bool `json:"randomized,omitempty"`

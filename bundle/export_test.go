@@ -27,9 +27,15 @@ import (
 // (standardisation included), and the preprocessed tensors of a few real images.
 func exportFixture(t *testing.T, kind string) (*bundle.Bundle, []float32, int) {
 	t.Helper()
+	return exportFixturePool(t, kind, "")
+}
+
+// exportFixturePool is exportFixture with the backbone's spatial map pooled by pool.
+func exportFixturePool(t *testing.T, kind, pool string) (*bundle.Bundle, []float32, int) {
+	t.Helper()
 	bbPath := filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	miml := sharedtest.Dir(t, "data/miml-scenes/images")
-	bb, err := backbone.Load(bbPath, backbone.Options{})
+	bb, err := backbone.Load(bbPath, backbone.Options{Pool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +54,7 @@ func exportFixture(t *testing.T, kind string) (*bundle.Bundle, []float32, int) {
 		h.Mean[i] = float32(i%7) * 0.5
 		h.Std[i] = 1 + float32(i%5)
 	}
-	b := &bundle.Bundle{Backbone: fm, BackboneInfo: bundle.BackboneInfo{Name: "squeezenet1.1", FeatureDim: bb.FeatureDim},
+	b := &bundle.Bundle{Backbone: fm, BackboneInfo: bundle.BackboneInfo{Name: "squeezenet1.1", FeatureDim: bb.FeatureDim, Pool: bb.Pool},
 		Head: *h, Labels: labels, Thresholds: []float64{0.5, 0.5, 0.4, 0.5, 0.6}, Spec: bb.Spec}
 	names := []string{"1.jpg", "2.jpg", "77.jpg", "1500.jpg"}
 	tl := b.Spec.TensorLen()
@@ -122,45 +128,56 @@ func TestExportMatchesPredict(t *testing.T) {
 			}
 			t.Logf("%s head: exported graph vs predict, ORT via Go: max abs diff %.2g", kind, maxAbsDiff(got, want))
 
-			node := nodeORT(t)
-			if node == "" {
+			d, ok := nodeDiff(t, b, onnx, x, n, want)
+			if !ok {
 				return
-			}
-			dir := t.TempDir()
-			mpath := filepath.Join(dir, "model.onnx")
-			ipath := filepath.Join(dir, "input.f32")
-			os.WriteFile(mpath, onnx, 0o644)
-			raw := make([]byte, 4*len(x))
-			for i, v := range x {
-				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-			}
-			os.WriteFile(ipath, raw, 0o644)
-			shape := b.Spec.Shape()
-			cmd := exec.Command("node", filepath.Join(sharedtest.Root(), "scripts", "ort_node_run.js"), mpath, ipath,
-				itoa(n), itoa(int(shape[0])), itoa(int(shape[1])), itoa(int(shape[2])))
-			cmd.Env = append(os.Environ(), "MULTILABEL_NODE_MODULES="+node)
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("node: %v\n%s", err, stderrOf(err))
-			}
-			var res struct {
-				Name string
-				Dims []int
-				Data []float32
-			}
-			if err := json.Unmarshal(out, &res); err != nil {
-				t.Fatalf("node output: %v: %.200s", err, out)
-			}
-			if res.Name != bundle.ExportOutput || len(res.Dims) != 2 || res.Dims[0] != n || res.Dims[1] != 5 {
-				t.Fatalf("node output %s %v", res.Name, res.Dims)
-			}
-			d := maxAbsDiff(res.Data, want)
-			if d > 1e-4 {
-				t.Fatalf("onnxruntime-node differs from predict by %g", d)
 			}
 			t.Logf("%s head: onnxruntime-node vs predict: max abs diff %.2g", kind, d)
 		})
 	}
+}
+
+// nodeDiff runs the exported graph in onnxruntime-node on x and returns the largest
+// difference from want; ok is false when onnxruntime-node is not installed (outside CI).
+func nodeDiff(t *testing.T, b *bundle.Bundle, onnx []byte, x []float32, n int, want []float32) (d float64, ok bool) {
+	t.Helper()
+	node := nodeORT(t)
+	if node == "" {
+		return 0, false
+	}
+	dir := t.TempDir()
+	mpath := filepath.Join(dir, "model.onnx")
+	ipath := filepath.Join(dir, "input.f32")
+	os.WriteFile(mpath, onnx, 0o644)
+	raw := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	os.WriteFile(ipath, raw, 0o644)
+	shape := b.Spec.Shape()
+	cmd := exec.Command("node", filepath.Join(sharedtest.Root(), "scripts", "ort_node_run.js"), mpath, ipath,
+		itoa(n), itoa(int(shape[0])), itoa(int(shape[1])), itoa(int(shape[2])))
+	cmd.Env = append(os.Environ(), "MULTILABEL_NODE_MODULES="+node)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderrOf(err))
+	}
+	var res struct {
+		Name string
+		Dims []int
+		Data []float32
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("node output: %v: %.200s", err, out)
+	}
+	if res.Name != bundle.ExportOutput || len(res.Dims) != 2 || res.Dims[0] != n || res.Dims[1] != len(b.Labels) {
+		t.Fatalf("node output %s %v", res.Name, res.Dims)
+	}
+	d = maxAbsDiff(res.Data, want)
+	if d > 1e-4 {
+		t.Fatalf("onnxruntime-node differs from predict by %g", d)
+	}
+	return d, true
 }
 
 func scoresOf(t *testing.T, m *model.Model, b *bundle.Bundle, x []float32, n int) []float32 {
@@ -207,4 +224,69 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// TestExportPooling checks max and avg+max pooling end to end: the pooling is inside the
+// bundle's backbone graph, so the exported graph (ReduceMax/ReduceMean in it) gives the
+// scores of the training-time path (features from the bundle's backbone, then the
+// pure-Go head) within 1e-4 in ONNX Runtime.
+func TestExportPooling(t *testing.T) {
+	lib := sharedtest.ORTLib(t)
+	for _, c := range []struct{ pool, kind, op string }{{backbone.PoolMax, head.Linear, "ReduceMax"}, {backbone.PoolAvgMax, head.MLP, "Concat"}} {
+		t.Run(c.pool, func(t *testing.T) {
+			b, x, n := exportFixturePool(t, c.kind, c.pool)
+			if want := 512 * (1 + btoi(c.pool == backbone.PoolAvgMax)); b.Head.In != want {
+				t.Fatalf("head input %d, want %d", b.Head.In, want)
+			}
+			m, err := model.New(b, model.Options{Engine: "ort", ORTLib: lib})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			want := scoresOf(t, m, b, x, n)
+			onnx, err := bundle.ExportONNX(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mp protos.ModelProto
+			if err := proto.Unmarshal(onnx, &mp); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, nd := range mp.Graph.Node {
+				found = found || nd.OpType == c.op
+			}
+			if !found {
+				t.Fatalf("exported graph has no %s node", c.op)
+			}
+			eng, err := ort.Open(onnx, ort.Options{LibPath: lib})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			got, err := eng.Run(context.Background(), x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(got, want); d > 1e-4 {
+				t.Fatalf("%s: exported graph differs from the training-time scores by %g", c.pool, d)
+			}
+			if d, ok := nodeDiff(t, b, onnx, x, n, want); ok {
+				t.Logf("%s pooling: onnxruntime-node vs training-time scores: max abs diff %.2g", c.pool, d)
+			}
+			// Scores from max pooling differ from those of average pooling: the choice
+			// reached the graph.
+			avg, _, _ := exportFixturePool(t, c.kind, "")
+			if avg.Head.In == b.Head.In && maxAbsDiff(scoresOf(t, m, avg, x, n), want) < 1e-3 {
+				t.Fatalf("%s pooling gives the scores of average pooling", c.pool)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/internal/half"
 	"github.com/multilabel/multilabel/internal/progress"
 )
 
@@ -48,8 +49,11 @@ type BadImage = imageio.BadImage
 
 // Features are the pooled features of a list of images.
 type Features struct {
-	// Dim is the length of one feature vector.
+	// Dim is the length of one feature vector (C·H·W for spatial maps).
 	Dim int
+	// Shape is [C, H, W] for the spatial maps of ExtractSpatial (each row is the map in
+	// row-major order); nil for pooled vectors.
+	Shape []int
 	// Data holds len(paths)×Dim values in paths order; a bad image's row is zero.
 	Data []float32
 	// OK[i] reports whether image i was usable.
@@ -80,7 +84,48 @@ func (f *Features) Compact() (data []float32, idx []int) {
 
 // KeyOf returns the cache key of a backbone's features.
 func KeyOf(b *backbone.Backbone) ModelKey {
-	return ModelKey{BackboneSHA256: b.SHA256, FeatureNode: b.FeatureNode, Spec: b.Spec}
+	k := ModelKey{BackboneSHA256: b.SHA256, FeatureNode: b.FeatureNode, Spec: b.Spec}
+	if b.Pooled && b.Pool != backbone.PoolAvg {
+		k.Pool = b.Pool
+	}
+	return k
+}
+
+// SpatialKeyOf returns the cache key of a backbone's spatial maps (the map at the cut,
+// before any pooling): KeyOf without the pooling, marked Spatial, so pooled vectors and
+// maps of the same images never share an entry.
+func SpatialKeyOf(b *backbone.Backbone) ModelKey {
+	k := KeyOf(b)
+	k.Pool, k.Spatial = "", true
+	return k
+}
+
+// ExtractSpatial is Extract for the map at the cut: eng must run b.SpatialModel(), and
+// each row of the result holds one image's C×H×W map (Features.Shape). The cache keeps
+// the maps as float16 under SpatialKeyOf(b), with the integrity checks of pooled
+// entries: 2 bytes a value on disk (MIML: 1,500 × 512 × 13 × 13 × 2 B ≈ 260 MB), 4 in
+// the returned Features. A cut without spatial dimensions is an error naming the cut.
+func ExtractSpatial(ctx context.Context, eng engine.Engine, b *backbone.Backbone, paths []string, opt ExtractOptions) (*Features, error) {
+	if b == nil {
+		return nil, errors.New("featcache: nil backbone")
+	}
+	c, h, w, err := b.SpatialShape()
+	if err != nil {
+		return nil, fmt.Errorf("featcache: %w", err)
+	}
+	dim := 1
+	for _, d := range eng.OutputShape() {
+		dim *= int(d)
+	}
+	if dim != c*h*w {
+		return nil, fmt.Errorf("featcache: engine output has %d values per image, want the %d×%d×%d map of %q (run b.SpatialModel())", dim, c, h, w, b.FeatureNode)
+	}
+	f, err := extract(ctx, eng, SpatialKeyOf(b), paths, opt)
+	if err != nil {
+		return nil, err
+	}
+	f.Shape = []int{c, h, w}
+	return f, nil
 }
 
 // Extract computes the features of the images at paths with eng, which must run the
@@ -257,6 +302,13 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 			}
 			if len(out) != len(items)*f.Dim {
 				return fmt.Errorf("featcache: engine returned %d values for %d images of dim %d", len(out), len(items), f.Dim)
+			}
+			if key.Spatial {
+				// Maps are kept as float16: round them now, so a first run gives what
+				// every later (cached) run gives.
+				for i, v := range out {
+					out[i] = half.ToFloat32(half.FromFloat32(v))
+				}
 			}
 			for q, k := range items {
 				v := out[q*f.Dim : (q+1)*f.Dim]

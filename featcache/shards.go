@@ -286,6 +286,8 @@ func sameRun(p0 string, m0 *Manifest, p string, m *Manifest) error {
 		return diff("backbone sha256", short(m0.BackboneSHA256), short(m.BackboneSHA256))
 	case m.FeatureNode != m0.FeatureNode:
 		return diff("feature node (cut)", m0.FeatureNode, m.FeatureNode)
+	case m.Pool != m0.Pool:
+		return diff("pooling", poolName(m0.Pool), poolName(m.Pool))
 	case m.ModelKey.ID() != m0.ModelKey.ID():
 		return diff("preprocessing", m0.Spec, m.Spec)
 	case m.Shard.N != m0.Shard.N:
@@ -303,4 +305,11 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+func poolName(p string) string {
+	if p == "" {
+		return "avg"
+	}
+	return p
 }

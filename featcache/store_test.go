@@ -2,6 +2,7 @@ package featcache
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,10 +190,31 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add(encodeEntry([]float32{1, 2, 3}))
 	f.Add(encodeEntry(nil))
 	f.Add([]byte("MLFEAT01\xff\xff\xff\xff"))
+	f.Add(encodeEntryHalf([]float32{1, -2, 0.5}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		feat, err := decodeEntry(b)
-		if err == nil && !bytes.Equal(encodeEntry(feat), b) {
+		feat, isHalf, err := decodeEntry(b)
+		if err == nil && !isHalf && !bytes.Equal(encodeEntry(feat), b) {
 			t.Fatal("decoded entry does not re-encode to the same bytes")
 		}
+		if err == nil && isHalf && len(encodeEntryHalf(feat)) != len(b) {
+			t.Fatal("decoded half entry does not re-encode to the same size")
+		}
 	})
+}
+
+// Pooling other than the average gets its own key; the average keeps the key it had
+// before pooling was a choice, so existing caches stay valid.
+func TestModelKeyPool(t *testing.T) {
+	k := ModelKey{BackboneSHA256: strings.Repeat("ab", 32), FeatureNode: "fire9/concat_1", Spec: imageio.ImageNetSpec()}
+	before := k.ID()
+	raw, err := json.Marshal(k)
+	if err != nil || strings.Contains(string(raw), "pool") {
+		t.Fatalf("average-pooled key JSON %s (%v)", raw, err)
+	}
+	k.Pool = "max"
+	mx := k.ID()
+	k.Pool = "avgmax"
+	if mx == before || k.ID() == before || k.ID() == mx {
+		t.Fatal("pooling does not change the cache key")
+	}
 }

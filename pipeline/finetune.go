@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/finetune"
@@ -57,6 +58,9 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	ft.Seed = cfg.Seed
 	if err := ft.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
+	}
+	if p, err := backbone.ParsePool(cfg.Pool); err != nil || p != backbone.PoolAvg {
+		return nil, errkind.WrapBadInput(fmt.Errorf("fine-tuning pools by the average only (got --pool %q); train the head alone for other poolings", cfg.Pool))
 	}
 	if cfg.RandomBackbone {
 		return nil, errkind.BadInput("fine-tuning a random backbone is not supported (drop --random-backbone)")

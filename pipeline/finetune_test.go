@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/internal/demo"
 	"github.com/multilabel/multilabel/internal/synth"
@@ -136,5 +138,15 @@ func TestFineTunePreparesOnce(t *testing.T) {
 	}
 	if maxd > 1e-4 {
 		t.Errorf("bundle predictions differ from the run's test scores by %g", maxd)
+	}
+}
+
+// Fine-tuning pools by the average only: another pooling is bad input before any work.
+func TestFineTuneRefusesPool(t *testing.T) {
+	t.Parallel()
+	cfg := pipeline.TrainConfig{Data: "unused.csv", Backbone: "unused.onnx", Pool: "max"}
+	_, err := pipeline.FineTune(context.Background(), cfg, finetune.DefaultConfig())
+	if !errors.Is(err, errkind.ErrBadInput) || !strings.Contains(err.Error(), "max") {
+		t.Fatalf("FineTune with --pool max: %v", err)
 	}
 }

@@ -66,6 +66,12 @@ type TrainConfig struct {
 	Backbone string `json:"backbone"`
 	// FeatureNode overrides the automatic feature cut.
 	FeatureNode string `json:"feature_node,omitempty"`
+	// Pool is the global pooling of a spatial cut, done inside the backbone graph (so
+	// the bundle, predict, serve and the exported ONNX all pool the same way):
+	// backbone.PoolAvg (default, also ""), PoolMax or PoolAvgMax. Features pooled
+	// differently are cached under different keys. PoolGeM is refused: its exponent is
+	// learned, and the linear and MLP heads train on pooled vectors.
+	Pool string `json:"pool,omitempty"`
 	// RandomBackbone replaces the backbone's weights by a seeded random initialisation
 	// (backbone.RandomizeONNX with Seed) — the transfer-gap baseline.
 	RandomBackbone bool `json:"random_backbone,omitempty"`
@@ -652,11 +658,11 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if c := cfg.counters; c != nil {
 		c.backboneParses++
 	}
-	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode})
+	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: cfg.Pool})
 	if err != nil {
 		return nil, bundle.BackboneInfo{}, err
 	}
-	info := bundle.BackboneInfo{Name: cfg.Backbone, SHA256: bb.SHA256, FeatureNode: bb.FeatureNode, FeatureDim: bb.FeatureDim}
+	info := bundle.BackboneInfo{Name: cfg.Backbone, SHA256: bb.SHA256, FeatureNode: bb.FeatureNode, FeatureDim: bb.FeatureDim, Pool: bb.Pool}
 	if !cfg.RandomBackbone {
 		return bb, info, nil
 	}
@@ -672,7 +678,7 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if c := cfg.counters; c != nil {
 		c.backboneParses++
 	}
-	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec})
+	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec, Pool: cfg.Pool})
 	if err != nil {
 		return nil, info, err
 	}

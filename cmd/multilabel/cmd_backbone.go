@@ -19,11 +19,11 @@ func newBackboneCmd(e *env) *cobra.Command {
 
 func newBackboneInspectCmd(e *env) *cobra.Command {
 	var (
-		asJSON            bool
-		feature, specFile string
+		asJSON                  bool
+		feature, specFile, pool string
 	)
 	c := &cobra.Command{
-		Use:   "inspect FILE|ZOO-NAME [--json] [--feature-node NAME] [--spec SPEC.json]",
+		Use:   "inspect FILE|ZOO-NAME [--json] [--feature-node NAME] [--pool avg|max|avgmax] [--spec SPEC.json]",
 		Short: "inputs, outputs, feature cut and preprocessing of an ONNX backbone",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -36,8 +36,12 @@ func newBackboneInspectCmd(e *env) *cobra.Command {
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.StringVar(&feature, "feature-node", "", "cut the graph at this tensor or node instead of the automatic choice")
 	fs.StringVar(&specFile, "spec", "", "preprocessing JSON (imageio spec) overriding sidecar/zoo/default")
+	fs.StringVar(&pool, "pool", backbone.PoolAvg, "pooling of a spatial cut to report (feature width and reason): avg|max|avgmax")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		opt := backbone.Options{FeatureNode: feature}
+		if err := checkPool(pool, ""); err != nil {
+			return err
+		}
+		opt := backbone.Options{FeatureNode: feature, Pool: pool}
 		if specFile != "" {
 			data, err := os.ReadFile(specFile)
 			if err != nil {

@@ -42,12 +42,12 @@ type featuresSummary struct {
 
 func newFeaturesCmd(e *env) *cobra.Command {
 	var (
-		data, bb, featureNode, specFile, out, cacheDir string
-		rf                                             readerFlags
-		sf                                             shardFlags
-		ef                                             engineFlags
-		batch, workers                                 int
-		noCache, asJSON                                bool
+		data, bb, featureNode, specFile, out, cacheDir, pool string
+		rf                                                   readerFlags
+		sf                                                   shardFlags
+		ef                                                   engineFlags
+		batch, workers                                       int
+		noCache, asJSON, spatial                             bool
 	)
 	c := &cobra.Command{
 		Use:   "features --backbone B --data D [--images DIR] [--engine auto|ort|go] [--batch-size 32] [--out F.npy] [--cache-dir DIR] [--no-cache] [--strict] [--feature-node N]",
@@ -62,6 +62,8 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	rf.register(fs, "fail at the first unusable image instead of leaving it out")
 	fs.StringVar(&bb, "backbone", "", "backbone: ONNX file or zoo name (required)")
 	fs.StringVar(&featureNode, "feature-node", "", "cut the backbone at this tensor instead of the automatic choice")
+	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
+	fs.BoolVar(&spatial, "spatial", false, spatialHelp)
 	fs.StringVar(&specFile, "spec", "", "preprocessing JSON overriding the backbone's sidecar/zoo/default")
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
@@ -110,7 +112,13 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		warnSkipped(e, d)
 		out = shardOut(spec, out)
 
-		opt := backbone.Options{FeatureNode: featureNode}
+		if err := checkPool(pool, ""); err != nil {
+			return err
+		}
+		if spatial && c.Flags().Changed("pool") {
+			return usageErrorf("--spatial keeps the map before any pooling: drop --pool")
+		}
+		opt := backbone.Options{FeatureNode: featureNode, Pool: pool}
 		if specFile != "" {
 			raw, err := os.ReadFile(specFile)
 			if err != nil {
@@ -133,14 +141,21 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err != nil {
 			return badInput(err)
 		}
+		keyOf, extract := featcache.KeyOf, featcache.Extract
+		if spatial {
+			keyOf, extract = featcache.SpatialKeyOf, featcache.ExtractSpatial
+		}
 		if spec.Sharded() {
-			if done, err := rs.complete(ctx, out, featcache.KeyOf(b), spec, total); err != nil {
+			if done, err := rs.complete(ctx, out, keyOf(b), spec, total); err != nil {
 				return err
 			} else if done {
 				return printShardComplete(e, asJSON, out, spec)
 			}
 		}
 		graph, err := b.FeatureModel()
+		if spatial {
+			graph, err = b.SpatialModel()
+		}
 		if err != nil {
 			return badInput(err)
 		}
@@ -161,7 +176,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 			paths[k] = d.Samples[i].Path
 		}
 		start := time.Now()
-		f, err := featcache.Extract(ctx, eng, b, paths, featcache.ExtractOptions{
+		f, err := extract(ctx, eng, b, paths, featcache.ExtractOptions{
 			Cache: cache, BatchSize: batch, Workers: workers, Strict: rf.strict, Progress: e.stderr})
 		if err != nil {
 			if errors.Is(err, featcache.ErrBadImage) {
@@ -191,7 +206,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		feats, idx := f.Compact()
 		sum.Written = len(idx)
 		if out != "" {
-			o := featcache.Output{Path: rs.localOut(out), Key: featcache.KeyOf(b), Shard: spec, Total: total, Selected: len(sel),
+			o := featcache.Output{Path: rs.localOut(out), Key: keyOf(b), Shard: spec, Total: total, Selected: len(sel),
 				Index: make([]int, len(idx)), Names: make([]string, len(idx)), Data: feats, Dim: f.Dim}
 			for k, i := range idx {
 				o.Index[k] = sel[i]

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/multilabel/multilabel/engine/enginetest"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/model/modeltest"
 )
 
 func runFeaturesCLI(t *testing.T, args ...string) (int, string) {
@@ -76,5 +78,49 @@ func TestFeaturesCLIUsage(t *testing.T) {
 		if code, out := runFeaturesCLI(t, args...); code != exitUsage {
 			t.Errorf("%s: exit %d, want %d (%s)", strings.Join(args, " "), code, exitUsage, out)
 		}
+	}
+}
+
+// TestFeaturesSpatialCLI extracts the map at a spatial cut (the 3×8×8 input of the tiny
+// colour backbone) twice, the second time from the float16 cache; a flat cut is refused.
+func TestFeaturesSpatialCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "maps.npy")
+	args := []string{"--backbone", bb, "--data", labels, "--engine", "go", "--feature-node", "x", "--spatial",
+		"--cache-dir", filepath.Join(dir, "cache"), "--out", out, "--json"}
+	var first []float32
+	for i := range 2 {
+		code, stdout := runFeaturesCLI(t, args...)
+		if code != exitOK {
+			t.Fatalf("run %d: exit %d: %s", i, code, stdout)
+		}
+		var s featuresSummary
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		if s.Dim != 3*8*8 || s.Written != 4 || (i == 1 && s.Cached != 4) {
+			t.Fatalf("run %d: %+v", i, s)
+		}
+		data, shape, err := featcache.ReadNPY(out)
+		if err != nil || len(shape) != 2 || shape[0] != 4 || shape[1] != 192 {
+			t.Fatalf("run %d: npy shape %v (%v)", i, shape, err)
+		}
+		if i == 0 {
+			first = data
+		} else if !slices.Equal(first, data) {
+			t.Fatal("the cached maps differ from the extracted ones")
+		}
+	}
+	code, stdout := runFeaturesCLI(t, "--backbone", bb, "--data", labels, "--engine", "go", "--spatial", "--no-cache")
+	if code != exitUsage {
+		t.Fatalf("spatial on a flat cut: exit %d: %s", code, stdout)
+	}
+	if code, _ := runFeaturesCLI(t, "--backbone", bb, "--data", labels, "--spatial", "--pool", "max"); code != exitUsage {
+		t.Fatalf("--spatial --pool: exit %d", code)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/loss"
@@ -26,7 +27,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	ftDef := finetune.DefaultConfig()
 	var (
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
-		reportDir, cacheDir, checkpoint, unfreeze, backendFlag                         string
+		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool                   string
 		rf                                                                             readerFlags
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
@@ -49,6 +50,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
+	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
 	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
@@ -101,6 +103,12 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err != nil {
 			return usageErrorf("--split: %v", err)
 		}
+		if err := checkPool(pool, headFlag); err != nil {
+			return err
+		}
+		if unfreeze != "" && pool != backbone.PoolAvg {
+			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
+		}
 		tc := def
 		tc.Loss, tc.Head, tc.Hidden, tc.Dropout = lossFlag, headFlag, hidden, dropout
 		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
@@ -132,7 +140,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		cfg := pipeline.TrainConfig{
 			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
-			Backbone: bbFlag, FeatureNode: featureNode, RandomBackbone: randomBB, Out: out,
+			Backbone: bbFlag, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
 		}

@@ -80,6 +80,11 @@ func TestTrainBadUsage(t *testing.T) {
 		"bad labels":   {"train", "--data", bad, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache"},
 		"missing bb":   {"train", "--data", labels, "--backbone", filepath.Join(dir, "nope.onnx"), "--out", out, "--engine", "go", "--no-cache"},
 		"not onnx":     {"train", "--data", labels, "--backbone", labels, "--out", out, "--engine", "go", "--no-cache"},
+		"bad pool":     {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "median"},
+		"gem linear":   {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "gem"},
+		"gem mlp":      {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "gem", "--head", "mlp"},
+		"max flat cut": {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "max", "--engine", "go", "--no-cache"},
+		"max finetune": {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "max", "--unfreeze", "1"},
 	} {
 		if code, _ := runModelCmd(t, args...); code != exitUsage {
 			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
@@ -87,5 +92,32 @@ func TestTrainBadUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a failed train left a bundle behind")
+	}
+}
+
+// TestTrainPoolCLI trains with max pooling of a spatial cut (the image itself, cut at
+// the input) and checks that the bundle records it and predicts with it.
+func TestTrainPoolCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 60, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "max.mlb")
+	code, out := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--feature-node", "x", "--pool", "max",
+		"--out", mlb, "--engine", "go", "--no-cache", "--epochs", "5", "--quiet")
+	if code != exitOK {
+		t.Fatalf("train --pool max: exit %d: %s", code, out)
+	}
+	b, err := bundle.Read(mlb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.BackboneInfo.Pool != "max" || b.Head.In != 3 {
+		t.Fatalf("bundle pool %q head in %d", b.BackboneInfo.Pool, b.Head.In)
+	}
+	if code, out := runModelCmd(t, "predict", "--model", mlb, "--engine", "go", filepath.Join(dir, "img000.png")); code != exitOK {
+		t.Fatalf("predict: exit %d: %s", code, out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/featcache"
@@ -248,3 +249,30 @@ func addJSONSwitch(fs *pflag.FlagSet, j *jsonSwitch, usage string) {
 	fs.Var(j, "json", usage)
 	fs.Lookup("json").NoOptDefVal = "true"
 }
+
+// poolHelp documents --pool on train and features.
+const poolHelp = "global pooling of a spatial cut (e.g. SqueezeNet's 512×13×13 map), done inside the backbone graph and recorded in the bundle: " +
+	"avg|max|avgmax (avgmax concatenates both: twice the feature width); features pooled differently are cached under their own key " +
+	"(one pooled float32 vector per image: MIML's 1,500 images × 512 × 4 B ≈ 3 MB, 6 MB for avgmax). " +
+	"gem (learnable exponent) needs the spatial map in training and is refused by the linear and mlp heads"
+
+// checkPool validates --pool for a head ("" when no head is trained): an unknown name
+// or gem for a head that trains on pooled vectors is a usage error.
+func checkPool(pool, headKind string) error {
+	p, err := backbone.ParsePool(pool)
+	if err != nil {
+		return usageErrorf("--pool: %v", err)
+	}
+	if p == backbone.PoolGeM {
+		if headKind == "" {
+			return usageErrorf("--pool gem has a learnable exponent: it is part of a head, not of extracted features (use avg, max or avgmax)")
+		}
+		return usageErrorf("--pool gem needs a head trained on the spatial map; --head %s trains on pooled vectors (use --pool avg, max or avgmax)", headKind)
+	}
+	return nil
+}
+
+// spatialHelp documents features --spatial, with its cost.
+const spatialHelp = "extract the map at the cut (C×H×W, before pooling) instead of the pooled vector: each .npy row is the map in row-major order; " +
+	"the cache keeps maps as float16 under their own key (2 B a value: MIML's 1,500 × 512 × 13 × 13 × 2 B ≈ 260 MB on disk, " +
+	"and 4 B a value in memory and in the float32 .npy, ≈ 520 MB); a cut without spatial dimensions is an error (see 'multilabel backbone inspect')"
