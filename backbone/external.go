@@ -135,4 +135,3 @@ func insidePath(root, loc string) (string, error) {
 	}
 	return real, nil
 }
-
