@@ -75,8 +75,18 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 		return err
 	}
 	modelPath, ortLib, timeout := f.modelPath, f.ef.ortLib, f.timeout
+	rs, err := newRemote(modelPath)
+	if err != nil {
+		return err
+	}
+	defer rs.close()
+	// A bundle in object storage is downloaded again at every (re)load.
 	load := func() (*model.Model, error) {
-		return model.LoadWith(modelPath, model.Options{Engine: kind, ORTLib: ortLib})
+		local, err := rs.fetch(ctx, modelPath)
+		if err != nil {
+			return nil, err
+		}
+		return model.LoadWith(local, model.Options{Engine: kind, ORTLib: ortLib})
 	}
 	m, err := load()
 	if err != nil {
