@@ -270,24 +270,16 @@ func (s *Stager) PublishOutput(ctx context.Context, local, u string) error {
 		{local, base + q},
 		{featcache.ManifestPath(local), featcache.ManifestPath(base) + q},
 	} {
-		data, err := os.ReadFile(f.src)
-		if err != nil {
-			return fmt.Errorf("stage: %w", err)
-		}
-		if err := s.Store.Write(ctx, f.url, data); err != nil {
+		if err := s.Store.Upload(ctx, f.src, f.url); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Publish uploads the local file local to u (one object, written whole).
+// Publish uploads the local file local to u (one object, streamed).
 func (s *Stager) Publish(ctx context.Context, local, u string) error {
-	data, err := os.ReadFile(local)
-	if err != nil {
-		return fmt.Errorf("stage: publishing %s: %w", u, err)
-	}
-	return s.Store.Write(ctx, u, data)
+	return s.Store.Upload(ctx, local, u)
 }
 
 // FetchRows downloads the row output at u (a CSV of predict --out or eval
