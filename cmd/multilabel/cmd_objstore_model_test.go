@@ -15,7 +15,8 @@ import (
 
 // TestTrainPredictEvalS3: train, predict, eval and export with every input and output
 // in an S3 bucket served in-process: the label file, its images, the backbone, the
-// bundle, the report, the predictions and the exported graph.
+// bundle, the report, the predictions and the exported graph; serve loads the bundle
+// from the bucket.
 func TestTrainPredictEvalS3(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -79,6 +80,15 @@ func TestTrainPredictEvalS3(t *testing.T) {
 	}
 	if b, err := st.ReadAll(ctx, onnx); err != nil || len(b) < 100 {
 		t.Errorf("exported graph in the bucket: %d bytes (%v)", len(b), err)
+	}
+	// serve: the bundle from the bucket; it serves until its context ends.
+	sctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if code, _, stderr := runCLICtx(t, sctx, "serve", "--model", mlb, "--engine", "go", "--addr", "127.0.0.1:0"); code != exitOK || !strings.Contains(stderr, "serving") {
+		t.Errorf("serve: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLIErr(t, "serve", "--model", srv.URL("out", "models/nope.mlb"), "--engine", "go", "--addr", "127.0.0.1:0"); code != exitUsage || !strings.Contains(stderr, "nope.mlb") {
+		t.Errorf("serve, missing bundle: exit %d: %s", code, stderr)
 	}
 	// A bundle that is not in the bucket is bad input naming it.
 	if code, _, stderr := runCLIErr(t, "predict", "--model", srv.URL("out", "models/nope.mlb"), filepath.Join(dir, "img001.png")); code != exitUsage || !strings.Contains(stderr, "nope.mlb") {

@@ -81,15 +81,19 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 	}
 	defer rs.close()
 	// A bundle in object storage is downloaded again at every (re)load.
+	var fetchErr error // the last download failure (not the bundle's fault when infrastructure)
 	load := func() (*model.Model, error) {
 		local, err := rs.fetch(ctx, modelPath)
-		if err != nil {
+		if fetchErr = err; err != nil {
 			return nil, err
 		}
 		return model.LoadWith(local, model.Options{Engine: kind, ORTLib: ortLib})
 	}
 	m, err := load()
 	if err != nil {
+		if fetchErr != nil {
+			return fetchErr // already classified by fetch
+		}
 		return badInput(err)
 	}
 	delay := f.batchDelay
