@@ -116,7 +116,7 @@ func newEvalCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer rs.close()
-		truth, reportURL, jsonURL := data, reportDir, jsonOut
+		truth, modelName, reportURL, jsonURL := data, modelPath, reportDir, jsonOut
 		if jsonOut != "-" {
 			jsonOut = rs.localOut(jsonOut)
 		}
@@ -141,7 +141,7 @@ func newEvalCmd(e *env) *cobra.Command {
 			if done, err := es.run(ctx, e, rs, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}); done || err != nil {
 				return err
 			}
-			if in, err = evalWithModel(ctx, e, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {
+			if in, err = evalWithModel(ctx, e, modelPath, modelName, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {
 				return err
 			}
 		} else if in, err = loadPredictionsAndTruth(preds, data, dopt); err != nil {

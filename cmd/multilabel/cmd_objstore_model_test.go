@@ -57,6 +57,16 @@ func TestTrainPredictEvalS3(t *testing.T) {
 	if ok, _ := st.Exists(ctx, preds+".manifest.json"); !ok {
 		t.Error("no predictions manifest in the bucket")
 	}
+	// A shard whose output is complete in the bucket is not redone.
+	for i := range 2 {
+		code, o := runCLI(t, "predict", "--model", mlb, "--engine", "go", "--out", preds, "--shard", "0/2", filepath.Join(dir, "img001.png"), filepath.Join(dir, "img002.png"))
+		if code != exitOK || (i == 1) != strings.Contains(o, "already complete") {
+			t.Errorf("predict --shard 0/2, run %d: exit %d: %q", i+1, code, o)
+		}
+	}
+	if ok, _ := st.Exists(ctx, srv.URL("out", "p/preds.shard-0-of-2.csv.manifest.json")); !ok {
+		t.Error("no shard manifest in the bucket")
+	}
 	// eval --model: truth and images from the bucket; metrics JSON, then a predictions CSV
 	// written to the bucket and evaluated from it.
 	code, o := runCLI(t, "eval", "--model", mlb, "--data", data, "--engine", "go", "--json-out", srv.URL("out", "eval/m.json"))
