@@ -69,22 +69,27 @@ func WriteNPYWithNames(npyPath, namesPath string, data []float32, rows, cols int
 	})
 }
 
+// npyHeaderF4 is the .npy header (magic, version 1.0, length, dictionary) of a float32
+// [rows, cols] matrix: magic(6) + version(2) + header length(2) + header, padded with
+// spaces and ended by '\n' to a multiple of 64 bytes.
+func npyHeaderF4(rows, cols int) []byte {
+	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
+	total := 10 + len(header) + 1
+	pad := (64 - total%64) % 64
+	header += strings.Repeat(" ", pad) + "\n"
+	b := append([]byte{}, npyMagic...)
+	b = append(b, 1, 0)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(header)))
+	return append(b, header...)
+}
+
 // EncodeNPY writes the .npy encoding of a float32 [rows, cols] matrix to w.
 func EncodeNPY(w io.Writer, data []float32, rows, cols int) error {
 	if rows < 0 || cols < 0 || len(data) != rows*cols {
 		return fmt.Errorf("npy: %d values for shape [%d, %d]", len(data), rows, cols)
 	}
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	// magic(6) + version(2) + header length(2) + header, padded with spaces and ended by
-	// '\n' to a multiple of 64 bytes.
-	total := 10 + len(header) + 1
-	pad := (64 - total%64) % 64
-	header += strings.Repeat(" ", pad) + "\n"
 	bw := bufio.NewWriter(w)
-	bw.Write(npyMagic)
-	bw.Write([]byte{1, 0})
-	binary.Write(bw, binary.LittleEndian, uint16(len(header)))
-	bw.WriteString(header)
+	bw.Write(npyHeaderF4(rows, cols))
 	var b [4]byte
 	for _, v := range data {
 		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))

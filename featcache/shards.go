@@ -1,19 +1,24 @@
 package featcache
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/shard"
 )
 
@@ -210,23 +215,32 @@ func MergeShards(out string, ins []string) (*Manifest, error) {
 	if len(ins) == 0 {
 		return nil, fmt.Errorf("%w: no shards to merge", ErrShardSet)
 	}
+	// The shards' features are read through memory maps and written a row at a time:
+	// memory holds the names and indices, not the matrices.
 	type part struct {
-		path  string
-		m     *Manifest
-		data  []float32
-		names []string
+		path     string
+		m        *Manifest
+		mp       *Mapped
+		names    []string
+		released int // rows before this one are released
 	}
-	var parts []part
+	var parts []*part
+	defer func() {
+		for _, p := range parts {
+			p.mp.Close()
+		}
+	}()
 	byIndex := map[int]string{}
 	for _, p := range ins {
-		m, data, names, err := readOutput(p)
+		m, mp, names, err := openOutput(p)
 		if err != nil {
 			return nil, err
 		}
+		parts = append(parts, &part{path: p, m: m, mp: mp, names: names})
 		if !m.Shard.Sharded() {
 			return nil, fmt.Errorf("%w: %s is not a shard (it holds a whole dataset)", ErrShardSet, p)
 		}
-		if len(parts) > 0 {
+		if len(parts) > 1 {
 			if err := sameRun(parts[0].path, parts[0].m, p, m); err != nil {
 				return nil, err
 			}
@@ -235,7 +249,6 @@ func MergeShards(out string, ins []string) (*Manifest, error) {
 			return nil, fmt.Errorf("%w: shard %s given twice: %s and %s", ErrShardSet, m.Shard, prev, p)
 		}
 		byIndex[m.Shard.I] = p
-		parts = append(parts, part{p, m, data, names})
 	}
 	first := parts[0].m
 	var missing []string
@@ -259,22 +272,120 @@ func MergeShards(out string, ins []string) (*Manifest, error) {
 			rows = append(rows, row{pi, r})
 		}
 	}
-	slices.SortFunc(rows, func(a, b row) int { return parts[a.part].m.Index[a.r] - parts[b.part].m.Index[b.r] })
-	o := Output{Path: out, Key: first.ModelKey, Total: first.Total, Selected: selected, Dim: first.Dim,
-		Index: make([]int, len(rows)), Names: make([]string, len(rows)), Data: make([]float32, 0, len(rows)*first.Dim)}
 	if selected != first.Total {
 		return nil, fmt.Errorf("%w: the shards select %d samples of a dataset of %d", ErrShardSet, selected, first.Total)
 	}
+	slices.SortFunc(rows, func(a, b row) int { return parts[a.part].m.Index[a.r] - parts[b.part].m.Index[b.r] })
+	index := make([]int, len(rows))
+	var names bytes.Buffer
 	for k, rw := range rows {
 		p := parts[rw.part]
-		o.Index[k] = p.m.Index[rw.r]
-		if k > 0 && o.Index[k] == o.Index[k-1] {
-			return nil, fmt.Errorf("%w: sample %d in two shards (%s and another)", ErrShardSet, o.Index[k], p.path)
+		index[k] = p.m.Index[rw.r]
+		if k > 0 && index[k] == index[k-1] {
+			return nil, fmt.Errorf("%w: sample %d in two shards (%s and another)", ErrShardSet, index[k], p.path)
 		}
-		o.Names[k] = p.names[rw.r]
-		o.Data = append(o.Data, p.data[rw.r*first.Dim:(rw.r+1)*first.Dim]...)
+		l := p.names[rw.r]
+		if strings.ContainsAny(l, "\r\n") {
+			return nil, fmt.Errorf("featcache: %s: image name %q contains a line break", NamesPath(out), l)
+		}
+		names.WriteString(l)
+		names.WriteByte('\n')
 	}
-	return WriteOutput(o)
+	// As WriteOutput: the old manifest goes first, then the names, the .npy, the manifest.
+	mp := ManifestPath(out)
+	if err := os.Remove(mp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("featcache: removing the old manifest %s: %w", mp, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, fmt.Errorf("featcache: %s: %w", out, err)
+	}
+	if err := writeAtomic(NamesPath(out), names.Bytes(), true); err != nil {
+		return nil, fmt.Errorf("featcache: %s: %w", NamesPath(out), err)
+	}
+	dim := first.Dim
+	h := sha256.New()
+	err := fsutil.WriteWith(out, 0o600, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<16)
+		bw.Write(npyHeaderF4(len(rows), dim))
+		var buf []float32
+		b := make([]byte, 4*dim)
+		for _, rw := range rows {
+			p := parts[rw.part]
+			buf = p.mp.Row(rw.r, buf)
+			for j, v := range buf {
+				binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(v))
+			}
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			if rw.r-p.released >= mergeRelease {
+				p.mp.Release(p.released, rw.r)
+				p.released = rw.r
+			}
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("featcache: %s: %w", out, err)
+	}
+	m := &Manifest{Version: manifestVersion, Kind: "features", ModelKey: first.ModelKey,
+		Total: first.Total, Selected: selected, Rows: len(rows), Dim: dim, Index: index,
+		NPYSHA256: hex.EncodeToString(h.Sum(nil)), NamesSHA256: sum256(names.Bytes())}
+	mb, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(mp, append(mb, '\n'), true); err != nil {
+		return nil, fmt.Errorf("featcache: %s: %w", mp, err)
+	}
+	return m, nil
+}
+
+// mergeRelease is how many rows of a shard MergeShards reads before releasing them.
+const mergeRelease = 4096
+
+// openOutput is readOutput without reading the matrix: it checks the .npy against its
+// manifest by streaming it through sha256 and maps it.
+func openOutput(npy string) (*Manifest, *Mapped, []string, error) {
+	m, err := ReadManifest(npy)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := os.Open(npy)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrShardSet, npy, err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrShardSet, npy, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != m.NPYSHA256 {
+		return nil, nil, nil, fmt.Errorf("%w: %s does not match its manifest (sha256): rewritten by an unfinished run?", ErrShardSet, npy)
+	}
+	np := NamesPath(npy)
+	nb, err := os.ReadFile(np)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrShardSet, np, err)
+	}
+	if sum256(nb) != m.NamesSHA256 {
+		return nil, nil, nil, fmt.Errorf("%w: %s does not match its manifest (sha256)", ErrShardSet, np)
+	}
+	names := strings.Split(string(nb), "\n")
+	names = names[:len(names)-1]
+	if len(names) != m.Rows {
+		return nil, nil, nil, fmt.Errorf("%w: %s: %d names for %d rows", ErrShardSet, np, len(names), m.Rows)
+	}
+	mp, err := OpenMapped(npy)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrShardSet, err)
+	}
+	if mp.Rows != m.Rows || mp.Dim != m.Dim || mp.Half {
+		mp.Close()
+		return nil, nil, nil, fmt.Errorf("%w: %s: shape [%d, %d] (float16 %v), its manifest says [%d, %d] float32", ErrShardSet, npy, mp.Rows, mp.Dim, mp.Half, m.Rows, m.Dim)
+	}
+	return m, mp, names, nil
 }
 
 func sameRun(p0 string, m0 *Manifest, p string, m *Manifest) error {

@@ -173,6 +173,9 @@ func permanent(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
+	if errors.As(err, new(localErr)) {
+		return true
+	}
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound, gcerrors.PermissionDenied, gcerrors.InvalidArgument, gcerrors.FailedPrecondition, gcerrors.AlreadyExists, gcerrors.Unimplemented:
 		return true
@@ -323,18 +326,75 @@ func queryOf(rawURL string) string {
 }
 
 // Download copies the object at rawURL to the local file dst (atomically: a temporary
-// file renamed into place).
+// file renamed into place), streaming: memory holds one buffer, not the object.
 func (s *Store) Download(ctx context.Context, rawURL, dst string) error {
-	data, err := s.ReadAll(ctx, rawURL)
+	b, key, err := s.bucket(ctx, rawURL)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return fmt.Errorf("objstore: downloading %s: %w", rawURL, err)
 	}
 	tmp := dst + ".part"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	err = s.retry(ctx, "reading "+rawURL, func() error {
+		r, err := b.NewReader(ctx, key, nil)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		f, err := os.Create(tmp)
+		if err != nil {
+			return localErr{err}
+		}
+		if _, err := io.Copy(f, r); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return localErr{err}
+		}
+		return nil
+	})
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, dst)
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("objstore: downloading %s: %w", rawURL, err)
+	}
+	return nil
 }
+
+// Upload copies the local file src to rawURL, streaming (see Write: a failed attempt
+// publishes nothing).
+func (s *Store) Upload(ctx context.Context, src, rawURL string) error {
+	b, key, err := s.bucket(ctx, rawURL)
+	if err != nil {
+		return err
+	}
+	return s.retry(ctx, "writing "+rawURL, func() error {
+		f, err := os.Open(src)
+		if err != nil {
+			return localErr{err}
+		}
+		defer f.Close()
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		w, err := b.NewWriter(wctx, key, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, f); err != nil {
+			cancel() // abort: no object is published
+			w.Close()
+			return err
+		}
+		return w.Close()
+	})
+}
+
+// localErr is a local file error inside a transfer: not retried.
+type localErr struct{ err error }
+
+func (e localErr) Error() string { return e.err.Error() }
+func (e localErr) Unwrap() error { return e.err }

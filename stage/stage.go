@@ -20,6 +20,7 @@ import (
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
 	"github.com/multilabel/multilabel/objstore"
+	"github.com/multilabel/multilabel/shard"
 )
 
 // Stager downloads into Dir through Store.
@@ -98,17 +99,49 @@ func (s *Stager) expand(ctx context.Context, pattern string) ([]string, error) {
 // opt.ImagesDir a URL prefix (images resolved against it are downloaded). Images missing
 // from the bucket are left missing locally and reported by the usual checks.
 func (s *Stager) Dataset(ctx context.Context, data string, opt dataset.Options) (*dataset.Dataset, error) {
+	d, _, _, err := s.stage(ctx, data, opt)
+	return d, err
+}
+
+// Stage is Dataset for a command that loads the label source itself (train, eval): it
+// downloads what Dataset downloads and returns the local label source and the options
+// that read it (ImagesDir pointing at the downloaded images when opt.ImagesDir was a URL).
+// A label file URL without ImagesDir resolves its images against the file's folder in
+// the bucket.
+func (s *Stager) Stage(ctx context.Context, data string, opt dataset.Options) (string, dataset.Options, error) {
+	_, local, lopt, err := s.stage(ctx, data, opt)
+	return local, lopt, err
+}
+
+func (s *Stager) stage(ctx context.Context, data string, opt dataset.Options) (*dataset.Dataset, string, dataset.Options, error) {
+	if objstore.IsURL(data) && opt.ImagesDir == "" && !dataset.IsShardPattern(data) && !isTar(data) {
+		base, q := splitQuery(data)
+		opt.ImagesDir = base[:strings.LastIndexByte(base, '/')+1] + q // path.Dir would clean "s3://"
+	}
+	d, local, opt, err := s.load(ctx, data, opt)
+	if err != nil {
+		return nil, "", opt, err
+	}
+	return d, local, opt, nil
+}
+
+func isTar(u string) bool {
+	base, _ := splitQuery(u)
+	return strings.HasSuffix(strings.ToLower(base), ".tar")
+}
+
+func (s *Stager) load(ctx context.Context, data string, opt dataset.Options) (*dataset.Dataset, string, dataset.Options, error) {
 	local := data
 	if objstore.IsURL(data) {
 		urls, err := s.expand(ctx, data)
 		if err != nil {
-			return nil, err
+			return nil, "", opt, err
 		}
 		var files []string
 		for _, u := range urls {
 			f, err := s.Fetch(ctx, u)
 			if err != nil {
-				return nil, err
+				return nil, "", opt, err
 			}
 			files = append(files, f)
 		}
@@ -116,7 +149,7 @@ func (s *Stager) Dataset(ctx context.Context, data string, opt dataset.Options) 
 		if len(files) > 1 || dataset.IsShardPattern(data) {
 			local = filepath.Join(filepath.Dir(files[0]), "*.tar")
 			if len(files) > 1 && !sameDir(files) {
-				return nil, errkind.BadInput("%s: the shards must be in one folder", data)
+				return nil, "", opt, errkind.BadInput("%s: the shards must be in one folder", data)
 			}
 		}
 	}
@@ -127,15 +160,15 @@ func (s *Stager) Dataset(ctx context.Context, data string, opt dataset.Options) 
 	}
 	d, err := dataset.Load(local, opt)
 	if err != nil {
-		return nil, err
+		return nil, "", opt, err
 	}
 	d.Source = data
 	if imagesURL != "" {
 		if err := s.fetchImages(ctx, d, imagesURL, opt.ImagesDir); err != nil {
-			return nil, err
+			return nil, "", opt, err
 		}
 	}
-	return d, nil
+	return d, local, opt, nil
 }
 
 func sameDir(files []string) bool {
@@ -237,13 +270,71 @@ func (s *Stager) PublishOutput(ctx context.Context, local, u string) error {
 		{local, base + q},
 		{featcache.ManifestPath(local), featcache.ManifestPath(base) + q},
 	} {
-		data, err := os.ReadFile(f.src)
-		if err != nil {
-			return fmt.Errorf("stage: %w", err)
-		}
-		if err := s.Store.Write(ctx, f.url, data); err != nil {
+		if err := s.Store.Upload(ctx, f.src, f.url); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Publish uploads the local file local to u (one object, streamed).
+func (s *Stager) Publish(ctx context.Context, local, u string) error {
+	return s.Store.Upload(ctx, local, u)
+}
+
+// FetchRows downloads the row output at u (a CSV of predict --out or eval
+// --predictions-out, and its manifest; either may be missing) and returns the local
+// path, for shard.RowsComplete.
+func (s *Stager) FetchRows(ctx context.Context, u string) (string, error) {
+	base, q := splitQuery(u)
+	local := s.LocalOutput(u)
+	for _, f := range []struct{ url, dst string }{
+		{shard.ManifestPath(base) + q, shard.ManifestPath(local)},
+		{base + q, local},
+	} {
+		if err := s.Store.Download(ctx, f.url, f.dst); err != nil {
+			if errkind.IsBadInput(err) {
+				os.Remove(f.dst)
+				continue
+			}
+			return "", err
+		}
+	}
+	return local, nil
+}
+
+// PublishRows uploads the row output written at local (shard.WriteRows) to u: the old
+// manifest is deleted first, the rows uploaded, the manifest last.
+func (s *Stager) PublishRows(ctx context.Context, local, u string) error {
+	base, q := splitQuery(u)
+	if err := s.Store.Delete(ctx, shard.ManifestPath(base)+q); err != nil {
+		return err
+	}
+	if err := s.Publish(ctx, local, base+q); err != nil {
+		return err
+	}
+	if _, err := os.Stat(shard.ManifestPath(local)); err != nil {
+		return nil // an output without a manifest (none was written)
+	}
+	return s.Publish(ctx, shard.ManifestPath(local), shard.ManifestPath(base)+q)
+}
+
+// PublishDir uploads every file under the local directory dir to the URL prefix u
+// (a report folder), keeping the relative paths.
+func (s *Stager) PublishDir(ctx context.Context, dir, u string) error {
+	base, q := splitQuery(u)
+	base = strings.TrimSuffix(base, "/") + "/"
+	return filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("stage: publishing %s: %w", dir, err)
+		}
+		if de.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return fmt.Errorf("stage: publishing %s: %w", p, err)
+		}
+		return s.Publish(ctx, p, base+filepath.ToSlash(rel)+q)
+	})
 }

@@ -91,7 +91,7 @@ func Fit(ctx context.Context, cfg Config, trX []float32, trY [][]int8, vaX []flo
 		return nil, err
 	}
 	cfg = cfg.resolved()
-	t, err := newTrainer(cfg, trX, trY, vaX, vaY, dim)
+	t, err := newTrainer(cfg, trX, nil, trY, vaX, vaY, dim)
 	if err != nil {
 		return nil, err
 	}
@@ -152,16 +152,24 @@ type trainer struct {
 
 	order   *sampler.Sampler
 	lengths []int // per epoch (index epoch-1): rows visited
+
+	src *streamSource // streamed training rows (FitRows), else nil and x holds them
 }
 
-func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]int8, dim int) (*trainer, error) {
+// newTrainer sets up a run on the training features trX, or when src is not nil on the
+// rows of src (streamed: standardised a batch at a time).
+func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX []float32, vaY [][]int8, dim int) (*trainer, error) {
 	if dim <= 0 {
 		return nil, fmt.Errorf("train: feature dim %d must be positive", dim)
 	}
 	if len(trY) == 0 {
 		return nil, errors.New("train: no training rows")
 	}
-	classes, err := checkData("training", trX, trY, dim, -1)
+	checkX, checkDim := trX, dim
+	if src != nil {
+		checkX, checkDim = nil, 0 // the rows are checked while their moments are streamed
+	}
+	classes, err := checkData("training", checkX, trY, checkDim, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -207,11 +215,22 @@ func newTrainer(cfg Config, trX []float32, trY [][]int8, vaX []float32, vaY [][]
 		}
 		p = q
 	}
-	if !cfg.NoStandardize {
+	switch {
+	case src != nil:
+		if err := src.check(t.n, dim); err != nil {
+			return nil, err
+		}
+		if !cfg.NoStandardize {
+			p.Mean, p.Std = src.moments(t.n, dim)
+		}
+		t.src = src
+	case !cfg.NoStandardize:
 		p.Mean, p.Std = moments(trX, t.n, dim)
 	}
 	t.init = p
-	t.x = p.Standardize(trX, t.n)
+	if src == nil {
+		t.x = p.Standardize(trX, t.n)
+	}
 	t.vx = p.Standardize(vaX, t.nv)
 	t.y, t.m = loss.TargetsAndMask(trY, classes)
 	t.vy, t.vm = loss.TargetsAndMask(vaY, classes)
@@ -613,7 +632,7 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total int, bufs *stepBufs, cb Callbacks) (Epoch, error) {
 	cfg := t.cfg
 	bx, by, bm, bd := bufs.x, bufs.y, bufs.m, bufs.drop
-	perm := t.order.Epoch(uint64(epoch))
+	perm := t.epochOrder(epoch)
 	rows := len(perm)
 	stepsPerEpoch := (rows + t.batch - 1) / t.batch
 	dropRng := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(epoch)))
@@ -629,7 +648,11 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		clear(bx)
 		known := 0.0
 		for r, idx := range perm[lo:hi] {
-			copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
+			if t.src != nil {
+				t.src.row(idx, bx[r*t.dim:(r+1)*t.dim], t.init)
+			} else {
+				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
+			}
 			copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
 			copy(bm[r*t.classes:(r+1)*t.classes], t.m[idx*t.classes:(idx+1)*t.classes])
 		}
@@ -693,6 +716,9 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		if cb.OnStep != nil {
 			cb.OnStep(st.Step, total)
 		}
+	}
+	if t.src != nil {
+		t.src.releaseAll()
 	}
 	e := Epoch{Epoch: epoch, LR: lr}
 	if knownSum > 0 {

@@ -111,19 +111,37 @@ func newEvalCmd(e *env) *cobra.Command {
 		case bootstrap < 0:
 			return usageErrorf("--bootstrap %d is negative", bootstrap)
 		}
+		rs, err := newRemote(modelPath, preds, data, rf.images, es.out, reportDir, jsonOut)
+		if err != nil {
+			return err
+		}
+		defer rs.close()
+		truth, modelName, reportURL, jsonURL := data, modelPath, reportDir, jsonOut
+		if jsonOut != "-" {
+			jsonOut = rs.localOut(jsonOut)
+		}
+		reportDir = rs.localOut(reportDir)
+		if err := rs.stageData(ctx, &rf, &data); err != nil {
+			return err
+		}
+		if err := rs.fetchIn(ctx, &modelPath); err != nil {
+			return err
+		}
+		if err := rs.fetchIn(ctx, &preds); err != nil {
+			return err
+		}
 		dopt := rf.options()
 
 		var in *evalData
-		var err error
 		if modelPath != "" {
 			kind, err := ef.parse()
 			if err != nil {
 				return err
 			}
-			if done, err := es.run(ctx, e, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}); done || err != nil {
+			if done, err := es.run(ctx, e, rs, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}); done || err != nil {
 				return err
 			}
-			if in, err = evalWithModel(ctx, e, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {
+			if in, err = evalWithModel(ctx, e, modelPath, modelName, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {
 				return err
 			}
 		} else if in, err = loadPredictionsAndTruth(preds, data, dopt); err != nil {
@@ -145,7 +163,7 @@ func newEvalCmd(e *env) *cobra.Command {
 
 		rin := report.Input{
 			Title:   "Multi-label evaluation",
-			Meta:    append([][2]string{{"truth", data}}, in.Meta...),
+			Meta:    append([][2]string{{"truth", truth}}, in.Meta...),
 			Labels:  in.Labels,
 			Scores:  in.Scores,
 			Truth:   in.Truth,
@@ -182,6 +200,19 @@ func newEvalCmd(e *env) *cobra.Command {
 			}
 			if _, err := e.stdout.Write(raw); err != nil {
 				return err
+			}
+		}
+		if jsonURL != "-" && jsonURL != "" {
+			if err := rs.publishFile(ctx, jsonOut, jsonURL); err != nil {
+				return err
+			}
+		}
+		if reportDir != "" {
+			if err := rs.publishDir(ctx, reportDir, reportURL); err != nil {
+				return err
+			}
+			if path != "" && reportURL != reportDir {
+				path = reportURL
 			}
 		}
 		if path != "" {

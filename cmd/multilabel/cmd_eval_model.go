@@ -9,11 +9,11 @@ import (
 	"github.com/multilabel/multilabel/model"
 )
 
-// evalWithModel serves "eval --model M.mlb": it predicts the truth's images with the
+// evalWithModel serves "eval --model M.mlb" (the bundle at path, reported as name): it predicts the truth's images with the
 // bundle on the engine opt chooses and returns them with their truth, to be evaluated at
 // the bundle's thresholds. Unreadable images are reported on stderr and left out (with
 // strict, the first one is an error).
-func evalWithModel(ctx context.Context, e *env, path, data string, dopt dataset.Options, opt model.Options, strict bool) (*evalData, error) {
+func evalWithModel(ctx context.Context, e *env, path, name, data string, dopt dataset.Options, opt model.Options, strict bool) (*evalData, error) {
 	b, err := bundle.Read(path)
 	if err != nil {
 		return nil, badInput(err)
@@ -39,7 +39,7 @@ func evalWithModel(ctx context.Context, e *env, path, data string, dopt dataset.
 	return &evalData{
 		Labels: sc.Labels, Names: sc.Names, Paths: sc.Paths, Scores: sc.Scores, Truth: sc.Truth,
 		Thresholds: m.Thresholds(),
-		Meta: [][2]string{{"model", path}, {"model id", b.ID}, {"backbone", b.BackboneInfo.Name},
+		Meta: [][2]string{{"model", name}, {"model id", b.ID}, {"backbone", b.BackboneInfo.Name},
 			{"engine", m.EngineName()}, {"unreadable images", fmt.Sprint(len(sc.Bad))}},
 	}, nil
 }

@@ -28,7 +28,7 @@ func (f *evalShardFlags) register(fs *pflag.FlagSet) {
 
 // run does the sharded (or --predictions-out) work of eval --model; done reports that
 // it did, so eval has nothing left to do.
-func (f *evalShardFlags) run(ctx context.Context, e *env, modelPath, data string, dopt dataset.Options, mopt model.Options) (done bool, err error) {
+func (f *evalShardFlags) run(ctx context.Context, e *env, rs *remote, modelPath, data string, dopt dataset.Options, mopt model.Options) (done bool, err error) {
 	spec, err := f.resolve(e)
 	if err != nil {
 		return true, err
@@ -48,10 +48,14 @@ func (f *evalShardFlags) run(ctx context.Context, e *env, modelPath, data string
 	if err != nil {
 		return true, badInput(err)
 	}
-	out := spec.OutputName(f.out)
+	outURL := shardOut(spec, f.out)
+	out, err := rs.rowsOut(ctx, outURL)
+	if err != nil {
+		return true, err
+	}
 	total := len(d.Samples)
 	if spec.Sharded() && shard.RowsComplete(out, "eval-predictions", b.ID, spec, total) {
-		fmt.Fprintf(e.stdout, "shard %s already complete: %s\n", spec, out)
+		fmt.Fprintf(e.stdout, "shard %s already complete: %s\n", spec, outURL)
 		return true, nil
 	}
 	sel := selectShard(d, spec)
@@ -93,6 +97,9 @@ func (f *evalShardFlags) run(ctx context.Context, e *env, modelPath, data string
 	if err := shard.WriteRows(out, man, header, rows, index); err != nil {
 		return true, err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s (%d images, %d unreadable)\n", out, len(rows), len(sc.Bad))
+	if err := rs.publishRows(ctx, out, outURL); err != nil {
+		return true, err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s (%d images, %d unreadable)\n", outURL, len(rows), len(sc.Bad))
 	return true, nil
 }

@@ -22,6 +22,15 @@ func newExportCmd(e *env) *cobra.Command {
 		if modelPath == "" || out == "" {
 			return usageErrorf("--model and --out are required")
 		}
+		ctx := c.Context()
+		rs, err := newRemote(modelPath, out)
+		if err != nil {
+			return err
+		}
+		defer rs.close()
+		if err := rs.fetchIn(ctx, &modelPath); err != nil {
+			return err
+		}
 		b, err := bundle.Read(modelPath)
 		if err != nil {
 			return badInput(err)
@@ -30,7 +39,11 @@ func newExportCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := fsutil.WriteFile(out, data, 0o644); err != nil {
+		local := rs.localOut(out)
+		if err := fsutil.WriteFile(local, data, 0o644); err != nil {
+			return err
+		}
+		if err := rs.publishFile(ctx, local, out); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "wrote %s (%d bytes): input %v, output %q [batch, %d] = probabilities of %d labels\n",

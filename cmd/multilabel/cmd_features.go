@@ -130,7 +130,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 			}
 			opt.Spec = &s
 		}
-		if bb, err = rs.fetch(ctx, bb); err != nil {
+		if err := rs.fetchBackbone(ctx, &bb); err != nil {
 			return err
 		}
 		path, err := backbone.Resolve(bb, backbone.ZooOptions{Progress: e.stderr, Context: ctx})

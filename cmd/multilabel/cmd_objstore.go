@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/multilabel/multilabel/dataset"
@@ -78,12 +80,15 @@ func (r *remote) complete(ctx context.Context, out string, key featcache.ModelKe
 	return featcache.Complete(local, key, spec, total), nil
 }
 
-// localOut is where the output bound for out is written.
+// localOut is where the output bound for out is written; its folder is created (a
+// failure shows when the output is written there, naming the path).
 func (r *remote) localOut(out string) string {
 	if r == nil || !objstore.IsURL(out) {
 		return out
 	}
-	return r.st.LocalOutput(out)
+	p := r.st.LocalOutput(out)
+	_ = os.MkdirAll(filepath.Dir(p), 0o755)
+	return p
 }
 
 // publish uploads a remote output written at local.
@@ -112,4 +117,115 @@ func (r *remote) fetch(ctx context.Context, p string) (string, error) {
 		return "", badInput(err)
 	}
 	return local, err
+}
+
+// stageErr keeps a staging error's kind: bad input (a missing object, a bad pattern)
+// exits 2, the rest (the store unreachable) 1.
+func stageErr(err error) error {
+	if err != nil && isBadInput(err) {
+		return badInput(err)
+	}
+	return err
+}
+
+// stageData replaces each non-empty label source in paths (--data, --val, --test) that
+// is a URL, or whose images (rf.images) are, by a local copy, downloading the images it
+// names, and points rf.images at the local images of the first one; for commands that
+// load the label sources themselves.
+func (r *remote) stageData(ctx context.Context, rf *readerFlags, paths ...*string) error {
+	if r == nil {
+		return nil
+	}
+	imagesURL := rf.images
+	first := true
+	for _, p := range paths {
+		if *p == "" || (!objstore.IsURL(*p) && !objstore.IsURL(imagesURL)) {
+			continue
+		}
+		f := *rf
+		f.images = imagesURL
+		local, lopt, err := r.st.Stage(ctx, *p, f.options())
+		if err != nil {
+			return stageErr(err)
+		}
+		*p = local
+		if first {
+			rf.images, first = lopt.ImagesDir, false
+		}
+	}
+	return nil
+}
+
+// fetchIn is fetch for an optional input flag: "" stays "".
+func (r *remote) fetchIn(ctx context.Context, p *string) error {
+	if *p == "" {
+		return nil
+	}
+	local, err := r.fetch(ctx, *p)
+	if err != nil {
+		return err
+	}
+	*p = local
+	return nil
+}
+
+// publishFile uploads a one-file output written at local (a bundle, an ONNX graph).
+func (r *remote) publishFile(ctx context.Context, local, out string) error {
+	if r == nil || !objstore.IsURL(out) {
+		return nil
+	}
+	return r.st.Publish(ctx, local, out)
+}
+
+// rowsOut returns where a row output (predict --out, eval --predictions-out) bound for
+// out is written: out itself when local, else a local copy of what is already there (so
+// a complete shard is seen as complete).
+func (r *remote) rowsOut(ctx context.Context, out string) (string, error) {
+	if r == nil || !objstore.IsURL(out) {
+		return out, nil
+	}
+	return r.st.FetchRows(ctx, out)
+}
+
+// publishRows uploads a row output written at local, its manifest last.
+func (r *remote) publishRows(ctx context.Context, local, out string) error {
+	if r == nil || !objstore.IsURL(out) {
+		return nil
+	}
+	return r.st.PublishRows(ctx, local, out)
+}
+
+// publishDir uploads a report directory written at local to the prefix out.
+func (r *remote) publishDir(ctx context.Context, local, out string) error {
+	if r == nil || !objstore.IsURL(out) {
+		return nil
+	}
+	return r.st.PublishDir(ctx, local, out)
+}
+
+// fetchBackbone is fetchIn for --backbone: an ONNX file URL is downloaded with the spec
+// sidecars beside it when they exist (F.onnx.json, F.json; see backbone.Resolve). A zoo
+// name or a local path stays as it is.
+func (r *remote) fetchBackbone(ctx context.Context, bb *string) error {
+	if r == nil || !objstore.IsURL(*bb) {
+		return nil
+	}
+	u := *bb
+	if err := r.fetchIn(ctx, bb); err != nil {
+		return err
+	}
+	base, q, _ := strings.Cut(u, "?")
+	if q != "" {
+		q = "?" + q
+	}
+	side := []string{base + ".json"}
+	if ext := path.Ext(base); ext != "" && ext != ".json" {
+		side = append(side, strings.TrimSuffix(base, ext)+".json")
+	}
+	for _, s := range side {
+		if _, err := r.st.Fetch(ctx, s+q); err != nil && !isBadInput(err) {
+			return err // a missing sidecar is fine; an unreachable store is not
+		}
+	}
+	return nil
 }

@@ -77,15 +77,27 @@ func newPredictCmd(e *env) *cobra.Command {
 		if len(paths) == 0 {
 			return badInput(errors.New("no image files found in the given paths"))
 		}
+		ctx := c.Context()
+		rs, err := newRemote(modelPath, out)
+		if err != nil {
+			return err
+		}
+		defer rs.close()
+		if err := rs.fetchIn(ctx, &modelPath); err != nil {
+			return err
+		}
 		b, err := bundle.Read(modelPath)
 		if err != nil {
 			return badInput(err)
 		}
 		total, sel := len(paths), spec.Select(slashed(paths))
-		out = spec.OutputName(out)
+		outURL := shardOut(spec, out)
+		if out, err = rs.rowsOut(ctx, outURL); err != nil {
+			return err
+		}
 		if out != "" && spec.Sharded() && shard.RowsComplete(out, "predictions", b.ID, spec, total) {
-			e.log.Info("shard already complete; nothing to do", "shard", spec.String(), "out", out)
-			fmt.Fprintf(e.stdout, "shard %s already complete: %s\n", spec, out)
+			e.log.Info("shard already complete; nothing to do", "shard", spec.String(), "out", outURL)
+			fmt.Fprintf(e.stdout, "shard %s already complete: %s\n", spec, outURL)
 			return nil
 		}
 		paths = pick(paths, sel)
@@ -97,7 +109,7 @@ func newPredictCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer m.Close()
-		preds, err := m.PredictFiles(c.Context(), paths)
+		preds, err := m.PredictFiles(ctx, paths)
 		if err != nil {
 			return err
 		}
@@ -109,6 +121,9 @@ func newPredictCmd(e *env) *cobra.Command {
 		}
 		if out != "" {
 			if err := writePredictionRows(out, m, spec, total, sel, preds); err != nil {
+				return err
+			}
+			if err := rs.publishRows(ctx, out, outURL); err != nil {
 				return err
 			}
 		} else if err := writePredictions(e.stdout, e.stderr, m, preds, jsonOut); err != nil {

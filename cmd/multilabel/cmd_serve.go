@@ -75,11 +75,25 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 		return err
 	}
 	modelPath, ortLib, timeout := f.modelPath, f.ef.ortLib, f.timeout
+	rs, err := newRemote(modelPath)
+	if err != nil {
+		return err
+	}
+	defer rs.close()
+	// A bundle in object storage is downloaded again at every (re)load.
+	var fetchErr error // the last download failure (not the bundle's fault when infrastructure)
 	load := func() (*model.Model, error) {
-		return model.LoadWith(modelPath, model.Options{Engine: kind, ORTLib: ortLib})
+		local, err := rs.fetch(ctx, modelPath)
+		if fetchErr = err; err != nil {
+			return nil, err
+		}
+		return model.LoadWith(local, model.Options{Engine: kind, ORTLib: ortLib})
 	}
 	m, err := load()
 	if err != nil {
+		if fetchErr != nil {
+			return fetchErr // already classified by fetch
+		}
 		return badInput(err)
 	}
 	delay := f.batchDelay

@@ -135,6 +135,21 @@ func newTrainCmd(e *env) *cobra.Command {
 			}
 			ft = &f
 		}
+		// Object-storage inputs are staged locally; outputs are written locally and
+		// uploaded when training has finished.
+		rs, err := newRemote(data, rf.images, val, test, bbFlag, out, reportDir)
+		if err != nil {
+			return err
+		}
+		defer rs.close()
+		if err := rs.stageData(ctx, &rf, &data, &val, &test); err != nil {
+			return err
+		}
+		if err := rs.fetchBackbone(ctx, &bbFlag); err != nil {
+			return err
+		}
+		outURL, reportURL := out, reportDir
+		out, reportDir = rs.localOut(out), rs.localOut(reportDir)
 		if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
 			return err
 		}
@@ -149,8 +164,22 @@ func newTrainCmd(e *env) *cobra.Command {
 		if !of.quiet {
 			cfg.Progress = e.stderr
 		}
+		publish := func() error {
+			if out != "" {
+				if err := rs.publishFile(ctx, out, outURL); err != nil {
+					return err
+				}
+			}
+			if reportDir != "" {
+				if err := rs.publishDir(ctx, reportDir, reportURL); err != nil {
+					return err
+				}
+			}
+			cfg.Out = outURL
+			return nil
+		}
 		if ft != nil {
-			return runFineTune(ctx, e, cfg, *ft, of.output(jsonOut, reportDir))
+			return runFineTune(ctx, e, cfg, *ft, of.output(jsonOut, reportURL), reportDir, publish)
 		}
 		res, err := pipeline.Train(ctx, cfg)
 		if err != nil {
@@ -164,7 +193,10 @@ func newTrainCmd(e *env) *cobra.Command {
 				return err
 			}
 		}
-		return printTrainResult(e.stdout, res, cfg, of.output(jsonOut, reportDir))
+		if err := publish(); err != nil {
+			return err
+		}
+		return printTrainResult(e.stdout, res, cfg, of.output(jsonOut, reportURL))
 	}
 	return c
 }
@@ -285,8 +317,10 @@ func writeTrainReport(e *env, dir string, res *pipeline.TrainResult) error {
 
 // runFineTune is train --unfreeze: the head on frozen features, then the last blocks
 // with it (pipeline.FineTune); it prints the fine-tuned result and the comparison.
-func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finetune.Config, o trainOutput) error {
-	reportDir, asJSON := o.report, o.json
+// The report is written into reportDir; publish then uploads the outputs bound for
+// object storage and sets cfg.Out to its URL.
+func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finetune.Config, o trainOutput, reportDir string, publish func() error) error {
+	asJSON := o.json
 	r, err := pipeline.FineTune(ctx, cfg, ft)
 	if err != nil {
 		if model.IsBadInput(err) || errors.Is(err, finetune.ErrBadCut) {
@@ -299,6 +333,9 @@ func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finet
 		if err := writeTrainReport(e, reportDir, res); err != nil {
 			return err
 		}
+	}
+	if err := publish(); err != nil {
+		return err
 	}
 	f := r.FineTune
 	var perEpoch float64

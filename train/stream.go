@@ -1,0 +1,197 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/sampler"
+)
+
+// Rows is a training feature matrix read one row at a time, for feature sets larger
+// than memory: featcache.Mapped (a memory-mapped .npy) is one.
+type Rows interface {
+	// Row copies row i into dst (length dim) as float32 and returns it.
+	Row(i int, dst []float32) []float32
+	// Release says rows [lo, hi) are not needed for now (their pages may leave memory).
+	Release(lo, hi int)
+}
+
+// StreamOptions are FitRows's reading options.
+type StreamOptions struct {
+	// Block is the number of consecutive rows shuffled together: an epoch visits the
+	// blocks in a random order and the rows of a block in a random order, so a pass over
+	// a memory-mapped file reads one block at a time and releases it when done. 0 visits
+	// the rows in Fit's order (the sampler's, random over the whole set): FitRows then
+	// gives Fit's result exactly, with random reads. Block needs the uniform sampler.
+	Block int
+}
+
+// DefaultBlock is a block of StreamOptions for a memory-mapped set: 64 Ki rows (32 MiB
+// of float16 features of 256 values, 128 MiB of 512 float32).
+const DefaultBlock = 1 << 16
+
+// FitRows is Fit on training rows read from src (n rows of dim values) a minibatch at a
+// time instead of a matrix in memory: the standardisation is computed in one streamed
+// pass (which also rejects non-finite values) and applied per batch, so memory holds the
+// labels, the validation set and one block of rows, not the training features. With the
+// same order (opt.Block 0) the result equals Fit's on the same values. The checkpoint
+// fingerprint of a streamed run covers the configuration, the labels and the
+// validation set, not the training feature values.
+func FitRows(ctx context.Context, cfg Config, src Rows, n, dim int, trY [][]int8, vaX []float32, vaY [][]int8, opt StreamOptions, cb Callbacks) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("train: internal error: %v", r)
+		}
+	}()
+	if src == nil {
+		return nil, errors.New("train: FitRows: no row source")
+	}
+	if n != len(trY) {
+		return nil, fmt.Errorf("train: FitRows: %d feature rows for %d label rows", n, len(trY))
+	}
+	if opt.Block < 0 {
+		return nil, fmt.Errorf("train: FitRows: block %d must be >= 0", opt.Block)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.resolved()
+	if opt.Block > 0 && cfg.Sampler.Kind != "" && cfg.Sampler.Kind != sampler.Uniform {
+		return nil, fmt.Errorf("train: FitRows: block shuffling needs the uniform sampler, not %s", cfg.Sampler.Kind)
+	}
+	t, err := newTrainer(cfg, nil, &streamSource{rows: src, block: opt.Block, cur: -1}, trY, vaX, vaY, dim)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	return t.run(ctx, cb)
+}
+
+// streamSource reads the training rows of a streamed run.
+type streamSource struct {
+	rows  Rows
+	block int
+	n     int
+	cur   int // block of the last row read (-1: none)
+	buf   []float32
+}
+
+// check reads every row once and rejects non-finite values.
+func (s *streamSource) check(n, dim int) error {
+	s.n = n
+	for i := range n {
+		s.buf = s.rows.Row(i, s.buf[:0])
+		if len(s.buf) != dim {
+			return fmt.Errorf("train: training features row %d has %d values, want dim %d", i, len(s.buf), dim)
+		}
+		for k, v := range s.buf {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("train: training features row %d, column %d is %v", i, k, v)
+			}
+		}
+		s.releaseDone(i)
+	}
+	s.releaseAll()
+	return nil
+}
+
+// moments is moments (fit.go) over the streamed rows: the same sums in the same order.
+func (s *streamSource) moments(n, dim int) (mean, std []float32) {
+	sum := make([]float64, dim)
+	sum2 := make([]float64, dim)
+	for i := range n {
+		s.buf = s.rows.Row(i, s.buf[:0])
+		for k, v := range s.buf {
+			sum[k] += float64(v)
+		}
+		s.releaseDone(i)
+	}
+	s.releaseAll()
+	mean = make([]float32, dim)
+	for k := range sum {
+		sum[k] /= float64(n)
+		mean[k] = float32(sum[k])
+	}
+	for i := range n {
+		s.buf = s.rows.Row(i, s.buf[:0])
+		for k, v := range s.buf {
+			d := float64(v) - sum[k]
+			sum2[k] += d * d
+		}
+		s.releaseDone(i)
+	}
+	s.releaseAll()
+	std = make([]float32, dim)
+	for k := range sum2 {
+		sd := math.Sqrt(sum2[k] / float64(n))
+		if sd < 1e-6 {
+			sd = 1
+		}
+		std[k] = float32(sd)
+	}
+	return mean, std
+}
+
+// row writes row i, standardised as p says, into dst.
+func (s *streamSource) row(i int, dst []float32, p *head.Params) {
+	s.buf = s.rows.Row(i, s.buf[:0])
+	if len(p.Mean) == 0 {
+		copy(dst, s.buf)
+	} else {
+		for k, x := range s.buf {
+			dst[k] = (x - p.Mean[k]) / p.Std[k] // as headparams.Params.Standardize
+		}
+	}
+	s.releaseDone(i)
+}
+
+// releaseDone releases the previous block when row i starts another one.
+func (s *streamSource) releaseDone(i int) {
+	if s.block <= 0 {
+		return
+	}
+	b := i / s.block
+	if b != s.cur {
+		s.releaseAll()
+		s.cur = b
+	}
+}
+
+// releaseAll releases the block being read.
+func (s *streamSource) releaseAll() {
+	if s.block > 0 && s.cur >= 0 {
+		s.rows.Release(s.cur*s.block, min((s.cur+1)*s.block, s.n))
+	}
+	s.cur = -1
+}
+
+// epochOrder is the visiting order of epoch: the sampler's, or blocks (streamed runs
+// with a block size).
+func (t *trainer) epochOrder(epoch int) []int {
+	if t.src == nil || t.src.block <= 0 {
+		return t.order.Epoch(uint64(epoch))
+	}
+	return blockOrder(t.n, t.src.block, rand.New(rand.NewPCG(t.cfg.Seed, uint64(epoch))))
+}
+
+// blockOrder is featcache.BlockOrder (kept here so that train does not depend on the
+// feature extraction packages): blocks of block consecutive rows in random order, rows
+// shuffled within each block.
+func blockOrder(rows, block int, rng *rand.Rand) []int {
+	nb := (rows + block - 1) / block
+	order := make([]int, 0, rows)
+	for _, b := range rng.Perm(nb) {
+		lo, hi := b*block, min((b+1)*block, rows)
+		start := len(order)
+		for r := lo; r < hi; r++ {
+			order = append(order, r)
+		}
+		seg := order[start:]
+		rng.Shuffle(len(seg), func(i, j int) { seg[i], seg[j] = seg[j], seg[i] })
+	}
+	return order
+}
