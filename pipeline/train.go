@@ -209,17 +209,19 @@ type samples struct {
 // run is one training run: what is prepared once (splits, backbone, engine, features)
 // and the stages' results.
 type run struct {
-	cfg    TrainConfig
-	log    *slog.Logger
-	parts  [3]*dataset.Dataset // train, val, test as loaded (before dropping bad images)
-	split  SplitInfo
-	bb     *backbone.Backbone
-	bbInfo bundle.BackboneInfo
-	feat   []byte // the backbone's feature graph
-	eng    engine.Engine
-	sets   [3]samples // usable train, val, test
-	bad    []imageio.BadImage
-	dim    int
+	cfg TrainConfig
+	// calibration is the last stage's temperature fit (nil without --calibrate).
+	calibration *Calibration
+	log         *slog.Logger
+	parts       [3]*dataset.Dataset // train, val, test as loaded (before dropping bad images)
+	split       SplitInfo
+	bb          *backbone.Backbone
+	bbInfo      bundle.BackboneInfo
+	feat        []byte // the backbone's feature graph
+	eng         engine.Engine
+	sets        [3]samples // usable train, val, test
+	bad         []imageio.BadImage
+	dim         int
 	// probe is the head trained on frozen features (the first stage).
 	probe *TrainResult
 }
@@ -475,12 +477,16 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	}
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
-		if th, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
+		if th, dec, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 			fin.thresholds = "not tuned: tuning failed (" + err.Error() + "); the starting thresholds were kept"
 			fin.tuning = ThresholdInfo{Method: "kept", ValImages: len(vy)}
 		} else {
 			b.Thresholds = th
+			if dec != nil && r.calibration != nil {
+				dec.Temperatures = r.calibration.Temperatures
+			}
+			b.Decision = dec
 			fin.thresholds = thresholdNote(vy, r.split.Val)
 			g, _, _ := metric.TuneGlobal(vs, vy)
 			fin.tuning = tuneInfo(stage, vy, b.Labels, g, r.log)
