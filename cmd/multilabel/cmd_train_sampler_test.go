@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/calib"
 	"github.com/multilabel/multilabel/model/modeltest"
 )
 
@@ -73,6 +75,14 @@ func TestTrainDecisionFlag(t *testing.T) {
 			t.Errorf("threshold %d = %v", i, th)
 		}
 	}
+	// The bundle carries the rule, and its curves choose the same thresholds again.
+	if b.Decision == nil || b.Decision.Rule != "recall:0.99" || len(b.Decision.Curves) != 3 || len(b.Decision.F1Thresholds) != 3 {
+		t.Fatalf("bundle decision %+v", b.Decision)
+	}
+	again, _, err := calib.FromCurves(calib.Decision{Kind: calib.Recall, Target: 0.99}, b.Decision.Curves, b.Decision.F1Thresholds)
+	if err != nil || !slices.Equal(again, b.Thresholds) {
+		t.Errorf("thresholds from the stored curves %v (%v), bundle's %v", again, err, b.Thresholds)
+	}
 }
 
 func TestTrainCalibrateFlag(t *testing.T) {
@@ -109,6 +119,9 @@ func TestTrainCalibrateFlag(t *testing.T) {
 		if !(tt > 0) {
 			t.Errorf("temperature %v", tt)
 		}
+	}
+	if b.Decision == nil || b.Decision.Rule != "precision:0.9" || !slices.Equal(b.Decision.Temperatures, rec.Calibration.Temperatures) {
+		t.Errorf("bundle decision %+v", b.Decision)
 	}
 	// Temperature scaling minimises the validation NLL, which tracks calibration.
 	t.Logf("temperatures %v, validation ECE %.4f -> %.4f", rec.Calibration.Temperatures, rec.Calibration.Before, rec.Calibration.After)
