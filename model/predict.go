@@ -12,9 +12,9 @@ import (
 
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/calib"
-	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 )
 
