@@ -360,3 +360,19 @@ func Decide(d Decision, scores []float32, th []float64) []int {
 	}
 	return out
 }
+
+// Undo returns the probabilities the calibrated probs had before temperature scaling:
+// σ(T_l · logit(p)) for each label l (probabilities are clamped away from 0 and 1 first,
+// so a saturated score stays finite). Used to show before/after figures from the
+// calibrated scores alone.
+func Undo(probs [][]float32, temps []float64) [][]float32 {
+	out := make([][]float32, len(probs))
+	for i, row := range probs {
+		out[i] = make([]float32, len(row))
+		for c, p := range row {
+			q := math.Min(math.Max(float64(p), 1e-7), 1-1e-7)
+			out[i][c] = float32(sigmoid(temps[c] * math.Log(q/(1-q))))
+		}
+	}
+	return out
+}

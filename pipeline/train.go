@@ -148,6 +148,8 @@ type TrainResult struct {
 	// get the global threshold), or, with no validation image, the starting thresholds
 	// kept untuned (also logged as a warning).
 	Thresholds string
+	// Calibration is the temperature fit of --calibrate (nil without it).
+	Calibration *Calibration
 }
 
 // trainingRecord is the bundle's training.json.
@@ -413,6 +415,7 @@ func (r *run) finalizeProbe(out string) error {
 	res.Bundle, res.Val, res.Test, res.Tuning = b, fin.val, fin.test, fin.tuning
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
 	res.Thresholds = fin.thresholds
+	res.Calibration = cal
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,8 +94,9 @@ func TestTrainCalibrateFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.mlb")
+	rep := filepath.Join(dir, "report")
 	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
-		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9")
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9", "--report", rep)
 	if code != exitOK {
 		t.Fatalf("train --calibrate: exit %d: %s", code, got)
 	}
@@ -122,6 +124,16 @@ func TestTrainCalibrateFlag(t *testing.T) {
 	}
 	if b.Decision == nil || b.Decision.Rule != "precision:0.9" || !slices.Equal(b.Decision.Temperatures, rec.Calibration.Temperatures) {
 		t.Errorf("bundle decision %+v", b.Decision)
+	}
+	// The report shows the reliability diagram and the ECE of each label, before and after.
+	page, err := os.ReadFile(filepath.Join(rep, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`data-plot="reliability"`, "ECE before", "ECE after", "<td>green</td>"} {
+		if !strings.Contains(string(page), s) {
+			t.Errorf("training report lacks %q", s)
+		}
 	}
 	// Temperature scaling minimises the validation NLL, which tracks calibration.
 	t.Logf("temperatures %v, validation ECE %.4f -> %.4f", rec.Calibration.Temperatures, rec.Calibration.Before, rec.Calibration.After)
