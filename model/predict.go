@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/calib"
@@ -205,10 +206,11 @@ func (m *Model) EngineName() string {
 	return m.eng.Name()
 }
 
-// Info describes the model: id, labels, thresholds, preprocessing, backbone, metrics.
+// Info describes the model: id, labels, thresholds, decision rule, preprocessing,
+// backbone, metrics and, for a saved bundle, "trained": when it was written (RFC 3339, UTC).
 func (m *Model) Info() map[string]any {
 	b := m.Bundle
-	return map[string]any{
+	info := map[string]any{
 		"id":         b.ID,
 		"labels":     b.Labels,
 		"thresholds": m.Thresholds(),
@@ -219,6 +221,10 @@ func (m *Model) Info() map[string]any {
 		"metrics":    b.Metrics,
 		"engine":     m.EngineName(),
 	}
+	if b.Manifest != nil && !b.Manifest.Created.IsZero() {
+		info["trained"] = b.Manifest.Created.UTC().Format(time.RFC3339)
+	}
+	return info
 }
 
 // runFeatures runs the backbone on n preprocessed images.

@@ -202,7 +202,7 @@ func New(p Predictor, opt Options) (*Server, error) {
 	} else {
 		s.mux.HandleFunc("GET /metrics", s.metrics.serve)
 	}
-	s.mux.HandleFunc("GET /{$}", servePage)
+	s.mux.HandleFunc("GET /{$}", s.servePage)
 	return s, nil
 }
 
