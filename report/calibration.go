@@ -104,9 +104,8 @@ func ReliabilitySection(r Reliability) Section {
 		part = "evaluation"
 	}
 	fmt.Fprintf(&b, `<p class="note">Temperature scaling (--calibrate) on the %s share: each point is one of %d equal-width probability bins, all labels' known entries pooled; on the dashed diagonal, predicted probabilities match observed frequencies. ECE is the bin-weighted mean gap, per label.</p>`, esc(part), bins)
-	// The y range leaves the upper band free for the legend (the curves end near (1, 1)).
 	b.WriteString(plots(LineChart(Chart{ID: "reliability", Title: "Reliability diagram", XLabel: "mean predicted probability",
-		YLabel: "observed share of positives", XMin: 0, XMax: 1, YMin: 0, YMax: 1.3, Series: series, Width: 560, Height: 380})))
+		YLabel: "observed share of positives", XMin: 0, XMax: 1, YMin: 0, YMax: 1.02, Series: series, Width: 480, Height: 360})))
 	hdr := []string{"label"}
 	if eceB != nil {
 		hdr = append(hdr, "ECE before")
