@@ -74,7 +74,7 @@ func TestLoadSqueezeNet(t *testing.T) {
 	if b.Params != 1235496 || b.Opset != 7 || b.IRVersion != 3 || b.Input != "data_0" {
 		t.Errorf("params %d opset %d ir %d input %q", b.Params, b.Opset, b.IRVersion, b.Input)
 	}
-	if b.Spec != backbone.SqueezeNetSpec() || b.SpecSource != "builtin squeezenet" {
+	if b.Spec != backbone.SqueezeNetSpec() || b.SpecSource != "builtin squeezenet1_1_fp16" {
 		t.Errorf("spec %+v from %s", b.Spec, b.SpecSource)
 	}
 	conv := strings.Join(b.Conversions, "; ")

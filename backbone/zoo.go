@@ -53,18 +53,21 @@ func SqueezeNetSpec() imageio.Spec {
 
 func imagenet() *imageio.Spec { s := imageio.ImageNetSpec(); return &s }
 
-// Zoo is the built-in table. Hashes come from the Git LFS pointers of onnx/models at the
+// Zoo is the built-in table. Names follow the timm/torchvision spelling
+// (squeezenet1_1, mobilenet_v2); the names of earlier releases are aliases, and lookups
+// ignore case and the separators "-", "_" and "." (mobilenet-v2 finds mobilenet_v2).
+// Hashes come from the Git LFS pointers of onnx/models at the
 // pinned commits in the URLs (an LFS oid is the sha256 of the file), or from the shared
 // test file; they were not re-computed by downloading here.
 var Zoo = []ZooEntry{
-	{Name: "squeezenet", Aliases: []string{"squeezenet1.1-fp16"}, File: "squeezenet1.1-fp16.onnx",
+	{Name: "squeezenet1_1_fp16", Aliases: []string{"squeezenet", "squeezenet1.1-fp16"}, File: "squeezenet1.1-fp16.onnx",
 		URL:         "https://github.com/microsoft/Windows-Machine-Learning/raw/155b5eeb/SharedContent/models/SqueezeNet_fp16.onnx",
 		SHA256:      SqueezeNetFP16SHA256,
 		HashSource:  "computed from the project's shared copy",
 		Spec:        ptr(SqueezeNetSpec()),
 		FeatureNode: "fire9/concat_1", FeatureDim: 512,
 		Note: "SqueezeNet 1.1, Caffe2 export, float16 (converted to float32 on load), opset 7, MIT"},
-	{Name: "squeezenet1.1", File: "squeezenet1.1-7.onnx",
+	{Name: "squeezenet1_1", Aliases: []string{"squeezenet1.1"}, File: "squeezenet1.1-7.onnx",
 		URL:        "https://github.com/onnx/models/raw/96d633069ed74096408061accc3b728672802890/vision/classification/squeezenet/model/squeezenet1.1-7.onnx",
 		SHA256:     "9456373b67f04e4a9cb0bb9be984f0db2d0ad141582d84d4b4ad9e84f7ec7785",
 		HashSource: "Git LFS pointer, onnx/models@96d63306",
@@ -79,12 +82,12 @@ var Zoo = []ZooEntry{
 		SHA256:     "1e80e8a7c8eec8e8b20c440d7dd7f2f8590779c7c2859dc4514870dc463845d3",
 		HashSource: "Git LFS pointer, onnx/models@b9a54e89",
 		Spec:       imagenet(), FeatureDim: 2048, Note: "ResNet-50 v2 (MXNet Gluon), opset 7"},
-	{Name: "mobilenetv2", File: "mobilenetv2-7.onnx",
+	{Name: "mobilenet_v2", Aliases: []string{"mobilenetv2"}, File: "mobilenetv2-7.onnx",
 		URL:        "https://github.com/onnx/models/raw/13fcb614fdedcc09864c0691c080ccf82ca3b85b/vision/classification/mobilenet/model/mobilenetv2-7.onnx",
 		SHA256:     "c1c513582d56afceff8516c73804e484c81c6a830712ab6d682253f4a3cd042f",
 		HashSource: "Git LFS pointer, onnx/models@13fcb614",
 		Spec:       imagenet(), FeatureDim: 1280, Note: "MobileNetV2 1.0 (MXNet Gluon), opset 7"},
-	{Name: "efficientnet-lite4", File: "efficientnet-lite4.onnx",
+	{Name: "efficientnet_lite4", Aliases: []string{"efficientnet-lite4", "tf_efficientnet_lite4"}, File: "efficientnet-lite4.onnx",
 		URL:        "https://github.com/onnx/models/raw/1455c7548852a276312aad28413d60558ac2dcfa/vision/classification/efficientnet-lite4/model/efficientnet-lite4.onnx",
 		SHA256:     "d111689907c06eea7c82e4833ddef758da6453b9d4cf60b7e99ca05c7cbd9c12",
 		HashSource: "Git LFS pointer, onnx/models@1455c754",
@@ -95,23 +98,52 @@ var Zoo = []ZooEntry{
 
 func ptr[T any](v T) *T { return &v }
 
-// LookupZoo returns the entry named name (or an alias), or nil.
+// LookupZoo returns the entry named name (or an alias), or nil. Case and the
+// separators "-", "_", "." do not matter.
 func LookupZoo(name string) *ZooEntry { return lookupIn(Zoo, name) }
 
-func lookupIn(zoo []ZooEntry, name string) *ZooEntry {
-	name = strings.ToLower(name)
-	for i := range zoo {
-		e := &zoo[i]
-		if strings.ToLower(e.Name) == name {
-			return e
+// NormalizeZooName is the form names are compared in: lower case without "-", "_", ".".
+func NormalizeZooName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' {
+			return -1
 		}
-		for _, a := range e.Aliases {
-			if strings.ToLower(a) == name {
+		return r
+	}, strings.ToLower(name))
+}
+
+func lookupIn(zoo []ZooEntry, name string) *ZooEntry {
+	// Exact names first, so that a separator-free match never shadows a real name.
+	for _, norm := range []func(string) string{strings.ToLower, NormalizeZooName} {
+		n := norm(name)
+		for i := range zoo {
+			e := &zoo[i]
+			if norm(e.Name) == n {
 				return e
+			}
+			for _, a := range e.Aliases {
+				if norm(a) == n {
+					return e
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// Cached returns the path e would have in the cache directory dir ("" = the default)
+// and whether a file is there (not verified: Resolve checks its hash on use).
+func (e *ZooEntry) Cached(dir string) (string, bool) {
+	if dir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return "", false
+		}
+		dir = d
+	}
+	p := filepath.Join(dir, e.File)
+	st, err := os.Stat(p)
+	return p, err == nil && st.Mode().IsRegular()
 }
 
 // lookupBuiltin finds a zoo entry by content hash, or else by its cache file name.

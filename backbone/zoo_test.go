@@ -139,6 +139,33 @@ func TestZooTable(t *testing.T) {
 			t.Errorf("zoo lacks %s (has %v)", want, names)
 		}
 	}
+	// timm/torchvision spellings are the names; the old names are aliases of them, and
+	// separators and case do not matter.
+	for name, want := range map[string]string{
+		"squeezenet1_1": "squeezenet1_1", "squeezenet1.1": "squeezenet1_1", "SqueezeNet1-1": "squeezenet1_1",
+		"squeezenet": "squeezenet1_1_fp16", "squeezenet1.1-fp16": "squeezenet1_1_fp16",
+		"mobilenet_v2": "mobilenet_v2", "mobilenetv2": "mobilenet_v2", "mobilenet-v2": "mobilenet_v2",
+		"efficientnet_lite4": "efficientnet_lite4", "efficientnet-lite4": "efficientnet_lite4", "tf_efficientnet_lite4": "efficientnet_lite4",
+		"resnet18": "resnet18",
+	} {
+		if e := backbone.LookupZoo(name); e == nil || e.Name != want {
+			t.Errorf("LookupZoo(%q) = %v, want %s", name, e, want)
+		}
+	}
+	if backbone.LookupZoo("squeezenet2") != nil || backbone.LookupZoo("resnet") != nil {
+		t.Errorf("a near name matched")
+	}
+	// No two entries share a name or alias, even without separators.
+	seen := map[string]string{}
+	for _, e := range backbone.Zoo {
+		for _, n := range append([]string{e.Name}, e.Aliases...) {
+			k := backbone.NormalizeZooName(n)
+			if o, ok := seen[k]; ok && o != e.Name {
+				t.Errorf("%q of %s collides with %s", n, e.Name, o)
+			}
+			seen[k] = e.Name
+		}
+	}
 	for _, e := range backbone.Zoo {
 		if e.Spec == nil || e.Spec.Validate() != nil || !strings.HasPrefix(e.URL, "https://") || e.File == "" {
 			t.Errorf("zoo entry %s incomplete", e.Name)

@@ -6,11 +6,14 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/multilabel/multilabel/calib"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/onnxcheck"
@@ -26,7 +29,69 @@ const (
 	memberPreprocess   = "preprocess.json"
 	memberTraining     = "training.json"
 	memberMetrics      = "metrics.json"
+	memberDecision     = "decision.json"
 )
+
+// Decision is the decision rule a bundle was trained with (decision.json, absent in
+// bundles made before rules were stored) and what overriding it needs: the F1
+// thresholds and each label's validation curve. Bundle.Thresholds are the rule's.
+type Decision struct {
+	// Rule is the rule as calib.ParseDecision reads it ("f1", "precision:0.9", ...).
+	Rule string `json:"rule"`
+	// F1Thresholds are the F1-best thresholds per label (the f1 and topk rules').
+	F1Thresholds []float64 `json:"f1_thresholds"`
+	// Curves are the labels' validation curves (precision and recall rules).
+	Curves []calib.Curve `json:"curves,omitempty"`
+	// Temperatures are the per-label temperatures already folded into the head's last
+	// layer at training (--calibrate); informational, never applied again.
+	Temperatures []float64 `json:"temperatures,omitempty"`
+}
+
+// Rule returns the decision rule the bundle was trained with ("f1" without decision.json).
+func (b *Bundle) Rule() string {
+	if b.Decision == nil || b.Decision.Rule == "" {
+		return calib.F1
+	}
+	return b.Decision.Rule
+}
+
+// DecisionThresholds returns the per-label thresholds of rule s ("" = the bundle's own
+// rule) and the parsed rule: the bundle's thresholds for its own rule, the F1 thresholds
+// for f1 and topk:K, thresholds chosen on the stored validation curves for precision:P
+// and recall:R. notes name the labels that fell back to their F1 threshold. A rule that
+// does not parse, or a precision or recall rule on a bundle without curves, is an
+// error of kind errkind.ErrBadInput.
+func (b *Bundle) DecisionThresholds(s string) (calib.Decision, []float64, []string, error) {
+	if strings.TrimSpace(s) == "" {
+		s = b.Rule()
+	}
+	d, err := calib.ParseDecision(s)
+	if err != nil {
+		return d, nil, nil, err
+	}
+	own, _ := calib.ParseDecision(b.Rule())
+	f1 := b.Thresholds
+	if b.Decision != nil && b.Decision.F1Thresholds != nil {
+		f1 = b.Decision.F1Thresholds
+	}
+	switch {
+	case d.Kind == own.Kind && d.Target == own.Target:
+		return d, b.Thresholds, nil, nil
+	case d.Kind == calib.F1 || d.Kind == calib.TopK:
+		if b.Decision == nil && own.Kind != calib.F1 {
+			return d, nil, nil, errkind.BadInput("decision %q: the bundle carries no F1 thresholds", s)
+		}
+		return d, f1, nil, nil
+	}
+	if b.Decision == nil || len(b.Decision.Curves) == 0 {
+		return d, nil, nil, errkind.BadInput("decision %q: the bundle carries no validation curves (trained before decision rules were stored, or without a validation share); retrain it, or use f1 or topk:K", s)
+	}
+	th, notes, err := calib.FromCurves(d, b.Decision.Curves, f1)
+	if err != nil {
+		return d, nil, nil, fmt.Errorf("bundle: %s: %w", memberDecision, err)
+	}
+	return d, th, notes, nil
+}
 
 // BackboneInfo records where a bundle's feature extractor came from.
 type BackboneInfo struct {
@@ -68,6 +133,9 @@ type Bundle struct {
 	Training json.RawMessage
 	// Metrics holds validation and test metrics, as JSON (may be empty).
 	Metrics json.RawMessage
+	// Decision is the trained decision rule and what overriding it needs (nil: f1,
+	// no curves).
+	Decision *Decision
 
 	// Filled in by Save and Read:
 	// Manifest lists the members with their digests.
@@ -102,6 +170,9 @@ func (b *Bundle) Validate() error {
 			return fmt.Errorf("bundle: %s: threshold %d (%s) = %v, want 0..1", memberThresholds, i, b.Labels[i], t)
 		}
 	}
+	if err := b.validateDecision(); err != nil {
+		return err
+	}
 	if err := b.Spec.Validate(); err != nil {
 		return fmt.Errorf("bundle: %s: %w", memberPreprocess, err)
 	}
@@ -115,6 +186,35 @@ func (b *Bundle) Validate() error {
 		return fmt.Errorf("bundle: %s: head input %d, backbone feature dim %d", memberHead, b.Head.In, b.BackboneInfo.FeatureDim)
 	}
 	return checkSelfContained(b.Backbone)
+}
+
+func (b *Bundle) validateDecision() error {
+	d := b.Decision
+	if d == nil {
+		return nil
+	}
+	if _, err := calib.ParseDecision(d.Rule); err != nil {
+		return fmt.Errorf("bundle: %s: %w", memberDecision, err)
+	}
+	for _, v := range []struct {
+		what string
+		n    int
+	}{{"f1 thresholds", len(d.F1Thresholds)}, {"curves", len(d.Curves)}, {"temperatures", len(d.Temperatures)}} {
+		if v.n != 0 && v.n != len(b.Labels) {
+			return fmt.Errorf("bundle: %s: %d %s for %d labels", memberDecision, v.n, v.what, len(b.Labels))
+		}
+	}
+	for i, t := range d.F1Thresholds {
+		if math.IsNaN(t) || t < 0 || t > 1 {
+			return fmt.Errorf("bundle: %s: f1 threshold %d = %v, want 0..1", memberDecision, i, t)
+		}
+	}
+	for i, c := range d.Curves {
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("bundle: %s: label %d: %w", memberDecision, i, err)
+		}
+	}
+	return nil
 }
 
 // checkSelfContained refuses a backbone graph whose tensors keep their data in other
@@ -179,6 +279,13 @@ func (b *Bundle) Save(path string) error {
 			return fmt.Errorf("bundle: %s: not valid JSON", m.name)
 		}
 		members = append(members, member{m.name, raw})
+	}
+	if b.Decision != nil {
+		mm, err := js(memberDecision, b.Decision)
+		if err != nil {
+			return err
+		}
+		members = append(members, mm)
 	}
 	manBytes, err := writeArchive(path, members, time.Now())
 	if err != nil {
@@ -267,6 +374,12 @@ func decode(data []byte, name string) (*Bundle, error) {
 	}
 	if b.Metrics, err = need(memberMetrics); err != nil {
 		return nil, err
+	}
+	if d, ok := members[memberDecision]; ok {
+		b.Decision = &Decision{}
+		if err := json.Unmarshal(d, b.Decision); err != nil {
+			return nil, fmt.Errorf("model bundle %s: member %s: %v: %w", name, memberDecision, err, ErrCorrupt)
+		}
 	}
 	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("model bundle %s: %w: %w", name, err, ErrCorrupt)

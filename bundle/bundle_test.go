@@ -15,9 +15,46 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/calib"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/model/modeltest"
 )
+
+// TestBundleDecision: decision.json survives a round trip, and DecisionThresholds
+// resolves rules from it (its own rule: the bundle's thresholds).
+func TestBundleDecision(t *testing.T) {
+	b := modeltest.Bundle()
+	b.Thresholds = []float64{0.9, 0.5, 0.5}
+	b.Decision = &bundle.Decision{Rule: "precision:0.8", F1Thresholds: []float64{0.4, 0.5, 0.6}, Temperatures: []float64{1, 2, 3},
+		Curves: []calib.Curve{{Scores: []float32{0.9, 0.3}, TP: []int{1, 2}, FP: []int{0, 2}}, {Scores: []float32{}, TP: []int{}, FP: []int{}}, {Scores: []float32{0.7}, TP: []int{1}, FP: []int{0}}}}
+	path := filepath.Join(t.TempDir(), "m.mlb")
+	mustSave(t, b, path)
+	got, err := bundle.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Decision, b.Decision) || got.Rule() != "precision:0.8" {
+		t.Fatalf("decision %+v, saved %+v", got.Decision, b.Decision)
+	}
+	for rule, want := range map[string][]float64{
+		"":           {0.9, 0.5, 0.5},
+		"f1":         {0.4, 0.5, 0.6},
+		"topk:2":     {0.4, 0.5, 0.6},
+		"recall:0.5": {float64(float32(0.9)), 0.5, float64(float32(0.7))},
+	} {
+		_, th, _, err := got.DecisionThresholds(rule)
+		if err != nil || !reflect.DeepEqual(th, want) {
+			t.Errorf("%q: %v (%v), want %v", rule, th, err, want)
+		}
+	}
+	if _, _, _, err := got.DecisionThresholds("recall:2"); !errkind.IsBadInput(err) {
+		t.Errorf("recall:2: %v", err)
+	}
+	if _, _, _, err := modeltest.Bundle().DecisionThresholds("precision:0.9"); !errkind.IsBadInput(err) || !strings.Contains(err.Error(), "no validation curves") {
+		t.Errorf("no curves: %v", err)
+	}
+}
 
 func TestBundleRoundTrip(t *testing.T) {
 	dir := t.TempDir()
@@ -176,6 +213,13 @@ func TestBundleValidate(t *testing.T) {
 		"feature dim":    func(b *bundle.Bundle) { b.BackboneInfo.FeatureDim = 4 },
 		"no backbone":    func(b *bundle.Bundle) { b.Backbone = nil },
 		"bad json":       func(b *bundle.Bundle) { b.Metrics = []byte("{") },
+		"decision rule":  func(b *bundle.Bundle) { b.Decision = &bundle.Decision{Rule: "precision:1.5"} },
+		"decision f1 len": func(b *bundle.Bundle) {
+			b.Decision = &bundle.Decision{Rule: "f1", F1Thresholds: []float64{0.5}}
+		},
+		"decision curve": func(b *bundle.Bundle) {
+			b.Decision = &bundle.Decision{Rule: "f1", Curves: []calib.Curve{{}, {}, {Scores: []float32{0.2, 0.3}, TP: []int{1, 1}, FP: []int{0, 1}}}}
+		},
 	} {
 		b := modeltest.Bundle()
 		mut(b)

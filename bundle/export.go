@@ -24,7 +24,18 @@ const (
 	MetaThresholds = "multilabel.thresholds" // JSON array of per-label thresholds
 	MetaPreprocess = "multilabel.preprocess" // JSON imageio.Spec
 	MetaModelID    = "multilabel.model_id"   // the bundle's id (sha256 of its manifest)
+	// MetaDecision is a JSON object {"rule": "f1"|"precision:P"|"recall:R",
+	// "calibrated": bool}: the rule that chose multilabel.thresholds (a label is
+	// predicted when probabilities[j] >= thresholds[j]); calibrated says the training's
+	// temperatures are already in the graph (never divide again).
+	MetaDecision = "multilabel.decision"
 )
+
+// exportDecision is the value of MetaDecision.
+type exportDecision struct {
+	Rule       string `json:"rule"`
+	Calibrated bool   `json:"calibrated"`
+}
 
 // ExportONNX returns one ONNX graph that takes the image tensor the bundle's
 // preprocessing produces and outputs per-label probabilities: the bundle's backbone, then
@@ -108,7 +119,8 @@ func ExportONNX(b *Bundle) ([]byte, error) {
 	for _, kv := range []struct {
 		k string
 		v any
-	}{{MetaLabels, b.Labels}, {MetaThresholds, b.Thresholds}, {MetaPreprocess, b.Spec}, {MetaModelID, b.ID}} {
+	}{{MetaLabels, b.Labels}, {MetaThresholds, b.Thresholds}, {MetaPreprocess, b.Spec}, {MetaModelID, b.ID},
+		{MetaDecision, exportDecision{Rule: b.Rule(), Calibrated: b.Decision != nil && len(b.Decision.Temperatures) > 0}}} {
 		if err := meta(kv.k, kv.v); err != nil {
 			return nil, fmt.Errorf("export: metadata %s: %w", kv.k, err)
 		}

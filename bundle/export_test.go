@@ -113,6 +113,9 @@ func TestExportMatchesPredict(t *testing.T) {
 			if meta[bundle.MetaThresholds] != "[0.5,0.5,0.4,0.5,0.6]" {
 				t.Fatalf("thresholds metadata %q", meta[bundle.MetaThresholds])
 			}
+			if meta[bundle.MetaDecision] != `{"rule":"f1","calibrated":false}` {
+				t.Fatalf("decision metadata %q", meta[bundle.MetaDecision])
+			}
 
 			eng, err := ort.Open(onnx, ort.Options{LibPath: lib})
 			if err != nil {

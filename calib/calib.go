@@ -226,32 +226,62 @@ func Thresholds(d Decision, scores [][]float32, truth [][]int8) (th []float64, n
 	if d.Kind != Precision && d.Kind != Recall {
 		return f1, nil, nil
 	}
-	th = slices.Clone(f1)
-	for c := range th {
+	return FromCurves(d, Curves(scores, truth), f1)
+}
+
+// Curve is one label's validation operating points: its distinct validation scores,
+// highest first, with the numbers of known positives (TP) and known negatives (FP)
+// scored at or above each. It is all a precision or recall rule needs, so a model that
+// carries its curves can switch rules without the validation data.
+type Curve struct {
+	Scores []float32 `json:"scores"`
+	TP     []int     `json:"tp"`
+	FP     []int     `json:"fp"`
+}
+
+// Positives is the number of known positives behind the curve.
+func (c Curve) Positives() int {
+	if len(c.TP) == 0 {
+		return 0
+	}
+	return c.TP[len(c.TP)-1]
+}
+
+// Validate checks that the curve's parts have one length, its scores strictly
+// decrease and its counts never decrease.
+func (c Curve) Validate() error {
+	if len(c.TP) != len(c.Scores) || len(c.FP) != len(c.Scores) {
+		return fmt.Errorf("calib: curve with %d scores, %d tp, %d fp", len(c.Scores), len(c.TP), len(c.FP))
+	}
+	for i := range c.Scores {
+		if math.IsNaN(float64(c.Scores[i])) || (i > 0 && (c.Scores[i] >= c.Scores[i-1] || c.TP[i] < c.TP[i-1] || c.FP[i] < c.FP[i-1])) || c.TP[i] < 0 || c.FP[i] < 0 {
+			return fmt.Errorf("calib: curve point %d out of order", i)
+		}
+	}
+	return nil
+}
+
+// Curves computes each label's Curve from validation scores and truth (unknown
+// entries, < 0, left out).
+func Curves(scores [][]float32, truth [][]int8) []Curve {
+	if len(scores) == 0 {
+		return nil
+	}
+	out := make([]Curve, len(scores[0]))
+	for c := range out {
 		type pt struct {
 			s float32
 			y int8
 		}
 		var pts []pt
-		pos := 0
 		for i, row := range scores {
 			if y := truth[i][c]; y >= 0 {
 				pts = append(pts, pt{row[c], y})
-				if y == 1 {
-					pos++
-				}
 			}
 		}
-		if pos == 0 {
-			notes = append(notes, fmt.Sprintf("label %d: no known positive in the validation share; %s falls back to the F1 threshold %.4g", c, d, th[c]))
-			continue
-		}
 		slices.SortFunc(pts, func(a, b pt) int { return cmp.Compare(b.s, a.s) })
-		// Walk thresholds from the highest score down; a threshold is taken between
-		// distinct scores (at the lower score of the group, as predict uses >=).
+		cv := Curve{Scores: []float32{}, TP: []int{}, FP: []int{}}
 		tp, fp := 0, 0
-		found := false
-		best := 0.0
 		for k := 0; k < len(pts); {
 			s := pts[k].s
 			for k < len(pts) && pts[k].s == s {
@@ -262,6 +292,36 @@ func Thresholds(d Decision, scores [][]float32, truth [][]int8) (th []float64, n
 				}
 				k++
 			}
+			cv.Scores, cv.TP, cv.FP = append(cv.Scores, s), append(cv.TP, tp), append(cv.FP, fp)
+		}
+		out[c] = cv
+	}
+	return out
+}
+
+// FromCurves chooses one threshold per label for rule d from the labels' validation
+// curves, starting from (and falling back to) the F1 thresholds f1; f1 and topk rules
+// return f1 itself. notes name every label that fell back, and why.
+func FromCurves(d Decision, curves []Curve, f1 []float64) (th []float64, notes []string, err error) {
+	if d.Kind != Precision && d.Kind != Recall {
+		return f1, nil, nil
+	}
+	if len(curves) != len(f1) {
+		return nil, nil, fmt.Errorf("calib: %d curves for %d thresholds", len(curves), len(f1))
+	}
+	th = slices.Clone(f1)
+	for c, cv := range curves {
+		pos := cv.Positives()
+		if pos == 0 {
+			notes = append(notes, fmt.Sprintf("label %d: no known positive in the validation share; %s falls back to the F1 threshold %.4g", c, d, th[c]))
+			continue
+		}
+		// Thresholds are taken between distinct scores (at the lower score of the
+		// group, as predict uses >=), from the highest score down.
+		found := false
+		best := 0.0
+		for k, s := range cv.Scores {
+			tp, fp := cv.TP[k], cv.FP[k]
 			prec, rec := float64(tp)/float64(tp+fp), float64(tp)/float64(pos)
 			switch d.Kind {
 			case Precision:
@@ -297,6 +357,22 @@ func Decide(d Decision, scores []float32, th []float64) []int {
 		slices.SortStableFunc(out, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
 		out = out[:d.K]
 		slices.Sort(out)
+	}
+	return out
+}
+
+// Undo returns the probabilities the calibrated probs had before temperature scaling:
+// σ(T_l · logit(p)) for each label l (probabilities are clamped away from 0 and 1 first,
+// so a saturated score stays finite). Used to show before/after figures from the
+// calibrated scores alone.
+func Undo(probs [][]float32, temps []float64) [][]float32 {
+	out := make([][]float32, len(probs))
+	for i, row := range probs {
+		out[i] = make([]float32, len(row))
+		for c, p := range row {
+			q := math.Min(math.Max(float64(p), 1e-7), 1-1e-7)
+			out[i][c] = float32(sigmoid(temps[c] * math.Log(q/(1-q))))
+		}
 	}
 	return out
 }

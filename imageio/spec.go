@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // Resize modes.
@@ -237,4 +239,41 @@ func LoadFile(path string, s Spec, dst []float32, opt DecodeOptions) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// Describe says, in one line, the tensor this spec makes from an image, as another
+// runtime must build it: shape and layout, then the steps (EXIF orientation applied,
+// alpha on white, the resize, channel order, scaling, mean and std).
+func (s Spec) Describe() string {
+	shape := s.Shape()
+	dims := []string{"N"}
+	for _, d := range shape {
+		dims = append(dims, strconv.FormatInt(d, 10))
+	}
+	var resize string
+	if s.Resize == ResizeShorterCrop {
+		sh := s.ResizeShorter
+		if sh == 0 {
+			sh = max(s.Width, s.Height)
+		}
+		resize = fmt.Sprintf("shorter side resized to %d, centre crop %dx%d", sh, s.Width, s.Height)
+	} else {
+		resize = fmt.Sprintf("resized to %dx%d ignoring the aspect ratio", s.Width, s.Height)
+	}
+	scale := "v/255 (0..1)"
+	if s.Scale == 255 {
+		scale = "v (0..255)"
+	}
+	std := s.Std
+	for i := range std {
+		if std[i] == 0 {
+			std[i] = 1
+		}
+	}
+	norm := ""
+	if s.Mean != ([3]float32{}) || std != ([3]float32{1, 1, 1}) {
+		norm = fmt.Sprintf(", then (x - mean) / std with mean %v, std %v (%s order)", s.Mean, std, s.ChannelOrder)
+	}
+	return fmt.Sprintf("float32 [%s] %s, %s channels: EXIF orientation applied, alpha on white, %s (bilinear, antialiased), each value %s%s",
+		strings.Join(dims, ","), s.Layout, s.ChannelOrder, resize, scale, norm)
 }

@@ -9,10 +9,13 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/calib"
 	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/engine/auto"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 )
 
@@ -37,6 +40,11 @@ type Options struct {
 	TopK int
 	// Threshold > 0 replaces the bundle's per-label thresholds by one global threshold.
 	Threshold float64
+	// Decision overrides the decision rule the bundle was trained with: "f1",
+	// "precision:P", "recall:R" (thresholds from the validation curves the bundle
+	// carries) or "topk:K" (F1 thresholds, then at most the K best). "" keeps the
+	// bundle's rule and thresholds. It excludes TopK and Threshold.
+	Decision string
 }
 
 // Model is a loaded bundle ready to predict. It is safe for concurrent use.
@@ -45,6 +53,9 @@ type Model struct {
 	Bundle *bundle.Bundle
 
 	opt Options
+	// dec and th are Options.Decision parsed and its thresholds (th nil: no override).
+	dec calib.Decision
+	th  []float64
 	mu  sync.Mutex // serialises engine calls
 	eng engine.Engine
 }
@@ -98,6 +109,17 @@ func New(b *bundle.Bundle, opt Options) (*Model, error) {
 	if math.IsNaN(opt.Threshold) || opt.Threshold < 0 || opt.Threshold > 1 {
 		return nil, fmt.Errorf("model: threshold %v out of range 0..1", opt.Threshold)
 	}
+	var dec calib.Decision
+	var th []float64
+	if opt.Decision != "" {
+		if opt.TopK > 0 || opt.Threshold > 0 {
+			return nil, errkind.BadInput("model: decision %q excludes top-k and a global threshold", opt.Decision)
+		}
+		var err error
+		if dec, th, _, err = b.DecisionThresholds(opt.Decision); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+	}
 	kind := opt.Engine
 	if kind == "" {
 		kind = "auto"
@@ -114,7 +136,7 @@ func New(b *bundle.Bundle, opt Options) (*Model, error) {
 		eng.Close()
 		return nil, fmt.Errorf("model: backbone input shape %v, preprocessing gives %v", in, want)
 	}
-	return &Model{Bundle: b, opt: opt, eng: eng}, nil
+	return &Model{Bundle: b, opt: opt, eng: eng, dec: dec, th: th}, nil
 }
 
 func sameShape(a, b []int64) bool {
@@ -144,9 +166,12 @@ func (m *Model) Close() error {
 // Labels returns the label vocabulary.
 func (m *Model) Labels() []string { return m.Bundle.Labels }
 
-// Thresholds returns the per-label thresholds in use (the bundle's, or the global
-// Options.Threshold repeated).
+// Thresholds returns the per-label thresholds in use (the bundle's, those of
+// Options.Decision, or the global Options.Threshold repeated).
 func (m *Model) Thresholds() []float64 {
+	if m.th != nil {
+		return m.th
+	}
 	if m.opt.Threshold > 0 {
 		t := make([]float64, len(m.Bundle.Labels))
 		for i := range t {
@@ -155,6 +180,20 @@ func (m *Model) Thresholds() []float64 {
 		return t
 	}
 	return m.Bundle.Thresholds
+}
+
+// DecisionRule resolves a decision rule for this model's bundle (serve.DecisionRuler):
+// the rule's name, its thresholds and, for topk:K, K.
+func (m *Model) DecisionRule(rule string) (string, []float64, int, error) {
+	d, th, _, err := m.Bundle.DecisionThresholds(rule)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	k := 0
+	if d.Kind == calib.TopK {
+		k = d.K
+	}
+	return d.String(), th, k, nil
 }
 
 // EngineName names the engine running the backbone.
@@ -167,19 +206,25 @@ func (m *Model) EngineName() string {
 	return m.eng.Name()
 }
 
-// Info describes the model: id, labels, thresholds, preprocessing, backbone, metrics.
+// Info describes the model: id, labels, thresholds, decision rule, preprocessing,
+// backbone, metrics and, for a saved bundle, "trained": when it was written (RFC 3339, UTC).
 func (m *Model) Info() map[string]any {
 	b := m.Bundle
-	return map[string]any{
+	info := map[string]any{
 		"id":         b.ID,
 		"labels":     b.Labels,
 		"thresholds": m.Thresholds(),
+		"decision":   m.Bundle.Rule(),
 		"preprocess": b.Spec,
 		"backbone":   b.BackboneInfo,
 		"head":       map[string]any{"kind": b.Head.Kind, "in": b.Head.In, "hidden": b.Head.Hidden, "out": b.Head.Out},
 		"metrics":    b.Metrics,
 		"engine":     m.EngineName(),
 	}
+	if b.Manifest != nil && !b.Manifest.Created.IsZero() {
+		info["trained"] = b.Manifest.Created.UTC().Format(time.RFC3339)
+	}
+	return info
 }
 
 // runFeatures runs the backbone on n preprocessed images.
@@ -292,7 +337,8 @@ func (m *Model) Predict(ctx context.Context, imgs []image.Image) ([]Prediction, 
 }
 
 // Decide returns the predicted labels for one row of scores, highest score first: the
-// TopK highest when Options.TopK > 0, else those at or above their threshold.
+// TopK highest when Options.TopK > 0, else those at or above their threshold (at most
+// K of them under a topk:K decision).
 func (m *Model) Decide(scores []float32) []LabelScore {
 	idx := make([]int, len(scores))
 	for i := range idx {
@@ -308,6 +354,8 @@ func (m *Model) Decide(scores []float32) []LabelScore {
 			}
 		} else if float64(scores[j]) < th[j] {
 			continue
+		} else if m.dec.Kind == calib.TopK && len(out) >= m.dec.K {
+			break
 		}
 		out = append(out, LabelScore{Label: m.Bundle.Labels[j], Score: scores[j]})
 	}

@@ -14,6 +14,9 @@ func (m *Model) JSON(p Prediction) prediction.Image {
 	if m.opt.TopK > 0 {
 		rule = prediction.RuleTopK(m.opt.TopK)
 	}
+	if m.th != nil {
+		rule = prediction.RuleDecision(m.dec.String())
+	}
 	if p.Err != nil {
 		return prediction.Failed(p.Path, p.Err, rule)
 	}

@@ -24,15 +24,22 @@ func parseDecision(s string) (calib.Decision, error) {
 }
 
 // tuneThresholds chooses the per-label thresholds on the validation scores with the
-// configured decision rule, logging every label that fell back to its F1 threshold.
-func (r *run) tuneThresholds(stage string, scores [][]float32, truth [][]int8, labels []string) ([]float64, error) {
+// configured decision rule, logging every label that fell back to its F1 threshold. The
+// returned bundle.Decision records the rule, the F1 thresholds and the validation
+// curves, so predict, eval and serve can switch rules later.
+func (r *run) tuneThresholds(stage string, scores [][]float32, truth [][]int8, labels []string) ([]float64, *bundle.Decision, error) {
 	d, err := parseDecision(r.cfg.Decision)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	th, notes, err := calib.Thresholds(d, scores, truth)
+	f1, _, err := calib.Thresholds(calib.Decision{Kind: calib.F1}, scores, truth)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", stage, err)
+		return nil, nil, fmt.Errorf("%s: %w", stage, err)
+	}
+	curves := calib.Curves(scores, truth)
+	th, notes, err := calib.FromCurves(d, curves, f1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", stage, err)
 	}
 	for _, n := range notes {
 		r.log.Warn(stage+": decision rule fallback", "rule", d.String(), "note", n)
@@ -40,7 +47,7 @@ func (r *run) tuneThresholds(stage string, scores [][]float32, truth [][]int8, l
 	if d.Kind != calib.F1 {
 		r.log.Info(stage+": thresholds chosen by the decision rule", "rule", d.String(), "labels", len(labels))
 	}
-	return th, nil
+	return th, &bundle.Decision{Rule: d.String(), F1Thresholds: f1, Curves: curves}, nil
 }
 
 // Calibration records the temperatures folded into the head and the mean per-label
@@ -98,6 +105,7 @@ func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 	r.log.Info("train: temperatures folded into the head", "temperatures", temps,
 		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter,
 		"test_ece_before", c.TestECEBefore, "test_ece_after", c.TestECEAfter)
+	r.calibration = c
 	return c, nil
 }
 
@@ -178,5 +186,6 @@ func (r *run) calibrateLogits(b *bundle.Bundle, logits *[3][]float32) (*Calibrat
 	}
 	r.log.Info("fine-tune: temperatures folded into the head", "temperatures", temps,
 		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter)
+	r.calibration = c
 	return c, nil
 }

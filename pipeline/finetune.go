@@ -34,6 +34,8 @@ type FineTuneResult struct {
 	Scores    [][]float32
 	Truth     [][]int8
 	TestPaths []string
+	// Calibration is the fine-tuned head's temperature fit (nil without --calibrate).
+	Calibration *Calibration
 }
 
 // AsTrainResult returns the fine-tuned model as a TrainResult (for printing and
@@ -43,6 +45,7 @@ func (r *FineTuneResult) AsTrainResult() *TrainResult {
 	t := *r.Probe
 	t.Bundle, t.Val, t.Test, t.Tuning = r.Bundle, r.Val, r.Test, r.Tuning
 	t.Scores, t.Truth, t.TestPaths = r.Scores, r.Truth, r.TestPaths
+	t.Calibration = r.Calibration
 	t.TrainSeconds += r.FineTuneSeconds
 	return &t
 }
@@ -126,6 +129,7 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	}
 	res.Bundle, res.Val, res.Test, res.Tuning = b, fin.val, fin.test, fin.tuning
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
+	res.Calibration = cal
 	return res, nil
 }
 

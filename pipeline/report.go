@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/multilabel/multilabel/calib"
 	"github.com/multilabel/multilabel/internal/fsutil"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/report"
@@ -136,9 +137,16 @@ func (r *TrainResult) writeHTML(dir string) error {
 			hist = append(hist, report.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, ValLoss: e.ValLoss, ValMAP: vm})
 		}
 	}
+	var secs []report.Section
+	if c := r.Calibration; c != nil && len(c.Temperatures) == len(r.Bundle.Labels) {
+		// The scores are calibrated (the temperatures are in the head); the figures
+		// before are recovered by undoing the temperatures.
+		secs = append(secs, report.ReliabilitySection(report.Reliability{Labels: r.Bundle.Labels, Truth: r.Truth,
+			Before: calib.Undo(r.Scores, c.Temperatures), After: r.Scores, Temperatures: c.Temperatures, Part: part}))
+	}
 	_, err := report.Write(dir, report.Input{
 		Title: "Multi-label training report", Meta: meta,
-		Labels: r.Bundle.Labels, Scores: r.Scores, Truth: r.Truth, Result: res, History: hist,
+		Labels: r.Bundle.Labels, Scores: r.Scores, Truth: r.Truth, Result: res, History: hist, Sections: secs,
 	})
 	return err
 }

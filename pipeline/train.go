@@ -154,6 +154,8 @@ type TrainResult struct {
 	// get the global threshold), or, with no validation image, the starting thresholds
 	// kept untuned (also logged as a warning).
 	Thresholds string
+	// Calibration is the temperature fit of --calibrate (nil without it).
+	Calibration *Calibration
 }
 
 // trainingRecord is the bundle's training.json.
@@ -215,17 +217,19 @@ type samples struct {
 // run is one training run: what is prepared once (splits, backbone, engine, features)
 // and the stages' results.
 type run struct {
-	cfg    TrainConfig
-	log    *slog.Logger
-	parts  [3]*dataset.Dataset // train, val, test as loaded (before dropping bad images)
-	split  SplitInfo
-	bb     *backbone.Backbone
-	bbInfo bundle.BackboneInfo
-	feat   []byte // the backbone's feature graph
-	eng    engine.Engine
-	sets   [3]samples // usable train, val, test
-	bad    []imageio.BadImage
-	dim    int
+	cfg TrainConfig
+	// calibration is the last stage's temperature fit (nil without --calibrate).
+	calibration *Calibration
+	log         *slog.Logger
+	parts       [3]*dataset.Dataset // train, val, test as loaded (before dropping bad images)
+	split       SplitInfo
+	bb          *backbone.Backbone
+	bbInfo      bundle.BackboneInfo
+	feat        []byte // the backbone's feature graph
+	eng         engine.Engine
+	sets        [3]samples // usable train, val, test
+	bad         []imageio.BadImage
+	dim         int
 	// probe is the head trained on frozen features (the first stage).
 	probe *TrainResult
 }
@@ -417,6 +421,7 @@ func (r *run) finalizeProbe(out string) error {
 	res.Bundle, res.Val, res.Test, res.Tuning = b, fin.val, fin.test, fin.tuning
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
 	res.Thresholds = fin.thresholds
+	res.Calibration = cal
 	return nil
 }
 
@@ -481,12 +486,16 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	}
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
-		if th, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
+		if th, dec, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 			fin.thresholds = "not tuned: tuning failed (" + err.Error() + "); the starting thresholds were kept"
 			fin.tuning = ThresholdInfo{Method: "kept", ValImages: len(vy)}
 		} else {
 			b.Thresholds = th
+			if dec != nil && r.calibration != nil {
+				dec.Temperatures = r.calibration.Temperatures
+			}
+			b.Decision = dec
 			fin.thresholds = thresholdNote(vy, r.split.Val)
 			g, _, _ := metric.TuneGlobal(vs, vy)
 			fin.tuning = tuneInfo(stage, vy, b.Labels, g, r.log)

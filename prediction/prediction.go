@@ -47,6 +47,10 @@ func RuleTopK(k int) string { return fmt.Sprintf("top %d", k) }
 // (HTTP top_k).
 func RuleThresholdTopK(k int) string { return fmt.Sprintf("%s, best %d", RuleThreshold, k) }
 
+// RuleDecision names a decision rule chosen at predict time (predict --decision, HTTP
+// decision=): "decision " and the rule as calib.ParseDecision reads it.
+func RuleDecision(rule string) string { return "decision " + rule }
+
 // New is the prediction of scores (indexed like labels and thresholds) under rule
 // ("" = RuleThreshold), predicted naming the chosen labels (nil: decided here by the
 // thresholds, at most topK when topK > 0).

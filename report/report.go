@@ -57,7 +57,9 @@ type Input struct {
 	Options metric.Options
 	// History, when not empty, adds the training plots.
 	History History
-	// Sections are appended after the built-in ones.
+	// Lead sections come first, before the built-in ones (a comparison that answers
+	// the report's question); Sections are appended after them.
+	Lead     []Section
 	Sections []Section
 }
 
@@ -96,6 +98,9 @@ func Build(in Input) ([]byte, error) {
 			fmt.Fprintf(&b, "<tr><th>%s</th><td>%s</td></tr>", esc(kv[0]), esc(kv[1]))
 		}
 		b.WriteString("</table>\n")
+	}
+	for _, s := range in.Lead {
+		section(&b, s.Title, s.HTML)
 	}
 	section(&b, "Summary", summaryHTML(res))
 	section(&b, "Average precision per class", apBars(res))

@@ -20,7 +20,7 @@ import (
 )
 
 // plotIDs are the data-plot ids every full report draws.
-var plotIDs = []string{"ap-bars", "pr-curves", "f1-threshold", "score-histogram", "cooccurrence", "history-loss", "history-map"}
+var plotIDs = []string{"ap-bars", "pr-curves", "f1-threshold", "score-histogram", "cooccurrence", "history-loss", "history-map", "reliability"}
 
 func testInput(t testing.TB, n, nl int) Input {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -63,6 +63,7 @@ func testInput(t testing.TB, n, nl int) Input {
 		Labels: labels, Scores: s, Truth: tr, History: h,
 		Sections: []Section{
 			{Title: "Comparison", HTML: Table([]string{"model", "mAP"}, [][]string{{"a<b", "0.5"}})},
+			ReliabilitySection(reliabilityInput(300)),
 			{Title: "Gallery", HTML: Gallery([]GalleryItem{
 				{Data: buf.Bytes(), Caption: "img1.png", Labels: []GalleryLabel{{Name: "x", Score: 0.9, Predicted: true, Truth: 1}}},
 				{Path: filepath.Join(t.TempDir(), "missing.jpg"), Caption: "missing"},

@@ -34,10 +34,13 @@ type Chart struct {
 	Series         []Series
 	// VLines draws dotted vertical markers at these x values (e.g. the threshold).
 	VLines []float64
-	// LegendBottomLeft puts the legend in the lower left corner instead of the upper
-	// right one (for curves that fill the upper right, like precision-recall).
+	// LegendBottomLeft is kept for compatibility and has no effect: the legend is
+	// always drawn outside the plot area, to its right, so it never covers a curve.
 	LegendBottomLeft bool
 }
+
+// legendWidth is the room added right of a chart's plot area for its legend.
+const legendWidth = 180.0
 
 const (
 	padL, padR, padT, padB = 56.0, 16.0, 34.0, 46.0
@@ -46,8 +49,13 @@ const (
 func f(v float64) string { return fmt.Sprintf("%.2f", v) }
 
 // LineChart returns an inline <svg> element drawing the chart, with axes, ticks and a
-// legend. It needs no script or external resource.
+// legend right of the plot area (Width is the plot's part; the legend widens the
+// image). It needs no script or external resource. A chart without a single finite
+// point is not drawn: a one-line note says so instead.
 func LineChart(c Chart) string {
+	if !hasPoints(c.Series) {
+		return `<p class="note" data-empty-plot="` + esc(c.ID) + `">` + esc(c.Title) + `: no data to plot.</p>`
+	}
 	w, h := float64(c.Width), float64(c.Height)
 	if w == 0 {
 		w = 560
@@ -84,8 +92,12 @@ func LineChart(c Chart) string {
 	px := func(x float64) float64 { return padL + (x-xmin)/(xmax-xmin)*pw }
 	py := func(y float64) float64 { return padT + ph - (y-ymin)/(ymax-ymin)*ph }
 
+	total := w
+	if named(c.Series) > 0 {
+		total += legendWidth
+	}
 	var b strings.Builder
-	svgOpen(&b, c.ID, c.Title, w, h)
+	svgOpen(&b, c.ID, c.Title, total, h)
 	axes(&b, c.XLabel, c.YLabel, w, h, xmin, xmax, ymin, ymax, px, py)
 	for _, v := range c.VLines {
 		if v >= xmin && v <= xmax {
@@ -130,7 +142,7 @@ func LineChart(c Chart) string {
 			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.8"%s/>`, strings.Join(pts, " "), col, dash)
 		}
 	}
-	legend(&b, c.Series, w, h, c.LegendBottomLeft)
+	legend(&b, c.Series, w)
 	b.WriteString("</svg>")
 	return b.String()
 }
@@ -159,18 +171,11 @@ func axes(b *strings.Builder, xl, yl string, w, h, xmin, xmax, ymin, ymax float6
 	fmt.Fprintf(b, `<text x="14" y="%s" text-anchor="middle" font-size="12" transform="rotate(-90 14 %s)">%s</text>`, f(padT+ph/2), f(padT+ph/2), esc(yl))
 }
 
-func legend(b *strings.Builder, series []Series, w, h float64, bottomLeft bool) {
+// legend draws the named series' keys in a column right of the plot area, whose right
+// edge is at w-padR.
+func legend(b *strings.Builder, series []Series, w float64) {
 	y := padT + 8
-	x := w - padR - 170
-	if bottomLeft {
-		named := 0
-		for _, s := range series {
-			if s.Name != "" {
-				named++
-			}
-		}
-		x, y = padL+8, h-padB-8-14*float64(named-1)
-	}
+	x := w - padR + 12
 	for k, s := range series {
 		if s.Name == "" {
 			continue
@@ -179,10 +184,36 @@ func legend(b *strings.Builder, series []Series, w, h float64, bottomLeft bool) 
 		if col == "" {
 			col = Palette[k%len(Palette)]
 		}
-		fmt.Fprintf(b, `<rect x="%s" y="%s" width="12" height="4" fill="%s"/>`, f(x), f(y-3), col)
-		fmt.Fprintf(b, `<text x="%s" y="%s" font-size="11">%s</text>`, f(x+16), f(y+2), esc(trunc(s.Name, 26)))
-		y += 14
+		dash := ""
+		if s.Dashed {
+			dash = ` stroke-dasharray="4,3"`
+		}
+		fmt.Fprintf(b, `<line class="legend-key" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="3"%s/>`, f(x), f(y-1), f(x+14), f(y-1), col, dash)
+		fmt.Fprintf(b, `<text class="legend" x="%s" y="%s" font-size="11">%s</text>`, f(x+18), f(y+3), esc(trunc(s.Name, 26)))
+		y += 15
 	}
+}
+
+func named(series []Series) int {
+	n := 0
+	for _, s := range series {
+		if s.Name != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// hasPoints reports whether any series has a finite point.
+func hasPoints(series []Series) bool {
+	for _, s := range series {
+		for i := range s.X {
+			if i < len(s.Y) && finite(s.X[i]) && finite(s.Y[i]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ticks returns about five round tick values covering [lo, hi].

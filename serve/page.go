@@ -1,14 +1,25 @@
 package serve
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
+
+// tokenBoxHidden is the page's token box as pageHTML has it: hidden, for a server
+// without a token; servePage shows it when the server needs one.
+const tokenBoxHidden = `<p id="tokenbox" hidden>`
 
 // servePage serves the drop-an-image page: plain HTML, inline CSS and script, nothing
-// fetched from elsewhere.
-func servePage(w http.ResponseWriter, r *http.Request) {
+// fetched from elsewhere. The token box is shown only when the server has a token.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write([]byte(pageHTML))
+	page := pageHTML
+	if s.opt.Token != "" {
+		page = strings.Replace(page, tokenBoxHidden, `<p id="tokenbox">`, 1)
+	}
+	_, _ = w.Write([]byte(page))
 }
 
 const pageHTML = `<!doctype html>
@@ -28,13 +39,17 @@ body{font:15px system-ui,sans-serif;max-width:760px;margin:2em auto;padding:0 1e
 .tick{position:absolute;top:-2px;bottom:-2px;width:2px;background:#c33}
 .val{width:4.5em;text-align:right;font-variant-numeric:tabular-nums}
 #err{color:#b00}
+.note{color:#555;font-size:13px}
+#labelnames{color:#555}
 </style></head><body>
 <h1>multilabel</h1>
 <p id="model">loading model…</p>
+<p id="labelnames" class="note"></p>
 <div id="drop">Drop an image here, or click to choose one.<input id="file" type="file" accept="image/*" hidden></div>
-<p><label>Token (if the server needs one): <input id="token" type="password" size="24"></label></p>
+<p id="tokenbox" hidden><label>Token (this server needs one): <input id="token" type="password" size="24"></label></p>
 <img id="preview" alt="">
 <p id="err"></p>
+<p id="legend" class="note" hidden>Each bar is a label's score (0 to 1); the red tick marks that label's threshold. A label is predicted — green and bold — when its score reaches its tick.</p>
 <div id="labels" aria-live="polite"></div>
 <script>
 "use strict";
@@ -45,7 +60,15 @@ function headers() {
 }
 function loadModel() {
   fetch("v1/model", {headers: headers()}).then(r => r.json()).then(m => {
-    if (m.labels) $("model").textContent = "Model " + (m.id || "") + " — " + m.labels.length + " labels";
+    if (!m.labels) return;
+    const id = String(m.id || "");
+    let text = "Model " + (id.length > 12 ? id.slice(0, 12) + "…" : id);
+    if (m.trained) text += ", trained " + String(m.trained).replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
+    text += " — " + m.labels.length + " labels";
+    $("model").textContent = text;
+    $("model").title = id;
+    const max = 40;
+    $("labelnames").textContent = "Labels: " + m.labels.slice(0, max).join(", ") + (m.labels.length > max ? ", … (" + (m.labels.length - max) + " more)" : "");
   }).catch(() => {});
 }
 function show(res) {
@@ -64,11 +87,13 @@ function show(res) {
     const fill = document.createElement("span"); fill.className = "fill"; fill.style.display = "block";
     fill.style.width = (100 * s.score).toFixed(1) + "%";
     const tick = document.createElement("span"); tick.className = "tick"; tick.style.left = (100 * s.threshold).toFixed(1) + "%";
+    tick.title = "threshold " + s.threshold.toFixed(3);
     bar.append(fill, tick);
     const val = document.createElement("span"); val.className = "val"; val.textContent = s.score.toFixed(3);
     row.append(name, bar, val);
     box.append(row);
   }
+  $("legend").hidden = false;
   document.body.dataset.predicted = r.labels.map(l => l.label).join(",");
   document.body.dataset.state = "done";
 }

@@ -24,7 +24,7 @@ func TestPageInChromium(t *testing.T) {
 		}
 		t.Skip("skipping: chromium not installed (apt-get install chromium)")
 	}
-	s, err := New(&fakePredictor{id: "page-test"}, Options{})
+	s, err := New(&infoPredictor{fakePredictor: &fakePredictor{id: strings.Repeat("ab", 32)}, trained: "2026-01-02T03:04:05Z"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,5 +75,45 @@ window.addEventListener("error", e => { document.body.dataset.jserror = e.messag
 	}
 	if !strings.Contains(dom, `class="row on" data-label="red"`) {
 		t.Fatalf("the passing label is not highlighted; DOM:\n%s", dom)
+	}
+	// The model line names the labels and the training date, not only the id; the
+	// threshold tick is explained; no token box on a server without a token.
+	for _, want := range []string{"Model abababababab…, trained 2026-01-02 03:04:05 UTC — 3 labels", "Labels: red, green, big label",
+		`<p id="legend" class="note">`, "the red tick marks that label's threshold", `title="threshold 0.900"`, `<p id="tokenbox" hidden="">`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("page lacks %q; DOM:\n%s", want, dom)
+		}
+	}
+}
+
+// infoPredictor is a fakePredictor whose Info has a training date, as model.Model's.
+type infoPredictor struct {
+	*fakePredictor
+	trained string
+}
+
+func (p *infoPredictor) Info() map[string]any {
+	return map[string]any{"id": p.id, "trained": p.trained}
+}
+
+// TestPageTokenBox: the page shows its token box only when the server has a token.
+func TestPageTokenBox(t *testing.T) {
+	t.Parallel()
+	for _, token := range []string{"", "s3cret"} {
+		s, err := New(&fakePredictor{id: "x"}, Options{Token: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		s.Close()
+		page := rec.Body.String()
+		hidden := strings.Contains(page, `<p id="tokenbox" hidden>`)
+		if rec.Code != 200 || hidden != (token == "") || !strings.Contains(page, `id="token"`) {
+			t.Errorf("token %q: status %d, token box hidden %v", token, rec.Code, hidden)
+		}
+		if !strings.Contains(page, "red tick marks that label's threshold") {
+			t.Errorf("token %q: the threshold tick is not explained", token)
+		}
 	}
 }

@@ -71,6 +71,14 @@ type Predictor interface {
 	Info() map[string]any
 }
 
+// DecisionRuler is implemented by predictors whose decision rule a request may choose
+// (POST /v1/predict?decision=RULE); *model.Model does. DecisionRule returns the rule's
+// name, its per-label thresholds and, for a topk:K rule, K (else 0); an error for a rule
+// that does not parse or that the model cannot apply (answered 400).
+type DecisionRuler interface {
+	DecisionRule(rule string) (name string, thresholds []float64, topK int, err error)
+}
+
 // Options configures a Server. Zero values take the documented defaults.
 type Options struct {
 	MaxBodyBytes int64 // default 20 MB
@@ -194,7 +202,7 @@ func New(p Predictor, opt Options) (*Server, error) {
 	} else {
 		s.mux.HandleFunc("GET /metrics", s.metrics.serve)
 	}
-	s.mux.HandleFunc("GET /{$}", servePage)
+	s.mux.HandleFunc("GET /{$}", s.servePage)
 	return s, nil
 }
 
@@ -454,9 +462,27 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	thr, rule := l.thr, ""
+	if v := r.URL.Query().Get("decision"); v != "" {
+		dr, ok := l.p.(DecisionRuler)
+		if !ok {
+			s.fail(w, clientErr(http.StatusBadRequest, "bad_query", "decision=%q: this model cannot change its decision rule", v))
+			return
+		}
+		name, th, k, err := dr.DecisionRule(v)
+		if err != nil {
+			s.fail(w, clientErr(http.StatusBadRequest, "bad_query", "decision=%q: %v", v, err))
+			return
+		}
+		if len(th) != len(l.labels) {
+			s.fail(w, &apiError{status: http.StatusInternalServerError, kind: "internal", msg: "decision rule gave the wrong number of thresholds"})
+			return
+		}
+		thr, rule, topK = th, prediction.RuleDecision(name), k
+	}
 	resp := Response{Model: l.info["id"], Results: make([]ImageResult, len(imgs))}
 	for i := range imgs {
-		resp.Results[i] = decide(names[i], probs[i], l.labels, l.thr, thrOverride, topK)
+		resp.Results[i] = decide(names[i], probs[i], l.labels, thr, thrOverride, topK, rule)
 	}
 	resp.TimeMS = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)
@@ -480,6 +506,9 @@ func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
 		}
 		topK = k
 	}
+	if q.Get("decision") != "" && (q.Get("top_k") != "" || q.Get("threshold") != "") {
+		return 0, 0, clientErr(http.StatusBadRequest, "bad_query", "decision= excludes top_k= and threshold=")
+	}
 	if v := q.Get("threshold"); v != "" {
 		t, e := strconv.ParseFloat(v, 64)
 		if e != nil || math.IsNaN(t) || t < 0 || t > 1 {
@@ -493,13 +522,15 @@ func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
 // decide turns one row of probabilities into the response's labels: a label is kept when
 // its score passes its threshold (the model's, or the query's override); top_k > 0 then
 // keeps the k best of those.
-func decide(name string, p []float32, labels []string, thr []float64, override float64, topK int) ImageResult {
+func decide(name string, p []float32, labels []string, thr []float64, override float64, topK int, rule string) ImageResult {
 	if !math.IsNaN(override) {
 		thr = slices.Repeat([]float64{override}, len(labels))
 	}
-	rule := prediction.RuleThreshold
-	if topK > 0 {
-		rule = prediction.RuleThresholdTopK(topK)
+	if rule == "" {
+		rule = prediction.RuleThreshold
+		if topK > 0 {
+			rule = prediction.RuleThresholdTopK(topK)
+		}
 	}
 	return ImageResult{Image: prediction.New(name, p, labels, thr, rule, nil, topK), Name: name}
 }

@@ -86,15 +86,29 @@ func newBackboneZooCmd(e *env) *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the table as JSON")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		dir, _ := backbone.DefaultCacheDir()
 		if asJSON {
+			type entry struct {
+				backbone.ZooEntry
+				Cached bool   `json:"cached"`
+				Path   string `json:"path,omitempty"` // the cached file, when cached
+			}
+			out := make([]entry, len(backbone.Zoo))
+			for i := range backbone.Zoo {
+				z := &backbone.Zoo[i]
+				out[i].ZooEntry = *z
+				if p, ok := z.Cached(dir); ok {
+					out[i].Cached, out[i].Path = true, p
+				}
+			}
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(backbone.Zoo)
+			return enc.Encode(out)
 		}
-		dir, _ := backbone.DefaultCacheDir()
 		var sb strings.Builder
-		sb.WriteString("name                 dim   input   sha256        notes\n")
-		for _, z := range backbone.Zoo {
+		sb.WriteString("name                 dim   input   cached  sha256        aliases / notes\n")
+		for i := range backbone.Zoo {
+			z := &backbone.Zoo[i]
 			sum := "(unrecorded)"
 			if z.SHA256 != "" {
 				sum = z.SHA256[:12]
@@ -103,9 +117,17 @@ func newBackboneZooCmd(e *env) *cobra.Command {
 			if z.Spec != nil {
 				size = imageSize(*z.Spec)
 			}
-			sb.WriteString(pad(z.Name, 20) + " " + pad(strconv.Itoa(z.FeatureDim), 5) + " " + pad(size, 7) + " " + pad(sum, 13) + " " + z.Note + "\n")
+			cached := "no"
+			if _, ok := z.Cached(dir); ok {
+				cached = "yes"
+			}
+			note := z.Note
+			if len(z.Aliases) > 0 {
+				note = "(also " + strings.Join(z.Aliases, ", ") + ") " + note
+			}
+			sb.WriteString(pad(z.Name, 20) + " " + pad(strconv.Itoa(z.FeatureDim), 5) + " " + pad(size, 7) + " " + pad(cached, 7) + " " + pad(sum, 13) + " " + note + "\n")
 		}
-		sb.WriteString("downloads go to " + dir + "\n")
+		sb.WriteString("downloads go to " + dir + " (cached: yes = downloaded there already)\n")
 		_, err := io.WriteString(e.stdout, sb.String())
 		return err
 	}

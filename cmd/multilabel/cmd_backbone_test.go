@@ -66,3 +66,47 @@ func TestBackboneInspectBlocksCLI(t *testing.T) {
 		t.Errorf("blocks %+v", r.Blocks)
 	}
 }
+
+// TestBackboneZooCachedAndNames: zoo marks the entries already in the cache directory
+// (text and JSON) and lists the timm/torchvision names with the old ones as aliases.
+func TestBackboneZooCachedAndNames(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	models := filepath.Join(cache, "multilabel", "models")
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(models, "squeezenet1.1-7.onnx"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runBackbone(t, "backbone", "zoo")
+	if code != 0 {
+		t.Fatalf("zoo: exit %d\n%s", code, out)
+	}
+	rows := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 4 {
+			rows[f[0]] = f[3]
+		}
+	}
+	if rows["squeezenet1_1"] != "yes" || rows["resnet50"] != "no" || rows["mobilenet_v2"] != "no" || rows["squeezenet1_1_fp16"] != "no" {
+		t.Errorf("cached column %v:\n%s", rows, out)
+	}
+	if !strings.Contains(out, "(also squeezenet, squeezenet1.1-fp16)") || !strings.Contains(out, "(also mobilenetv2)") {
+		t.Errorf("old names not listed as aliases:\n%s", out)
+	}
+	code, out = runBackbone(t, "backbone", "zoo", "--json")
+	var js []struct {
+		Name   string `json:"name"`
+		Cached bool   `json:"cached"`
+		Path   string `json:"path"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js) != len(backbone.Zoo) {
+		t.Fatalf("zoo --json: exit %d, %v: %s", code, err, out)
+	}
+	for _, z := range js {
+		if want := z.Name == "squeezenet1_1"; z.Cached != want || (want && z.Path != filepath.Join(models, "squeezenet1.1-7.onnx")) {
+			t.Errorf("zoo --json: %+v", z)
+		}
+	}
+}

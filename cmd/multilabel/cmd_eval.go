@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/multilabel/multilabel/calib"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
@@ -42,14 +43,14 @@ JSON object {"label": t, ...} (or a metrics JSON with a "thresholds" object) or 
 
 func newEvalCmd(e *env) *cobra.Command {
 	var (
-		preds, modelPath, data, thresholds, jsonOut, reportDir string
-		rf                                                     readerFlags
-		ef                                                     engineFlags
-		es                                                     evalShardFlags
-		js                                                     jsonSwitch
-		threshold                                              float64
-		topK, bootstrap                                        int
-		seed                                                   uint64
+		preds, modelPath, data, thresholds, decision, jsonOut, reportDir string
+		rf                                                               readerFlags
+		ef                                                               engineFlags
+		es                                                               evalShardFlags
+		js                                                               jsonSwitch
+		threshold                                                        float64
+		topK, bootstrap                                                  int
+		seed                                                             uint64
 	)
 	c := &cobra.Command{
 		Use:   "eval " + evalUsage,
@@ -67,6 +68,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	ef.register(fs, true)
 	fs.Lookup("engine").Usage = "with --model: " + fs.Lookup("engine").Usage
 	fs.Float64Var(&threshold, "threshold", metric.DefaultThreshold, "global decision threshold in (0,1]")
+	fs.StringVar(&decision, "decision", "", "with --model: decision rule instead of the bundle's: f1|precision:P|recall:R (thresholds from the bundle's validation curves)")
 	fs.StringVar(&thresholds, "thresholds", "", "file of per-class thresholds (JSON object label->threshold, or label,threshold lines)")
 	fs.IntVar(&topK, "top-k", metric.DefaultTopK, "k of the top-k figures (0: leave them out)")
 	addJSONSwitch(fs, &js, "print the metrics as JSON instead of the table")
@@ -110,6 +112,14 @@ func newEvalCmd(e *env) *cobra.Command {
 			return usageErrorf("--top-k %d is negative", topK)
 		case bootstrap < 0:
 			return usageErrorf("--bootstrap %d is negative", bootstrap)
+		case decision != "" && modelPath == "":
+			return usageErrorf("--decision needs --model (a predictions CSV carries no decision rule)")
+		}
+		if err := checkDecisionFlag(decision, fs.Changed("threshold") || thresholds != ""); err != nil {
+			return err
+		}
+		if d, _ := calib.ParseDecision(decision); d.Kind == calib.TopK {
+			return usageErrorf("--decision %s: eval measures per-label thresholds; a top-K cap is a predict and serve rule (evaluate f1, precision:P or recall:R)", decision)
 		}
 		rs, err := newRemote(modelPath, preds, data, rf.images, es.out, reportDir, jsonOut)
 		if err != nil {
@@ -138,10 +148,10 @@ func newEvalCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if done, err := es.run(ctx, e, rs, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}); done || err != nil {
+			if done, err := es.run(ctx, e, rs, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, Decision: decision}); done || err != nil {
 				return err
 			}
-			if in, err = evalWithModel(ctx, e, modelPath, modelName, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads}, rf.strict); err != nil {
+			if in, err = evalWithModel(ctx, e, modelPath, modelName, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, Decision: decision}, rf.strict); err != nil {
 				return err
 			}
 		} else if in, err = loadPredictionsAndTruth(preds, data, dopt); err != nil {

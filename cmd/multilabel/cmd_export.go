@@ -48,6 +48,8 @@ func newExportCmd(e *env) *cobra.Command {
 		}
 		fmt.Fprintf(e.stdout, "wrote %s (%d bytes): input %v, output %q [batch, %d] = probabilities of %d labels\n",
 			out, len(data), b.Spec.Shape(), bundle.ExportOutput, len(b.Labels), len(b.Labels))
+		fmt.Fprintf(e.stdout, "the input is the preprocessed image, not the file: %s (metadata %s)\n", b.Spec.Describe(), bundle.MetaPreprocess)
+		fmt.Fprintf(e.stdout, "a label is predicted when probabilities[j] >= thresholds[j] (metadata %s, rule %s in %s)\n", bundle.MetaThresholds, b.Rule(), bundle.MetaDecision)
 		return nil
 	}
 	return c

@@ -21,6 +21,7 @@ func newPredictCmd(e *env) *cobra.Command {
 		ef               engineFlags
 		topK, batch      int
 		threshold        float64
+		decision         string
 		jsonOut, recurse bool
 		sf               shardFlags
 		out              string
@@ -42,6 +43,7 @@ func newPredictCmd(e *env) *cobra.Command {
 	fs.StringVar(&modelPath, "model", "", "model bundle (.mlb)")
 	fs.IntVar(&topK, "top-k", 0, "predict the K highest-scoring labels of each image (overrides thresholds)")
 	fs.Float64Var(&threshold, "threshold", 0, "one global threshold in (0,1] instead of the bundle's per-label thresholds")
+	fs.StringVar(&decision, "decision", "", "decision rule instead of the one the bundle was trained with: f1|precision:P|recall:R|topk:K")
 	fs.BoolVar(&jsonOut, "json", false, "print JSON")
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
@@ -55,6 +57,9 @@ func newPredictCmd(e *env) *cobra.Command {
 		}
 		if threshold < 0 || threshold > 1 {
 			return usageErrorf("--threshold %v: want 0 < T <= 1", threshold)
+		}
+		if err := checkDecisionFlag(decision, topK > 0 || threshold > 0); err != nil {
+			return err
 		}
 		if topK < 0 {
 			return usageErrorf("--top-k %d: want >= 0", topK)
@@ -104,7 +109,7 @@ func newPredictCmd(e *env) *cobra.Command {
 		if topK > len(b.Labels) {
 			return usageErrorf("--top-k %d: the model has %d labels", topK, len(b.Labels))
 		}
-		m, err := model.New(b, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, BatchSize: batch, TopK: topK, Threshold: threshold})
+		m, err := model.New(b, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, BatchSize: batch, TopK: topK, Threshold: threshold, Decision: decision})
 		if err != nil {
 			return err
 		}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/calib"
 	"github.com/multilabel/multilabel/model/modeltest"
 )
 
@@ -73,6 +76,14 @@ func TestTrainDecisionFlag(t *testing.T) {
 			t.Errorf("threshold %d = %v", i, th)
 		}
 	}
+	// The bundle carries the rule, and its curves choose the same thresholds again.
+	if b.Decision == nil || b.Decision.Rule != "recall:0.99" || len(b.Decision.Curves) != 3 || len(b.Decision.F1Thresholds) != 3 {
+		t.Fatalf("bundle decision %+v", b.Decision)
+	}
+	again, _, err := calib.FromCurves(calib.Decision{Kind: calib.Recall, Target: 0.99}, b.Decision.Curves, b.Decision.F1Thresholds)
+	if err != nil || !slices.Equal(again, b.Thresholds) {
+		t.Errorf("thresholds from the stored curves %v (%v), bundle's %v", again, err, b.Thresholds)
+	}
 }
 
 func TestTrainCalibrateFlag(t *testing.T) {
@@ -83,8 +94,9 @@ func TestTrainCalibrateFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.mlb")
+	rep := filepath.Join(dir, "report")
 	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
-		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9")
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9", "--report", rep)
 	if code != exitOK {
 		t.Fatalf("train --calibrate: exit %d: %s", code, got)
 	}
@@ -108,6 +120,19 @@ func TestTrainCalibrateFlag(t *testing.T) {
 	for _, tt := range rec.Calibration.Temperatures {
 		if !(tt > 0) {
 			t.Errorf("temperature %v", tt)
+		}
+	}
+	if b.Decision == nil || b.Decision.Rule != "precision:0.9" || !slices.Equal(b.Decision.Temperatures, rec.Calibration.Temperatures) {
+		t.Errorf("bundle decision %+v", b.Decision)
+	}
+	// The report shows the reliability diagram and the ECE of each label, before and after.
+	page, err := os.ReadFile(filepath.Join(rep, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`data-plot="reliability"`, "ECE before", "ECE after", "<td>green</td>"} {
+		if !strings.Contains(string(page), s) {
+			t.Errorf("training report lacks %q", s)
 		}
 	}
 	// Temperature scaling minimises the validation NLL, which tracks calibration.

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 
+	"github.com/multilabel/multilabel/calib"
+
 	"github.com/spf13/pflag"
 
 	"github.com/multilabel/multilabel/sampler"
@@ -29,4 +31,19 @@ func (s *samplerFlags) register(fs *pflag.FlagSet) {
 // config returns the sampler configuration; Validate (train.Config's) reports bad values.
 func (s *samplerFlags) config() sampler.Config {
 	return sampler.Config{Kind: s.kind, RepeatThreshold: s.threshold, ROSPercent: s.rosPercent}
+}
+
+// checkDecisionFlag checks predict's and eval's --decision: a rule that parses, and
+// not together with a flag that sets the thresholds another way (exclusive).
+func checkDecisionFlag(rule string, exclusive bool) error {
+	if rule == "" {
+		return nil
+	}
+	if _, err := calib.ParseDecision(rule); err != nil {
+		return usageErrorf("--decision: %v", err)
+	}
+	if exclusive {
+		return usageErrorf("--decision %s: give it without --top-k and --threshold", rule)
+	}
+	return nil
 }

@@ -100,7 +100,7 @@ func TestSqueezeNetClassifies(t *testing.T) {
 		t.Errorf("kitten p(tabby)=%.3f, want about 0.93", p)
 	}
 	// The built-in spec (BGR, Caffe mean subtracted) classifies them too.
-	if b.SpecSource != "builtin squeezenet" {
+	if b.SpecSource != "builtin squeezenet1_1_fp16" {
 		t.Errorf("spec source %q", b.SpecSource)
 	}
 	buf := make([]float32, 2*b.Spec.TensorLen())

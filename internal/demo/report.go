@@ -100,7 +100,7 @@ func (r *Result) HTML() ([]byte, error) {
 	if r.real {
 		meta = append(meta, [2]string{"metrics", "test set; CF1 and OF1 at per-class thresholds tuned on the validation set"})
 	}
-	meta = append(meta, [2]string{"evaluated below", fmt.Sprintf("the best model, %s / %s (mAP %.3f); the %d models are compared at the end",
+	meta = append(meta, [2]string{"evaluated below", fmt.Sprintf("the best model, %s / %s (mAP %.3f); the %d models are compared at the top",
 		bestRow.Method, bestRow.Loss, bestRow.MAP, len(r.Rows))})
 
 	var hist report.History
@@ -142,7 +142,11 @@ func (r *Result) HTML() ([]byte, error) {
 			series = append(series, s)
 		}
 	}
-	comparison := report.Table(header, rows) +
+	comparison := `<p class="note">scratch: the whole network trained from random weights on this data; ` +
+		`linear probe: the pretrained backbone frozen, only a linear head trained on its features; ` +
+		`fine-tune: the probe's head, then the last backbone blocks trained with it. ` +
+		fmt.Sprintf("Rare-label AP: the mean average precision over the %d labels with the fewest training positives.</p>", len(r.RareLabels)) +
+		report.Table(header, rows) +
 		report.BarChart("demo-map", "Test mAP per model", mapBars, 1) +
 		report.BarChart("demo-rare", fmt.Sprintf("Mean AP of the %d rarest labels (%s)", len(r.RareLabels),
 			strings.Join(r.RareLabels, ", ")), rareBars, 1)
@@ -190,8 +194,8 @@ func (r *Result) HTML() ([]byte, error) {
 		Scores:  bestRow.scores,
 		Truth:   truth,
 		History: hist,
+		Lead:    []report.Section{{Title: "Comparison: " + r.methodsTitle(), HTML: comparison}},
 		Sections: []report.Section{
-			{Title: "Comparison: " + r.methodsTitle(), HTML: comparison},
 			{Title: tailTitle + " (the long tail)", HTML: report.BarChart("demo-tail", tailTitle, tail, 0)},
 			{Title: fmt.Sprintf("Predictions of the best model (%s / %s) on test images", bestRow.Method, bestRow.Loss),
 				HTML: report.Gallery(items)},

@@ -59,6 +59,17 @@ func TestReportContent(t *testing.T) {
 	if _, err := (&Result{}).HTML(); err == nil {
 		t.Error("a result without rows rendered")
 	}
+	// The comparison and its plots answer first: before the best model's evaluation,
+	// with each method and rare-label AP defined.
+	cmp, sum := strings.Index(p, "<h2>Comparison: "), strings.Index(p, "<h2>Summary</h2>")
+	if cmp < 0 || sum < 0 || cmp > sum || strings.Index(p, `data-plot="demo-map"`) > sum {
+		t.Errorf("comparison at %d, summary at %d: the comparison must come first", cmp, sum)
+	}
+	for _, want := range []string{"scratch: the whole network", "linear probe: the pretrained backbone frozen", "fine-tune: the probe", "Rare-label AP: ", "compared at the top"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
 }
 
 // TestReportInChromium opens the report in headless Chromium: no script error, every
