@@ -22,7 +22,8 @@ import (
 func benchStep(b *testing.B, u string, batch int) {
 	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
 	// (stride-1 convolutions native or im2col), to measure both; FINETUNE_ONNX_CONVGRAD=0|1
-	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul).
+	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul);
+	// FINETUNE_ONNX_NATIVEPOOLS=0|1 max pooling (native with maxPoolGrad, or taps).
 	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
 		old := separablePools
 		separablePools = v == "1"
@@ -42,6 +43,11 @@ func benchStep(b *testing.B, u string, batch int) {
 		old := onnxMaxGrad
 		onnxMaxGrad = v == "1"
 		defer func() { onnxMaxGrad = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_NATIVEPOOLS"); v != "" {
+		old := onnxNativePools
+		onnxNativePools = v == "1"
+		defer func() { onnxNativePools = old }()
 	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {

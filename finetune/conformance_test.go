@@ -284,6 +284,10 @@ func TestGradientConformance(t *testing.T) {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
 			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw})
+			// And the other max pooling: native with maxPoolGrad, or the taps' maximum.
+			lw = loweringFor(nb.be)
+			lw.nativePools = !lw.nativePools
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw})
 		}
 	}
 	for _, nb := range vs {
@@ -318,6 +322,9 @@ func TestONNXGaps(t *testing.T) {
 	for i := range all {
 		cases[all[i].Name] = &all[i]
 	}
+	// GoMLX's own max-pool gradient (SelectAndScatter), not maxPoolGrad.
+	defer func(old bool) { onnxPoolGrad = old }(onnxPoolGrad)
+	onnxPoolGrad = false
 	native := lowering{}            // ops as imported: GoMLX's own gradients
 	im2col := lowering{convs: true} // the pure-Go lowering: strided Slice taps
 	for _, gap := range []struct {

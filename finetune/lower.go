@@ -85,6 +85,10 @@ func lowerConvs(tail []byte, shape func(string) []int64, lw lowering) ([]byte, i
 		case lw.phases && n.OpType == "Conv" && lw.native1 && nativeOK(n):
 			nodes = append(nodes, n)
 			continue
+		case lw.pools && lw.nativePools && onnxPoolGrad && n.OpType == "MaxPool" && nativeMaxPool(n, shape) != nil:
+			nodes = append(nodes, nativeMaxPool(n, shape))
+			lowered++
+			continue
 		case lw.phases && n.OpType == "Conv":
 			if opset >= 11 {
 				rep = lowerConvPhases(n, shape)

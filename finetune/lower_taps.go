@@ -33,6 +33,9 @@ type lowering struct {
 	// ops: compute-onnx differentiates them correctly (TestGradientConformance) and ONNX
 	// Runtime's Conv kernels are fast.
 	native1 bool
+	// nativePools: with pools, MaxPool stays a native ONNX MaxPool (ceil mode as end
+	// padding) and its gradient is maxPoolGrad (poolgrad.go), not the taps' maximum.
+	nativePools bool
 }
 
 // nativeOK reports whether Conv node n stays native under native1.
@@ -58,6 +61,10 @@ var separablePools = true
 // in images per CPU second on fire9 (b32).
 var onnxNative1 = true
 
+// onnxNativePools is the measured choice for ONNX Runtime: native MaxPool with
+// maxPoolGrad (see BenchmarkStepWhole, FINETUNE_ONNX_NATIVEPOOLS=0|1).
+var onnxNativePools = true
+
 // loweringFor returns the lowering of a backend (by its compute.Backend.Name).
 func loweringFor(b compute.Backend) lowering {
 	if b == nil {
@@ -69,7 +76,7 @@ func loweringFor(b compute.Backend) lowering {
 func loweringForName(name string) lowering {
 	switch name {
 	case "onnxruntime", "onnx":
-		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1}
+		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1, nativePools: onnxNativePools}
 	}
 	// Pure Go (and XLA, whose native gradients are correct): as wave 1 measured.
 	return lowering{convs: true}
