@@ -99,3 +99,6 @@ func BenchmarkStepTail(b *testing.B) { benchStep(b, "1", 32) }
 
 // BenchmarkStepWhole: the whole SqueezeNet 1.1 + head on 224×224 images, b8.
 func BenchmarkStepWhole(b *testing.B) { benchStep(b, "all", 8) }
+
+// BenchmarkStepWhole32: the whole SqueezeNet 1.1 + head on 224×224 images, b32.
+func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }

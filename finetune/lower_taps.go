@@ -61,9 +61,14 @@ var separablePools = true
 // in images per CPU second on fire9 (b32).
 var onnxNative1 = true
 
-// onnxNativePools is the measured choice for ONNX Runtime: native MaxPool with
-// maxPoolGrad (see BenchmarkStepWhole, FINETUNE_ONNX_NATIVEPOOLS=0|1).
-var onnxNativePools = true
+// onnxNativePools: native MaxPool with maxPoolGrad on ONNX Runtime instead of the taps'
+// maximum. Correct (TestGradientConformance, TestMaxPoolGradTies) but measured slower:
+// BenchmarkStepWhole/onnx (b8, interleaved pairs, FINETUNE_ONNX_NATIVEPOOLS=0|1) gave
+// 10.8 vs 7.1 and 8.2 vs 6.6 images per CPU second for taps vs native. maxPoolGrad
+// takes ~6 ops per window tap on [N,C,Ho,Wo] tensors (BenchmarkMaxPoolGrad: ~250 CPU-ms
+// for SqueezeNet's first pool at b8, against ~90 for compute-onnx's own, wrong,
+// SelectAndScatter), and ONNX Runtime's per-op cost at these sizes dominates. Off.
+var onnxNativePools = false
 
 // loweringFor returns the lowering of a backend (by its compute.Backend.Name).
 func loweringFor(b compute.Backend) lowering {

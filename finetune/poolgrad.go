@@ -122,32 +122,37 @@ func maxPoolGrad(node, v *graph.Node, p poolParams) *graph.Node {
 	}
 	g := x.Graph()
 	qh, qw := (kh-1)/sh, (kw-1)/sw // largest shift in the phase grid
-	Hg, Wg := Ho+qh, Wo+qw         // phase grid
+	Hg, Wg := Ho+qh, Wo+qw           // phase grid
+	// NHWC, so that every Slice and Concat below moves contiguous runs of C values.
+	nhwc := func(t *graph.Node) *graph.Node { return graph.TransposeAllDims(t, 0, 2, 3, 1) }
 	// The input padded (with -inf) by the window's start pads, then to Hg·sh × Wg·sw.
-	xs := graph.StopGradient(x)
+	xs := nhwc(graph.StopGradient(x))
 	endH, endW := Hg*sh-H-pads[0][0], Wg*sw-W-pads[1][0]
-	xs = graph.Pad(xs, graph.Infinity(g, x.DType(), -1), compute.PadAxis{}, compute.PadAxis{},
-		compute.PadAxis{Start: pads[0][0], End: max(endH, 0)}, compute.PadAxis{Start: pads[1][0], End: max(endW, 0)})
+	xs = graph.Pad(xs, graph.Infinity(g, x.DType(), -1), compute.PadAxis{},
+		compute.PadAxis{Start: pads[0][0], End: max(endH, 0)}, compute.PadAxis{Start: pads[1][0], End: max(endW, 0)}, compute.PadAxis{})
 	if endH < 0 || endW < 0 {
-		xs = graph.Slice(xs, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, Hg*sh), graph.AxisRange(0, Wg*sw))
+		xs = graph.Slice(xs, graph.AxisRange(), graph.AxisRange(0, Hg*sh), graph.AxisRange(0, Wg*sw), graph.AxisRange())
 	}
-	xg := graph.Reshape(xs, N, C, Hg, sh, Wg, sw)
-	y := graph.StopGradient(node)
-	zeros := graph.ZerosLike(v)
-	rest := v // the gradient not yet given to an earlier maximum of its window
+	xg := graph.Reshape(xs, N, Hg, sh, Wg, sw, C)
+	y := nhwc(graph.StopGradient(node))
+	vt := nhwc(v)
+	zeros := graph.ZerosLike(vt)
+	rest := vt // the gradient not yet given to an earlier maximum of its window
 	phase := make([]*graph.Node, sh*sw)
 	for i := range kh {
 		for j := range kw {
-			t := graph.Slice(xg, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(i/sh, i/sh+Ho), graph.AxisRange(i%sh, i%sh+1),
-				graph.AxisRange(j/sw, j/sw+Wo), graph.AxisRange(j%sw, j%sw+1))
-			t = graph.Reshape(t, N, C, Ho, Wo)
+			t := graph.Slice(xg, graph.AxisRange(), graph.AxisRange(i/sh, i/sh+Ho), graph.AxisRange(i%sh, i%sh+1),
+				graph.AxisRange(j/sw, j/sw+Wo), graph.AxisRange(j%sw, j%sw+1), graph.AxisRange())
+			t = graph.Reshape(t, N, Ho, Wo, C)
 			hit := graph.Equal(t, y)
 			gt := graph.Where(hit, rest, zeros)
 			if i != kh-1 || j != kw-1 {
 				rest = graph.Where(hit, zeros, rest)
 			}
-			gt = graph.Pad(gt, graph.ScalarZero(g, v.DType()), compute.PadAxis{}, compute.PadAxis{},
-				compute.PadAxis{Start: i / sh, End: qh - i/sh}, compute.PadAxis{Start: j / sw, End: qw - j/sw})
+			if qh+qw > 0 {
+				gt = graph.Pad(gt, graph.ScalarZero(g, v.DType()), compute.PadAxis{},
+					compute.PadAxis{Start: i / sh, End: qh - i/sh}, compute.PadAxis{Start: j / sw, End: qw - j/sw}, compute.PadAxis{})
+			}
 			k := (i%sh)*sw + j%sw
 			if phase[k] == nil {
 				phase[k] = gt
@@ -160,7 +165,7 @@ func maxPoolGrad(node, v *graph.Node, p poolParams) *graph.Node {
 	if sh == 1 && sw == 1 {
 		dx = phase[0]
 	} else {
-		gz := graph.Zeros(g, shapes.Make(v.DType(), N, C, Hg, Wg))
+		gz := graph.Zeros(g, shapes.Make(v.DType(), N, Hg, Wg, C))
 		rows := make([]*graph.Node, sh)
 		for r := range sh {
 			cols := make([]*graph.Node, sw)
@@ -169,18 +174,19 @@ func maxPoolGrad(node, v *graph.Node, p poolParams) *graph.Node {
 					cols[c] = gz // a phase no tap reaches (window smaller than stride)
 				}
 			}
-			rows[r] = graph.Stack(cols, 4) // [N, C, Hg, Wg, sw]
+			rows[r] = graph.Stack(cols, 3) // [N, Hg, Wg, sw, C]
 		}
-		dx = graph.Stack(rows, 3) // [N, C, Hg, sh, Wg, sw]
-		dx = graph.Reshape(dx, N, C, Hg*sh, Wg*sw)
+		dx = graph.Stack(rows, 2) // [N, Hg, sh, Wg, sw, C]
+		dx = graph.Reshape(dx, N, Hg*sh, Wg*sw, C)
 	}
 	// Undo the padding: drop the start pads, crop or zero-extend the end.
-	dx = graph.Slice(dx, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(pads[0][0], min(Hg*sh, pads[0][0]+H)),
-		graph.AxisRange(pads[1][0], min(Wg*sw, pads[1][0]+W)))
+	dx = graph.Slice(dx, graph.AxisRange(), graph.AxisRange(pads[0][0], min(Hg*sh, pads[0][0]+H)),
+		graph.AxisRange(pads[1][0], min(Wg*sw, pads[1][0]+W)), graph.AxisRange())
 	if endH < 0 || endW < 0 {
-		dx = graph.Pad(dx, graph.ScalarZero(g, v.DType()), compute.PadAxis{}, compute.PadAxis{},
-			compute.PadAxis{End: max(-endH, 0)}, compute.PadAxis{End: max(-endW, 0)})
+		dx = graph.Pad(dx, graph.ScalarZero(g, v.DType()), compute.PadAxis{},
+			compute.PadAxis{End: max(-endH, 0)}, compute.PadAxis{End: max(-endW, 0)}, compute.PadAxis{})
 	}
+	dx = graph.TransposeAllDims(dx, 0, 3, 1, 2) // NCHW
 	return dx
 }
 
