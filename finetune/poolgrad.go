@@ -122,7 +122,7 @@ func maxPoolGrad(node, v *graph.Node, p poolParams) *graph.Node {
 	}
 	g := x.Graph()
 	qh, qw := (kh-1)/sh, (kw-1)/sw // largest shift in the phase grid
-	Hg, Wg := Ho+qh, Wo+qw           // phase grid
+	Hg, Wg := Ho+qh, Wo+qw         // phase grid
 	// NHWC, so that every Slice and Concat below moves contiguous runs of C values.
 	nhwc := func(t *graph.Node) *graph.Node { return graph.TransposeAllDims(t, 0, 2, 3, 1) }
 	// The input padded (with -inf) by the window's start pads, then to Hg·sh × Wg·sw.
