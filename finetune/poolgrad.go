@@ -120,73 +120,110 @@ func maxPoolGrad(node, v *graph.Node, p poolParams) *graph.Node {
 		yd[0] != N || yd[1] != C || Ho != (H+pads[0][0]+pads[0][1]-kh)/sh+1 || Wo != (W+pads[1][0]+pads[1][1]-kw)/sw+1 {
 		return nil
 	}
-	g := x.Graph()
-	qh, qw := (kh-1)/sh, (kw-1)/sw // largest shift in the phase grid
-	Hg, Wg := Ho+qh, Wo+qw         // phase grid
-	// NHWC, so that every Slice and Concat below moves contiguous runs of C values.
+	// NHWC, so that every Slice and Concat moves contiguous runs of C values.
 	nhwc := func(t *graph.Node) *graph.Node { return graph.TransposeAllDims(t, 0, 2, 3, 1) }
-	// The input padded (with -inf) by the window's start pads, then to Hg·sh × Wg·sw.
-	xs := nhwc(graph.StopGradient(x))
-	endH, endW := Hg*sh-H-pads[0][0], Wg*sw-W-pads[1][0]
-	xs = graph.Pad(xs, graph.Infinity(g, x.DType(), -1), compute.PadAxis{},
-		compute.PadAxis{Start: pads[0][0], End: max(endH, 0)}, compute.PadAxis{Start: pads[1][0], End: max(endW, 0)}, compute.PadAxis{})
-	if endH < 0 || endW < 0 {
-		xs = graph.Slice(xs, graph.AxisRange(), graph.AxisRange(0, Hg*sh), graph.AxisRange(0, Wg*sw), graph.AxisRange())
-	}
-	xg := graph.Reshape(xs, N, Hg, sh, Wg, sw, C)
+	pw := phaseWindow{kh: kh, kw: kw, sh: sh, sw: sw, pads: pads, H: H, W: W, Ho: Ho, Wo: Wo}
+	taps := pw.taps(nhwc(graph.StopGradient(x)), graph.Infinity(x.Graph(), x.DType(), -1))
 	y := nhwc(graph.StopGradient(node))
 	vt := nhwc(v)
 	zeros := graph.ZerosLike(vt)
 	rest := vt // the gradient not yet given to an earlier maximum of its window
-	phase := make([]*graph.Node, sh*sw)
-	for i := range kh {
-		for j := range kw {
-			t := graph.Slice(xg, graph.AxisRange(), graph.AxisRange(i/sh, i/sh+Ho), graph.AxisRange(i%sh, i%sh+1),
-				graph.AxisRange(j/sw, j/sw+Wo), graph.AxisRange(j%sw, j%sw+1), graph.AxisRange())
-			t = graph.Reshape(t, N, Ho, Wo, C)
-			hit := graph.Equal(t, y)
-			gt := graph.Where(hit, rest, zeros)
-			if i != kh-1 || j != kw-1 {
-				rest = graph.Where(hit, zeros, rest)
-			}
-			if qh+qw > 0 {
-				gt = graph.Pad(gt, graph.ScalarZero(g, v.DType()), compute.PadAxis{},
-					compute.PadAxis{Start: i / sh, End: qh - i/sh}, compute.PadAxis{Start: j / sw, End: qw - j/sw}, compute.PadAxis{})
-			}
-			k := (i%sh)*sw + j%sw
-			if phase[k] == nil {
-				phase[k] = gt
-			} else {
-				phase[k] = graph.Add(phase[k], gt)
-			}
+	for t, xt := range taps {
+		hit := graph.Equal(xt, y)
+		taps[t] = graph.Where(hit, rest, zeros)
+		if t != len(taps)-1 {
+			rest = graph.Where(hit, zeros, rest)
+		}
+	}
+	return graph.TransposeAllDims(pw.col2im(taps), 0, 3, 1, 2) // NCHW
+}
+
+// phaseWindow is a 2-D window (kernel kh×kw, strides, pads as [axis][start, end]) over
+// an NHWC input of H×W giving Ho×Wo.
+type phaseWindow struct {
+	kh, kw, sh, sw, H, W, Ho, Wo int
+	pads                         [2][2]int
+}
+
+// grid returns the phase grid of the window: Hg×Wg rows and columns per phase.
+func (w phaseWindow) grid() (Hg, Wg int) { return w.Ho + (w.kh-1)/w.sh, w.Wo + (w.kw-1)/w.sw }
+
+// taps returns the kh×kw taps of the window over x (NHWC), each [N, Ho, Wo, C],
+// row-major: x padded (with fill) by the start pads and to Hg·sh × Wg·sw, reshaped once
+// to [N, Hg, sh, Wg, sw, C], each tap a unit-step Slice of it.
+func (w phaseWindow) taps(x, fill *graph.Node) []*graph.Node {
+	d := x.Shape().Dimensions
+	N, C := d[0], d[3]
+	Hg, Wg := w.grid()
+	endH, endW := Hg*w.sh-w.H-w.pads[0][0], Wg*w.sw-w.W-w.pads[1][0]
+	xs := graph.Pad(x, fill, compute.PadAxis{},
+		compute.PadAxis{Start: w.pads[0][0], End: max(endH, 0)}, compute.PadAxis{Start: w.pads[1][0], End: max(endW, 0)}, compute.PadAxis{})
+	if endH < 0 || endW < 0 {
+		xs = graph.Slice(xs, graph.AxisRange(), graph.AxisRange(0, Hg*w.sh), graph.AxisRange(0, Wg*w.sw), graph.AxisRange())
+	}
+	xg := graph.Reshape(xs, N, Hg, w.sh, Wg, w.sw, C)
+	var taps []*graph.Node
+	for i := range w.kh {
+		for j := range w.kw {
+			t := graph.Slice(xg, graph.AxisRange(), graph.AxisRange(i/w.sh, i/w.sh+w.Ho), graph.AxisRange(i%w.sh, i%w.sh+1),
+				graph.AxisRange(j/w.sw, j/w.sw+w.Wo), graph.AxisRange(j%w.sw, j%w.sw+1), graph.AxisRange())
+			taps = append(taps, graph.Reshape(t, N, w.Ho, w.Wo, C))
+		}
+	}
+	return taps
+}
+
+// col2im is the transpose of taps: the gradients g of the kh×kw taps (each
+// [N, Ho, Wo, C], row-major) summed into the input [N, H, W, C] they were cut from. Tap
+// (i, j) lies in phase (i%sh, j%sw) shifted by (i/sh, j/sw): a plain Pad undoes the
+// shift, the taps of a phase are added, the phases stacked and reshaped back, and the
+// window's padding cropped — no interior padding, no scatter.
+func (w phaseWindow) col2im(g []*graph.Node) *graph.Node {
+	d := g[0].Shape().Dimensions
+	N, C := d[0], d[3]
+	Hg, Wg := w.grid()
+	qh, qw := (w.kh-1)/w.sh, (w.kw-1)/w.sw
+	zero := graph.ScalarZero(g[0].Graph(), g[0].DType())
+	phase := make([]*graph.Node, w.sh*w.sw)
+	for t, gt := range g {
+		i, j := t/w.kw, t%w.kw
+		if qh+qw > 0 {
+			gt = graph.Pad(gt, zero, compute.PadAxis{},
+				compute.PadAxis{Start: i / w.sh, End: qh - i/w.sh}, compute.PadAxis{Start: j / w.sw, End: qw - j/w.sw}, compute.PadAxis{})
+		}
+		k := (i%w.sh)*w.sw + j%w.sw
+		if phase[k] == nil {
+			phase[k] = gt
+		} else {
+			phase[k] = graph.Add(phase[k], gt)
 		}
 	}
 	var dx *graph.Node
-	if sh == 1 && sw == 1 {
+	if w.sh == 1 && w.sw == 1 {
 		dx = phase[0]
 	} else {
-		gz := graph.Zeros(g, shapes.Make(v.DType(), N, Hg, Wg, C))
-		rows := make([]*graph.Node, sh)
-		for r := range sh {
-			cols := make([]*graph.Node, sw)
-			for c := range sw {
-				if cols[c] = phase[r*sw+c]; cols[c] == nil {
+		gz := graph.Zeros(g[0].Graph(), shapes.Make(g[0].DType(), N, Hg, Wg, C))
+		rows := make([]*graph.Node, w.sh)
+		for r := range w.sh {
+			cols := make([]*graph.Node, w.sw)
+			for c := range w.sw {
+				if cols[c] = phase[r*w.sw+c]; cols[c] == nil {
 					cols[c] = gz // a phase no tap reaches (window smaller than stride)
 				}
 			}
 			rows[r] = graph.Stack(cols, 3) // [N, Hg, Wg, sw, C]
 		}
 		dx = graph.Stack(rows, 2) // [N, Hg, sh, Wg, sw, C]
-		dx = graph.Reshape(dx, N, Hg*sh, Wg*sw, C)
+		dx = graph.Reshape(dx, N, Hg*w.sh, Wg*w.sw, C)
 	}
 	// Undo the padding: drop the start pads, crop or zero-extend the end.
-	dx = graph.Slice(dx, graph.AxisRange(), graph.AxisRange(pads[0][0], min(Hg*sh, pads[0][0]+H)),
-		graph.AxisRange(pads[1][0], min(Wg*sw, pads[1][0]+W)), graph.AxisRange())
+	endH, endW := Hg*w.sh-w.H-w.pads[0][0], Wg*w.sw-w.W-w.pads[1][0]
+	dx = graph.Slice(dx, graph.AxisRange(), graph.AxisRange(w.pads[0][0], min(Hg*w.sh, w.pads[0][0]+w.H)),
+		graph.AxisRange(w.pads[1][0], min(Wg*w.sw, w.pads[1][0]+w.W)), graph.AxisRange())
 	if endH < 0 || endW < 0 {
-		dx = graph.Pad(dx, graph.ScalarZero(g, v.DType()), compute.PadAxis{},
+		dx = graph.Pad(dx, zero, compute.PadAxis{},
 			compute.PadAxis{End: max(-endH, 0)}, compute.PadAxis{End: max(-endW, 0)}, compute.PadAxis{})
 	}
-	dx = graph.TransposeAllDims(dx, 0, 3, 1, 2) // NCHW
 	return dx
 }
 
