@@ -49,6 +49,11 @@ func benchStep(b *testing.B, u string, batch int) {
 		onnxNativePools = v == "1"
 		defer func() { onnxNativePools = old }()
 	}
+	if v := os.Getenv("FINETUNE_ONNX_NATIVESTRIDED"); v != "" {
+		old := onnxNativeStrided
+		onnxNativeStrided = v == "1"
+		defer func() { onnxNativeStrided = old }()
+	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {
 		runBenchStep(b, model, u, batch, gobackend.GetBackend())

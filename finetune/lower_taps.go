@@ -36,12 +36,25 @@ type lowering struct {
 	// nativePools: with pools, MaxPool stays a native ONNX MaxPool (ceil mode as end
 	// padding) and its gradient is maxPoolGrad (poolgrad.go), not the taps' maximum.
 	nativePools bool
+	// nativeStrided: with native1, strided convolutions of group 1 stay native Conv ops
+	// too, differentiated by convStridedGrads (convgrad.go).
+	nativeStrided bool
 }
 
-// nativeOK reports whether Conv node n stays native under native1.
-func nativeOK(n *protos.NodeProto) bool {
+// nativeOK reports whether Conv node n stays native under native1 (and nativeStrided:
+// strided too).
+func nativeOK(n *protos.NodeProto, strided bool) bool {
 	if onnxattr.Int(n, "group", 1) != 1 {
 		return false
+	}
+	if strided && onnxConvGrad {
+		dilated := false
+		for _, d := range onnxattr.Ints(n, "dilations") {
+			dilated = dilated || d != 1
+		}
+		if !dilated {
+			return true
+		}
 	}
 	for _, s := range onnxattr.Ints(n, "strides") {
 		if s != 1 {
@@ -70,6 +83,10 @@ var onnxNative1 = true
 // SelectAndScatter), and ONNX Runtime's per-op cost at these sizes dominates. Off.
 var onnxNativePools = false
 
+// onnxNativeStrided: strided convolutions of group 1 native on ONNX Runtime (see
+// lowering.nativeStrided; BenchmarkStepWhole, FINETUNE_ONNX_NATIVESTRIDED=0|1).
+var onnxNativeStrided = true
+
 // loweringFor returns the lowering of a backend (by its compute.Backend.Name).
 func loweringFor(b compute.Backend) lowering {
 	if b == nil {
@@ -81,7 +98,7 @@ func loweringFor(b compute.Backend) lowering {
 func loweringForName(name string) lowering {
 	switch name {
 	case "onnxruntime", "onnx":
-		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1, nativePools: onnxNativePools}
+		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1, nativePools: onnxNativePools, nativeStrided: onnxNativeStrided}
 	}
 	// Pure Go (and XLA, whose native gradients are correct): as wave 1 measured.
 	return lowering{convs: true}
