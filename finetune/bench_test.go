@@ -22,7 +22,8 @@ import (
 func benchStep(b *testing.B, u string, batch int) {
 	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
 	// (stride-1 convolutions native or im2col), to measure both; FINETUNE_ONNX_CONVGRAD=0|1
-	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul).
+	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul);
+	// FINETUNE_ONNX_NATIVEPOOLS=0|1 max pooling (native with maxPoolGrad, or taps).
 	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
 		old := separablePools
 		separablePools = v == "1"
@@ -42,6 +43,16 @@ func benchStep(b *testing.B, u string, batch int) {
 		old := onnxMaxGrad
 		onnxMaxGrad = v == "1"
 		defer func() { onnxMaxGrad = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_NATIVEPOOLS"); v != "" {
+		old := onnxNativePools
+		onnxNativePools = v == "1"
+		defer func() { onnxNativePools = old }()
+	}
+	if v := os.Getenv("FINETUNE_ONNX_NATIVESTRIDED"); v != "" {
+		old := onnxNativeStrided
+		onnxNativeStrided = v == "1"
+		defer func() { onnxNativeStrided = old }()
 	}
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {
@@ -93,3 +104,6 @@ func BenchmarkStepTail(b *testing.B) { benchStep(b, "1", 32) }
 
 // BenchmarkStepWhole: the whole SqueezeNet 1.1 + head on 224×224 images, b8.
 func BenchmarkStepWhole(b *testing.B) { benchStep(b, "all", 8) }
+
+// BenchmarkStepWhole32: the whole SqueezeNet 1.1 + head on 224×224 images, b32.
+func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }

@@ -284,6 +284,13 @@ func TestGradientConformance(t *testing.T) {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
 			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw})
+			// And the other max pooling: native with maxPoolGrad, or the taps' maximum.
+			lw = loweringFor(nb.be)
+			lw.nativePools = !lw.nativePools
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw})
+			lw = loweringFor(nb.be)
+			lw.nativeStrided = !lw.nativeStrided
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw})
 		}
 	}
 	for _, nb := range vs {
@@ -318,6 +325,12 @@ func TestONNXGaps(t *testing.T) {
 	for i := range all {
 		cases[all[i].Name] = &all[i]
 	}
+	// GoMLX's own max-pool gradient (SelectAndScatter), not maxPoolGrad.
+	defer func(old bool) { onnxPoolGrad = old }(onnxPoolGrad)
+	onnxPoolGrad = false
+	// And GoMLX's own convolution gradients, not convStridedGrads / convKernelGrad.
+	defer func(old bool) { onnxConvGrad = old }(onnxConvGrad)
+	onnxConvGrad = false
 	native := lowering{}            // ops as imported: GoMLX's own gradients
 	im2col := lowering{convs: true} // the pure-Go lowering: strided Slice taps
 	for _, gap := range []struct {
@@ -359,7 +372,10 @@ func TestONNXLoweringRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		noShapes := func(string) []int64 { return nil }
-		_, _, err = lowerConvs(b, noShapes, loweringForName("onnxruntime"))
+		// (With nativeStrided a strided Conv stays native and needs no shapes.)
+		lw := loweringForName("onnxruntime")
+		lw.nativeStrided = false
+		_, _, err = lowerConvs(b, noShapes, lw)
 		if !errors.Is(err, ErrNoGradient) || !strings.Contains(err.Error(), c.Nodes[0].Op) {
 			t.Errorf("%s without shapes on onnx: want ErrNoGradient naming %s, got %v", c.Name, c.Nodes[0].Op, err)
 		}

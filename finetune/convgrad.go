@@ -64,6 +64,14 @@ func minMaxVJP(gomlx graph.VJP, isMin bool) graph.VJP {
 // convVJP is GoMLX's ConvGeneral gradient everywhere except on ONNX Runtime (with
 // onnxConvGrad) for the convolutions convKernelGrad handles.
 func convVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
+	if onnxConvGrad && len(v) == 1 && onONNX(node) {
+		// Strided: GoMLX's input gradient (input dilation) cannot be built there.
+		if p, ok := convParamsOf(node); ok && !allOnes(p.strides) {
+			if g := convStridedGrads(node, v[0], p); g != nil {
+				return g
+			}
+		}
+	}
 	grads := gomlxConvVJP(node, v, outShape)
 	if !onnxConvGrad || len(v) != 1 || len(grads) != 2 {
 		return grads
@@ -202,4 +210,59 @@ func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
 	vt := graph.Reshape(graph.TransposeAllDims(v, 1, 0, 2, 3), O, N*Ho*Wo)
 	dw := graph.MatMul(vt, cols)                                               // [O, kh·kw·C]
 	return graph.TransposeAllDims(graph.Reshape(dw, O, kh, kw, C), 0, 3, 1, 2) // OIHW
+}
+
+// convStridedGrads returns the input and kernel gradients of a strided 2-D NCHW/OIHW
+// convolution of group 1 without dilation (a native Conv on ONNX Runtime, where GoMLX's
+// input gradient, a convolution with input dilation, is refused), for output gradient
+// v: with the output gradient as rows [N·Ho·Wo, O], the gradient of the im2col columns
+// is one MatMul with the kernel, summed back into the input by phaseWindow.col2im
+// (stride-phase Pads and a Reshape, no interior padding); the kernel gradient is one
+// MatMul with the im2col of the input (phaseWindow.taps). nil when not of that kind.
+func convStridedGrads(node, v *graph.Node, p convParams) []*graph.Node {
+	x, k := node.Inputs()[0], node.Inputs()[1]
+	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
+		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
+	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, std) || len(p.strides) != 2 ||
+		p.channelGroups != 1 || p.batchGroups != 1 || !allOnes(p.inputDilations) || !allOnes(p.kernelDilations) {
+		return nil
+	}
+	pads := [2][2]int{}
+	if len(p.paddings) == 2 {
+		pads = [2][2]int{p.paddings[0], p.paddings[1]}
+	} else if len(p.paddings) != 0 {
+		return nil
+	}
+	xd, kd, vd := x.Shape().Dimensions, k.Shape().Dimensions, v.Shape().Dimensions
+	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
+	O, kh, kw := kd[0], kd[2], kd[3]
+	sh, sw := p.strides[0], p.strides[1]
+	Ho, Wo := vd[2], vd[3]
+	if sh <= 0 || sw <= 0 || kd[1] != C || vd[0] != N || vd[1] != O ||
+		Ho != (H+pads[0][0]+pads[0][1]-kh)/sh+1 || Wo != (W+pads[1][0]+pads[1][1]-kw)/sw+1 {
+		return nil
+	}
+	for _, pp := range pads {
+		if pp[0] < 0 || pp[1] < 0 {
+			return nil
+		}
+	}
+	T, M := kh*kw, N*Ho*Wo
+	pw := phaseWindow{kh: kh, kw: kw, sh: sh, sw: sw, pads: pads, H: H, W: W, Ho: Ho, Wo: Wo}
+	vrows := graph.Reshape(graph.TransposeAllDims(v, 0, 2, 3, 1), M, O)
+	// Input gradient.
+	wk := graph.Reshape(graph.TransposeAllDims(k, 0, 2, 3, 1), O, T*C) // [O, (kh, kw, C)]
+	dcols := graph.Reshape(graph.MatMul(vrows, graph.StopGradient(wk)), N, Ho, Wo, T, C)
+	g := make([]*graph.Node, T)
+	for t := range T {
+		g[t] = graph.Reshape(graph.Slice(dcols, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(t, t+1), graph.AxisRange()), N, Ho, Wo, C)
+	}
+	dx := graph.TransposeAllDims(pw.col2im(g), 0, 3, 1, 2)
+	// Kernel gradient.
+	xs := graph.TransposeAllDims(graph.StopGradient(x), 0, 2, 3, 1)
+	cols := graph.Reshape(graph.Concatenate(pw.taps(xs, graph.ScalarZero(x.Graph(), x.DType())), 3), M, T*C)
+	dw := graph.MatMul(graph.TransposeAllDims(vrows, 1, 0), cols)            // [O, (kh, kw, C)]
+	dw = graph.TransposeAllDims(graph.Reshape(dw, O, kh, kw, C), 0, 3, 1, 2) // OIHW
+	return []*graph.Node{dx, dw}
 }

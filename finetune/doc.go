@@ -56,14 +56,19 @@
 // strided average pooling (Pad with interior padding), and overlapping max pooling
 // (SelectAndScatter through ScatterElements without reduction="add": an input picked by
 // two windows gets one gradient). On ONNX Runtime the tail is therefore lowered further
-// (lower_taps.go): convolutions of stride 1 and group 1 stay native Conv ops (ONNX
-// Runtime's kernels), every other convolution (strided, grouped and depthwise, as a
-// batched MatMul per group) is im2col over kernel taps cut by one Reshape of the padded
+// (lower_taps.go): convolutions of group 1 without dilation stay native Conv ops (ONNX
+// Runtime's kernels), every other convolution (grouped and depthwise, as a batched
+// MatMul per group; dilated) is im2col over kernel taps cut by one Reshape of the padded
 // input into stride phases and unit-step Slices, and MaxPool / AveragePool are the
-// maximum / mean of their taps, separably along W then H. Some gradients are GoMLX VJPs
+// maximum / mean of their taps, separably along W then H (a native MaxPool with a
+// first-maximum gradient by stride phases, maxPoolGrad in poolgrad.go, is correct but
+// measured slower there, and is off). Some gradients are GoMLX VJPs
 // replaced for ONNX Runtime only (convgrad.go; GoMLX's own on every other backend): a
 // native convolution's kernel gradient is one MatMul of the output gradient with the
-// im2col of its input (GoMLX's, a convolution over the batch, is slow there), and Max /
+// im2col of its input (GoMLX's, a convolution over the batch, is slow there); a strided
+// one's input gradient (GoMLX's needs input dilation, refused) is one MatMul of the output
+// gradient with the kernel summed back into the input by stride phases (plain Pads, a
+// Stack and a Reshape: no interior padding, no scatter); and Max /
 // Min (ReLU as imported, the lowered max pooling) take one comparison and a Where, same
 // values and ties as GoMLX's. An op that cannot be lowered there is an error
 // wrapping ErrNoGradient that names it — never a wrong gradient. The conformance suite

@@ -5,6 +5,9 @@ import (
 	"math"
 	"runtime/debug"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -279,12 +282,22 @@ func (n *Net) dims(j int) []int {
 	return n.hdims[j-n.nTail]
 }
 
-func (n *Net) batchTensor(x []float32, b int) *tensors.Tensor {
+func (n *Net) batchTensor(x []float32, b int) (*tensors.Tensor, error) {
 	d := []int{b}
 	for _, v := range n.split.CutShape {
 		d = append(d, int(v))
 	}
-	return tensors.FromFlatDataAndDimensions(x, d...)
+	// One copy of x, straight into the backend's buffer where it shares host memory
+	// (ONNX Runtime, pure Go); rows beyond len(x) stay zero.
+	t, err := tensors.FromShapeForBackend(n.backend, 0, shapes.Make(dtypes.Float32, d...))
+	if err != nil {
+		return nil, fmt.Errorf("finetune: batch tensor: %w", err)
+	}
+	if err := tensors.MutableFlatData(t, func(flat []float32) { copy(flat, x) }); err != nil {
+		t.MustFinalizeAll()
+		return nil, fmt.Errorf("finetune: batch tensor: %w", err)
+	}
+	return t, nil
 }
 
 // Step runs one AdamW step on a batch of activations x (rows of the cut shape; fewer
@@ -304,12 +317,15 @@ func (n *Net) Step(st *State, x, y, m, posw []float32, rows int, lrTail, lrHead 
 		return 0, fmt.Errorf("finetune: step got %d rows: batch statistics need full batches of %d", rows, B)
 	}
 	if rows < B {
-		x = append(append(make([]float32, 0, B*n.inLen), x...), make([]float32, (B-rows)*n.inLen)...)
 		y = append(append(make([]float32, 0, B*n.classes), y...), make([]float32, (B-rows)*n.classes)...)
 		m = append(append(make([]float32, 0, B*n.classes), m...), make([]float32, (B-rows)*n.classes)...)
 	}
 	t := float64(st.Step + 1)
-	args := []any{n.batchTensor(x, B), tensors.FromFlatDataAndDimensions(y, B, n.classes),
+	xt, err := n.batchTensor(x, B) // padded with zero rows
+	if err != nil {
+		return 0, err
+	}
+	args := []any{xt, tensors.FromFlatDataAndDimensions(y, B, n.classes),
 		tensors.FromFlatDataAndDimensions(m, B, n.classes), tensors.FromFlatDataAndDimensions(posw, n.classes),
 		float32(lrTail), float32(lrHead), float32(1 - math.Pow(n.betas[0], t)), float32(1 - math.Pow(n.betas[1], t))}
 	for j, v := range st.Params {
@@ -387,20 +403,21 @@ func (n *Net) Logits(st *State, x []float32, rows int) (out []float32, err error
 	}()
 	B := n.batch
 	out = make([]float32, 0, rows*n.classes)
-	buf := make([]float32, B*n.inLen)
 	for lo := 0; lo < rows; lo += B {
 		k := min(B, rows-lo)
-		clear(buf)
-		copy(buf, x[lo*n.inLen:(lo+k)*n.inLen])
-		args := []any{n.batchTensor(buf, B)}
+		xt, err := n.batchTensor(x[lo*n.inLen:(lo+k)*n.inLen], B)
+		if err != nil {
+			return nil, err
+		}
+		args := []any{xt}
 		for _, w := range ws {
 			args = append(args, w)
 		}
 		res, err := n.evalE.Exec(args...)
+		xt.MustFinalizeAll()
 		if err != nil {
 			return nil, fmt.Errorf("finetune: evaluation: %w", err)
 		}
-		args[0].(*tensors.Tensor).MustFinalizeAll()
 		l := tensors.MustCopyFlatData[float32](res[0])
 		res[0].MustFinalizeAll()
 		out = append(out, l[:k*n.classes]...)

@@ -82,8 +82,12 @@ func lowerConvs(tail []byte, shape func(string) []int64, lw lowering) ([]byte, i
 		}
 		var rep []*protos.NodeProto
 		switch {
-		case lw.phases && n.OpType == "Conv" && lw.native1 && nativeOK(n):
+		case lw.phases && n.OpType == "Conv" && lw.native1 && nativeOK(n, lw.nativeStrided):
 			nodes = append(nodes, n)
+			continue
+		case lw.pools && lw.nativePools && onnxPoolGrad && n.OpType == "MaxPool" && nativeMaxPool(n, shape) != nil:
+			nodes = append(nodes, nativeMaxPool(n, shape))
+			lowered++
 			continue
 		case lw.phases && n.OpType == "Conv":
 			if opset >= 11 {

@@ -33,12 +33,28 @@ type lowering struct {
 	// ops: compute-onnx differentiates them correctly (TestGradientConformance) and ONNX
 	// Runtime's Conv kernels are fast.
 	native1 bool
+	// nativePools: with pools, MaxPool stays a native ONNX MaxPool (ceil mode as end
+	// padding) and its gradient is maxPoolGrad (poolgrad.go), not the taps' maximum.
+	nativePools bool
+	// nativeStrided: with native1, strided convolutions of group 1 stay native Conv ops
+	// too, differentiated by convStridedGrads (convgrad.go).
+	nativeStrided bool
 }
 
-// nativeOK reports whether Conv node n stays native under native1.
-func nativeOK(n *protos.NodeProto) bool {
+// nativeOK reports whether Conv node n stays native under native1 (and nativeStrided:
+// strided too).
+func nativeOK(n *protos.NodeProto, strided bool) bool {
 	if onnxattr.Int(n, "group", 1) != 1 {
 		return false
+	}
+	if strided && onnxConvGrad {
+		dilated := false
+		for _, d := range onnxattr.Ints(n, "dilations") {
+			dilated = dilated || d != 1
+		}
+		if !dilated {
+			return true
+		}
 	}
 	for _, s := range onnxattr.Ints(n, "strides") {
 		if s != 1 {
@@ -58,6 +74,22 @@ var separablePools = true
 // in images per CPU second on fire9 (b32).
 var onnxNative1 = true
 
+// onnxNativePools: native MaxPool with maxPoolGrad on ONNX Runtime instead of the taps'
+// maximum. Correct (TestGradientConformance, TestMaxPoolGradTies) but measured slower:
+// BenchmarkStepWhole/onnx (b8, interleaved pairs, FINETUNE_ONNX_NATIVEPOOLS=0|1) gave
+// 10.8 vs 7.1 and 8.2 vs 6.6 images per CPU second for taps vs native. maxPoolGrad
+// takes ~6 ops per window tap on [N,C,Ho,Wo] tensors (BenchmarkMaxPoolGrad: ~250 CPU-ms
+// for SqueezeNet's first pool at b8, against ~90 for compute-onnx's own, wrong,
+// SelectAndScatter), and ONNX Runtime's per-op cost at these sizes dominates. Off.
+var onnxNativePools = false
+
+// onnxNativeStrided: strided convolutions of group 1 native on ONNX Runtime (see
+// lowering.nativeStrided), the measured choice: SqueezeNet 1.1 whole-network steps
+// (BenchmarkStepWhole and BenchmarkStepWhole32/onnx, FINETUNE_ONNX_NATIVESTRIDED=0|1,
+// interleaved pairs on a loaded 2-core machine) went from 7.5 and 7.8 to 9.7 and 9.7
+// images per CPU second at b8, from 7.8 to 9.1 at b32 (conv1 no longer through taps).
+var onnxNativeStrided = true
+
 // loweringFor returns the lowering of a backend (by its compute.Backend.Name).
 func loweringFor(b compute.Backend) lowering {
 	if b == nil {
@@ -69,7 +101,7 @@ func loweringFor(b compute.Backend) lowering {
 func loweringForName(name string) lowering {
 	switch name {
 	case "onnxruntime", "onnx":
-		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1}
+		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1, nativePools: onnxNativePools, nativeStrided: onnxNativeStrided}
 	}
 	// Pure Go (and XLA, whose native gradients are correct): as wave 1 measured.
 	return lowering{convs: true}
