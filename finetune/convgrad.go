@@ -97,6 +97,37 @@ type convParams struct {
 	channelGroups, batchGroups               int
 }
 
+// nodeParams returns the struct of n's unexported parameters ("inputs" in GoMLX's
+// node; reflect reads it, and TestConvParamsOf fails if GoMLX renames it). ok is false
+// when it cannot be read.
+func nodeParams(n *graph.Node) (v reflect.Value, ok bool) {
+	v = reflect.ValueOf(n).Elem().FieldByName("inputs")
+	for v.IsValid() && (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer) {
+		v = v.Elem()
+	}
+	return v, v.IsValid() && v.Kind() == reflect.Struct
+}
+
+// reflectInts reads the []int field name of v.
+func reflectInts(v reflect.Value, name string) []int {
+	f := v.FieldByName(name)
+	out := make([]int, f.Len())
+	for i := range out {
+		out[i] = int(f.Index(i).Int())
+	}
+	return out
+}
+
+// reflectPairs reads the [][2]int field name of v (per-axis low/high paddings).
+func reflectPairs(v reflect.Value, name string) [][2]int {
+	f := v.FieldByName(name)
+	out := make([][2]int, f.Len())
+	for i := range out {
+		out[i] = [2]int{int(f.Index(i).Index(0).Int()), int(f.Index(i).Index(1).Int())}
+	}
+	return out
+}
+
 // convParamsOf reads the parameters of ConvGeneral node n (GoMLX keeps them unexported;
 // reflect reads them). ok is false when they cannot be read.
 func convParamsOf(n *graph.Node) (p convParams, ok bool) {
@@ -108,27 +139,13 @@ func convParamsOf(n *graph.Node) (p convParams, ok bool) {
 	if n.Type() != graph.NodeTypeConvGeneral || len(n.Inputs()) != 2 {
 		return p, false
 	}
-	in := reflect.ValueOf(n).Elem().FieldByName("inputs")
-	for in.IsValid() && (in.Kind() == reflect.Interface || in.Kind() == reflect.Pointer) {
-		in = in.Elem()
-	}
-	if !in.IsValid() || in.Kind() != reflect.Struct {
+	in, ok := nodeParams(n)
+	if !ok {
 		return p, false
 	}
-	ints := func(name string) []int {
-		f := in.FieldByName(name)
-		out := make([]int, f.Len())
-		for i := range out {
-			out[i] = int(f.Index(i).Int())
-		}
-		return out
-	}
+	ints := func(name string) []int { return reflectInts(in, name) }
 	p.strides, p.inputDilations, p.kernelDilations = ints("strides"), ints("inputDilations"), ints("kernelDilations")
-	pf := in.FieldByName("paddings")
-	p.paddings = make([][2]int, pf.Len())
-	for i := range p.paddings {
-		p.paddings[i] = [2]int{int(pf.Index(i).Index(0).Int()), int(pf.Index(i).Index(1).Int())}
-	}
+	p.paddings = reflectPairs(in, "paddings")
 	p.channelGroups = int(in.FieldByName("channelGroupCount").Int())
 	p.batchGroups = int(in.FieldByName("batchGroupCount").Int())
 	a := in.FieldByName("axes")

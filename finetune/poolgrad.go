@@ -1,8 +1,6 @@
 package finetune
 
 import (
-	"reflect"
-
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/gomlx/compute/shapes"
@@ -44,30 +42,16 @@ func poolParamsOf(n *graph.Node) (p poolParams, ok bool) {
 	if n.Type() != graph.NodeTypeReduceWindow || len(n.Inputs()) != 1 {
 		return p, false
 	}
-	in := reflect.ValueOf(n).Elem().FieldByName("inputs")
-	for in.IsValid() && (in.Kind() == reflect.Interface || in.Kind() == reflect.Pointer) {
-		in = in.Elem()
-	}
-	if !in.IsValid() || in.Kind() != reflect.Struct {
+	in, ok := nodeParams(n)
+	if !ok {
 		return p, false
 	}
-	ints := func(name string) []int {
-		f := in.FieldByName(name)
-		out := make([]int, f.Len())
-		for i := range out {
-			out[i] = int(f.Index(i).Int())
-		}
-		return out
-	}
+	ints := func(name string) []int { return reflectInts(in, name) }
 	p.input = n.Inputs()[0]
 	p.reduction = compute.ReduceOpType(in.FieldByName("reductionType").Int())
 	p.window, p.strides = ints("windowDimensions"), ints("strides")
 	p.inDilations, p.winDilations = ints("inputDilations"), ints("windowDilations")
-	pf := in.FieldByName("paddings")
-	p.paddings = make([][2]int, pf.Len())
-	for i := range p.paddings {
-		p.paddings[i] = [2]int{int(pf.Index(i).Index(0).Int()), int(pf.Index(i).Index(1).Int())}
-	}
+	p.paddings = reflectPairs(in, "paddings")
 	return p, true
 }
 
