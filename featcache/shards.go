@@ -157,51 +157,15 @@ func ReadManifest(npy string) (*Manifest, error) {
 	return &m, nil
 }
 
-// readOutput reads a complete output: its manifest, matrix and names, checked against
-// each other.
-func readOutput(npy string) (*Manifest, []float32, []string, error) {
-	m, err := ReadManifest(npy)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	raw, err := os.ReadFile(npy)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrShardSet, npy, err)
-	}
-	if sum256(raw) != m.NPYSHA256 {
-		return nil, nil, nil, fmt.Errorf("%w: %s does not match its manifest (sha256): rewritten by an unfinished run?", ErrShardSet, npy)
-	}
-	np := NamesPath(npy)
-	nb, err := os.ReadFile(np)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrShardSet, np, err)
-	}
-	if sum256(nb) != m.NamesSHA256 {
-		return nil, nil, nil, fmt.Errorf("%w: %s does not match its manifest (sha256)", ErrShardSet, np)
-	}
-	names := strings.Split(string(nb), "\n")
-	names = names[:len(names)-1]
-	if len(names) != m.Rows {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %d names for %d rows", ErrShardSet, np, len(names), m.Rows)
-	}
-	data, shape, err := DecodeNPY(raw)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrShardSet, npy, err)
-	}
-	if len(shape) != 2 || shape[0] != m.Rows || shape[1] != m.Dim {
-		return nil, nil, nil, fmt.Errorf("%w: %s: shape %v, its manifest says [%d, %d]", ErrShardSet, npy, shape, m.Rows, m.Dim)
-	}
-	return m, data, names, nil
-}
-
 // Complete reports whether the features output at npy is complete and was made for this
 // key, shard and dataset size, so that a rerun can skip the work. A missing or
 // mismatched output is simply not complete.
 func Complete(npy string, key ModelKey, s shard.Spec, total int) bool {
-	m, _, _, err := readOutput(npy)
+	m, mp, _, err := openOutput(npy)
 	if err != nil {
 		return false
 	}
+	mp.Close()
 	return m.ModelKey.ID() == key.ID() && m.Shard == s && m.Total == total
 }
 
@@ -344,8 +308,9 @@ func MergeShards(out string, ins []string) (*Manifest, error) {
 // mergeRelease is how many rows of a shard MergeShards reads before releasing them.
 const mergeRelease = 4096
 
-// openOutput is readOutput without reading the matrix: it checks the .npy against its
-// manifest by streaming it through sha256 and maps it.
+// openOutput opens a features output without reading its matrix into memory: it reads
+// the manifest, checks the .npy and the names file against it (sha256, the .npy streamed),
+// and maps the matrix. Every failure wraps ErrShardSet and names the file.
 func openOutput(npy string) (*Manifest, *Mapped, []string, error) {
 	m, err := ReadManifest(npy)
 	if err != nil {
