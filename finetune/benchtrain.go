@@ -21,6 +21,7 @@ import (
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/internal/backends"
+	"github.com/multilabel/multilabel/internal/benchdata"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/train"
 )
@@ -179,7 +180,7 @@ func benchRow(ctx context.Context, row, kind string, b compute.Backend, opt Benc
 		}
 		return float64(n*st.batch) / time.Since(t0).Seconds(), nil
 	case BenchHeadLinear, BenchHeadMLP:
-		x, y := headBenchData()
+		x, y := benchdata.Heads()
 		cfg := train.DefaultConfig()
 		cfg.Head = head.Linear
 		if row == BenchHeadMLP {
@@ -194,27 +195,6 @@ func benchRow(ctx context.Context, row, kind string, b compute.Backend, opt Benc
 		return float64(len(y)*cfg.Epochs) / time.Since(t0).Seconds(), nil
 	}
 	return 0, fmt.Errorf("unknown row %q", row)
-}
-
-// headBenchData is 1,200 × 512 random features with 5 labels (30% positive), as
-// scripts/bench_head.py.
-func headBenchData() ([]float32, [][]int8) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	n, dim, c := 1200, 512, 5
-	x := make([]float32, n*dim)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	y := make([][]int8, n)
-	for i := range y {
-		y[i] = make([]int8, c)
-		for j := range y[i] {
-			if rng.Float64() < 0.3 {
-				y[i][j] = 1
-			}
-		}
-	}
-	return x, y
 }
 
 // squeezeStep runs AdamW training steps of SqueezeNet 1.1's tail from --unfreeze u

@@ -4,12 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/multilabel/multilabel/internal/benchdata"
 )
 
 // TestBackendRecorded: the training backend is selected through internal/backends and
 // recorded in the result; an unknown one is refused.
 func TestBackendRecorded(t *testing.T) {
-	x, y := benchData()
+	x, y := benchdata.Heads()
 	x, y = x[:64*512], y[:64]
 	cfg := DefaultConfig()
 	cfg.Epochs, cfg.Backend = 1, "go"

@@ -2,33 +2,14 @@ package train
 
 import (
 	"context"
-	"math/rand/v2"
 	"syscall"
 	"testing"
+
+	"github.com/multilabel/multilabel/internal/benchdata"
 )
 
-// benchData is cached-feature-sized random data: 1,200 × 512 features, 5 labels.
-func benchData() ([]float32, [][]int8) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	n, dim, c := 1200, 512, 5
-	x := make([]float32, n*dim)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	y := make([][]int8, n)
-	for i := range y {
-		y[i] = make([]int8, c)
-		for j := range y[i] {
-			if rng.Float64() < 0.3 {
-				y[i][j] = 1
-			}
-		}
-	}
-	return x, y
-}
-
 func benchFit(b *testing.B, headKind string) {
-	x, y := benchData()
+	x, y := benchdata.Heads()
 	cfg := DefaultConfig()
 	cfg.Head = headKind
 	cfg.Epochs, cfg.BatchSize, cfg.Patience = benchEpochs, 64, 0
