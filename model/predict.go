@@ -7,7 +7,6 @@ import (
 	"image"
 	"math"
 	"runtime"
-	"sort"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/prediction"
 )
 
 // Options configures a loaded Model. Zero values take the documented defaults.
@@ -336,27 +336,17 @@ func (m *Model) Predict(ctx context.Context, imgs []image.Image) ([]Prediction, 
 	return preds, nil
 }
 
-// Decide returns the predicted labels for one row of scores, highest score first: the
-// TopK highest when Options.TopK > 0, else those at or above their threshold (at most
-// K of them under a topk:K decision).
+// Decide returns the predicted labels for one row of scores, highest score first, by
+// the one rule of package prediction (prediction.Select, shared with predict --top-k
+// and HTTP top_k): the TopK highest when Options.TopK > 0, whatever their thresholds,
+// else those at or above their threshold (at most K of them under a topk:K decision).
 func (m *Model) Decide(scores []float32) []LabelScore {
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
+	maxK := 0
+	if m.opt.TopK == 0 && m.dec.Kind == calib.TopK {
+		maxK = m.dec.K
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
-	th := m.Thresholds()
 	out := []LabelScore{}
-	for r, j := range idx {
-		if m.opt.TopK > 0 {
-			if r >= m.opt.TopK {
-				break
-			}
-		} else if float64(scores[j]) < th[j] {
-			continue
-		} else if m.dec.Kind == calib.TopK && len(out) >= m.dec.K {
-			break
-		}
+	for _, j := range prediction.Select(scores, m.Thresholds(), m.opt.TopK, maxK) {
 		out = append(out, LabelScore{Label: m.Bundle.Labels[j], Score: scores[j]})
 	}
 	return out

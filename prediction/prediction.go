@@ -40,21 +40,44 @@ type Image struct {
 // threshold).
 const RuleThreshold = "threshold"
 
-// RuleTopK predicts the k best labels whatever their thresholds (predict --top-k).
+// RuleTopK predicts the k best labels whatever their thresholds: the one top-k rule of
+// predict --top-k, HTTP top_k and model.Options.TopK (Select with topK = k).
 func RuleTopK(k int) string { return fmt.Sprintf("top %d", k) }
-
-// RuleThresholdTopK predicts the labels reaching their thresholds, at most the k best
-// (HTTP top_k).
-func RuleThresholdTopK(k int) string { return fmt.Sprintf("%s, best %d", RuleThreshold, k) }
 
 // RuleDecision names a decision rule chosen at predict time (predict --decision, HTTP
 // decision=): "decision " and the rule as calib.ParseDecision reads it.
 func RuleDecision(rule string) string { return "decision " + rule }
 
+// Select is the one decision rule of every prediction, returning the indices of the
+// predicted labels, best first (ties keep vocabulary order): with topK > 0 the topK
+// highest scores whatever the thresholds (RuleTopK; topK beyond the vocabulary keeps
+// every label); else every label whose score reaches its threshold (RuleThreshold), at
+// most the maxK best of them when maxK > 0 (the decision rule topk:K).
+func Select(scores []float32, thresholds []float64, topK, maxK int) []int {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	if topK > 0 {
+		return idx[:min(topK, len(idx))]
+	}
+	out := []int{}
+	for _, j := range idx {
+		if maxK > 0 && len(out) >= maxK {
+			break
+		}
+		if float64(scores[j]) >= thresholds[j] {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 // New is the prediction of scores (indexed like labels and thresholds) under rule
 // ("" = RuleThreshold), predicted naming the chosen labels (nil: decided here by the
-// thresholds, at most topK when topK > 0).
-func New(path string, scores []float32, labels []string, thresholds []float64, rule string, predicted []string, topK int) Image {
+// thresholds, at most the maxK best when maxK > 0, as Select does).
+func New(path string, scores []float32, labels []string, thresholds []float64, rule string, predicted []string, maxK int) Image {
 	im := Image{Path: path, Labels: []Label{}, Scores: make([]Label, len(labels)), Rule: rule}
 	if im.Rule == "" {
 		im.Rule = RuleThreshold
@@ -74,14 +97,8 @@ func New(path string, scores []float32, labels []string, thresholds []float64, r
 		}
 		return im
 	}
-	for _, s := range im.Scores {
-		if s.Score >= s.Threshold {
-			im.Labels = append(im.Labels, s)
-		}
-	}
-	sort.SliceStable(im.Labels, func(a, b int) bool { return im.Labels[a].Score > im.Labels[b].Score })
-	if topK > 0 && len(im.Labels) > topK {
-		im.Labels = im.Labels[:topK]
+	for _, j := range Select(scores, thresholds, 0, maxK) {
+		im.Labels = append(im.Labels, im.Scores[j])
 	}
 	return im
 }

@@ -3,8 +3,35 @@ package prediction
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
+
+// TestSelect: top-k ignores the thresholds; the threshold rule caps at maxK; ties keep
+// vocabulary order.
+func TestSelect(t *testing.T) {
+	t.Parallel()
+	scores := []float32{0.2, 0.9, 0.2, 0.6}
+	thr := []float64{0.5, 0.95, 0.1, 0.5}
+	for _, c := range []struct {
+		topK, maxK int
+		want       []int
+	}{
+		{0, 0, []int{3, 2}},
+		{0, 1, []int{3}},
+		{2, 0, []int{1, 3}},
+		{3, 0, []int{1, 3, 0}},
+		{9, 0, []int{1, 3, 0, 2}},
+	} {
+		got := Select(scores, thr, c.topK, c.maxK)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("top %d, max %d: %v, want %v", c.topK, c.maxK, got, c.want)
+		}
+	}
+	if RuleTopK(3) != "top 3" {
+		t.Errorf("RuleTopK(3) = %q", RuleTopK(3))
+	}
+}
 
 func TestNew(t *testing.T) {
 	t.Parallel()
@@ -19,8 +46,8 @@ func TestNew(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	if top := New("", scores, labels, thr, RuleThresholdTopK(1), nil, 1); len(top.Labels) != 1 || top.Labels[0].Label != "a" || top.Rule != "threshold, best 1" {
-		t.Errorf("top_k 1: %+v", top)
+	if top := New("", scores, labels, thr, "decision topk:1", nil, 1); len(top.Labels) != 1 || top.Labels[0].Label != "a" || top.Rule != "decision topk:1" {
+		t.Errorf("at most 1: %+v", top)
 	}
 	if given := New("", scores, labels, thr, RuleTopK(2), []string{"a", "c"}, 0); len(given.Labels) != 2 || given.Labels[1].Label != "c" {
 		t.Errorf("given labels: %+v", given)

@@ -6,7 +6,8 @@
 // Routes:
 //
 //	POST /v1/predict   image body (JPEG/PNG/GIF/BMP/WebP) or multipart/form-data with one or
-//	                   more image parts; query top_k, threshold. → JSON predictions.
+//	                   more image parts; query top_k (the K best labels whatever their
+//	                   thresholds, as predict --top-k), threshold, decision. → JSON predictions.
 //	GET  /v1/model     labels, thresholds, metrics, preprocessing, sha256.
 //	POST /v1/reload    reload the model (token required when one is set).
 //	GET  /healthz      the process is up.
@@ -377,7 +378,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 type LabelScore = prediction.Label
 
 // ImageResult is the prediction for one image of a request, in the one JSON shape of a
-// prediction (package prediction: labels passing their threshold and top_k, best
+// prediction (package prediction: labels chosen by prediction.Select, best
 // first; scores of every label in vocabulary order; the rule; path is the uploaded
 // part's file name).
 type ImageResult struct {
@@ -446,6 +447,10 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := s.model.Load()
+	if topK > len(l.labels) {
+		s.fail(w, clientErr(http.StatusBadRequest, "bad_query", "top_k=%d: the model has %d labels", topK, len(l.labels)))
+		return
+	}
 	probs, err := l.batcher.submit(ctx, imgs)
 	if err != nil {
 		var ae *apiError
@@ -462,7 +467,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	thr, rule := l.thr, ""
+	thr, rule, maxK := l.thr, "", 0
 	if v := r.URL.Query().Get("decision"); v != "" {
 		dr, ok := l.p.(DecisionRuler)
 		if !ok {
@@ -478,11 +483,11 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, &apiError{status: http.StatusInternalServerError, kind: "internal", msg: "decision rule gave the wrong number of thresholds"})
 			return
 		}
-		thr, rule, topK = th, prediction.RuleDecision(name), k
+		thr, rule, topK, maxK = th, prediction.RuleDecision(name), 0, k
 	}
 	resp := Response{Model: l.info["id"], Results: make([]ImageResult, len(imgs))}
 	for i := range imgs {
-		resp.Results[i] = decide(names[i], probs[i], l.labels, thr, thrOverride, topK, rule)
+		resp.Results[i] = decide(names[i], probs[i], l.labels, thr, thrOverride, topK, maxK, rule)
 	}
 	resp.TimeMS = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)
@@ -519,20 +524,27 @@ func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
 	return topK, thr, nil
 }
 
-// decide turns one row of probabilities into the response's labels: a label is kept when
-// its score passes its threshold (the model's, or the query's override); top_k > 0 then
-// keeps the k best of those.
-func decide(name string, p []float32, labels []string, thr []float64, override float64, topK int, rule string) ImageResult {
+// decide turns one row of probabilities into the response's labels by the one rule of
+// package prediction (prediction.Select): top_k > 0 keeps the k best labels whatever
+// their thresholds, as predict --top-k and model.Options.TopK do; else a label is kept
+// when its score passes its threshold (the model's, or the query's override), at most
+// maxK of them under a decision=topk:K rule.
+func decide(name string, p []float32, labels []string, thr []float64, override float64, topK, maxK int, rule string) ImageResult {
 	if !math.IsNaN(override) {
 		thr = slices.Repeat([]float64{override}, len(labels))
 	}
 	if rule == "" {
 		rule = prediction.RuleThreshold
 		if topK > 0 {
-			rule = prediction.RuleThresholdTopK(topK)
+			rule = prediction.RuleTopK(topK)
 		}
 	}
-	return ImageResult{Image: prediction.New(name, p, labels, thr, rule, nil, topK), Name: name}
+	sel := prediction.Select(p, thr, topK, maxK)
+	chosen := make([]string, len(sel))
+	for i, j := range sel {
+		chosen[i] = labels[j]
+	}
+	return ImageResult{Image: prediction.New(name, p, labels, thr, rule, chosen, 0), Name: name}
 }
 
 // bodyPart is one image of a request, not yet decoded.
