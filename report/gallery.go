@@ -19,7 +19,8 @@ type GalleryLabel struct {
 	Score     float64
 	Predicted bool
 	// Truth is 1, 0 or -1 (unknown); with Predicted it colours the label: true
-	// positives green, false positives red, missed positives struck through.
+	// positives green, false positives red, missed positives grey and struck through,
+	// anything else (truth unknown, or neither) plain. The gallery's legend says so.
 	Truth int8
 }
 
@@ -36,10 +37,24 @@ type GalleryItem struct {
 // as a note instead, to keep the page light.
 const MaxGalleryImageBytes = 2 << 20
 
+// GalleryLegend is the line above a gallery that explains its label colours.
+const GalleryLegend = `<p class="note gallery-legend" data-legend="gallery">Under each image, its labels with their scores (0 to 1): ` +
+	`<span class="tp">green: predicted and present (true positive)</span>; ` +
+	`<span class="fp">red: predicted but absent (false positive)</span>; ` +
+	`<span class="fn">grey, struck through: present but missed (false negative)</span>; ` +
+	`<span class="unk">black: truth unknown, or not predicted and absent</span>.</p>`
+
 // Gallery returns the HTML of a grid of images, embedded as data: URIs, each with its
-// caption and labels. An image that cannot be read is shown as a note naming the error.
+// caption and labels, after GalleryLegend when any image has labels. An image that
+// cannot be read is shown as a note naming the error.
 func Gallery(items []GalleryItem) string {
 	var b strings.Builder
+	for _, it := range items {
+		if len(it.Labels) > 0 {
+			b.WriteString(GalleryLegend)
+			break
+		}
+	}
 	b.WriteString(`<div class="gallery">`)
 	for _, it := range items {
 		b.WriteString("<figure>")
@@ -63,7 +78,7 @@ func Gallery(items []GalleryItem) string {
 		}
 		fmt.Fprintf(&b, "<figcaption><b>%s</b><br>", esc(it.Caption))
 		for _, l := range it.Labels {
-			cls := ""
+			cls := "unk"
 			switch {
 			case l.Predicted && l.Truth == 1:
 				cls = "tp"

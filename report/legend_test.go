@@ -48,3 +48,23 @@ func TestEmptyChartOmitted(t *testing.T) {
 		}
 	}
 }
+
+// TestLegendSkipsEmptySeries: a series with no finite point (a validation loss never
+// measured) gets no legend entry; a single x value is not drawn on the plot's edge.
+func TestLegendSkipsEmptySeries(t *testing.T) {
+	t.Parallel()
+	svg := LineChart(Chart{ID: "h", Title: "Loss", Series: []Series{
+		{Name: "train loss", X: []float64{1}, Y: []float64{0.5}},
+		{Name: "val loss", X: []float64{1}, Y: []float64{math.NaN()}},
+	}})
+	if strings.Contains(svg, "val loss") || !strings.Contains(svg, "train loss") {
+		t.Errorf("legend: %s", svg)
+	}
+	m := regexp.MustCompile(`<circle class="data" cx="([0-9.]+)"`).FindStringSubmatch(svg)
+	if m == nil {
+		t.Fatalf("no point drawn: %s", svg)
+	}
+	if x, _ := strconv.ParseFloat(m[1], 64); math.Abs(x-(padL+(560-padL-padR)/2)) > 1 {
+		t.Errorf("single point at x=%v, want the plot's centre", x)
+	}
+}

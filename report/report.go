@@ -142,7 +142,7 @@ table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-botto
 th:first-child,td:first-child{text-align:left}table.meta th{text-align:left;color:#555}
 .plots{display:flex;flex-wrap:wrap;gap:16px}.plots svg{border:1px solid #ddd}
 .gallery{display:flex;flex-wrap:wrap;gap:12px}.gallery figure{margin:0;width:220px;font-size:12px}
-.gallery img{width:220px;height:auto;border:1px solid #ddd}.gallery .tp{color:#2a7d2a}.gallery .fp{color:#c0392b}.gallery .fn{color:#999;text-decoration:line-through}
+.gallery img{width:220px;height:auto;border:1px solid #ddd}.gallery figcaption span{white-space:nowrap}.gallery .tp{color:#2a7d2a;font-weight:bold}.gallery .fp{color:#c0392b;font-weight:bold}.gallery .fn,.gallery-legend .fn{color:#999;text-decoration:line-through}.gallery-legend .tp{color:#2a7d2a;font-weight:bold}.gallery-legend .fp{color:#c0392b;font-weight:bold}
 .note{color:#666;font-size:13px}footer{margin-top:40px;color:#888;font-size:12px}`
 
 // checkScript records script errors and blocked resources (and the drawn size of every
@@ -303,7 +303,7 @@ func prCurves(in Input, r *metric.Result) string {
 	}
 	for _, j := range pick {
 		s, t := column(in, j)
-		series = append(series, prSeries(fmt.Sprintf("%s (AP %.3f)", r.PerClass[j].Label, r.PerClass[j].AP), metric.PRCurve(s, t), true))
+		series = append(series, prSeries(fmt.Sprintf("%s (AP %.3f)", trunc(r.PerClass[j].Label, 14), r.PerClass[j].AP), metric.PRCurve(s, t), true))
 	}
 	note := ""
 	if len(idx) > 6 {
@@ -366,8 +366,12 @@ func histograms(in Input) string {
 	return plots(LineChart(c))
 }
 
-// maxHeatmapLabels caps the co-occurrence heatmap to the most frequent labels.
-const maxHeatmapLabels = 100
+// maxHeatmapLabels caps the co-occurrence grid to the most frequent labels, so its
+// names stay readable; beyond it, a table lists the most frequent pairs of all labels.
+const maxHeatmapLabels = 20
+
+// topPairs is the number of label pairs the co-occurrence table lists.
+const topPairs = 20
 
 func cooccurrence(in Input) string {
 	nl := len(in.Labels)
@@ -393,11 +397,13 @@ func cooccurrence(in Input) string {
 	for j := range idx {
 		idx[j] = j
 	}
-	note := `<p class="note">Cell (row A, column B): fraction of the images with A that also have B. Hover for counts.</p>`
+	note := `<p class="note">Cell (row A, column B): the share of the images with A that also have B, from white (0) to dark blue (1); the scale is right of the grid. Hover a cell for its counts.</p>`
+	table := ""
 	if nl > maxHeatmapLabels {
 		sort.SliceStable(idx, func(a, b int) bool { return cnt[idx[a]][idx[a]] > cnt[idx[b]][idx[b]] })
 		idx = idx[:maxHeatmapLabels]
-		note += fmt.Sprintf(`<p class="note">The %d most frequent labels of %d.</p>`, maxHeatmapLabels, nl)
+		note += fmt.Sprintf(`<p class="note">The grid shows the %d most frequent of the %d labels; the table below it lists the %d most frequent pairs of all labels.</p>`, maxHeatmapLabels, nl, topPairs)
+		table = pairTable(in.Labels, cnt)
 	}
 	names := make([]string, len(idx))
 	for k, j := range idx {
@@ -417,7 +423,32 @@ func cooccurrence(in Input) string {
 		}
 		return fmt.Sprintf("%s & %s: %d of %d images with %s", in.Labels[a], in.Labels[b], cnt[a][b], cnt[a][a], in.Labels[a])
 	}
-	return note + plots(heatmap("cooccurrence", "P(column | row)", names, val, tip))
+	return note + plots(heatmap("cooccurrence", "P(column | row)", "share of row's images", "same label, or no image", names, val, tip)) + table
+}
+
+// pairTable lists the topPairs label pairs seen together in the most images (ties in
+// vocabulary order), with both conditional shares.
+func pairTable(labels []string, cnt [][]int) string {
+	type pair struct{ a, b, n int }
+	var ps []pair
+	for a := range cnt {
+		for b := a + 1; b < len(cnt); b++ {
+			if cnt[a][b] > 0 {
+				ps = append(ps, pair{a, b, cnt[a][b]})
+			}
+		}
+	}
+	if len(ps) == 0 {
+		return `<p class="note">No two labels occur in the same image.</p>`
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].n > ps[j].n })
+	rows := make([][]string, 0, topPairs)
+	for _, p := range ps[:min(topPairs, len(ps))] {
+		na, nb := cnt[p.a][p.a], cnt[p.b][p.b]
+		rows = append(rows, []string{labels[p.a] + " & " + labels[p.b], fmt.Sprint(p.n), fmt.Sprint(na), fmt.Sprint(nb),
+			fmt.Sprintf("%.3f", float64(p.n)/float64(na)), fmt.Sprintf("%.3f", float64(p.n)/float64(nb))})
+	}
+	return `<div data-table="cooccurrence-pairs">` + Table([]string{"pair A & B", "images with both", "images with A", "images with B", "P(B | A)", "P(A | B)"}, rows) + `</div>`
 }
 
 func historyPlots(h History) string {

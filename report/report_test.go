@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -10,13 +9,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/multilabel/multilabel/report/reporttest"
 )
 
 // plotIDs are the data-plot ids every full report draws.
@@ -121,37 +120,6 @@ func TestWriteAtomic(t *testing.T) {
 	}
 }
 
-// chromium returns the headless browser's path, skipping (or failing in CI) without it.
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (CI is set); install Debian's chromium")
-	}
-	t.Skip("skipping: chromium not found (install Debian's chromium to run the browser check)")
-	return ""
-}
-
-func runChromium(t *testing.T, bin string, args ...string) (stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--force-device-scale-factor=1", "--hide-scrollbars"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, e.String())
-	}
-	return o.String(), e.String()
-}
-
 type plotBox struct {
 	id             string
 	shapes, bw, bh int
@@ -163,14 +131,14 @@ type plotBox struct {
 // bounding box, and every plot's area of a screenshot must hold more than a flat colour.
 func TestChromiumRender(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	bin := reporttest.Chromium(t)
 	dir := t.TempDir()
 	p, err := Write(dir, testInput(t, 300, 12))
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := "file://" + p
-	dom, logs := runChromium(t, bin, "--dump-dom", url)
+	dom, logs := reporttest.Run(t, bin, "--dump-dom", url)
 	for _, line := range strings.Split(logs, "\n") {
 		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") || strings.Contains(line, "Refused") {
 			t.Errorf("browser console: %s", line)
@@ -216,7 +184,7 @@ func TestChromiumRender(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "shot.png")
-	runChromium(t, bin, "--screenshot="+shot, fmt.Sprintf("--window-size=1280,%d", pageH+50), url)
+	reporttest.Run(t, bin, "--screenshot="+shot, fmt.Sprintf("--window-size=1280,%d", pageH+50), url)
 	fh, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,9 @@ func LineChart(c Chart) string {
 		}
 		if xmin == xmax {
 			xmin, xmax = lx, hx
+			if xmin == xmax { // one x value (one epoch): centre it
+				xmin, xmax = xmin-1, xmax+1
+			}
 		}
 		if ymin == ymax {
 			ymin, ymax = math.Min(0, ly), hy
@@ -93,7 +96,15 @@ func LineChart(c Chart) string {
 	py := func(y float64) float64 { return padT + ph - (y-ymin)/(ymax-ymin)*ph }
 
 	total := w
-	if named(c.Series) > 0 {
+	// Series without a finite point draw nothing and get no legend entry.
+	var shown []Series
+	for _, s := range c.Series {
+		if !hasPoints([]Series{s}) {
+			s.Name = ""
+		}
+		shown = append(shown, s)
+	}
+	if named(shown) > 0 {
 		total += legendWidth
 	}
 	var b strings.Builder
@@ -133,16 +144,16 @@ func LineChart(c Chart) string {
 		}
 		if s.Fill {
 			base := py(clamp(0, ymin, ymax))
-			fmt.Fprintf(&b, `<polygon points="%s,%s %s %s,%s" fill="%s" fill-opacity="0.25" stroke="none"/>`,
+			fmt.Fprintf(&b, `<polygon class="data" points="%s,%s %s %s,%s" fill="%s" fill-opacity="0.25" stroke="none"/>`,
 				f(first[0]), f(base), strings.Join(pts, " "), f(last[0]), f(base), col)
 		}
 		if len(pts) == 1 {
-			fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`, f(first[0]), f(first[1]), col)
+			fmt.Fprintf(&b, `<circle class="data" cx="%s" cy="%s" r="3" fill="%s"/>`, f(first[0]), f(first[1]), col)
 		} else {
-			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.8"%s/>`, strings.Join(pts, " "), col, dash)
+			fmt.Fprintf(&b, `<polyline class="data" points="%s" fill="none" stroke="%s" stroke-width="1.8"%s/>`, strings.Join(pts, " "), col, dash)
 		}
 	}
-	legend(&b, c.Series, w)
+	legend(&b, shown, w)
 	b.WriteString("</svg>")
 	return b.String()
 }
@@ -151,7 +162,7 @@ func svgOpen(b *strings.Builder, id, title string, w, h float64) {
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="plot" data-plot="%s" width="%s" height="%s" viewBox="0 0 %s %s" role="img" aria-label="%s">`,
 		esc(id), f(w), f(h), f(w), f(h), esc(title))
 	fmt.Fprintf(b, `<rect x="0" y="0" width="%s" height="%s" fill="#fff"/>`, f(w), f(h))
-	fmt.Fprintf(b, `<text x="%s" y="20" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, f(w/2), esc(title))
+	fmt.Fprintf(b, `<text class="title" x="%s" y="20" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`, f(w/2), esc(title))
 }
 
 func axes(b *strings.Builder, xl, yl string, w, h, xmin, xmax, ymin, ymax float64, px, py func(float64) float64) {
@@ -160,15 +171,15 @@ func axes(b *strings.Builder, xl, yl string, w, h, xmin, xmax, ymin, ymax float6
 	for _, t := range ticks(xmin, xmax) {
 		x := px(t)
 		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#eee"/>`, f(x), f(padT), f(x), f(padT+ph))
-		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x), f(padT+ph+15), tickLabel(t))
+		fmt.Fprintf(b, `<text class="tick" x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x), f(padT+ph+15), tickLabel(t))
 	}
 	for _, t := range ticks(ymin, ymax) {
 		y := py(t)
 		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#eee"/>`, f(padL), f(y), f(w-padR), f(y))
-		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>`, f(padL-5), f(y+4), tickLabel(t))
+		fmt.Fprintf(b, `<text class="tick" x="%s" y="%s" text-anchor="end" font-size="11">%s</text>`, f(padL-5), f(y+4), tickLabel(t))
 	}
-	fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="middle" font-size="12">%s</text>`, f(padL+(w-padL-padR)/2), f(h-8), esc(xl))
-	fmt.Fprintf(b, `<text x="14" y="%s" text-anchor="middle" font-size="12" transform="rotate(-90 14 %s)">%s</text>`, f(padT+ph/2), f(padT+ph/2), esc(yl))
+	fmt.Fprintf(b, `<text class="axis-title" x="%s" y="%s" text-anchor="middle" font-size="12">%s</text>`, f(padL+(w-padL-padR)/2), f(h-8), esc(xl))
+	fmt.Fprintf(b, `<text class="axis-title" x="14" y="%s" text-anchor="middle" font-size="12" transform="rotate(-90 14 %s)">%s</text>`, f(padT+ph/2), f(padT+ph/2), esc(yl))
 }
 
 // legend draws the named series' keys in a column right of the plot area, whose right
@@ -259,6 +270,9 @@ type Bar struct {
 	Value float64
 	// Note is shown after the bar instead of the value (e.g. "no positives").
 	Note string
+	// Count prints the value as an integer (a count of images or positives) instead
+	// of with three decimals.
+	Count bool
 }
 
 // BarChart returns an inline <svg> with one horizontal bar per entry, in the given
@@ -282,44 +296,46 @@ func BarChart(id, title string, bars []Bar, max float64) string {
 	bw := w - left - right
 	for i, bar := range bars {
 		y := padT + 10 + rowH*float64(i)
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>`, f(left-6), f(y+rowH-4), esc(trunc(bar.Name, 26)))
+		fmt.Fprintf(&b, `<text class="tick" x="%s" y="%s" text-anchor="end" font-size="11">%s</text>`, f(left-6), f(y+rowH-4), esc(trunc(bar.Name, 26)))
 		v := bar.Value
 		if !finite(v) || v < 0 {
 			v = 0
 		}
 		lw := bw * math.Min(v, max) / max
 		col := Palette[0]
-		if bar.Note == "" && lw > 0 {
-			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %.4f</title></rect>`, f(left), f(y+2), f(lw), f(rowH-4), col, esc(bar.Name), bar.Value)
+		label, tip := fmt.Sprintf("%.3f", bar.Value), fmt.Sprintf("%.4f", bar.Value)
+		if bar.Count {
+			label = fmt.Sprintf("%.0f", bar.Value)
+			tip = label
 		}
-		label := fmt.Sprintf("%.3f", bar.Value)
+		if bar.Note == "" && lw > 0 {
+			fmt.Fprintf(&b, `<rect class="data" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s</title></rect>`, f(left), f(y+2), f(lw), f(rowH-4), col, esc(bar.Name), tip)
+		}
 		if bar.Note != "" {
 			label = bar.Note
 		}
-		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="11" fill="#333">%s</text>`, f(left+lw+4), f(y+rowH-4), esc(label))
+		fmt.Fprintf(&b, `<text class="value" x="%s" y="%s" font-size="11" fill="#333">%s</text>`, f(left+lw+4), f(y+rowH-4), esc(label))
 	}
 	fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>`, f(left), f(padT+6), f(left), f(h-6))
 	b.WriteString("</svg>")
 	return b.String()
 }
 
-// heatmap draws an n×n matrix of values in [0,1] with row and column names; cell
-// titles (tooltips) come from tip.
-func heatmap(id, title string, names []string, val func(r, c int) float64, tip func(r, c int) string) string {
+// heatmap draws an n×n matrix of values in [0,1] with row and column names (column
+// names rotated, so neighbours do not overlap) and a colour scale right of the grid;
+// cell titles (tooltips) come from tip. Grey cells have no value (scale note noValue).
+func heatmap(id, title, scaleTitle, noValue string, names []string, val func(r, c int) float64, tip func(r, c int) string) string {
 	n := len(names)
-	cell := math.Max(4, math.Min(24, 720/float64(max(n, 1))))
-	showNames := n <= maxHeatmapLabels
-	if showNames {
-		cell = math.Max(cell, 9)
-	}
-	left, top := 12.0, padT+8
-	if showNames {
-		left, top = 150, padT+110
-	}
-	w := left + cell*float64(n) + 20
-	h := top + cell*float64(n) + 30
+	cell := math.Max(9, math.Min(24, 480/float64(max(n, 1))))
+	fs := math.Min(11, cell-0.5)
+	left, top := 150.0, padT+110
+	grid := cell * float64(n)
+	const scaleW, scaleGap, scaleRoom = 14.0, 24.0, 160.0
+	w := left + grid + scaleGap + scaleRoom
+	scaleH := math.Max(grid, 120)
+	h := top + scaleH + 40
 	var b strings.Builder
-	svgOpen(&b, id, title, math.Max(w, 320), h)
+	svgOpen(&b, id, title, w, h)
 	for r := 0; r < n; r++ {
 		for c := 0; c < n; c++ {
 			v := val(r, c)
@@ -327,19 +343,34 @@ func heatmap(id, title string, names []string, val func(r, c int) float64, tip f
 			if finite(v) {
 				col = heatColor(v)
 			}
-			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,
+			fmt.Fprintf(&b, `<rect class="data" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,
 				f(left+cell*float64(c)), f(top+cell*float64(r)), f(cell), f(cell), col, esc(tip(r, c)))
 		}
 	}
-	if showNames {
-		fs := math.Min(11, cell-0.5)
-		for i, nm := range names {
-			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" font-size="%s">%s</text>`, f(left-4), f(top+cell*float64(i)+cell*0.75), f(fs), esc(trunc(nm, 22)))
-			x, y := left+cell*float64(i)+cell*0.7, top-4
-			fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%s" transform="rotate(-60 %s %s)">%s</text>`, f(x), f(y), f(fs), f(x), f(y), esc(trunc(nm, 18)))
-		}
+	for i, nm := range names {
+		fmt.Fprintf(&b, `<text class="tick" x="%s" y="%s" text-anchor="end" font-size="%s">%s</text>`, f(left-4), f(top+cell*float64(i)+cell/2+fs*0.35), f(fs), esc(trunc(nm, 22)))
+		x, y := left+cell*float64(i)+cell/2+fs*0.35, top-4
+		fmt.Fprintf(&b, `<text class="tick" x="%s" y="%s" font-size="%s" transform="rotate(-60 %s %s)">%s</text>`, f(x), f(y), f(fs), f(x), f(y), esc(trunc(nm, 18)))
 	}
-	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333"/>`, f(left), f(top), f(cell*float64(n)), f(cell*float64(n)))
+	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333"/>`, f(left), f(top), f(grid), f(grid))
+	// The colour scale: a bar from 1 (top) to 0 (bottom) with ticks every 0.25.
+	sx, sh := left+grid+scaleGap, math.Min(scaleH, 200)
+	const steps = 40
+	for k := 0; k < steps; k++ {
+		v := 1 - (float64(k)+0.5)/steps
+		fmt.Fprintf(&b, `<rect class="scale" x="%s" y="%s" width="%s" height="%s" fill="%s"/>`, f(sx), f(top+sh*float64(k)/steps), f(scaleW), f(sh/steps+0.5), heatColor(v))
+	}
+	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333"/>`, f(sx), f(top), f(scaleW), f(sh))
+	for _, t := range []float64{0, 0.25, 0.5, 0.75, 1} {
+		y := top + sh*(1-t)
+		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>`, f(sx+scaleW), f(y), f(sx+scaleW+4), f(y))
+		fmt.Fprintf(&b, `<text class="tick" x="%s" y="%s" font-size="11">%s</text>`, f(sx+scaleW+7), f(y+4), tickLabel(t))
+	}
+	tx, ty := sx+scaleW+50, top+sh/2
+	fmt.Fprintf(&b, `<text class="scale-title" x="%s" y="%s" text-anchor="middle" font-size="11" transform="rotate(-90 %s %s)">%s</text>`, f(tx), f(ty), f(tx), f(ty), esc(scaleTitle))
+	ny := top + sh + 16
+	fmt.Fprintf(&b, `<rect class="scale" x="%s" y="%s" width="%s" height="10" fill="#ddd" stroke="#333"/>`, f(sx), f(ny), f(scaleW))
+	fmt.Fprintf(&b, `<text class="scale-note" x="%s" y="%s" font-size="11">%s</text>`, f(sx+scaleW+7), f(ny+9), esc(noValue))
 	b.WriteString("</svg>")
 	return b.String()
 }

@@ -160,7 +160,7 @@ func (r *Result) HTML() ([]byte, error) {
 	}
 	var tail []report.Bar
 	for j, c := range r.TrainCounts {
-		tail = append(tail, report.Bar{Name: r.Labels[j], Value: float64(c)})
+		tail = append(tail, report.Bar{Name: r.Labels[j], Value: float64(c), Count: true})
 	}
 	var items []report.GalleryItem
 	for i := 0; i < min(12, len(truth)); i++ {

@@ -5,15 +5,13 @@ import (
 	"image/png"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/multilabel/multilabel/internal/synth"
+	"github.com/multilabel/multilabel/report/reporttest"
 )
 
 // fakeResult is a Result with made-up figures, to test the report alone.
@@ -72,43 +70,34 @@ func TestReportContent(t *testing.T) {
 	}
 }
 
-// TestReportInChromium opens the report in headless Chromium: no script error, every
-// plot draws something, and a screenshot is not blank.
+// TestReportInChromium runs the demo at its unit-test size and opens its report in
+// headless Chromium: no script error, every plot draws something, a screenshot is not
+// blank, and, from the DOM geometry, no legend entry is crossed by a plotted mark and no
+// two texts of a plot overlap (package reporttest).
 func TestReportInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
+	t.Parallel()
+	bin := reporttest.Chromium(t)
+	cfg := tiny()
+	cfg.OutDir = t.TempDir()
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium not found in CI")
-		}
-		t.Skip("skipping: chromium not installed (apt-get install chromium)")
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(r.ReportPath)
+	if err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	page := filepath.Join(dir, "report.html")
-	html, err := fakeResult().HTML()
-	if err != nil {
-		t.Fatal(err)
+	shot := filepath.Join(dir, "demo.png")
+	p := reporttest.Open(t, bin, dir, html, shot)
+	if p.Errors != 0 || len(p.Console) > 0 {
+		t.Fatalf("%d errors on the page, console %q: %s", p.Errors, p.Console, p.RenderCheck)
 	}
-	if err := os.WriteFile(page, html, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	common := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir=" + filepath.Join(dir, "profile"), "--virtual-time-budget=5000"}
-	out, err := exec.CommandContext(ctx, chromium, append(common, "--dump-dom", "file://"+page)...).Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	m := regexp.MustCompile(`(?s)<pre id="render-check"[^>]*data-errors="(\d+)"[^>]*>(.*?)</pre>`).FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatal("the report's render check did not run")
-	}
-	if m[1] != "0" {
-		t.Fatalf("%s errors on the page: %s", m[1], m[2])
+	for _, o := range p.Overlaps {
+		t.Errorf("overlap: %s", o)
 	}
 	plots := 0
-	for _, line := range strings.Split(m[2], "\n") {
+	for _, line := range strings.Split(p.RenderCheck, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 6 || f[0] != "plot" {
 			continue
@@ -121,12 +110,8 @@ func TestReportInChromium(t *testing.T) {
 			t.Errorf("blank plot: %s", line)
 		}
 	}
-	if plots < 8 {
-		t.Errorf("%d plots drawn, want the report's own and the demo's four", plots)
-	}
-	shot := filepath.Join(dir, "shot.png")
-	if err := exec.CommandContext(ctx, chromium, append(common, "--window-size=1000,1600", "--screenshot="+shot, "file://"+page)...).Run(); err != nil {
-		t.Fatalf("chromium screenshot: %v", err)
+	if plots < 8 || len(p.Plots) != plots {
+		t.Errorf("%d plots drawn, %d checked for overlaps; want the report's own and the demo's four", plots, len(p.Plots))
 	}
 	f, err := os.Open(shot)
 	if err != nil {
@@ -148,4 +133,5 @@ func TestReportInChromium(t *testing.T) {
 	if len(colors) < 20 {
 		t.Errorf("screenshot has %d colours: blank page?", len(colors))
 	}
+	reporttest.SaveShot(t, shot, "h18-demo.png")
 }
