@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/multilabel/multilabel/dataset"
+	"github.com/multilabel/multilabel/internal/sharedtest"
 	"github.com/multilabel/multilabel/model/modeltest"
 	"github.com/multilabel/multilabel/pipeline"
 )
@@ -200,5 +203,31 @@ func TestTrainOutputCLI(t *testing.T) {
 	}
 	if _, help := runCLI(t, "train", "--help"); !strings.Contains(help, "split 70/10/20") {
 		t.Errorf("train --help does not state the default split:\n%s", help)
+	}
+}
+
+// TestTrainQuietProcess: as a separate process, with both engine and training backend
+// on ONNX Runtime, train --quiet writes its final line and nothing else: not even the
+// notices the ONNX Runtime library prints on file descriptor 2 while compute-onnx
+// settles on its API version.
+func TestTrainQuietProcess(t *testing.T) {
+	t.Parallel()
+	lib := sharedtest.ORTLib(t)
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 40, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "m.mlb")
+	c := exec.Command(os.Args[0], "train", "--data", labels, "--backbone", bb, "--out", mlb, "--engine", "ort",
+		"--backend", "onnx", "--ort-lib", lib, "--no-cache", "--epochs", "2", "--seed", "2", "--quiet")
+	c.Env = append(os.Environ(), asCLI+"=1")
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		t.Fatalf("train --quiet: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if out := stdout.String(); strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "wrote "+mlb) || stderr.Len() != 0 {
+		t.Errorf("train --quiet: stdout %q, stderr %q", out, stderr.String())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -143,13 +144,23 @@ func openONNX(lib string) (compute.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := onnxbackend.New(cfg)
+	var b compute.Backend
+	withORTNoticesDropped(func() { b, err = onnxbackend.New(cfg) })
 	if err != nil {
 		return nil, fmt.Errorf("ONNX Runtime training backend on %s: %w", lib, err)
 	}
 	cache[key] = b
 	return b, nil
 }
+
+// isORTVersionNotice reports whether line is ONNX Runtime's notice that a C API version
+// it was asked for is not in this build ("The requested API version [26] is not
+// available, only API versions [1, 24] are supported in this build. ...").
+func isORTVersionNotice(line string) bool {
+	return ortNotice.MatchString(line)
+}
+
+var ortNotice = regexp.MustCompile(`^The requested API version \[[0-9]+\] is not available, only API versions \[[0-9, ]+\] are supported in this build\.`)
 
 func openXLA(plugin string) (compute.Backend, error) {
 	mu.Lock()
