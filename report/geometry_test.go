@@ -83,8 +83,10 @@ func TestChromiumNoOverlap80(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(page), `data-table="cooccurrence-pairs"`) {
-		t.Error("80 labels: no table of the most frequent pairs")
+	for _, want := range []string{`data-table="cooccurrence-pairs"`, `class="scale"`, `class="scale-title"`, `transform="rotate(-60`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("80 labels: the co-occurrence section lacks %s", want)
+		}
 	}
 	dir := t.TempDir()
 	shot := filepath.Join(dir, "report80.png")

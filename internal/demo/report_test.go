@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/multilabel/multilabel/internal/synth"
+	"github.com/multilabel/multilabel/report"
 	"github.com/multilabel/multilabel/report/reporttest"
 )
 
@@ -86,6 +87,9 @@ func TestReportInChromium(t *testing.T) {
 	html, err := os.ReadFile(r.ReportPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), report.GalleryLegend) {
+		t.Error("the gallery does not explain its colours")
 	}
 	dir := t.TempDir()
 	shot := filepath.Join(dir, "demo.png")
