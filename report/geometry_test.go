@@ -96,8 +96,8 @@ func TestChromiumNoOverlap80(t *testing.T) {
 }
 
 // TestChromiumOverlapDetected: the geometry check finds a legend drawn inside the plot
-// area, on the curve, and two tick labels drawn on one another; the same chart as drawn
-// has neither.
+// area, on the curve, a legend inside a filled area (off its outline), and two tick
+// labels drawn on one another; the same chart as drawn has none of them.
 func TestChromiumOverlapDetected(t *testing.T) {
 	t.Parallel()
 	bin := reporttest.Chromium(t)
@@ -119,15 +119,24 @@ func TestChromiumOverlapDetected(t *testing.T) {
 		t.Fatal("no tick label")
 	}
 	bad = strings.Replace(bad, "</svg>", fmt.Sprintf(`<text class="tick" x="%s" y="%s" font-size="11">0.05</text></svg>`, m[1]+"2", m[2]), 1)
+	// A filled area with its legend moved well inside it, away from its outline.
+	area := LineChart(Chart{ID: "area", Title: "area", XMin: 0, XMax: 1, YMin: 0, YMax: 1, Width: 400, Height: 300,
+		Series: []Series{{Name: "share", X: []float64{0, 1}, Y: []float64{0.9, 0.9}, Fill: true}}})
+	area = regexp.MustCompile(`<line class="legend-key" x1="[0-9.]+" y1="[0-9.]+" x2="[0-9.]+" y2="[0-9.]+"`).
+		ReplaceAllString(area, fmt.Sprintf(`<line class="legend-key" x1="%s" y1="%s" x2="%s" y2="%s"`, f(cx-7), f(cy+40), f(cx+7), f(cy+40)))
+	area = regexp.MustCompile(`<text class="legend" x="[0-9.]+" y="[0-9.]+"`).
+		ReplaceAllString(area, fmt.Sprintf(`<text class="legend" x="%s" y="%s"`, f(cx+10), f(cy+44)))
 	page, err := Build(Input{Labels: []string{"a"}, Scores: [][]float32{{0.5}, {0.2}}, Truth: [][]int8{{1}, {0}},
-		Sections: []Section{{Title: "rigged", HTML: plots(good, bad)}}})
+		Sections: []Section{{Title: "rigged", HTML: plots(good, bad, area)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := reporttest.Open(t, bin, t.TempDir(), page, "")
-	var legend, text bool
+	var legend, text, inside bool
 	for _, o := range p.Overlaps {
 		switch {
+		case strings.HasPrefix(o, "legend area:") && strings.Contains(o, "inside polygon"):
+			inside = true
 		case strings.HasPrefix(o, "legend bad:") && strings.Contains(o, "polyline"):
 			legend = true
 		case strings.HasPrefix(o, "text bad:") && strings.Contains(o, `"0.05"`):
@@ -136,7 +145,7 @@ func TestChromiumOverlapDetected(t *testing.T) {
 			t.Errorf("unexpected overlap: %s", o)
 		}
 	}
-	if !legend || !text {
-		t.Errorf("legend overlap found: %v, label overlap found: %v; overlaps %q", legend, text, p.Overlaps)
+	if !legend || !text || !inside {
+		t.Errorf("legend on a curve found: %v, label overlap found: %v, legend inside an area found: %v; overlaps %q", legend, text, inside, p.Overlaps)
 	}
 }

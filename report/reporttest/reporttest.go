@@ -5,8 +5,9 @@
 //
 //   - legend entries (text.legend, line.legend-key) that a plotted mark (.data: curves,
 //     filled areas, points, bars, cells) passes through: each curve and area outline
-//     is sampled every pixel along its segments in page coordinates, each bar or cell
-//     taken as its box;
+//     is sampled every pixel along its segments in page coordinates, an entry's corners
+//     and centre are tested inside each filled area, each bar or cell is taken as its
+//     box;
 //   - texts of one plot that overlap each other (tick labels, axis titles, bar names and
 //     values, colour-scale labels, legend texts, the title), each text taken as its
 //     glyph box turned with its transform, so rotated labels are compared as drawn.
@@ -189,7 +190,12 @@ document.querySelectorAll('svg.plot').forEach(function(svg){
    function hit(x,y){legend.forEach(function(L,k){if(!found[k]&&inBox(L.b,x,y)){found[k]=true;out.push('overlap legend '+id+': '+name(L.el)+' crossed by '+tag+' at '+Math.round(x)+','+Math.round(y));}});}
    if(tag==='polyline'||tag==='polygon'){
     var pts=[];for(var i=0;i<d.points.numberOfItems;i++){var p=d.points.getItem(i);pts.push([m.a*p.x+m.c*p.y+m.e+sx,m.b*p.x+m.d*p.y+m.f+sy]);}
-    if(tag==='polygon'&&pts.length)pts.push(pts[0]);
+    if(tag==='polygon'&&pts.length){pts.push(pts[0]);
+     // A filled area covers what lies inside it, not only its outline: test each
+     // legend entry's corners and centre (same user space: legends are not transformed).
+     if(d.getAttribute('fill')!=='none'&&d.isPointInFill)legend.forEach(function(L,k){if(found[k])return;var bb=L.el.getBBox();
+      [[bb.x,bb.y],[bb.x+bb.width,bb.y],[bb.x,bb.y+bb.height],[bb.x+bb.width,bb.y+bb.height],[bb.x+bb.width/2,bb.y+bb.height/2]].forEach(function(c){
+       if(!found[k]&&d.isPointInFill(new DOMPoint(c[0],c[1]))){found[k]=true;out.push('overlap legend '+id+': '+name(L.el)+' inside polygon');}});});}
     for(var i=0;i<pts.length;i++){if(i===0){hit(pts[0][0],pts[0][1]);continue;}
      var a=pts[i-1],b=pts[i],n=Math.max(1,Math.ceil(Math.hypot(b[0]-a[0],b[1]-a[1])));
      for(var s=1;s<=n;s++)hit(a[0]+(b[0]-a[0])*s/n,a[1]+(b[1]-a[1])*s/n);}
