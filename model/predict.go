@@ -36,7 +36,8 @@ type Options struct {
 	// MaxPixels bounds decoded images (default imageio.DefaultMaxPixels).
 	MaxPixels int64
 	// TopK > 0 makes the k highest-scoring labels the predicted ones, whatever their
-	// scores; it overrides the thresholds.
+	// thresholds (rule "top K"): the same rule as predict --top-k and HTTP top_k
+	// (prediction.Select). It must not exceed the number of labels.
 	TopK int
 	// Threshold > 0 replaces the bundle's per-label thresholds by one global threshold.
 	Threshold float64
