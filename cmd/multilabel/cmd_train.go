@@ -14,6 +14,7 @@ import (
 
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -32,8 +33,8 @@ func newTrainCmd(e *env) *cobra.Command {
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
 		sf                                                                             samplerFlags
-		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
-		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
+		hidden, epochs, batch, patience, ftEpochs, ftBatch, views, graphHidden         int
+		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, graphTau, graphP         float64
 		seed                                                                           uint64
 		noCache, resume, randomBB, jsonOut, trainBN, augment                           bool
 		of                                                                             outputFlags
@@ -53,8 +54,11 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
-	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
+	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp|graph (graph: label classifiers from two graph convolutions over the training labels' co-occurrence, ML-GCN style; stored as a linear head)")
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
+	fs.IntVar(&graphHidden, "graph-hidden", def.GraphHidden, "graph head: width of the learned label embeddings (the graph's node features)")
+	fs.Float64Var(&graphTau, "graph-tau", def.GraphTau, "graph head: link label i to j when P(j|i) in the training share >= this, in (0, 1]")
+	fs.Float64Var(&graphP, "graph-p", def.GraphP, "graph head: weight a label's neighbours share in its classifier (ML-GCN re-weighting), in (0, 1)")
 	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
 	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs")
 	fs.IntVar(&batch, "batch-size", def.BatchSize, "training batch size")
@@ -106,11 +110,17 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err := checkPool(pool, headFlag); err != nil {
 			return err
 		}
+		for _, f := range []string{"graph-tau", "graph-p", "graph-hidden"} {
+			if c.Flags().Changed(f) && headFlag != head.GraphHead {
+				return usageErrorf("--%s sets the graph head's label graph: it needs --head graph (got --head %s)", f, headFlag)
+			}
+		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
 		}
 		tc := def
 		tc.Loss, tc.Head, tc.Hidden, tc.Dropout = lossFlag, headFlag, hidden, dropout
+		tc.GraphTau, tc.GraphP, tc.GraphHidden = graphTau, graphP, graphHidden
 		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
 		tc.Checkpoint, tc.Resume = checkpoint, resume
 		tc.Backend, tc.ORTLib = backendFlag, ef.ortLib
