@@ -243,6 +243,45 @@ type trainSummary struct {
 	Seconds    map[string]float64     `json:"seconds"`
 	CacheHits  int                    `json:"cache_hits"`
 	Report     string                 `json:"report,omitempty"`
+	// Graph summarises the graph head's label graph (--head graph).
+	Graph *graphSummary `json:"graph,omitempty"`
+}
+
+// graphSummary is the label graph of a --head graph run, labels by name.
+type graphSummary struct {
+	Tau         float64  `json:"tau"`
+	P           float64  `json:"p"`
+	Edges       int      `json:"edges"`
+	Isolated    []string `json:"isolated"`
+	NoPositives []string `json:"no_positives,omitempty"`
+}
+
+func summariseGraph(g *head.LabelGraph, labels []string) *graphSummary {
+	if g == nil {
+		return nil
+	}
+	names := func(idx []int) []string {
+		out := []string{}
+		for _, i := range idx {
+			if i < len(labels) {
+				out = append(out, labels[i])
+			}
+		}
+		return out
+	}
+	return &graphSummary{Tau: g.Tau, P: g.P, Edges: g.Edges, Isolated: names(g.Isolated), NoPositives: names(g.NoPositives)}
+}
+
+// String is the text output's line about the label graph.
+func (g *graphSummary) String() string {
+	s := fmt.Sprintf("label graph: %d links (tau %g, p %g)", g.Edges, g.Tau, g.P)
+	if len(g.Isolated) > 0 {
+		s += fmt.Sprintf("; %d label(s) without a link keep their own classifier: %s", len(g.Isolated), strings.Join(g.Isolated, ", "))
+	}
+	if len(g.NoPositives) > 0 {
+		s += fmt.Sprintf("; no positive training image: %s", strings.Join(g.NoPositives, ", "))
+	}
+	return s
 }
 
 // trainOutput says how train prints its result.
@@ -258,7 +297,8 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Backend: res.Fit.Backend, Splits: res.Splits, BadImages: len(res.BadImages),
 			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds, Tuning: res.Tuning,
 			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report,
-			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds}}
+			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds},
+			Graph:   summariseGraph(res.Fit.Graph, res.Bundle.Labels)}
 		if cfg.Out != "" {
 			s.ID = res.Bundle.ID
 		}
@@ -291,6 +331,9 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 	fmt.Fprintf(w, "engine: %s for features (%.1fs, %d cached); head %s + %s on %s: best epoch %d of %d (%.1fs)\n",
 		res.Engine, res.FeatureSeconds, res.CacheHits, res.Fit.Config.Head, res.Fit.Config.Loss, cmp.Or(res.Fit.Backend, "?"),
 		res.Fit.BestEpoch, len(res.Fit.History), res.TrainSeconds)
+	if g := summariseGraph(res.Fit.Graph, res.Bundle.Labels); g != nil {
+		fmt.Fprintln(w, g)
+	}
 	fmt.Fprintf(w, "thresholds: %s\n", res.Tuning.Summary())
 	for _, part := range []struct {
 		name string
