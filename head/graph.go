@@ -53,6 +53,10 @@ type LabelGraph struct {
 	NoPositives []int `json:"no_positives,omitempty"`
 }
 
+// MaxGraphLabels bounds the graph head's label count: it keeps Â dense (Labels² values,
+// 64 MB at the bound, and Labels² · width multiply-adds a step).
+const MaxGraphLabels = 4096
+
 // NewLabelGraph builds the label graph of labels y (rows of 1 positive, 0 negative, -1
 // unknown; unknown entries count as not positive) with threshold tau in [0, 1] and
 // re-weighting p in [0, 1).
@@ -67,6 +71,9 @@ func NewLabelGraph(y [][]int8, tau, p float64) (*LabelGraph, error) {
 		return nil, fmt.Errorf("head: graph: re-weighting p %v must be in [0, 1)", p)
 	}
 	L := len(y[0])
+	if L > MaxGraphLabels {
+		return nil, fmt.Errorf("head: graph: %d labels, the graph head supports at most %d (its label graph is dense); use the linear or mlp head", L, MaxGraphLabels)
+	}
 	pos := make([]int, L)
 	both := make([]int, L*L)
 	var on []int

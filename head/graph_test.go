@@ -122,3 +122,11 @@ func TestLabelGraphBadInput(t *testing.T) {
 		t.Error("GraphWeights with no labels: no error")
 	}
 }
+
+func TestLabelGraphTooManyLabels(t *testing.T) {
+	t.Parallel()
+	y := [][]int8{make([]int8, MaxGraphLabels+1)}
+	if _, err := NewLabelGraph(y, 0.4, 0.2); err == nil {
+		t.Fatal("no error for more labels than MaxGraphLabels")
+	}
+}
