@@ -42,7 +42,8 @@ type LabelGraph struct {
 	Labels int     `json:"labels"`
 	Tau    float64 `json:"tau"`
 	P      float64 `json:"p"`
-	// Adj is the [Labels × Labels] row-major re-weighted adjacency, self-loops included.
+	// Adj is the [Labels × Labels] row-major re-weighted adjacency, self-loops included
+	// (pipeline's training record drops it above 256 labels).
 	Adj []float32 `json:"adj"`
 	// Positives are the N_i; Edges the number of links (i → j, i ≠ j).
 	Positives []int `json:"positives"`
