@@ -117,3 +117,26 @@ func TestGraphHeadBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Streamed training rows (FitRows) give the graph head Fit's result on the same values.
+func TestGraphHeadFitRows(t *testing.T) {
+	t.Parallel()
+	const dim = 12
+	x, y := synthetic(150, dim, []float64{0.3, 0.5, 0.4}, 0.1, 0.05, 6)
+	m, vals := mappedSet(t, x[:100*dim], 100, dim)
+	trY, vaX, vaY := y[:100], x[100*dim:], y[100:]
+	cfg := smallCfg()
+	cfg.Head, cfg.GraphTau = head.GraphHead, 0.2
+	ctx := context.Background()
+	a, err := Fit(ctx, cfg, vals, trY, vaX, vaY, dim, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FitRows(ctx, cfg, m, 100, dim, trY, vaX, vaY, StreamOptions{}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.Head, b.Head) || !reflect.DeepEqual(a.Graph, b.Graph) || a.Graph == nil {
+		t.Fatal("FitRows' graph head differs from Fit's")
+	}
+}
