@@ -19,6 +19,7 @@ import (
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/metric"
@@ -177,7 +178,10 @@ type trainingRecord struct {
 	Backend       string       `json:"backend,omitempty"`
 	BackendReason string       `json:"backend_reason,omitempty"`
 	Calibration   *Calibration `json:"calibration,omitempty"`
-	Seconds       struct {
+	// Graph is the label graph the graph head was trained over (--head graph; the
+	// bundle's head is then the equivalent linear head).
+	Graph   *head.LabelGraph `json:"graph,omitempty"`
+	Seconds struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
 	} `json:"seconds"`
@@ -412,7 +416,7 @@ func (r *run) finalizeProbe(out string) error {
 	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
 		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason,
-		Calibration: cal}
+		Calibration: cal, Graph: recordedGraph(fit.Graph)}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	if err != nil {
@@ -423,6 +427,21 @@ func (r *run) finalizeProbe(out string) error {
 	res.Thresholds = fin.thresholds
 	res.Calibration = cal
 	return nil
+}
+
+// maxRecordedAdj is the largest label count whose label graph the training record
+// keeps whole; above it the record keeps τ, p and the counts (the matrix follows from
+// the training labels), so that training.json stays small.
+const maxRecordedAdj = 256
+
+// recordedGraph is the label graph as the training record keeps it.
+func recordedGraph(g *head.LabelGraph) *head.LabelGraph {
+	if g == nil || g.Labels <= maxRecordedAdj {
+		return g
+	}
+	c := *g
+	c.Adj = nil
+	return &c
 }
 
 // fewPositives counts the labels with fewer than metric.DefaultMinPositives positive

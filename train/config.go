@@ -49,9 +49,16 @@ const (
 // BatchSize, LR, Beta1, Beta2 or AdamEps takes the default; a zero WeightDecay,
 // Dropout, EMA, ClipNorm, WarmupEpochs or Patience means "off".
 type Config struct {
-	Head    string  `json:"head"`              // "linear" (default) or "mlp"
-	Hidden  int     `json:"hidden,omitempty"`  // MLP hidden width (default 512)
-	Dropout float64 `json:"dropout,omitempty"` // MLP dropout rate on the hidden layer, in [0, 1)
+	Head   string `json:"head"`             // "linear" (default), "mlp" or "graph"
+	Hidden int    `json:"hidden,omitempty"` // MLP hidden width (default 512)
+	// GraphTau and GraphP are the graph head's co-occurrence threshold τ and
+	// re-weighting p (head.LabelGraph; defaults 0.4 and 0.2, ML-GCN's COCO choice);
+	// GraphHidden is the width of its label embeddings (default 64). Zero takes the
+	// default.
+	GraphHidden int     `json:"graph_hidden,omitempty"`
+	GraphTau    float64 `json:"graph_tau,omitempty"`
+	GraphP      float64 `json:"graph_p,omitempty"`
+	Dropout     float64 `json:"dropout,omitempty"` // MLP dropout rate on the hidden layer, in [0, 1)
 
 	Loss string `json:"loss"` // "bce" (default), "weighted", "focal" or "asl"
 	// LossConfig overrides loss.Defaults(Loss) when not nil (an empty Kind is
@@ -110,7 +117,7 @@ type Config struct {
 // DefaultConfig returns the recommended configuration for a linear probe with BCE.
 func DefaultConfig() Config {
 	return Config{
-		Head: head.Linear, Hidden: 512, Dropout: 0.2,
+		Head: head.Linear, Hidden: 512, Dropout: 0.2, GraphTau: 0.4, GraphP: 0.2, GraphHidden: 64,
 		Loss:   loss.BCE,
 		Epochs: 100, BatchSize: 64, LR: 1e-3, WeightDecay: 1e-4,
 		Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8,
@@ -136,6 +143,13 @@ func (c Config) resolved() Config {
 	c.AdamEps = cmp.Or(c.AdamEps, d.AdamEps)
 	c.Schedule = cmp.Or(c.Schedule, d.Schedule)
 	c.Sampler = c.Sampler.Resolved()
+	if c.Head == head.GraphHead {
+		c.GraphTau = cmp.Or(c.GraphTau, d.GraphTau)
+		c.GraphP = cmp.Or(c.GraphP, d.GraphP)
+		c.GraphHidden = cmp.Or(c.GraphHidden, d.GraphHidden)
+	} else {
+		c.GraphTau, c.GraphP, c.GraphHidden = 0, 0, 0
+	}
 	if c.Head != head.MLP {
 		c.Hidden, c.Dropout = 0, 0
 	}
@@ -152,10 +166,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: %w", err)
 	}
 	switch {
-	case c.Head != head.Linear && c.Head != head.MLP:
-		return fmt.Errorf("train: unknown head %q (want linear or mlp)", c.Head)
+	case c.Head != head.Linear && c.Head != head.MLP && c.Head != head.GraphHead:
+		return fmt.Errorf("train: unknown head %q (want linear, mlp or graph)", c.Head)
+	case c.Head == head.GraphHead && !(c.GraphTau > 0 && c.GraphTau <= 1):
+		return fmt.Errorf("train: graph threshold tau %v must be in (0, 1]", c.GraphTau)
+	case c.Head == head.GraphHead && !(c.GraphP > 0 && c.GraphP < 1):
+		return fmt.Errorf("train: graph re-weighting p %v must be in (0, 1)", c.GraphP)
+	case c.Head == head.GraphHead && c.Init != nil:
+		return fmt.Errorf("train: a warm start (Init) is not supported with the graph head")
 	case c.Hidden < 0:
 		return fmt.Errorf("train: hidden width %d must be positive", c.Hidden)
+	case c.GraphHidden < 0:
+		return fmt.Errorf("train: graph embedding width %d must be positive", c.GraphHidden)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("train: dropout %v must be in [0, 1)", c.Dropout)
 	}

@@ -63,6 +63,9 @@ type Result struct {
 	// configuration, with the positive weights used by the weighted loss.
 	Config Config      `json:"config"`
 	Loss   loss.Config `json:"loss"`
+	// Graph is the graph head's label graph (Config.Head "graph"; Head is then the
+	// equivalent linear head), else nil.
+	Graph *head.LabelGraph `json:"graph,omitempty"`
 	// Resumed tells that the run continued from a checkpoint.
 	Resumed bool `json:"resumed,omitempty"`
 	// Backend is the training backend used (e.g. "onnx (/path/libonnxruntime.so.1)"),
@@ -136,6 +139,7 @@ type trainer struct {
 	init                *head.Params // initial head: kind, sizes, standardisation
 	dims                [][]int
 	fingerprint         uint64
+	graph               *head.LabelGraph // graph head: its label graph, else nil
 
 	backend    compute.Backend
 	choice     backends.Choice
@@ -199,9 +203,18 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	if err := t.lc.Validate(classes); err != nil {
 		return nil, err
 	}
-	p, err := head.New(cfg.Head, dim, cfg.Hidden, classes, cfg.Seed)
+	kind := cfg.Head
+	if kind == head.GraphHead {
+		kind = head.Linear // the graph head's trained form (head.GraphToLinear)
+	}
+	p, err := head.New(kind, dim, cfg.Hidden, classes, cfg.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Head == head.GraphHead {
+		if t.graph, err = head.NewLabelGraph(trY, cfg.GraphTau, cfg.GraphP); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
 	}
 	if cfg.Init != nil {
 		q := cfg.Init.Clone()
@@ -234,7 +247,12 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	t.vx = p.Standardize(vaX, t.nv)
 	t.y, t.m = loss.TargetsAndMask(trY, classes)
 	t.vy, t.vm = loss.TargetsAndMask(vaY, classes)
-	w0, _ := p.Weights()
+	w0, dims := p.Weights()
+	if t.graph != nil {
+		if w0, dims, err = head.GraphWeights(classes, cfg.GraphHidden, dim, cfg.Seed); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
 	t.fingerprint = fingerprint(cfg, t.lc, dim, trX, trY, vaX, vaY, w0)
 	t.hasEMA = cfg.EMA > 0
 	t.hasDropout = cfg.Head == head.MLP && cfg.Dropout > 0
@@ -252,9 +270,12 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 		t.vyT = tensors.FromFlatDataAndDimensions(t.vy, t.nv, classes)
 		t.vmT = tensors.FromFlatDataAndDimensions(t.vm, t.nv, classes)
 	}
-	w, dims := p.Weights()
-	t.dims = internalDims(dims)
-	w = toInternal(w, dims)
+	w := w0
+	t.dims = dims
+	if t.graph == nil { // the graph head's weights stay in their own layout
+		t.dims = internalDims(dims)
+		w = toInternal(w0, dims)
+	}
 	t.stepExec, err = graph.NewExec(t.backend, t.stepGraph)
 	if err != nil {
 		return nil, fmt.Errorf("train: building the training step: %w", err)
@@ -377,6 +398,10 @@ func (t *trainer) forward(x *graph.Node, w []*graph.Node, drop *graph.Node) *gra
 	dense := func(x, w, b *graph.Node) *graph.Node {
 		return graph.Add(graph.DotGeneral(x, []int{1}, nil, w, []int{1}, nil), graph.ExpandAxes(b, 0))
 	}
+	if t.graph != nil {
+		adj := graph.Reshape(graph.Const(x.Graph(), t.graph.Adj), t.classes, t.classes)
+		return head.GraphForwardGraph(x, adj, w[0], w[1], w[2])
+	}
 	h := dense(x, w[0], w[1])
 	if t.cfg.Head != head.MLP {
 		return h
@@ -397,6 +422,9 @@ func (t *trainer) setState(p, m, v, e [][]float32) {
 
 // headFrom returns a head.Params holding weights w (graph order) and the standardisation.
 func (t *trainer) headFrom(w [][]float32) head.Params {
+	if t.graph != nil {
+		return *head.GraphToLinear(t.graph.Adj, w, t.classes, t.cfg.GraphHidden, t.dim, clone(t.init.Mean), clone(t.init.Std))
+	}
 	p := t.init.Clone()
 	w = fromInternal(w, t.dims)
 	p.W1, p.B1 = w[0], w[1]
@@ -615,6 +643,7 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 	res := &Result{History: st.History, Steps: st.Step, Config: cfg, Loss: t.lc, Resumed: resumed,
 		StoppedEarly: st.Stopped}
 	res.Backend, res.BackendReason = t.choice.Desc, t.choice.Reason
+	res.Graph = t.graph
 	if st.Best != nil {
 		res.Head, res.BestEpoch, res.BestValMAP, res.UsedEMA = *st.Best, st.BestEpoch, st.BestMAP, st.BestEMA
 	} else {
@@ -744,4 +773,11 @@ func (t *trainer) validate(e *Epoch) (score float64, useEMA bool, err error) {
 		score, useEMA = e.ValMAPEMA, true
 	}
 	return score, useEMA, nil
+}
+
+func clone(x []float32) []float32 {
+	if x == nil {
+		return nil
+	}
+	return append([]float32(nil), x...)
 }

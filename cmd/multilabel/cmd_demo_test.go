@@ -41,8 +41,8 @@ func TestDemoQuick(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(res.Rows) != 6 || len(res.RareLabels) == 0 {
-		t.Fatalf("want 6 rows and rare labels: %s", out)
+	if len(res.Rows) != 8 || len(res.RareLabels) == 0 {
+		t.Fatalf("want 8 rows and rare labels: %s", out)
 	}
 	best := map[string]float64{}
 	rare := map[string]map[string]float64{}
@@ -60,8 +60,9 @@ func TestDemoQuick(t *testing.T) {
 	if best["linear-probe"] < best["scratch"]+margin || best["fine-tune"] < best["scratch"]+margin {
 		t.Errorf("transfer is not ahead of scratch by %.2f mAP: %v", margin, best)
 	}
-	// The asymmetric loss ahead of BCE on the rarest labels, for most of the methods
-	// (with the default seed: scratch and fine-tune clearly, the linear probe a tie).
+	// The asymmetric loss ahead of BCE on the rarest labels, for at least two of the four
+	// methods (measured with the default seed after the world got its sea scenes:
+	// fine-tune +0.072 AP, scratch +0.008, linear probe +0.007, graph probe +0.004).
 	ahead := 0
 	for m, v := range rare {
 		if v["asl"] > v["bce"] {
@@ -70,7 +71,7 @@ func TestDemoQuick(t *testing.T) {
 		t.Logf("%-13s rare AP bce %.3f asl %.3f", m, v["bce"], v["asl"])
 	}
 	if ahead < 2 {
-		t.Errorf("ASL ahead of BCE on the rare labels for %d of 3 methods, want >= 2", ahead)
+		t.Errorf("ASL ahead of BCE on the rare labels for %d of %d methods, want >= 2", ahead, len(rare))
 	}
 	for _, f := range []string{res.Report, res.Bundle, filepath.Join(dir, "data", "train.csv")} {
 		if _, err := os.Stat(f); err != nil {

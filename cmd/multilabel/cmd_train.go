@@ -14,6 +14,7 @@ import (
 
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -32,8 +33,8 @@ func newTrainCmd(e *env) *cobra.Command {
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
 		sf                                                                             samplerFlags
-		hidden, epochs, batch, patience, ftEpochs, ftBatch, views                      int
-		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup                           float64
+		hidden, epochs, batch, patience, ftEpochs, ftBatch, views, graphHidden         int
+		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, graphTau, graphP         float64
 		seed                                                                           uint64
 		noCache, resume, randomBB, jsonOut, trainBN, augment                           bool
 		of                                                                             outputFlags
@@ -53,8 +54,11 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
-	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
+	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp|graph (graph: label classifiers from two graph convolutions over the training labels' co-occurrence, ML-GCN style; stored as a linear head)")
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
+	fs.IntVar(&graphHidden, "graph-hidden", def.GraphHidden, "graph head: width of the learned label embeddings (the graph's node features)")
+	fs.Float64Var(&graphTau, "graph-tau", def.GraphTau, "graph head: link label i to j when P(j|i) in the training share >= this, in (0, 1]")
+	fs.Float64Var(&graphP, "graph-p", def.GraphP, "graph head: weight a label's neighbours share in its classifier (ML-GCN re-weighting), in (0, 1)")
 	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
 	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs")
 	fs.IntVar(&batch, "batch-size", def.BatchSize, "training batch size")
@@ -106,11 +110,17 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err := checkPool(pool, headFlag); err != nil {
 			return err
 		}
+		for _, f := range []string{"graph-tau", "graph-p", "graph-hidden"} {
+			if c.Flags().Changed(f) && headFlag != head.GraphHead {
+				return usageErrorf("--%s sets the graph head's label graph: it needs --head graph (got --head %s)", f, headFlag)
+			}
+		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
 		}
 		tc := def
 		tc.Loss, tc.Head, tc.Hidden, tc.Dropout = lossFlag, headFlag, hidden, dropout
+		tc.GraphTau, tc.GraphP, tc.GraphHidden = graphTau, graphP, graphHidden
 		tc.Epochs, tc.BatchSize, tc.LR, tc.WeightDecay, tc.Patience, tc.Schedule = epochs, batch, lr, wd, patience, schedule
 		tc.Checkpoint, tc.Resume = checkpoint, resume
 		tc.Backend, tc.ORTLib = backendFlag, ef.ortLib
@@ -233,6 +243,45 @@ type trainSummary struct {
 	Seconds    map[string]float64     `json:"seconds"`
 	CacheHits  int                    `json:"cache_hits"`
 	Report     string                 `json:"report,omitempty"`
+	// Graph summarises the graph head's label graph (--head graph).
+	Graph *graphSummary `json:"graph,omitempty"`
+}
+
+// graphSummary is the label graph of a --head graph run, labels by name.
+type graphSummary struct {
+	Tau         float64  `json:"tau"`
+	P           float64  `json:"p"`
+	Edges       int      `json:"edges"`
+	Isolated    []string `json:"isolated"`
+	NoPositives []string `json:"no_positives,omitempty"`
+}
+
+func summariseGraph(g *head.LabelGraph, labels []string) *graphSummary {
+	if g == nil {
+		return nil
+	}
+	names := func(idx []int) []string {
+		out := []string{}
+		for _, i := range idx {
+			if i < len(labels) {
+				out = append(out, labels[i])
+			}
+		}
+		return out
+	}
+	return &graphSummary{Tau: g.Tau, P: g.P, Edges: g.Edges, Isolated: names(g.Isolated), NoPositives: names(g.NoPositives)}
+}
+
+// String is the text output's line about the label graph.
+func (g *graphSummary) String() string {
+	s := fmt.Sprintf("label graph: %d links (tau %g, p %g)", g.Edges, g.Tau, g.P)
+	if len(g.Isolated) > 0 {
+		s += fmt.Sprintf("; %d label(s) without a link keep their own classifier: %s", len(g.Isolated), strings.Join(g.Isolated, ", "))
+	}
+	if len(g.NoPositives) > 0 {
+		s += fmt.Sprintf("; no positive training image: %s", strings.Join(g.NoPositives, ", "))
+	}
+	return s
 }
 
 // trainOutput says how train prints its result.
@@ -248,7 +297,8 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Backend: res.Fit.Backend, Splits: res.Splits, BadImages: len(res.BadImages),
 			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds, Tuning: res.Tuning,
 			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report,
-			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds}}
+			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds},
+			Graph:   summariseGraph(res.Fit.Graph, res.Bundle.Labels)}
 		if cfg.Out != "" {
 			s.ID = res.Bundle.ID
 		}
@@ -281,6 +331,9 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 	fmt.Fprintf(w, "engine: %s for features (%.1fs, %d cached); head %s + %s on %s: best epoch %d of %d (%.1fs)\n",
 		res.Engine, res.FeatureSeconds, res.CacheHits, res.Fit.Config.Head, res.Fit.Config.Loss, cmp.Or(res.Fit.Backend, "?"),
 		res.Fit.BestEpoch, len(res.Fit.History), res.TrainSeconds)
+	if g := summariseGraph(res.Fit.Graph, res.Bundle.Labels); g != nil {
+		fmt.Fprintln(w, g)
+	}
 	fmt.Fprintf(w, "thresholds: %s\n", res.Tuning.Summary())
 	for _, part := range []struct {
 		name string

@@ -20,10 +20,11 @@ func tiny() Config {
 
 func checkStructure(t *testing.T, r *Result, rare int) {
 	t.Helper()
-	if len(r.Rows) != len(Methods)*len(Losses) {
-		t.Fatalf("%d rows, want %d", len(r.Rows), len(Methods)*len(Losses))
+	methods := append(append([]string(nil), Methods...), GraphProbe)
+	if len(r.Rows) != len(methods)*len(Losses) {
+		t.Fatalf("%d rows, want %d", len(r.Rows), len(methods)*len(Losses))
 	}
-	for _, m := range Methods {
+	for _, m := range methods {
 		for _, l := range Losses {
 			row := r.Row(m, l)
 			if row == nil {
@@ -38,6 +39,12 @@ func checkStructure(t *testing.T, r *Result, rare int) {
 				t.Fatalf("row %s/%s: %d rare APs, %d per-class APs", m, l, len(row.RarePerClass), len(row.PerClassAP))
 			}
 		}
+	}
+	if len(r.Ablation) != len(Losses) || r.Ablation[0].Method != GraphNoEdges {
+		t.Fatalf("%d ablation rows, want %d of %s", len(r.Ablation), len(Losses), GraphNoEdges)
+	}
+	if !strings.Contains(r.Summary(), "empty label graph") {
+		t.Fatalf("summary lacks the co-occurrence ablation:\n%s", r.Summary())
 	}
 	table := r.Table(true)
 	lines := strings.Split(strings.TrimSpace(table), "\n")

@@ -37,6 +37,8 @@ func ExampleRun() {
 	// scratch asl
 	// linear-probe bce
 	// linear-probe asl
+	// graph-probe bce
+	// graph-probe asl
 	// fine-tune bce
 	// fine-tune asl
 }

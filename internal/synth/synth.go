@@ -11,6 +11,12 @@
 //     textures, scene attributes, composite objects, counts) differ partly from the
 //     source classes.
 //
+// The target task ties labels together by rules a correlation-aware head can use and an
+// activation map can show (see [TargetRules]): co-occurrence (a boat only ever sails on
+// the sea, a tree only stands on grass, the moon only shows at night) and position (the
+// sun and the moon are circles in the top band of the image, the boat sits on the
+// waterline, the sea fills the lower part).
+//
 // Every image is a pure function of (seed, index), so sets are reproducible and can be
 // generated in parallel.
 package synth
@@ -47,14 +53,31 @@ const (
 	bgSky          // vertical gradient
 	bgGrass        // green lower half, light sky above
 	bgNight        // dark, low light
+	bgSea          // light sky above, blue water with wave bands below the horizon
 )
+
+// horizon is the sea scene's waterline, as a fraction of the image height from the top.
+const horizon = 0.55
 
 // Target labels: the multi-label vocabulary of the target task.
 var targetLabels = func() []string {
 	l := append([]string{}, Shapes...)
 	l = append(l, Colors...)
-	return append(l, "striped", "grass", "night", "tree", "crowd")
+	return append(l, "striped", "grass", "night", "tree", "crowd", "sea", "boat", "sun", "moon")
 }()
+
+// TargetRules describes, one line a label, the rules that tie the target task's
+// composite and scene labels to each other and to a place in the image.
+func TargetRules() []string {
+	return []string{
+		"grass: green ground below 60% of the height (15% of images); tree only on grass (55% of grass scenes)",
+		"night: dark scene (10%); moon only at night (60% of nights), a white circle in the top quarter",
+		"sun: a yellow circle in the top fifth of sky scenes (30% of them); yellow circles elsewhere are not suns",
+		"sea: blue water below the horizon at 55% of the height (a third of the plain scenes become sea scenes)",
+		"boat: only on the sea (60% of sea scenes), a dark hull with a white sail on the waterline",
+		"crowd: four or more visible objects; shape, colour and striped labels: any visible object (not the parts of a tree or a boat)",
+	}
+}
 
 // TargetLabels returns the target task's label vocabulary (a fresh copy).
 func TargetLabels() []string { return append([]string{}, targetLabels...) }
@@ -84,7 +107,15 @@ type object struct {
 	cx, cy, r    float64 // center and radius in pixels
 	angle        float64
 	tree         bool // part of a tree (trunk or crown)
+	boat         bool // part of a boat (hull or sail)
+	kind         int  // kindSun or kindMoon for those circles, else 0
 }
+
+// Special objects that carry a label of their own.
+const (
+	kindSun = 1 + iota
+	kindMoon
+)
 
 // scene is one image's description before rendering.
 type scene struct {
@@ -187,9 +218,26 @@ func Target(cfg Config, n int, seed uint64) []Sample {
 			s.objects = append(s.objects, randomObject(rng, size, size*0.12, size*0.26))
 		}
 		// Co-occurrence rules.
+		// The sea rules draw from their own stream, so that every scene that does not
+		// become a sea scene is the same image, with the same truth, as before they were
+		// added.
+		seaRNG := newRNG(seed, i, 3)
+		boat := false
+		if s.bg == bgPlain && seaRNG.Float64() < 1.0/3 {
+			s.bg = bgSea
+			if seaRNG.Float64() < 0.6 { // a boat on the waterline: hull, then sail
+				x := size * (0.2 + 0.6*seaRNG.Float64())
+				r := size * (0.13 + 0.05*seaRNG.Float64())
+				y := size * horizon
+				s.objects = append(s.objects,
+					object{shape: 3, color: 4, r: r, cx: x, cy: y + r*0.15, boat: true},
+					object{shape: 2, color: 4, r: r * 0.8, cx: x, cy: y - r*0.75, boat: true})
+				boat = true
+			}
+		}
 		if s.bg == bgNight && rng.Float64() < 0.6 { // a moon
 			s.objects = append(s.objects, object{shape: 0, color: 4, r: size * 0.13,
-				cx: size * (0.2 + 0.6*rng.Float64()), cy: size * (0.15 + 0.1*rng.Float64())})
+				cx: size * (0.2 + 0.6*rng.Float64()), cy: size * (0.15 + 0.1*rng.Float64()), kind: kindMoon})
 		}
 		if s.bg == bgGrass && rng.Float64() < 0.55 { // a tree: green triangle over a bar
 			x := size * (0.25 + 0.5*rng.Float64())
@@ -200,14 +248,18 @@ func Target(cfg Config, n int, seed uint64) []Sample {
 		}
 		if s.bg == bgSky && rng.Float64() < 0.3 { // a sun
 			s.objects = append(s.objects, object{shape: 0, color: 3, r: size * 0.12,
-				cx: size * (0.15 + 0.7*rng.Float64()), cy: size * 0.15})
+				cx: size * (0.15 + 0.7*rng.Float64()), cy: size * 0.15, kind: kindSun})
 		}
 		img, vis := render(cfg.size(), s, rng)
 		truth := make([]int8, len(targetLabels))
 		visible := 0
-		tree := false
+		tree, boatSeen, sun, moon := false, false, false, false
 		for j, o := range s.objects {
 			if vis[j] < 0.35 {
+				continue
+			}
+			if o.boat { // the boat counts as one object, below
+				boatSeen = true
 				continue
 			}
 			visible++
@@ -215,6 +267,8 @@ func Target(cfg Config, n int, seed uint64) []Sample {
 				tree = true
 				continue
 			}
+			sun = sun || o.kind == kindSun
+			moon = moon || o.kind == kindMoon
 			truth[o.shape] = 1
 			truth[len(Shapes)+o.color] = 1
 			if o.striped {
@@ -231,8 +285,23 @@ func Target(cfg Config, n int, seed uint64) []Sample {
 		if tree {
 			truth[base+3] = 1
 		}
+		if boatSeen {
+			visible++
+		}
 		if visible >= 4 {
 			truth[base+4] = 1
+		}
+		if s.bg == bgSea {
+			truth[base+5] = 1
+		}
+		if boat && boatSeen {
+			truth[base+6] = 1
+		}
+		if sun {
+			truth[base+7] = 1
+		}
+		if moon {
+			truth[base+8] = 1
 		}
 		return Sample{Image: img, Class: -1, Truth: truth}
 	})
@@ -347,6 +416,9 @@ func render(size int, s scene, rng *rand.Rand) (*image.RGBA, []float64) {
 						if o.tree && o.shape == 3 {
 							c = [3]float64{0.45, 0.28, 0.12} // trunk
 						}
+						if o.boat && o.shape == 3 {
+							c = [3]float64{0.30, 0.12, 0.08} // hull
+						}
 						if o.striped {
 							dx, dy := (x-o.cx)/o.r, (y-o.cy)/o.r
 							if int(math.Floor((dx*cosA[top]+dy*sinA[top])*3+10))%2 == 0 {
@@ -386,6 +458,12 @@ func background(s scene, x, y float64) [3]float64 {
 		return [3]float64{0.6, 0.75, 0.9}
 	case bgNight:
 		return [3]float64{0.05, 0.05, 0.15 + 0.1*s.tint[2]}
+	case bgSea:
+		if y > horizon {
+			wave := 0.06 * math.Sin(y*60)
+			return [3]float64{0.05, 0.25 + 0.1*s.tint[1] + wave, 0.55 + 0.2*s.tint[2] + wave}
+		}
+		return [3]float64{0.7, 0.82, 0.95}
 	}
 	return s.tint
 }

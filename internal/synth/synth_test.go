@@ -117,5 +117,47 @@ func ExampleTarget() {
 	// Output:
 	// 24 [circle yellow]
 	// 24 [circle triangle bar red green striped]
-	// 24 [circle square red striped]
+	// 24 [circle square red striped sea boat]
+}
+
+// The co-occurrence and position rules of TargetRules hold in the truth: a boat only
+// with the sea, the moon only at night, the sun only in sky scenes (never with sea,
+// grass or night), and all four new labels occur.
+func TestTargetRules(t *testing.T) {
+	t.Parallel()
+	set := Target(Config{Size: 24}, 1500, 9)
+	idx := map[string]int{}
+	for j, l := range TargetLabels() {
+		idx[l] = j
+	}
+	count := map[string]int{}
+	for i, s := range set {
+		on := func(l string) bool { return s.Truth[idx[l]] == 1 }
+		for _, l := range []string{"sea", "boat", "sun", "moon"} {
+			if on(l) {
+				count[l]++
+			}
+		}
+		switch {
+		case on("boat") && !on("sea"):
+			t.Fatalf("image %d: a boat without the sea", i)
+		case on("moon") && !on("night"):
+			t.Fatalf("image %d: the moon outside a night scene", i)
+		case on("sun") && (on("sea") || on("night") || on("grass")):
+			t.Fatalf("image %d: the sun in a sea, night or grass scene", i)
+		case on("sea") && (on("night") || on("grass")):
+			t.Fatalf("image %d: two scenes", i)
+		}
+		if on("sun") && !(on("circle") && on("yellow")) {
+			t.Fatalf("image %d: a sun that is not a yellow circle", i)
+		}
+	}
+	for _, l := range []string{"sea", "boat", "sun", "moon"} {
+		if count[l] < 40 {
+			t.Errorf("label %s on %d of %d images, want at least 40", l, count[l], len(set))
+		}
+	}
+	if len(TargetRules()) == 0 {
+		t.Error("no rules described")
+	}
 }
