@@ -176,3 +176,60 @@ func TestMetricsAuth(t *testing.T) {
 		t.Errorf("token: %d", c)
 	}
 }
+
+// TestBombRefusedFromHeader: an image whose header declares too many decoded bytes is
+// refused as soon as the header has arrived, alone or as the first part of a multipart
+// request: the server neither reads nor waits for the rest of the body (here, never
+// sent; the body deadline is far beyond the test's wait), and closes the connection.
+func TestBombRefusedFromHeader(t *testing.T) {
+	t.Parallel()
+	_, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{BodyTimeout: 5 * time.Minute})
+	bomb := png16(8900, 8900)
+	ct, mp := multipartBody(t, repeat(bomb, 32)...)
+	for _, c := range []struct {
+		name, ct string
+		head     []byte // what the client sends of a 10 MB body before it stalls
+	}{
+		{"image body", "image/png", bomb},
+		{"multipart", ct, mp[:bytes.Index(mp, bomb)+len(bomb)]},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", c.ct, 10<<20)
+		conn.Write(c.head)
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+			t.Errorf("%s: %d, close %v; want 413 and the connection closed", c.name, resp.StatusCode, resp.Close)
+		}
+	}
+}
+
+// TestContentLengthOverLimit: a body announced larger than MaxBodyBytes is refused
+// before any of it is read.
+func TestContentLengthOverLimit(t *testing.T) {
+	t.Parallel()
+	_, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{MaxBodyBytes: 1000, BodyTimeout: 5 * time.Minute})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1001\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("%d, want 413", resp.StatusCode)
+	}
+}
