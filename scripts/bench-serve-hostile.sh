@@ -11,13 +11,15 @@
 # 4 clients looping a 32-part multipart request of it; slow = 256 connections sending
 # their body at 1 byte/s. The real traffic is c=16 closed-loop requests of IMAGE.
 # Environment: MULTILABEL (the binary, default multilabel), SERVER_CPU (0), LOAD_CPU (1),
-# PORT (18081), CONC (16).
+# SERVER_BIN (the server binary, default $MULTILABEL: to compare two builds), PORT
+# (18081), CONC (16).
 set -euo pipefail
 model=$1 image=$2 repeats=${3:-3} duration=${4:-15s} modes=${5:-bomb slow}
 bin=${MULTILABEL:-multilabel}
+server_bin=${SERVER_BIN:-$bin}
 port=${PORT:-18081} conc=${CONC:-16}
 url=http://127.0.0.1:$port/v1/predict
-taskset -c "${SERVER_CPU:-0}" "$bin" serve --model "$model" --addr 127.0.0.1:$port 2>serve.log &
+taskset -c "${SERVER_CPU:-0}" "$server_bin" serve --model "$model" --addr 127.0.0.1:$port 2>serve.log &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

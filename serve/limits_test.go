@@ -233,3 +233,57 @@ func TestContentLengthOverLimit(t *testing.T) {
 		t.Errorf("%d, want 413", resp.StatusCode)
 	}
 }
+
+// TestRetireAfterInFlight: a swapped-out predictor is handed to OnRetire only once the
+// request in flight on it has finished (not before, not after a fixed delay), with
+// batching on and off; new requests meanwhile go to the new one.
+func TestRetireAfterInFlight(t *testing.T) {
+	t.Parallel()
+	for _, delay := range []time.Duration{3 * time.Millisecond, -1} {
+		old := &blockingPredictor{fakePredictor: fakePredictor{id: "old"}, entered: make(chan struct{}), release: make(chan struct{})}
+		retired := make(chan Predictor, 2)
+		s, ts := newTestServer(t, old, Options{BatchDelay: delay, OnRetire: func(p Predictor) { retired <- p }})
+		img := pngBytes(t, color.RGBA{255, 0, 0, 255})
+		done := make(chan int, 1)
+		go func() {
+			code, _ := post(t, ts.URL+"/v1/predict", "image/png", img, nil)
+			done <- code
+		}()
+		<-old.entered
+		if err := s.Swap(&fakePredictor{id: "new"}); err != nil {
+			t.Fatal(err)
+		}
+		if code, m := post(t, ts.URL+"/v1/predict", "image/png", img, nil); code != http.StatusOK || m["model"] != "new" {
+			t.Errorf("delay %v: request after the swap: %d %v", delay, code, m)
+		}
+		select {
+		case <-retired:
+			t.Fatalf("delay %v: old predictor retired while a request was in flight on it", delay)
+		default:
+		}
+		close(old.release)
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("delay %v: in-flight request: %d", delay, code)
+		}
+		select {
+		case p := <-retired:
+			if p != Predictor(old) {
+				t.Errorf("delay %v: retired %v, want the old predictor", delay, p.Info())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("delay %v: old predictor never retired", delay)
+		}
+		// Swapping with nothing in flight retires at once.
+		if err := s.Swap(&fakePredictor{id: "third"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-retired:
+			if p.Info()["id"] != "new" {
+				t.Errorf("delay %v: retired %v, want new", delay, p.Info())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("delay %v: idle predictor never retired", delay)
+		}
+	}
+}

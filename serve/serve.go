@@ -111,7 +111,11 @@ type Options struct {
 	MetricsAuth bool
 	// Reload, when set, builds a fresh predictor for POST /v1/reload (and SIGHUP in the CLI).
 	Reload func(ctx context.Context) (Predictor, error)
-	Logger *slog.Logger
+	// OnRetire, when set, is called (once, in its own goroutine) with a predictor that
+	// Swap or a reload replaced, as soon as the last request in flight on it has
+	// finished: the place to free it (model.Model.Close) rather than after a delay.
+	OnRetire func(Predictor)
+	Logger   *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -179,6 +183,49 @@ type loaded struct {
 	thr     []float64
 	info    map[string]any
 	batcher *batcher
+
+	refs     atomic.Int64 // requests using p now
+	retired  atomic.Bool  // swapped out: p is retired once refs reaches 0
+	idle     chan struct{}
+	idleOnce sync.Once
+}
+
+// acquire returns the current model with a reference taken; release gives it back.
+func (s *Server) acquire() *loaded {
+	for {
+		l := s.model.Load()
+		l.refs.Add(1)
+		if s.model.Load() == l {
+			// Swap stores the new model before it looks at the old one's refs, so a
+			// swap that this load did not see will see this reference.
+			return l
+		}
+		l.release()
+	}
+}
+
+func (l *loaded) release() {
+	if l.refs.Add(-1) == 0 && l.retired.Load() {
+		l.idleOnce.Do(func() { close(l.idle) })
+	}
+}
+
+// retire marks l swapped out and calls onRetire once no request uses it any more and
+// its batcher has finished its last batch.
+func (l *loaded) retire(onRetire func(Predictor)) {
+	l.retired.Store(true)
+	l.batcher.closeWhenIdle()
+	if l.refs.Load() == 0 {
+		l.idleOnce.Do(func() { close(l.idle) })
+	}
+	if onRetire == nil {
+		return
+	}
+	go func() {
+		<-l.idle
+		<-l.batcher.stopped
+		onRetire(l.p)
+	}()
 }
 
 // New returns a server for p.
@@ -257,7 +304,8 @@ func routeName(pattern string) string {
 	return pattern
 }
 
-// Swap installs a new predictor; requests already in flight finish on the old one.
+// Swap installs a new predictor; requests already in flight finish on the old one,
+// which is then handed to Options.OnRetire.
 func (s *Server) Swap(p Predictor) error {
 	if p == nil {
 		return errors.New("serve: nil predictor")
@@ -270,11 +318,11 @@ func (s *Server) Swap(p Predictor) error {
 	if len(thr) != len(labels) {
 		return fmt.Errorf("serve: model has %d thresholds for %d labels", len(thr), len(labels))
 	}
-	l := &loaded{p: p, labels: labels, thr: thr, info: p.Info()}
+	l := &loaded{p: p, labels: labels, thr: thr, info: p.Info(), idle: make(chan struct{})}
 	l.batcher = newBatcher(p, s.opt, s.metrics)
 	old := s.model.Swap(l)
 	if old != nil {
-		old.batcher.closeWhenIdle()
+		old.retire(s.opt.OnRetire)
 	}
 	return nil
 }
@@ -450,7 +498,8 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, aerr)
 		return
 	}
-	l := s.model.Load()
+	l := s.acquire()
+	defer l.release()
 	probs, err := l.batcher.submit(ctx, imgs)
 	if err != nil {
 		var ae *apiError

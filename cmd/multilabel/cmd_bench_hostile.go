@@ -31,6 +31,11 @@ type hostileRow struct {
 	Bomb      *serve.LoadResult     `json:"bomb,omitempty"`
 	Slow      *serve.SlowBodyResult `json:"slow_bodies,omitempty"`
 	ServerRSS [2]float64            `json:"server_rss_mib_start_peak"`
+	// ServerCPU is the CPU time the server used during the level (user + system), and
+	// CPUPerReal that time per real request answered 2xx: unlike req/s, it does not
+	// depend on how much CPU others on the machine left the server.
+	ServerCPU  time.Duration `json:"server_cpu_ns"`
+	CPUPerReal time.Duration `json:"server_cpu_per_real_request_ns"`
 }
 
 // runBenchServeURL drives the server at hf.url: per concurrency level, the real image in
@@ -80,6 +85,7 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 	for _, c := range conc {
 		var row hostileRow
 		row.ServerRSS[0] = pidRSSMiB(hf.serverPID)
+		cpu0 := pidCPU(hf.serverPID)
 		lctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		peak := row.ServerRSS[0]
@@ -121,6 +127,10 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 			time.Sleep(time.Second) // let them connect and start trickling
 		}
 		row.Real = serve.LoadTest(ctx, hf.url, "application/octet-stream", body, c, duration, maxReq)
+		row.ServerCPU = pidCPU(hf.serverPID) - cpu0
+		if ok := row.Real.Requests - row.Real.Non2xx; ok > 0 {
+			row.CPUPerReal = row.ServerCPU / time.Duration(ok)
+		}
 		cancel()
 		wg.Wait()
 		row.ServerRSS[1] = peak
@@ -131,7 +141,7 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 	}
 	fmt.Fprintf(e.stdout, "server %s, image %s (%d bytes), %s per level, %d PNG-bomb clients (%d parts), %d slow bodies\n",
 		hf.url, imgPath, len(body), duration, hf.pngBomb, hf.bombParts, hf.slowBodies)
-	fmt.Fprintf(e.stdout, "%6s %9s %9s %9s %8s %8s %16s  %s\n", "conc", "requests", "req/s", "non-2xx", "p50 ms", "p99 ms", "server RSS MiB", "hostile")
+	fmt.Fprintf(e.stdout, "%6s %9s %9s %9s %8s %8s %16s %8s %12s  %s\n", "conc", "requests", "req/s", "non-2xx", "p50 ms", "p99 ms", "server RSS MiB", "CPU s", "CPU ms/real", "hostile")
 	for _, r := range rows {
 		hostile := ""
 		if r.Bomb != nil {
@@ -140,11 +150,36 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 		if r.Slow != nil {
 			hostile += fmt.Sprintf("slow: %d conns, %d bytes, replies %v, %d closed", r.Slow.Connections, r.Slow.BytesSent, r.Slow.Codes, r.Slow.Closed)
 		}
-		fmt.Fprintf(e.stdout, "%6d %9d %9.1f %9d %8.1f %8.1f %6.0f → %6.0f  %s\n", r.Real.Concurrency, r.Real.Requests,
+		fmt.Fprintf(e.stdout, "%6d %9d %9.1f %9d %8.1f %8.1f %6.0f → %6.0f %8.2f %12.2f  %s\n", r.Real.Concurrency, r.Real.Requests,
 			r.Real.Throughput, r.Real.Non2xx+r.Real.Errors, float64(r.Real.P50.Microseconds())/1000,
-			float64(r.Real.P99.Microseconds())/1000, r.ServerRSS[0], r.ServerRSS[1], hostile)
+			float64(r.Real.P99.Microseconds())/1000, r.ServerRSS[0], r.ServerRSS[1], r.ServerCPU.Seconds(),
+			float64(r.CPUPerReal.Microseconds())/1000, hostile)
 	}
 	return nil
+}
+
+// pidCPU reads process pid's user + system CPU time from /proc (0 where unavailable).
+func pidCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces, hence the last ')'):
+	// state is field 3, utime 14 and stime 15, in clock ticks of 1/100 s on Linux.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // pidRSSMiB reads process pid's resident set size from /proc (0 where unavailable or
