@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/multilabel/multilabel/imageio"
 )
@@ -29,5 +32,20 @@ func TestPNGBombDecodedSize(t *testing.T) {
 	}
 	if _, err := PNGBomb(0, 10); err == nil {
 		t.Error("0×10 accepted")
+	}
+}
+
+// TestSlowBodies: trickled bodies are answered 408 at the body deadline and counted.
+func TestSlowBodies(t *testing.T) {
+	t.Parallel()
+	_, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{BodyTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan SlowBodyResult, 1)
+	go func() { done <- SlowBodies(ctx, strings.TrimPrefix(ts.URL, "http://"), 3, 20*time.Millisecond) }()
+	// Every connection ends with its 408, well before ctx does.
+	r := <-done
+	if r.Connections != 3 || r.Codes["408"] != 3 || r.BytesSent == 0 {
+		t.Errorf("%+v, want 3 connections answered 408 after some bytes", r)
 	}
 }

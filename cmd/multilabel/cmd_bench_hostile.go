@@ -188,15 +188,5 @@ func pidRSSMiB(pid int) float64 {
 	if pid <= 0 {
 		return 0
 	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	return procRSSMiB(strconv.Itoa(pid))
 }

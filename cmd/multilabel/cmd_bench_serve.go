@@ -140,8 +140,11 @@ func parseLevels(levels string) ([]int, error) {
 }
 
 // rssMiB reads the resident set size of this process from /proc (0 where unavailable).
-func rssMiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
+func rssMiB() float64 { return procRSSMiB("self") }
+
+// procRSSMiB reads VmRSS of /proc/<proc>/status in MiB (0 where unavailable).
+func procRSSMiB(proc string) float64 {
+	data, err := os.ReadFile("/proc/" + proc + "/status")
 	if err != nil {
 		return 0
 	}
