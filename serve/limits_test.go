@@ -176,3 +176,114 @@ func TestMetricsAuth(t *testing.T) {
 		t.Errorf("token: %d", c)
 	}
 }
+
+// TestBombRefusedFromHeader: an image whose header declares too many decoded bytes is
+// refused as soon as the header has arrived, alone or as the first part of a multipart
+// request: the server neither reads nor waits for the rest of the body (here, never
+// sent; the body deadline is far beyond the test's wait), and closes the connection.
+func TestBombRefusedFromHeader(t *testing.T) {
+	t.Parallel()
+	_, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{BodyTimeout: 5 * time.Minute})
+	bomb := png16(8900, 8900)
+	ct, mp := multipartBody(t, repeat(bomb, 32)...)
+	for _, c := range []struct {
+		name, ct string
+		head     []byte // what the client sends of a 10 MB body before it stalls
+	}{
+		{"image body", "image/png", bomb},
+		{"multipart", ct, mp[:bytes.Index(mp, bomb)+len(bomb)]},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", c.ct, 10<<20)
+		conn.Write(c.head)
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+			t.Errorf("%s: %d, close %v; want 413 and the connection closed", c.name, resp.StatusCode, resp.Close)
+		}
+	}
+}
+
+// TestContentLengthOverLimit: a body announced larger than MaxBodyBytes is refused
+// before any of it is read.
+func TestContentLengthOverLimit(t *testing.T) {
+	t.Parallel()
+	_, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{MaxBodyBytes: 1000, BodyTimeout: 5 * time.Minute})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1001\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("%d, want 413", resp.StatusCode)
+	}
+}
+
+// TestRetireAfterInFlight: a swapped-out predictor is handed to OnRetire only once the
+// request in flight on it has finished (not before, not after a fixed delay), with
+// batching on and off; new requests meanwhile go to the new one.
+func TestRetireAfterInFlight(t *testing.T) {
+	t.Parallel()
+	for _, delay := range []time.Duration{3 * time.Millisecond, -1} {
+		old := &blockingPredictor{fakePredictor: fakePredictor{id: "old"}, entered: make(chan struct{}), release: make(chan struct{})}
+		retired := make(chan Predictor, 2)
+		s, ts := newTestServer(t, old, Options{BatchDelay: delay, OnRetire: func(p Predictor) { retired <- p }})
+		img := pngBytes(t, color.RGBA{255, 0, 0, 255})
+		done := make(chan int, 1)
+		go func() {
+			code, _ := post(t, ts.URL+"/v1/predict", "image/png", img, nil)
+			done <- code
+		}()
+		<-old.entered
+		if err := s.Swap(&fakePredictor{id: "new"}); err != nil {
+			t.Fatal(err)
+		}
+		if code, m := post(t, ts.URL+"/v1/predict", "image/png", img, nil); code != http.StatusOK || m["model"] != "new" {
+			t.Errorf("delay %v: request after the swap: %d %v", delay, code, m)
+		}
+		select {
+		case <-retired:
+			t.Fatalf("delay %v: old predictor retired while a request was in flight on it", delay)
+		default:
+		}
+		close(old.release)
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("delay %v: in-flight request: %d", delay, code)
+		}
+		select {
+		case p := <-retired:
+			if p != Predictor(old) {
+				t.Errorf("delay %v: retired %v, want the old predictor", delay, p.Info())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("delay %v: old predictor never retired", delay)
+		}
+		// Swapping with nothing in flight retires at once.
+		if err := s.Swap(&fakePredictor{id: "third"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-retired:
+			if p.Info()["id"] != "new" {
+				t.Errorf("delay %v: retired %v, want new", delay, p.Info())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("delay %v: idle predictor never retired", delay)
+		}
+	}
+}

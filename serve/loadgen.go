@@ -20,6 +20,8 @@ type LoadResult struct {
 	Throughput  float64       `json:"requests_per_s"`
 	P50         time.Duration `json:"p50_ns"`
 	P99         time.Duration `json:"p99_ns"`
+	// Codes counts the replies by status code.
+	Codes map[int]int `json:"codes"`
 }
 
 // LoadTest drives url with `concurrency` clients, each sending body in a loop, until
@@ -37,7 +39,7 @@ func LoadTest(ctx context.Context, url, contentType string, body []byte, concurr
 
 	var mu sync.Mutex
 	var lat []time.Duration
-	res := LoadResult{Concurrency: concurrency}
+	res := LoadResult{Concurrency: concurrency, Codes: map[int]int{}}
 	sent := 0
 	take := func() bool {
 		mu.Lock()
@@ -73,6 +75,7 @@ func LoadTest(ctx context.Context, url, contentType string, body []byte, concurr
 				resp.Body.Close()
 				mu.Lock()
 				res.Requests++
+				res.Codes[resp.StatusCode]++
 				lat = append(lat, d)
 				if resp.StatusCode < 200 || resp.StatusCode > 299 {
 					res.Non2xx++

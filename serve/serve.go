@@ -112,7 +112,11 @@ type Options struct {
 	MetricsAuth bool
 	// Reload, when set, builds a fresh predictor for POST /v1/reload (and SIGHUP in the CLI).
 	Reload func(ctx context.Context) (Predictor, error)
-	Logger *slog.Logger
+	// OnRetire, when set, is called (once, in its own goroutine) with a predictor that
+	// Swap or a reload replaced, as soon as the last request in flight on it has
+	// finished: the place to free it (model.Model.Close) rather than after a delay.
+	OnRetire func(Predictor)
+	Logger   *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -180,6 +184,49 @@ type loaded struct {
 	thr     []float64
 	info    map[string]any
 	batcher *batcher
+
+	refs     atomic.Int64 // requests using p now
+	retired  atomic.Bool  // swapped out: p is retired once refs reaches 0
+	idle     chan struct{}
+	idleOnce sync.Once
+}
+
+// acquire returns the current model with a reference taken; release gives it back.
+func (s *Server) acquire() *loaded {
+	for {
+		l := s.model.Load()
+		l.refs.Add(1)
+		if s.model.Load() == l {
+			// Swap stores the new model before it looks at the old one's refs, so a
+			// swap that this load did not see will see this reference.
+			return l
+		}
+		l.release()
+	}
+}
+
+func (l *loaded) release() {
+	if l.refs.Add(-1) == 0 && l.retired.Load() {
+		l.idleOnce.Do(func() { close(l.idle) })
+	}
+}
+
+// retire marks l swapped out and calls onRetire once no request uses it any more and
+// its batcher has finished its last batch.
+func (l *loaded) retire(onRetire func(Predictor)) {
+	l.retired.Store(true)
+	l.batcher.closeWhenIdle()
+	if l.refs.Load() == 0 {
+		l.idleOnce.Do(func() { close(l.idle) })
+	}
+	if onRetire == nil {
+		return
+	}
+	go func() {
+		<-l.idle
+		<-l.batcher.stopped
+		onRetire(l.p)
+	}()
 }
 
 // New returns a server for p.
@@ -258,7 +305,8 @@ func routeName(pattern string) string {
 	return pattern
 }
 
-// Swap installs a new predictor; requests already in flight finish on the old one.
+// Swap installs a new predictor; requests already in flight finish on the old one,
+// which is then handed to Options.OnRetire.
 func (s *Server) Swap(p Predictor) error {
 	if p == nil {
 		return errors.New("serve: nil predictor")
@@ -271,11 +319,11 @@ func (s *Server) Swap(p Predictor) error {
 	if len(thr) != len(labels) {
 		return fmt.Errorf("serve: model has %d thresholds for %d labels", len(thr), len(labels))
 	}
-	l := &loaded{p: p, labels: labels, thr: thr, info: p.Info()}
+	l := &loaded{p: p, labels: labels, thr: thr, info: p.Info(), idle: make(chan struct{})}
 	l.batcher = newBatcher(p, s.opt, s.metrics)
 	old := s.model.Swap(l)
 	if old != nil {
-		old.batcher.closeWhenIdle()
+		old.retire(s.opt.OnRetire)
 	}
 	return nil
 }
@@ -415,6 +463,11 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	// The body is read before a concurrency slot is taken, under its own deadline and
 	// size limit: a slow upload holds its connection, never the model.
+	if r.ContentLength > s.opt.MaxBodyBytes {
+		w.Header().Set("Connection", "close")
+		s.fail(w, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body of %d bytes, limit %d", r.ContentLength, s.opt.MaxBodyBytes))
+		return
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.opt.BodyTimeout)) // writers without deadlines (tests) keep the server's
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes)
@@ -446,7 +499,8 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, aerr)
 		return
 	}
-	l := s.model.Load()
+	l := s.acquire()
+	defer l.release()
 	if topK > len(l.labels) {
 		s.fail(w, clientErr(http.StatusBadRequest, "bad_query", "top_k=%d: the model has %d labels", topK, len(l.labels)))
 		return
@@ -565,7 +619,7 @@ func (s *Server) readParts(r *http.Request) ([]bodyPart, *apiError) {
 	case mt == "multipart/form-data":
 		return s.readMultipart(r, params["boundary"])
 	case ct == "" || mt == "application/octet-stream" || strings.HasPrefix(mt, "image/"):
-		data, aerr := readAll(r.Body)
+		data, aerr := s.readImage(r.Body, "", r.ContentLength)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -602,14 +656,13 @@ func (s *Server) readMultipart(r *http.Request, boundary string) ([]bodyPart, *a
 			continue // a plain form field
 		}
 		if len(parts) >= s.opt.MaxImages {
-			part.Close()
 			return nil, clientErr(http.StatusRequestEntityTooLarge, "too_many_images", "more than %d images in one request", s.opt.MaxImages)
 		}
-		data, aerr := readAll(part)
-		part.Close()
+		data, aerr := s.readImage(part, part.FileName(), -1)
 		if aerr != nil {
-			return nil, aerr
+			return nil, aerr // not part.Close(): that would read the rest of the part
 		}
+		part.Close()
 		parts = append(parts, bodyPart{name: part.FileName(), data: data})
 	}
 	if len(parts) == 0 {
@@ -639,8 +692,7 @@ func (s *Server) decodeParts(ctx context.Context, parts []bodyPart) (names []str
 			return nil, nil, held, decodeError(prefix, err)
 		}
 		if need > s.opt.MaxDecodedBytes {
-			return nil, nil, held, clientErr(http.StatusRequestEntityTooLarge, "too_many_decoded_bytes",
-				"%simage decodes to about %d MB, limit %d MB per image", prefix, need>>20, s.opt.MaxDecodedBytes>>20)
+			return nil, nil, held, tooManyDecodedBytes(prefix, need, s.opt.MaxDecodedBytes)
 		}
 		wctx, cancel := context.WithTimeout(ctx, s.opt.DecodeWait)
 		err = s.budget.acquire(wctx, need)
@@ -663,19 +715,90 @@ func (s *Server) decodeParts(ctx context.Context, parts []bodyPart) (names []str
 	return names, imgs, held, nil
 }
 
-func readAll(r io.Reader) ([]byte, *apiError) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", mbe.Limit)
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, clientErr(http.StatusRequestTimeout, "body_timeout", "request body not received in time")
-		}
-		return nil, clientErr(http.StatusBadRequest, "bad_body", "reading body: %v", err)
+// headerWindow is how far into an image readImage keeps trying to parse its header; a
+// header not complete by then (a JPEG after a long run of metadata segments) is checked
+// once the whole image has arrived, when it is decoded.
+const headerWindow = 256 << 10
+
+// readImage reads one image (a whole body, or one multipart part). Its header is parsed
+// as soon as it has arrived, and an image whose header declares more than MaxPixels or
+// MaxDecodedBytes is refused (413) right then: the rest of it is neither read nor waited
+// for (the handler then closes the connection). sizeHint is the expected length when
+// known (Content-Length), else ≤ 0.
+func (s *Server) readImage(r io.Reader, name string, sizeHint int64) ([]byte, *apiError) {
+	// The announced length sizes the first buffer (+1: reach EOF without growing), but
+	// only up to 64 KiB: an announcement costs nothing to make, so memory grows with the
+	// bytes that really arrive.
+	start := int64(4 << 10)
+	if sizeHint > 0 {
+		start = min(sizeHint+1, 64<<10)
 	}
-	return data, nil
+	buf := make([]byte, 0, start)
+	checked, checking := 0, true // the header was last tried at length checked
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		eof := errors.Is(err, io.EOF)
+		// Tried on every read of the first KiB, then each time the length has
+		// quadrupled: a few parses at most, whatever the chunking.
+		if checking && len(buf) > checked && (len(buf) <= 1<<10 || len(buf) >= 4*checked || eof) {
+			aerr, done := s.checkHeader(name, buf)
+			if aerr != nil {
+				return nil, aerr
+			}
+			checked, checking = len(buf), !done && len(buf) < headerWindow
+		}
+		if eof {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, readError(err)
+		}
+	}
+}
+
+// checkHeader parses the image header at the start of data (possibly incomplete): done
+// once it parsed; an error when the header declares more than the server decodes.
+func (s *Server) checkHeader(name string, data []byte) (aerr *apiError, done bool) {
+	format, cfg, err := imageio.Config(data)
+	if err != nil {
+		return nil, false // not there yet, or bad: decode will say which
+	}
+	prefix := ""
+	if name != "" {
+		prefix = name + ": "
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > s.opt.MaxPixels {
+		return clientErr(http.StatusRequestEntityTooLarge, "too_many_pixels",
+			"%s%s header declares %dx%d, more than %d pixels", prefix, format, cfg.Width, cfg.Height, s.opt.MaxPixels), true
+	}
+	need, err := imageio.DecodedBytes(data)
+	if err != nil {
+		return nil, true
+	}
+	if need > s.opt.MaxDecodedBytes {
+		return tooManyDecodedBytes(prefix, need, s.opt.MaxDecodedBytes), true
+	}
+	return nil, true
+}
+
+func tooManyDecodedBytes(prefix string, need, limit int64) *apiError {
+	return clientErr(http.StatusRequestEntityTooLarge, "too_many_decoded_bytes",
+		"%simage decodes to about %d MB, limit %d MB per image", prefix, need>>20, limit>>20)
+}
+
+func readError(err error) *apiError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return clientErr(http.StatusRequestEntityTooLarge, "too_large", "body larger than %d bytes", mbe.Limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return clientErr(http.StatusRequestTimeout, "body_timeout", "request body not received in time")
+	}
+	return clientErr(http.StatusBadRequest, "bad_body", "reading body: %v", err)
 }
 
 func (s *Server) decode(name string, data []byte) (image.Image, *apiError) {

@@ -25,6 +25,7 @@ func newBenchServeCmd(e *env) *cobra.Command {
 		maxReq                     int
 		ef                         engineFlags
 		jsonOut                    bool
+		hf                         hostileFlags
 	)
 	c := &cobra.Command{
 		Use:   "serve --model M.mlb --image IMG [--levels 1,8,64] [--duration 5s]",
@@ -39,7 +40,18 @@ func newBenchServeCmd(e *env) *cobra.Command {
 	fs.IntVar(&maxReq, "max-requests", 20000, "request cap per level")
 	ef.register(fs, false)
 	fs.BoolVar(&jsonOut, "json", false, "print results as JSON")
+	fs.StringVar(&hf.url, "url", "", "drive a server already running at this /v1/predict URL instead of one in-process (run each under its own taskset to measure fairly)")
+	fs.IntVar(&hf.serverPID, "server-pid", 0, "with --url: sample this process's RSS during each level")
+	fs.IntVar(&hf.pngBomb, "png-bomb", 0, "with --url: this many extra clients loop an 8,900×8,900 16-bit PNG (616 KB, 634 MB decoded) during each level")
+	fs.IntVar(&hf.bombParts, "bomb-parts", 1, "images per bomb request (more than 1: a multipart request)")
+	fs.IntVar(&hf.slowBodies, "slow-bodies", 0, "with --url: this many extra connections send a body at 1 byte/s during each level")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if hf.url != "" {
+			return runBenchServeURL(c.Context(), e, imgPath, levels, duration, maxReq, hf, jsonOut)
+		}
+		if hf.pngBomb > 0 || hf.slowBodies > 0 || hf.serverPID > 0 {
+			return usageErrorf("--png-bomb, --slow-bodies and --server-pid need --url")
+		}
 		return runBenchServe(c.Context(), e, modelPath, imgPath, levels, duration, maxReq, ef, jsonOut)
 	}
 	return c
@@ -56,13 +68,9 @@ func runBenchServe(ctx context.Context, e *env, modelPath, imgPath, levels strin
 	if err != nil {
 		return badInput(err)
 	}
-	var conc []int
-	for _, f := range strings.Split(levels, ",") {
-		c, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || c < 1 || c > 1024 {
-			return usageErrorf("--levels: %q is not a concurrency in 1..1024", f)
-		}
-		conc = append(conc, c)
+	conc, err := parseLevels(levels)
+	if err != nil {
+		return err
 	}
 	kind, err := ef.parse()
 	if err != nil {
@@ -119,9 +127,24 @@ func runBenchServe(ctx context.Context, e *env, modelPath, imgPath, levels strin
 	return nil
 }
 
+func parseLevels(levels string) ([]int, error) {
+	var conc []int
+	for _, f := range strings.Split(levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 || c > 1024 {
+			return nil, usageErrorf("--levels: %q is not a concurrency in 1..1024", f)
+		}
+		conc = append(conc, c)
+	}
+	return conc, nil
+}
+
 // rssMiB reads the resident set size of this process from /proc (0 where unavailable).
-func rssMiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
+func rssMiB() float64 { return procRSSMiB("self") }
+
+// procRSSMiB reads VmRSS of /proc/<proc>/status in MiB (0 where unavailable).
+func procRSSMiB(proc string) float64 {
+	data, err := os.ReadFile("/proc/" + proc + "/status")
 	if err != nil {
 		return 0
 	}

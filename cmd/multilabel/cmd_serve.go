@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -111,11 +112,17 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 			if err != nil {
 				return nil, err
 			}
-			old := current
 			current = nm
-			// The old model's in-flight batches finish first; close it a little later.
-			time.AfterFunc(timeout+time.Second, func() { old.Close() })
 			return nm, nil
+		},
+		// The replaced model is closed as soon as its last request is done, and its
+		// memory handed back to the system at once (ONNX Runtime's session, the
+		// bundle's weights), rather than whenever the collector gets to it.
+		OnRetire: func(p serve.Predictor) {
+			if old, ok := p.(*model.Model); ok {
+				old.Close()
+			}
+			debug.FreeOSMemory()
 		},
 	})
 	if err != nil {

@@ -65,7 +65,7 @@ func TestHugeVocabularyExit2(t *testing.T) {
 }
 
 // TestHostileBackboneExit2: an ONNX graph with a cycle (once "fatal error: stack
-// overflow" on the pure-Go engine) exits 2.
+// overflow" on the pure-Go engine) or a huge declared tensor exits 2.
 func TestHostileBackboneExit2(t *testing.T) {
 	t.Parallel()
 	dim := func(v int64) *protos.TensorShapeProto_Dimension {
@@ -100,6 +100,25 @@ func TestHostileBackboneExit2(t *testing.T) {
 	code, _, stderr := runCLIErr(t, "backbone", "inspect", p)
 	if code != exitUsage || !strings.Contains(stderr, "cycle") {
 		t.Errorf("backbone inspect of a cyclic graph: exit %d, want %d with \"cycle\"", code, exitUsage)
+	}
+
+	// A declared 10^12-element weight (once "fatal error: out of memory", 131 TB asked
+	// for) is refused from its declaration, before anything is allocated.
+	m.Graph.Node = []*protos.NodeProto{
+		{OpType: "Add", Input: []string{"x", "w"}, Output: []string{"a"}},
+		{OpType: "GlobalAveragePool", Input: []string{"a"}, Output: []string{"y"}},
+	}
+	m.Graph.Initializer = []*protos.TensorProto{{Name: "w", DataType: int32(protos.TensorProto_FLOAT), Dims: []int64{1_000_000, 1_000_000}}}
+	if data, err = proto.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	p = filepath.Join(t.TempDir(), "huge.onnx")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLIErr(t, "backbone", "inspect", p)
+	if code != exitUsage || !strings.Contains(stderr, "over the") || strings.Contains(stderr, "fatal error") {
+		t.Errorf("backbone inspect of a 10^12-element weight: exit %d, %s; want %d refusing the declared size", code, stderr, exitUsage)
 	}
 }
 
