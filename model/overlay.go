@@ -1,0 +1,157 @@
+package model
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"math"
+	"sync"
+
+	"github.com/multilabel/multilabel/imageio"
+)
+
+// MaxOverlaySide bounds the longer side of an overlay PNG in pixels: the overlay is
+// drawn at the model's input size (224×224 for the zoo backbones), scaled down when
+// that is larger. A 224×224 overlay is typically 60–110 KB (about 4/3 of that in
+// base64 in the HTTP answer).
+const MaxOverlaySide = 256
+
+// overlaySize is the overlay's size for an input of w×h.
+func overlaySize(w, h int) (int, int) {
+	if s := max(w, h); s > MaxOverlaySide {
+		return max(1, w*MaxOverlaySide/s), max(1, h*MaxOverlaySide/s)
+	}
+	return w, h
+}
+
+// pngEncoder favours speed: an overlay is a picture to look at, drawn per prediction.
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}
+
+type pngPool struct{ p sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.p.Get().(*png.EncoderBuffer)
+	return b
+}
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
+
+// overlay draws a label map (h×w values, row-major) over the image the model saw (the
+// preprocessed tensor of one image, undone): the map is upsampled bilinearly (pixel
+// centres aligned), scaled to 0..1 between its own minimum and maximum, coloured from
+// blue (low) through green and yellow to red (high) and alpha-blended over the image,
+// more opaque where the map is high. It returns the PNG.
+func overlay(spec imageio.Spec, tensor []float32, vals []float32, h, w int) ([]byte, error) {
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	span := hi - lo
+	if !(span > 0) {
+		span = 1
+	}
+	W, H := overlaySize(spec.Width, spec.Height)
+	img := image.NewRGBA(image.Rect(0, 0, W, H))
+	view := newViewer(spec, tensor)
+	// Bilinear taps along each axis: source index and weight of the upper neighbour.
+	taps := func(n, src int) ([]int, []float32) {
+		idx, wt := make([]int, n), make([]float32, n)
+		for i := range n {
+			u := (float64(i)+0.5)*float64(src)/float64(n) - 0.5
+			u = math.Max(0, math.Min(u, float64(src-1)))
+			f := math.Floor(u)
+			idx[i], wt[i] = int(f), float32(u-f)
+		}
+		return idx, wt
+	}
+	xi, xw := taps(W, w)
+	yi, yw := taps(H, h)
+	for y := range H {
+		y0, fy := yi[y], yw[y]
+		y1 := min(y0+1, h-1)
+		sy := (y*spec.Height + spec.Height/2) / H // nearest source row of the view
+		row := img.Pix[y*img.Stride : y*img.Stride+4*W]
+		for x := range W {
+			x0, fx := xi[x], xw[x]
+			x1 := min(x0+1, w-1)
+			a := vals[y0*w+x0]*(1-fx) + vals[y0*w+x1]*fx
+			b := vals[y1*w+x0]*(1-fx) + vals[y1*w+x1]*fx
+			t := ((a*(1-fy) + b*fy) - lo) / span
+			cr, cg, cb := heat(t)
+			alpha := 0.25 + 0.45*t
+			sx := (x*spec.Width + spec.Width/2) / W
+			r, g, bl := view.rgb(sx, sy)
+			p := row[4*x : 4*x+4]
+			p[0] = to8((1-alpha)*r + alpha*cr)
+			p[1] = to8((1-alpha)*g + alpha*cg)
+			p[2] = to8((1-alpha)*bl + alpha*cb)
+			p[3] = 255
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(W * H)
+	if err := pngEncoder.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// heat maps t in 0..1 to a colour (0..255 per channel): blue, cyan, green, yellow, red.
+func heat(t float32) (float32, float32, float32) {
+	t = min(max(t, 0), 1)
+	stops := [5][3]float32{{0, 0, 255}, {0, 200, 255}, {0, 220, 0}, {255, 230, 0}, {255, 0, 0}}
+	u := t * 4
+	i := min(int(u), 3)
+	f := u - float32(i)
+	a, b := stops[i], stops[i+1]
+	return a[0] + (b[0]-a[0])*f, a[1] + (b[1]-a[1])*f, a[2] + (b[2]-a[2])*f
+}
+
+func to8(v float32) uint8 {
+	switch {
+	case v <= 0:
+		return 0
+	case v >= 255:
+		return 255
+	}
+	return uint8(v + 0.5)
+}
+
+// viewer reads RGB 0..255 back from a preprocessed tensor (imageio.Spec.Fill undone).
+type viewer struct {
+	spec imageio.Spec
+	t    []float32
+	a, b [3]float32 // per tensor channel: rgb = v·a + b
+	src  [3]int     // RGB index each tensor channel holds
+}
+
+func newViewer(s imageio.Spec, t []float32) *viewer {
+	v := &viewer{spec: s, t: t}
+	for c := 0; c < 3; c++ {
+		std := s.Std[c]
+		if std == 0 {
+			std = 1
+		}
+		v.a[c] = std * 255 / s.Scale
+		v.b[c] = s.Mean[c] * 255 / s.Scale
+		v.src[c] = c
+		if s.ChannelOrder == "BGR" {
+			v.src[c] = 2 - c
+		}
+	}
+	return v
+}
+
+func (v *viewer) rgb(x, y int) (float32, float32, float32) {
+	var out [3]float32
+	W, H := v.spec.Width, v.spec.Height
+	for c := 0; c < 3; c++ {
+		var t float32
+		if v.spec.Layout == "NHWC" {
+			t = v.t[(y*W+x)*3+c]
+		} else {
+			t = v.t[c*W*H+y*W+x]
+		}
+		out[v.src[c]] = t*v.a[c] + v.b[c]
+	}
+	return out[0], out[1], out[2]
+}
