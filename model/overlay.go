@@ -2,8 +2,9 @@ package model
 
 import (
 	"bytes"
-	"image"
-	"image/png"
+	"compress/zlib"
+	"encoding/binary"
+	"hash/crc32"
 	"math"
 	"sync"
 
@@ -24,17 +25,6 @@ func overlaySize(w, h int) (int, int) {
 	return w, h
 }
 
-// pngEncoder favours speed: an overlay is a picture to look at, drawn per prediction.
-var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}
-
-type pngPool struct{ p sync.Pool }
-
-func (p *pngPool) Get() *png.EncoderBuffer {
-	b, _ := p.p.Get().(*png.EncoderBuffer)
-	return b
-}
-func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
-
 // overlay draws a label map (h×w values, row-major) over the image the model saw (the
 // preprocessed tensor of one image, undone): the map is upsampled bilinearly (pixel
 // centres aligned), scaled to 0..1 between its own minimum and maximum, coloured from
@@ -43,14 +33,17 @@ func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
 func overlay(spec imageio.Spec, tensor []float32, vals []float32, h, w int) ([]byte, error) {
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for _, v := range vals {
-		lo, hi = min(lo, v), max(hi, v)
+		if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
 	}
 	span := hi - lo
-	if !(span > 0) {
-		span = 1
+	if !(span > 0) || math.IsInf(float64(span), 0) {
+		lo, span = 0, 1
 	}
 	W, H := overlaySize(spec.Width, spec.Height)
-	img := image.NewRGBA(image.Rect(0, 0, W, H))
+	stride := 1 + 3*W // a filter byte, then RGB
+	raw := make([]byte, H*stride)
 	view := newViewer(spec, tensor)
 	// Bilinear taps along each axis: source index and weight of the upper neighbour.
 	taps := func(n, src int) ([]int, []float32) {
@@ -65,34 +58,95 @@ func overlay(spec imageio.Spec, tensor []float32, vals []float32, h, w int) ([]b
 	}
 	xi, xw := taps(W, w)
 	yi, yw := taps(H, h)
+	scale := float32(len(heatLUT)-1) / span
 	for y := range H {
 		y0, fy := yi[y], yw[y]
 		y1 := min(y0+1, h-1)
 		sy := (y*spec.Height + spec.Height/2) / H // nearest source row of the view
-		row := img.Pix[y*img.Stride : y*img.Stride+4*W]
+		row := raw[y*stride+1 : (y+1)*stride]
 		for x := range W {
 			x0, fx := xi[x], xw[x]
 			x1 := min(x0+1, w-1)
 			a := vals[y0*w+x0]*(1-fx) + vals[y0*w+x1]*fx
 			b := vals[y1*w+x0]*(1-fx) + vals[y1*w+x1]*fx
-			t := ((a*(1-fy) + b*fy) - lo) / span
-			cr, cg, cb := heat(t)
-			alpha := 0.25 + 0.45*t
-			sx := (x*spec.Width + spec.Width/2) / W
-			r, g, bl := view.rgb(sx, sy)
-			p := row[4*x : 4*x+4]
-			p[0] = to8((1-alpha)*r + alpha*cr)
-			p[1] = to8((1-alpha)*g + alpha*cg)
-			p[2] = to8((1-alpha)*bl + alpha*cb)
-			p[3] = 255
+			level := ((a*(1-fy) + b*fy) - lo) * scale
+			if !(level >= 0) { // below the minimum, or NaN
+				level = 0
+			}
+			c := &heatLUT[int(min(level, float32(len(heatLUT)-1)))]
+			r, g, bl := view.rgb((x*spec.Width+spec.Width/2)/W, sy)
+			p := row[3*x : 3*x+3]
+			p[0] = to8(c.keep*r + c.r)
+			p[1] = to8(c.keep*g + c.g)
+			p[2] = to8(c.keep*bl + c.b)
+		}
+		// PNG filter "Sub" on every row (right to left, in place): one cheap fixed
+		// filter instead of image/png's per-row choice among five, which took most of
+		// the encoding time.
+		raw[y*stride] = 1
+		for i := len(row) - 1; i >= 3; i-- {
+			row[i] -= row[i-3]
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(W * H)
-	if err := pngEncoder.Encode(&buf, img); err != nil {
+	return encodePNG(W, H, raw)
+}
+
+// heatLUT holds, for 256 levels of a map scaled to 0..1, the blend of its colour over
+// the image: out = keep·image + (r, g, b) with the colour's opacity rising with the
+// level (0.25 at the bottom, 0.7 at the top).
+var heatLUT = func() (lut [256]struct{ keep, r, g, b float32 }) {
+	for i := range lut {
+		t := float32(i) / 255
+		cr, cg, cb := heat(t)
+		alpha := 0.25 + 0.45*t
+		lut[i].keep, lut[i].r, lut[i].g, lut[i].b = 1-alpha, alpha*cr, alpha*cg, alpha*cb
+	}
+	return lut
+}()
+
+var zlibPool = sync.Pool{New: func() any {
+	z, _ := zlib.NewWriterLevel(nil, zlib.BestSpeed)
+	return z
+}}
+
+// encodePNG writes a W×H 8-bit RGB PNG from its filtered scanlines (each a filter
+// byte then 3·W bytes): signature, IHDR, one IDAT (zlib, fastest level), IEND.
+func encodePNG(W, H int, raw []byte) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(raw)/2 + 64)
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+		out.Write(n[:])
+		crc := crc32.NewIEEE()
+		crc.Write([]byte(typ))
+		crc.Write(data)
+		out.WriteString(typ)
+		out.Write(data)
+		binary.BigEndian.PutUint32(n[:], crc.Sum32())
+		out.Write(n[:])
+	}
+	var ihdr [13]byte
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(W))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(H))
+	ihdr[8], ihdr[9] = 8, 2 // 8 bits, truecolour; compression, filter, interlace 0
+	chunk("IHDR", ihdr[:])
+	var z bytes.Buffer
+	z.Grow(len(raw) / 2)
+	zw := zlibPool.Get().(*zlib.Writer)
+	zw.Reset(&z)
+	_, err := zw.Write(raw)
+	if err == nil {
+		err = zw.Close()
+	}
+	zlibPool.Put(zw)
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	chunk("IDAT", z.Bytes())
+	chunk("IEND", nil)
+	return out.Bytes(), nil
 }
 
 // heat maps t in 0..1 to a colour (0..255 per channel): blue, cyan, green, yellow, red.
