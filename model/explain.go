@@ -37,6 +37,11 @@ import (
 // features (the bundle graph's output) then the label maps, [N, D + labels·H·W].
 const ExplainOutput = "multilabel_explain"
 
+// ErrCannotExplain is matched (errors.Is) by the errors of New with Options.Explain
+// that say the bundle cannot draw maps (no spatial cut, a head kind without maps, no
+// recorded feature node); it matches errkind.ErrBadInput too.
+var ErrCannotExplain = errkind.Sentinel("the model cannot draw activation maps", errkind.ErrBadInput)
+
 // explainer is what a Model opened with Options.Explain knows about its maps.
 type explainer struct {
 	c, h, w int // the map at the cut
@@ -55,15 +60,15 @@ func (e *explainer) rowLen() int { return e.d + e.out*e.h*e.w }
 func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	info := b.BackboneInfo
 	if info.FeatureNode == "" {
-		return nil, errkind.BadInput("model: explain: the bundle does not record its feature node (it predates explain); retrain it to draw maps")
+		return nil, fmt.Errorf("model: explain: %w: the bundle does not record its feature node (it predates explain); retrain it to draw maps", ErrCannotExplain)
 	}
 	bb, err := backbone.LoadBytes(b.Backbone, "the bundle's backbone", backbone.Options{FeatureNode: info.FeatureNode, Spec: &b.Spec})
 	if err != nil {
-		return nil, fmt.Errorf("model: explain: %w", err)
+		return nil, fmt.Errorf("model: explain: %w: %w", ErrCannotExplain, err)
 	}
 	c, h, w, err := bb.SpatialShape()
 	if err != nil {
-		return nil, fmt.Errorf("model: explain needs a spatial map at the cut (backbone %s): %w", info.Name, err)
+		return nil, fmt.Errorf("model: %w: explain needs a spatial map at the cut (backbone %s): %w", ErrCannotExplain, info.Name, err)
 	}
 	e := &explainer{c: c, h: h, w: w, d: b.Head.In, out: b.Head.Out}
 	var nodes []*protos.NodeProto
@@ -72,7 +77,7 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	case headparams.Linear, headparams.MLP:
 		nodes, inits, err = locationHead(&b.Head, info.Pool, info.FeatureNode, c)
 	default:
-		err = errkind.BadInput("model: explain: maps for head kind %q not supported", b.Head.Kind)
+		err = fmt.Errorf("model: explain: %w: maps for head kind %q not supported", ErrCannotExplain, b.Head.Kind)
 	}
 	if err != nil {
 		return nil, err
@@ -93,7 +98,7 @@ func locationHead(p *headparams.Params, pool, cut string, c int) ([]*protos.Node
 	case pool == backbone.PoolAvgMax && p.In == 2*c:
 		copies = 2
 	case p.In != c:
-		return nil, nil, fmt.Errorf("model: explain: head input %d does not match the %d channels at the cut (pooling %q)", p.In, c, pool)
+		return nil, nil, fmt.Errorf("model: explain: %w: head input %d does not match the %d channels at the cut (pooling %q)", ErrCannotExplain, p.In, c, pool)
 	}
 	first := p.Out
 	if p.Kind == headparams.MLP {
