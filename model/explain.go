@@ -45,13 +45,22 @@ var ErrCannotExplain = errkind.Sentinel("the model cannot draw activation maps",
 // explainer is what a Model opened with Options.Explain knows about its maps.
 type explainer struct {
 	c, h, w int // the map at the cut
-	d       int // pooled feature length (the head's input)
+	d       int // feature length (the head's input)
 	out     int // labels
-	graph   []byte
+	// extra is the length of what the explain graph outputs per image after the
+	// features: the maps themselves ([out][h][w]) unless toMaps is set, which turns
+	// one image's features and extra output into its maps (a head whose maps are not a
+	// graph computation, such as attention weights computed in Go).
+	extra  int
+	toMaps func(features, extra []float32) ([]float32, error)
+	graph  []byte
 }
 
 // rowLen is the length of one image's engine output.
-func (e *explainer) rowLen() int { return e.d + e.out*e.h*e.w }
+func (e *explainer) rowLen() int { return e.d + e.extra }
+
+// mapLen is the length of one image's maps.
+func (e *explainer) mapLen() int { return e.out * e.h * e.w }
 
 // newExplainer checks that b can explain itself and builds its explain graph: the
 // bundle's backbone graph with the per-location head appended. The one place a head
@@ -70,7 +79,10 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: %w: explain needs a spatial map at the cut (backbone %s): %w", ErrCannotExplain, info.Name, err)
 	}
-	e := &explainer{c: c, h: h, w: w, d: b.Head.In, out: b.Head.Out}
+	e := &explainer{c: c, h: h, w: w, d: b.Head.In, out: b.Head.Out, extra: b.Head.Out * h * w}
+	// nodes end in "multilabel_maps", which the graph outputs (flattened) after the
+	// features. A head whose maps come from Go outputs its input there instead
+	// (an Identity of the cut: extra = c·h·w) and sets toMaps.
 	var nodes []*protos.NodeProto
 	var inits []*protos.TensorProto
 	switch b.Head.Kind {

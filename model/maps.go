@@ -129,7 +129,7 @@ func (m *Model) drawMaps(start int, preds []Prediction, ok []bool, input, maps [
 	}
 	ex := m.ex
 	hw := ex.h * ex.w
-	ml := ex.out * hw
+	ml := ex.mapLen()
 	tl := m.Bundle.Spec.TensorLen()
 	type task struct{ i, k, j int }
 	var tasks []task

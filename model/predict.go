@@ -269,11 +269,22 @@ func (m *Model) runFeatures(ctx context.Context, input []float32, n int) (feats,
 	if len(out) != n*row {
 		return nil, nil, fmt.Errorf("model: explain graph returned %d values for %d images of %d", len(out), n, row)
 	}
-	ml := row - dim
+	ex, ml := m.ex.extra, m.ex.mapLen()
 	feats, maps = make([]float32, n*dim), make([]float32, n*ml)
 	for i := 0; i < n; i++ {
-		copy(feats[i*dim:(i+1)*dim], out[i*row:i*row+dim])
-		copy(maps[i*ml:(i+1)*ml], out[i*row+dim:(i+1)*row])
+		f, x := out[i*row:i*row+dim], out[i*row+dim:(i+1)*row]
+		copy(feats[i*dim:(i+1)*dim], f)
+		if m.ex.toMaps != nil {
+			if x, err = m.ex.toMaps(f, x); err != nil {
+				return nil, nil, fmt.Errorf("model: explain: %w", err)
+			}
+			if len(x) != ml {
+				return nil, nil, fmt.Errorf("model: explain: %d map values for one image, want %d", len(x), ml)
+			}
+		} else if ex != ml {
+			return nil, nil, fmt.Errorf("model: explain: graph gives %d map values per image, want %d", ex, ml)
+		}
+		copy(maps[i*ml:(i+1)*ml], x)
 	}
 	return feats, maps, nil
 }
@@ -501,7 +512,7 @@ func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(star
 	dim := m.Bundle.Head.In
 	ml := 0
 	if m.ex != nil {
-		ml = m.ex.rowLen() - dim
+		ml = m.ex.mapLen()
 	}
 	bs := m.opt.BatchSize
 	dopt := imageio.DecodeOptions{MaxPixels: m.opt.MaxPixels}
