@@ -237,3 +237,34 @@ func TestExplainFlatCut(t *testing.T) {
 		t.Fatalf("ExplainFiles without Explain: %v", err)
 	}
 }
+
+// TestExplainEngines: the explain graph runs on the pure-Go engine too, with the
+// maps ONNX Runtime gives.
+func TestExplainEngines(t *testing.T) {
+	t.Parallel()
+	b, _ := squeezeBundle(t, headparams.MLP, backbone.PoolAvg)
+	paths := mimlImages(t, "8.jpg")
+	var got [2][]model.LabelMap
+	for k, opt := range []model.Options{{Engine: "ort", ORTLib: sharedtest.ORTLib(t), Explain: true}, {Engine: "go", Explain: true}} {
+		m, err := model.New(b, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		preds, err := m.ExplainFiles(context.Background(), paths, allLabels)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[k] = preds[0].Maps
+	}
+	worst := 0.0
+	for j := range got[0] {
+		for l, v := range got[0][j].Values {
+			w := float64(got[1][j].Values[l])
+			worst = math.Max(worst, math.Abs(float64(v)-w)/math.Max(1, math.Abs(w)))
+		}
+	}
+	if worst > 1e-3 {
+		t.Errorf("ONNX Runtime and pure-Go maps differ by %.2g (relative)", worst)
+	}
+}
