@@ -226,7 +226,8 @@ func (m *Model) EngineName() string {
 }
 
 // Info describes the model: id, labels, thresholds, decision rule, preprocessing,
-// backbone, metrics and, for a saved bundle, "trained": when it was written (RFC 3339, UTC).
+// backbone, metrics, whether it draws activation maps ("explain") and, for a saved
+// bundle, "trained": when it was written (RFC 3339, UTC).
 func (m *Model) Info() map[string]any {
 	b := m.Bundle
 	info := map[string]any{
@@ -239,6 +240,7 @@ func (m *Model) Info() map[string]any {
 		"head":       map[string]any{"kind": b.Head.Kind, "in": b.Head.In, "hidden": b.Head.Hidden, "out": b.Head.Out},
 		"metrics":    b.Metrics,
 		"engine":     m.EngineName(),
+		"explain":    m.ex != nil, // draws activation maps (HTTP explain=1)
 	}
 	if b.Manifest != nil && !b.Manifest.Created.IsZero() {
 		info["trained"] = b.Manifest.Created.UTC().Format(time.RFC3339)

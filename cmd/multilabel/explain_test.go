@@ -172,6 +172,17 @@ func TestExplainAgrees(t *testing.T) {
 			}
 		}
 	}
+	// GET /v1/model says the model draws maps.
+	mr, err := http.Get(ts.URL + "/v1/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]any
+	json.NewDecoder(mr.Body).Decode(&info)
+	mr.Body.Close()
+	if info["explain"] != true {
+		t.Errorf("GET /v1/model: explain = %v", info["explain"])
+	}
 	// A plain request carries no maps; a bad explain= value is refused.
 	if resp, api := post(ts.URL+"/v1/predict", paths[0]); resp.StatusCode != 200 || len(api) != 1 || api[0].Explain != nil {
 		t.Errorf("plain request: HTTP %d, %+v", resp.StatusCode, api)
