@@ -14,7 +14,8 @@
 //	GET  /healthz      the process is up.
 //	GET  /readyz       a model is loaded and the queue has room.
 //	GET  /metrics      Prometheus metrics (github.com/prometheus/client_golang).
-//	GET  /             a page to drop an image and see its labels.
+//	GET  /             a page to drop an image and see its labels (and their maps when
+//	                   the model draws them).
 //
 // Metrics: each Server has its own Prometheus registry (Server.Registry; never the global
 // default one), with the Go runtime (go_*) and process (process_*) collectors and
