@@ -87,7 +87,7 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	var inits []*protos.TensorProto
 	switch b.Head.Kind {
 	case headparams.Linear, headparams.MLP:
-		nodes, inits, err = locationHead(&b.Head, info.Pool, info.FeatureNode, c)
+		nodes, inits, err = locationHead(&b.Head, info.Pool, bb.FeatureNode, c)
 	default:
 		err = fmt.Errorf("model: explain: %w: maps for head kind %q not supported", ErrCannotExplain, b.Head.Kind)
 	}
