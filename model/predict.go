@@ -46,6 +46,12 @@ type Options struct {
 	// carries) or "topk:K" (F1 thresholds, then at most the K best). "" keeps the
 	// bundle's rule and thresholds. It excludes TopK and Threshold.
 	Decision string
+	// Explain opens the engine on the bundle's graph extended with per-label activation
+	// maps (see ExplainFiles): the backbone still runs once per image, and Predict and
+	// PredictFiles fill Prediction.Maps for the predicted labels. It is an error (of
+	// kind errkind.ErrBadInput) when the cut has no spatial dimensions or the head kind
+	// draws no maps.
+	Explain bool
 }
 
 // Model is a loaded bundle ready to predict. It is safe for concurrent use.
@@ -59,6 +65,7 @@ type Model struct {
 	th  []float64
 	mu  sync.Mutex // serialises engine calls
 	eng engine.Engine
+	ex  *explainer // non-nil with Options.Explain
 }
 
 // LabelScore is one label with its probability.
@@ -77,6 +84,9 @@ type Prediction struct {
 	Scores []float32 `json:"scores"`
 	// Err is set when the image could not be read; Labels and Scores are then nil.
 	Err error `json:"-"`
+	// Maps holds, with Options.Explain, the activation map of each predicted label (of
+	// each label chosen, for ExplainFiles and ExplainImages), in Labels order.
+	Maps []LabelMap `json:"-"`
 
 	model *Model // the model that made it (for MarshalJSON); nil when built by hand
 }
@@ -125,19 +135,28 @@ func New(b *bundle.Bundle, opt Options) (*Model, error) {
 	if kind == "" {
 		kind = "auto"
 	}
-	eng, err := auto.Open(b.Backbone, auto.Options{Kind: kind, ORTLib: opt.ORTLib, Threads: opt.Threads})
+	graph, rowLen := b.Backbone, b.Head.In
+	var ex *explainer
+	if opt.Explain {
+		var err error
+		if ex, err = newExplainer(b); err != nil {
+			return nil, err
+		}
+		graph, rowLen = ex.graph, ex.rowLen()
+	}
+	eng, err := auto.Open(graph, auto.Options{Kind: kind, ORTLib: opt.ORTLib, Threads: opt.Threads})
 	if err != nil {
 		return nil, fmt.Errorf("model: open %s engine on the bundle's backbone: %w", kind, err)
 	}
-	if out := eng.OutputShape(); len(out) != 1 || int(out[0]) != b.Head.In {
+	if out := eng.OutputShape(); len(out) != 1 || int(out[0]) != rowLen {
 		eng.Close()
-		return nil, fmt.Errorf("model: backbone output shape %v, head expects [%d]", out, b.Head.In)
+		return nil, fmt.Errorf("model: backbone output shape %v, want [%d]", out, rowLen)
 	}
 	if in, want := eng.InputShape(), b.Spec.Shape(); !sameShape(in, want) {
 		eng.Close()
 		return nil, fmt.Errorf("model: backbone input shape %v, preprocessing gives %v", in, want)
 	}
-	return &Model{Bundle: b, opt: opt, eng: eng, dec: dec, th: th}, nil
+	return &Model{Bundle: b, opt: opt, eng: eng, dec: dec, th: th, ex: ex}, nil
 }
 
 func sameShape(a, b []int64) bool {
@@ -208,7 +227,8 @@ func (m *Model) EngineName() string {
 }
 
 // Info describes the model: id, labels, thresholds, decision rule, preprocessing,
-// backbone, metrics and, for a saved bundle, "trained": when it was written (RFC 3339, UTC).
+// backbone, metrics, whether it draws activation maps ("explain") and, for a saved
+// bundle, "trained": when it was written (RFC 3339, UTC).
 func (m *Model) Info() map[string]any {
 	b := m.Bundle
 	info := map[string]any{
@@ -221,6 +241,7 @@ func (m *Model) Info() map[string]any {
 		"head":       map[string]any{"kind": b.Head.Kind, "in": b.Head.In, "hidden": b.Head.Hidden, "out": b.Head.Out},
 		"metrics":    b.Metrics,
 		"engine":     m.EngineName(),
+		"explain":    m.ex != nil, // draws activation maps (HTTP explain=1)
 	}
 	if b.Manifest != nil && !b.Manifest.Created.IsZero() {
 		info["trained"] = b.Manifest.Created.UTC().Format(time.RFC3339)
@@ -228,21 +249,47 @@ func (m *Model) Info() map[string]any {
 	return info
 }
 
-// runFeatures runs the backbone on n preprocessed images.
-func (m *Model) runFeatures(ctx context.Context, input []float32, n int) ([]float32, error) {
+// runFeatures runs the backbone on n preprocessed images: the feature vectors and,
+// with Options.Explain, the label maps (n×labels×H×W; nil without).
+func (m *Model) runFeatures(ctx context.Context, input []float32, n int) (feats, maps []float32, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.eng == nil {
-		return nil, errors.New("model: closed")
+		return nil, nil, errors.New("model: closed")
 	}
 	out, err := m.eng.Run(ctx, input, n)
 	if err != nil {
-		return nil, fmt.Errorf("model: backbone: %w", err)
+		return nil, nil, fmt.Errorf("model: backbone: %w", err)
 	}
-	if len(out) != n*m.Bundle.Head.In {
-		return nil, fmt.Errorf("model: backbone returned %d values for %d images of %d features", len(out), n, m.Bundle.Head.In)
+	dim := m.Bundle.Head.In
+	if m.ex == nil {
+		if len(out) != n*dim {
+			return nil, nil, fmt.Errorf("model: backbone returned %d values for %d images of %d features", len(out), n, dim)
+		}
+		return out, nil, nil
 	}
-	return out, nil
+	row := m.ex.rowLen()
+	if len(out) != n*row {
+		return nil, nil, fmt.Errorf("model: explain graph returned %d values for %d images of %d", len(out), n, row)
+	}
+	ex, ml := m.ex.extra, m.ex.mapLen()
+	feats, maps = make([]float32, n*dim), make([]float32, n*ml)
+	for i := 0; i < n; i++ {
+		f, x := out[i*row:i*row+dim], out[i*row+dim:(i+1)*row]
+		copy(feats[i*dim:(i+1)*dim], f)
+		if m.ex.toMaps != nil {
+			if x, err = m.ex.toMaps(f, x); err != nil {
+				return nil, nil, fmt.Errorf("model: explain: %w", err)
+			}
+			if len(x) != ml {
+				return nil, nil, fmt.Errorf("model: explain: %d map values for one image, want %d", len(x), ml)
+			}
+		} else if ex != ml {
+			return nil, nil, fmt.Errorf("model: explain: graph gives %d map values per image, want %d", ex, ml)
+		}
+		copy(maps[i*ml:(i+1)*ml], x)
+	}
+	return feats, maps, nil
 }
 
 // ScoresFromFeatures applies the head and a sigmoid to n feature vectors.
@@ -282,57 +329,93 @@ func sigmoid(x float32) float32 {
 // Scores returns the probability of every label for each image (rows indexed like
 // imgs, columns like Labels). Images of any size are resized per the bundle's spec.
 func (m *Model) Scores(ctx context.Context, imgs []image.Image) ([][]float32, error) {
+	out := make([][]float32, 0, len(imgs))
+	err := m.imageBatches(ctx, imgs, func(start, n int, _, feats, _ []float32) error {
+		out = append(out, m.ScoresFromFeatures(feats, n)...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// imageBatches fills the images batch by batch and runs the backbone on them, calling
+// emit with each batch's input tensors, features and (with Options.Explain) maps.
+func (m *Model) imageBatches(ctx context.Context, imgs []image.Image, emit func(start, n int, input, feats, maps []float32) error) error {
 	spec := m.Bundle.Spec
 	tl := spec.TensorLen()
-	out := make([][]float32, 0, len(imgs))
 	for start := 0; start < len(imgs); start += m.opt.BatchSize {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		end := min(start+m.opt.BatchSize, len(imgs))
 		n := end - start
 		buf := make([]float32, n*tl)
 		for i := 0; i < n; i++ {
 			if imgs[start+i] == nil {
-				return nil, fmt.Errorf("model: image %d is nil", start+i)
+				return fmt.Errorf("model: image %d is nil", start+i)
 			}
 		}
 		// Resizing is a large share of the work for small backbones: spread it over the
 		// workers, so a server batching many requests does not resize them one by one.
-		var wg sync.WaitGroup
-		next := make(chan int, n)
-		for i := 0; i < n; i++ {
-			next <- i
-		}
-		close(next)
-		for w := 0; w < min(m.opt.Workers, n); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					spec.Fill(imgs[start+i], buf[i*tl:(i+1)*tl])
-				}
-			}()
-		}
-		wg.Wait()
-		feats, err := m.runFeatures(ctx, buf, n)
+		m.parallel(n, func(i int) { spec.Fill(imgs[start+i], buf[i*tl:(i+1)*tl]) })
+		feats, maps, err := m.runFeatures(ctx, buf, n)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, m.ScoresFromFeatures(feats, n)...)
+		if err := emit(start, n, buf, feats, maps); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
-// Predict returns the labels and scores of each image.
+// parallel runs f(0..n-1) on up to Options.Workers goroutines.
+func (m *Model) parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int, n)
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < min(m.opt.Workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Predict returns the labels and scores of each image (and, with Options.Explain, the
+// maps of the predicted labels).
 func (m *Model) Predict(ctx context.Context, imgs []image.Image) ([]Prediction, error) {
-	scores, err := m.Scores(ctx, imgs)
+	var pick Pick
+	if m.ex != nil {
+		pick = PredictedLabels
+	}
+	return m.predictImages(ctx, imgs, pick)
+}
+
+func (m *Model) predictImages(ctx context.Context, imgs []image.Image, pick Pick) ([]Prediction, error) {
+	preds := make([]Prediction, len(imgs))
+	err := m.imageBatches(ctx, imgs, func(start, n int, input, feats, maps []float32) error {
+		scores := m.ScoresFromFeatures(feats, n)
+		for i, s := range scores {
+			preds[start+i] = Prediction{Scores: s, Labels: m.Decide(s), model: m}
+		}
+		ok := make([]bool, n)
+		for i := range ok {
+			ok[i] = true
+		}
+		return m.drawMaps(start, preds[start:start+n], ok, input, maps, pick)
+	})
 	if err != nil {
 		return nil, err
-	}
-	preds := make([]Prediction, len(scores))
-	for i, s := range scores {
-		preds[i] = Prediction{Scores: s, Labels: m.Decide(s), model: m}
 	}
 	return preds, nil
 }
@@ -353,15 +436,24 @@ func (m *Model) Decide(scores []float32) []LabelScore {
 	return out
 }
 
-// PredictFiles decodes and predicts image files. An unreadable or corrupt image gets a
-// Prediction with Err set and does not stop the others; the returned error is only for
-// failures that stop everything (the context, the engine).
+// PredictFiles decodes and predicts image files (and, with Options.Explain, draws the
+// maps of the predicted labels). An unreadable or corrupt image gets a Prediction with
+// Err set and does not stop the others; the returned error is only for failures that
+// stop everything (the context, the engine).
 func (m *Model) PredictFiles(ctx context.Context, paths []string) ([]Prediction, error) {
+	var pick Pick
+	if m.ex != nil {
+		pick = PredictedLabels
+	}
+	return m.predictFiles(ctx, paths, pick)
+}
+
+func (m *Model) predictFiles(ctx context.Context, paths []string, pick Pick) ([]Prediction, error) {
 	preds := make([]Prediction, len(paths))
 	for i, p := range paths {
 		preds[i].Path, preds[i].model = p, m
 	}
-	err := m.featureFiles(ctx, paths, func(start int, feats []float32, ok []bool, errs []error) {
+	err := m.featureFiles(ctx, paths, func(start int, input, feats, maps []float32, ok []bool, errs []error) error {
 		n := len(ok)
 		scores := m.ScoresFromFeatures(feats, n)
 		for i := 0; i < n; i++ {
@@ -373,6 +465,7 @@ func (m *Model) PredictFiles(ctx context.Context, paths []string) ([]Prediction,
 			p.Scores = scores[i]
 			p.Labels = m.Decide(scores[i])
 		}
+		return m.drawMaps(start, preds[start:start+n], ok, input, maps, pick)
 	})
 	if err != nil {
 		return nil, err
@@ -387,10 +480,11 @@ func (m *Model) Features(ctx context.Context, paths []string) (feats []float32, 
 	feats = make([]float32, len(paths)*dim)
 	ok = make([]bool, len(paths))
 	errs = make([]error, len(paths))
-	err = m.featureFiles(ctx, paths, func(start int, f []float32, o []bool, e []error) {
+	err = m.featureFiles(ctx, paths, func(start int, _, f, _ []float32, o []bool, e []error) error {
 		copy(feats[start*dim:], f)
 		copy(ok[start:], o)
 		copy(errs[start:], e)
+		return nil
 	})
 	if err != nil {
 		return nil, nil, nil, err
@@ -400,14 +494,19 @@ func (m *Model) Features(ctx context.Context, paths []string) (feats []float32, 
 
 // featureFiles decodes files in parallel (batch i+1 is decoded while the backbone runs
 // batch i) and runs them through the backbone, calling emit for each batch in order
-// (bad images: ok false, zero features).
-func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(start int, feats []float32, ok []bool, errs []error)) error {
+// with its input tensors, features and (with Options.Explain) maps (bad images: ok
+// false, zero features and maps).
+func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(start int, input, feats, maps []float32, ok []bool, errs []error) error) error {
 	if len(paths) == 0 {
 		return nil
 	}
 	spec := m.Bundle.Spec
 	tl := spec.TensorLen()
 	dim := m.Bundle.Head.In
+	ml := 0
+	if m.ex != nil {
+		ml = m.ex.mapLen()
+	}
 	bs := m.opt.BatchSize
 	dopt := imageio.DecodeOptions{MaxPixels: m.opt.MaxPixels}
 	type batch struct {
@@ -423,22 +522,9 @@ func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(star
 		for start := 0; start < len(paths); start += bs {
 			n := min(bs, len(paths)-start)
 			b := &batch{start: start, n: n, data: make([]float32, n*tl), errs: make([]error, n)}
-			var wg sync.WaitGroup
-			next := make(chan int)
-			for w := 0; w < min(m.opt.Workers, n); w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range next {
-						b.errs[i] = loadFile(paths[start+i], spec, b.data[i*tl:(i+1)*tl], dopt)
-					}
-				}()
-			}
-			for i := 0; i < n; i++ {
-				next <- i
-			}
-			close(next)
-			wg.Wait()
+			m.parallel(n, func(i int) {
+				b.errs[i] = loadFile(paths[start+i], spec, b.data[i*tl:(i+1)*tl], dopt)
+			})
 			select {
 			case batches <- b:
 			case <-ctx.Done():
@@ -459,6 +545,10 @@ func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(star
 			}
 		}
 		feats := make([]float32, bt.n*dim)
+		var maps []float32
+		if ml > 0 {
+			maps = make([]float32, bt.n*ml)
+		}
 		if len(good) > 0 {
 			input := bt.data
 			if len(good) < bt.n {
@@ -467,15 +557,20 @@ func (m *Model) featureFiles(ctx context.Context, paths []string, emit func(star
 					copy(input[k*tl:(k+1)*tl], bt.data[i*tl:(i+1)*tl])
 				}
 			}
-			out, err := m.runFeatures(ctx, input, len(good))
+			out, outMaps, err := m.runFeatures(ctx, input, len(good))
 			if err != nil {
 				return err
 			}
 			for k, i := range good {
 				copy(feats[i*dim:(i+1)*dim], out[k*dim:(k+1)*dim])
+				if ml > 0 {
+					copy(maps[i*ml:(i+1)*ml], outMaps[k*ml:(k+1)*ml])
+				}
 			}
 		}
-		emit(bt.start, feats, ok, bt.errs)
+		if err := emit(bt.start, bt.data, feats, maps, ok, bt.errs); err != nil {
+			return err
+		}
 	}
 	return ctx.Err()
 }

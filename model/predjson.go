@@ -24,7 +24,11 @@ func (m *Model) JSON(p Prediction) prediction.Image {
 	for i, l := range p.Labels {
 		names[i] = l.Label
 	}
-	return prediction.New(p.Path, p.Scores, m.Labels(), m.Thresholds(), rule, names, 0)
+	im := prediction.New(p.Path, p.Scores, m.Labels(), m.Thresholds(), rule, names, 0)
+	for _, lm := range p.Maps {
+		im.Explain = append(im.Explain, lm.JSON())
+	}
+	return im
 }
 
 // MarshalJSON writes a Prediction of Predict or PredictFiles as Model.JSON does. One

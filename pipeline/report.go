@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -143,6 +144,9 @@ func (r *TrainResult) writeHTML(dir string) error {
 		// before are recovered by undoing the temperatures.
 		secs = append(secs, report.ReliabilitySection(report.Reliability{Labels: r.Bundle.Labels, Truth: r.Truth,
 			Before: calib.Undo(r.Scores, c.Temperatures), After: r.Scores, Temperatures: c.Temperatures, Part: part}))
+	}
+	if sec, ok := r.mapsSection(context.Background()); ok {
+		secs = append(secs, sec)
 	}
 	_, err := report.Write(dir, report.Input{
 		Title: "Multi-label training report", Meta: meta,

@@ -157,6 +157,8 @@ type TrainResult struct {
 	Thresholds string
 	// Calibration is the temperature fit of --calibrate (nil without it).
 	Calibration *Calibration
+
+	mapsOpt model.Options // the engine that draws the report's activation maps
 }
 
 // trainingRecord is the bundle's training.json.
@@ -318,7 +320,7 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		return nil, fmt.Errorf("features: %w", err)
 	}
 	r.probe = &TrainResult{BadImages: fs.Bad, Engine: r.eng.Name(), CacheHits: fs.Hits, CacheMisses: fs.Misses,
-		FeatureSeconds: time.Since(t0).Seconds()}
+		FeatureSeconds: time.Since(t0).Seconds(), mapsOpt: model.Options{Engine: kind, ORTLib: cfg.ORTLib, Threads: cfg.Threads}}
 	r.bad = fs.Bad
 	if len(fs.Bad) > 0 {
 		r.log.Warn("train: skipping unusable images", "count", len(fs.Bad), "first", fs.Bad[0].Path, "reason", fs.Bad[0].Reason)

@@ -34,6 +34,28 @@ type Image struct {
 	Scores []Label `json:"scores"`
 	Rule   string  `json:"rule"`
 	Error  string  `json:"error,omitempty"`
+	// Explain holds, when maps were asked for (predict --explain, HTTP ?explain=1, a
+	// model opened with Explain), one activation map per predicted label, in Labels
+	// order.
+	Explain []Map `json:"explain,omitempty"`
+}
+
+// Map is the activation map of one predicted label: where on the image the head sees
+// it. The map is a grid of Width×Height logits (the backbone's spatial map at the cut);
+// Min, Max and Mean summarise it (for a linear head on average-pooled features Mean
+// is the label's logit). The overlay is a PNG of the map upsampled, coloured (blue low
+// → red high, scaled between Min and Max) and blended over the image as the model saw
+// it: File names it where predict --explain wrote it; PNG carries it (base64 in JSON)
+// in the HTTP answer and the library's marshalling.
+type Map struct {
+	Label  string  `json:"label"`
+	File   string  `json:"file,omitempty"`
+	PNG    []byte  `json:"png,omitempty"`
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Mean   float64 `json:"mean"`
 }
 
 // RuleThreshold predicts every label whose score reaches its threshold (score >=

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/multilabel/multilabel/prediction"
 )
 
 // batcher gathers the images of concurrent requests into engine batches: the first job
@@ -79,6 +81,26 @@ func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([][]float32, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// explain predicts imgs with maps: under the same queue bound as submit, but not
+// batched with other requests (the maps are drawn for this request's labels).
+func (b *batcher) explain(ctx context.Context, ex Explainer, imgs []image.Image, pick func(i int, p []float32) []int) ([][]float32, [][]prediction.Map, error) {
+	n := int64(len(imgs))
+	if v := b.queued.Add(n); v > int64(b.opt.QueueSize) && v != n {
+		b.queued.Add(-n)
+		return nil, nil, clientErr(http.StatusServiceUnavailable, "queue_full", "server busy: prediction queue full")
+	}
+	defer b.queued.Add(-n)
+	b.m.batch(len(imgs))
+	out, maps, err := ex.ExplainScores(ctx, imgs, pick)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(out) != len(imgs) || len(maps) != len(imgs) {
+		return nil, nil, fmt.Errorf("explainer returned %d rows and %d maps for %d images", len(out), len(maps), len(imgs))
+	}
+	return out, maps, nil
 }
 
 func (b *batcher) predict(ctx context.Context, imgs []image.Image) ([][]float32, error) {

@@ -41,6 +41,9 @@ body{font:15px system-ui,sans-serif;max-width:760px;margin:2em auto;padding:0 1e
 #err{color:#b00}
 .note{color:#555;font-size:13px}
 #labelnames{color:#555}
+#maps{display:flex;flex-wrap:wrap;gap:8px}
+#maps figure{margin:0;text-align:center;font-size:13px}
+#maps img{width:160px;display:block}
 </style></head><body>
 <h1>multilabel</h1>
 <p id="model">loading model…</p>
@@ -51,6 +54,8 @@ body{font:15px system-ui,sans-serif;max-width:760px;margin:2em auto;padding:0 1e
 <p id="err"></p>
 <p id="legend" class="note" hidden>Each bar is a label's score (0 to 1); the red tick marks that label's threshold. A label is predicted — green and bold — when its score reaches its tick.</p>
 <div id="labels" aria-live="polite"></div>
+<p id="mapnote" class="note" hidden>Where the model sees each predicted label: the image as the model saw it (resized and cropped), coloured from blue (least) to red (most).</p>
+<div id="maps"></div>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -58,8 +63,10 @@ function headers() {
   const t = $("token").value;
   return t ? {"Authorization": "Bearer " + t} : {};
 }
+let explain = false; // the model draws activation maps: ask for them (explain=1)
 function loadModel() {
-  fetch("v1/model", {headers: headers()}).then(r => r.json()).then(m => {
+  return fetch("v1/model", {headers: headers()}).then(r => r.json()).then(m => {
+    explain = m.explain === true;
     if (!m.labels) return;
     const id = String(m.id || "");
     let text = "Model " + (id.length > 12 ? id.slice(0, 12) + "…" : id);
@@ -94,6 +101,17 @@ function show(res) {
     box.append(row);
   }
   $("legend").hidden = false;
+  const maps = $("maps");
+  maps.textContent = "";
+  for (const m of (r.explain || [])) {
+    const fig = document.createElement("figure");
+    const im = document.createElement("img");
+    im.className = "map"; im.src = "data:image/png;base64," + m.png; im.alt = "where the model sees " + m.label;
+    const cap = document.createElement("figcaption"); cap.textContent = m.label;
+    fig.append(im, cap);
+    maps.append(fig);
+  }
+  $("mapnote").hidden = !(r.explain && r.explain.length);
   document.body.dataset.predicted = r.labels.map(l => l.label).join(",");
   document.body.dataset.state = "done";
 }
@@ -101,7 +119,7 @@ function send(file) {
   $("err").textContent = "";
   $("preview").src = URL.createObjectURL(file);
   document.body.dataset.state = "busy";
-  fetch("v1/predict", {method: "POST", body: file, headers: Object.assign({"Content-Type": file.type || "application/octet-stream"}, headers())})
+  ready.then(() => fetch("v1/predict" + (explain ? "?explain=1" : ""), {method: "POST", body: file, headers: Object.assign({"Content-Type": file.type || "application/octet-stream"}, headers())}))
     .then(r => r.json().then(j => ({ok: r.ok, j})))
     .then(({ok, j}) => { if (!ok) throw new Error(j.error || "request failed"); show(j); })
     .catch(e => { $("err").textContent = e.message; document.body.dataset.state = "error"; });
@@ -112,8 +130,8 @@ $("file").addEventListener("change", e => { if (e.target.files[0]) send(e.target
 drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", e => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) send(e.dataTransfer.files[0]); });
-$("token").addEventListener("change", loadModel);
-loadModel();
+let ready = loadModel();
+$("token").addEventListener("change", () => { ready = loadModel(); });
 </script>
 </body></html>
 `

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"image"
 	"image/color"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multilabel/multilabel/prediction"
 )
 
 // TestPageInChromium loads the web page in headless Chromium, drops an image on it (a
@@ -24,12 +27,12 @@ func TestPageInChromium(t *testing.T) {
 		}
 		t.Skip("skipping: chromium not installed (apt-get install chromium)")
 	}
-	s, err := New(&infoPredictor{fakePredictor: &fakePredictor{id: strings.Repeat("ab", 32)}, trained: "2026-01-02T03:04:05Z"}, Options{})
+	img := pngBytes(t, color.RGBA{255, 0, 0, 255}) // the fake model says: red
+	s, err := New(&explainPredictor{infoPredictor{fakePredictor: &fakePredictor{id: strings.Repeat("ab", 32)}, trained: "2026-01-02T03:04:05Z"}, img}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	img := pngBytes(t, color.RGBA{255, 0, 0, 255}) // the fake model says: red
 	dropper := `<script>
 fetch("/__test/image.png").then(r => r.blob()).then(b => {
   const dt = new DataTransfer();
@@ -76,6 +79,11 @@ window.addEventListener("error", e => { document.body.dataset.jserror = e.messag
 	if !strings.Contains(dom, `class="row on" data-label="red"`) {
 		t.Fatalf("the passing label is not highlighted; DOM:\n%s", dom)
 	}
+	// The model draws maps: the page asked for them and shows the predicted label's.
+	if !strings.Contains(dom, `<img class="map" src="data:image/png;base64,`) || !strings.Contains(dom, `alt="where the model sees red"`) ||
+		strings.Count(dom, `class="map"`) != 1 || !strings.Contains(dom, `<p id="mapnote" class="note">`) {
+		t.Errorf("page shows no activation map; DOM:\n%s", dom)
+	}
 	// The model line names the labels and the training date, not only the id; the
 	// threshold tick is explained; no token box on a server without a token.
 	for _, want := range []string{"Model abababababab…, trained 2026-01-02 03:04:05 UTC — 3 labels", "Labels: red, green, big label",
@@ -94,6 +102,33 @@ type infoPredictor struct {
 
 func (p *infoPredictor) Info() map[string]any {
 	return map[string]any{"id": p.id, "trained": p.trained}
+}
+
+// explainPredictor is an infoPredictor that draws maps: its map of every chosen label
+// is the PNG given.
+type explainPredictor struct {
+	infoPredictor
+	png []byte
+}
+
+func (p *explainPredictor) Info() map[string]any {
+	info := p.infoPredictor.Info()
+	info["explain"] = true
+	return info
+}
+func (p *explainPredictor) CanExplain() bool { return true }
+func (p *explainPredictor) ExplainScores(ctx context.Context, imgs []image.Image, pick func(int, []float32) []int) ([][]float32, [][]prediction.Map, error) {
+	scores, err := p.Scores(ctx, imgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps := make([][]prediction.Map, len(imgs))
+	for i, s := range scores {
+		for _, j := range pick(i, s) {
+			maps[i] = append(maps[i], prediction.Map{Label: p.Labels()[j], PNG: p.png, Width: 1, Height: 1})
+		}
+	}
+	return scores, maps, nil
 }
 
 // TestPageTokenBox: the page shows its token box only when the server has a token.

@@ -7,13 +7,16 @@
 //
 //	POST /v1/predict   image body (JPEG/PNG/GIF/BMP/WebP) or multipart/form-data with one or
 //	                   more image parts; query top_k (the K best labels whatever their
-//	                   thresholds, as predict --top-k), threshold, decision. → JSON predictions.
+//	                   thresholds, as predict --top-k), threshold, decision, explain=1
+//	                   (per predicted label, its activation map as a base64 PNG; see
+//	                   Explainer and MaxExplainLabels). → JSON predictions.
 //	GET  /v1/model     labels, thresholds, metrics, preprocessing, sha256.
 //	POST /v1/reload    reload the model (token required when one is set).
 //	GET  /healthz      the process is up.
 //	GET  /readyz       a model is loaded and the queue has room.
 //	GET  /metrics      Prometheus metrics (github.com/prometheus/client_golang).
-//	GET  /             a page to drop an image and see its labels.
+//	GET  /             a page to drop an image and see its labels (and their maps when
+//	                   the model draws them).
 //
 // Metrics: each Server has its own Prometheus registry (Server.Registry; never the global
 // default one), with the Go runtime (go_*) and process (process_*) collectors and
@@ -79,6 +82,22 @@ type Predictor interface {
 type DecisionRuler interface {
 	DecisionRule(rule string) (name string, thresholds []float64, topK int, err error)
 }
+
+// Explainer is implemented by predictors that draw per-label activation maps
+// (POST /v1/predict?explain=1); *model.Model does when opened with
+// model.Options.Explain. CanExplain says whether this one can. ExplainScores returns
+// each image's scores and, for the labels pick(i, scores) chooses (indices into
+// Labels), their maps with the overlay PNG, running the model once per image.
+type Explainer interface {
+	CanExplain() bool
+	ExplainScores(ctx context.Context, imgs []image.Image, pick func(i int, scores []float32) []int) ([][]float32, [][]prediction.Map, error)
+}
+
+// MaxExplainLabels bounds the maps of one image in an explain=1 answer: the best
+// MaxExplainLabels predicted labels get one each. With the overlay at most
+// model.MaxOverlaySide (256) pixels a side (a 224×224 overlay is about 70–110 KB, a
+// third more in base64), an answer holds at most MaxImages × MaxExplainLabels overlays.
+const MaxExplainLabels = 8
 
 // Options configures a Server. Zero values take the documented defaults.
 type Options struct {
@@ -461,6 +480,11 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, aerr)
 		return
 	}
+	explain, aerr := parseExplain(r)
+	if aerr != nil {
+		s.fail(w, aerr)
+		return
+	}
 	// The body is read before a concurrency slot is taken, under its own deadline and
 	// size limit: a slow upload holds its connection, never the model.
 	if r.ContentLength > s.opt.MaxBodyBytes {
@@ -505,22 +529,6 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, clientErr(http.StatusBadRequest, "bad_query", "top_k=%d: the model has %d labels", topK, len(l.labels)))
 		return
 	}
-	probs, err := l.batcher.submit(ctx, imgs)
-	if err != nil {
-		var ae *apiError
-		switch {
-		case errors.As(err, &ae):
-			s.fail(w, ae)
-		case errors.Is(err, context.DeadlineExceeded):
-			s.fail(w, &apiError{status: http.StatusServiceUnavailable, kind: "timeout", msg: "request timed out"})
-		case errors.Is(err, context.Canceled):
-			s.fail(w, &apiError{status: 499, kind: "canceled", msg: "client went away"})
-		default:
-			s.opt.Logger.Error("predict failed", "err", err)
-			s.fail(w, &apiError{status: http.StatusInternalServerError, kind: "internal", msg: "prediction failed"})
-		}
-		return
-	}
 	thr, rule, maxK := l.thr, "", 0
 	if v := r.URL.Query().Get("decision"); v != "" {
 		dr, ok := l.p.(DecisionRuler)
@@ -539,9 +547,42 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		}
 		thr, rule, topK, maxK = th, prediction.RuleDecision(name), 0, k
 	}
+	var probs [][]float32
+	var maps [][]prediction.Map
+	var err error
+	if explain {
+		ex, ok := l.p.(Explainer)
+		if !ok || !ex.CanExplain() {
+			s.fail(w, clientErr(http.StatusBadRequest, "bad_query", "explain=1: this model draws no activation maps (its backbone cut has no spatial map or its head kind has none; see 'multilabel backbone inspect')"))
+			return
+		}
+		probs, maps, err = l.batcher.explain(ctx, ex, imgs, func(i int, p []float32) []int {
+			return labelIndices(decide("", p, l.labels, thr, thrOverride, topK, maxK, rule).Labels, l.labels, MaxExplainLabels)
+		})
+	} else {
+		probs, err = l.batcher.submit(ctx, imgs)
+	}
+	if err != nil {
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae):
+			s.fail(w, ae)
+		case errors.Is(err, context.DeadlineExceeded):
+			s.fail(w, &apiError{status: http.StatusServiceUnavailable, kind: "timeout", msg: "request timed out"})
+		case errors.Is(err, context.Canceled):
+			s.fail(w, &apiError{status: 499, kind: "canceled", msg: "client went away"})
+		default:
+			s.opt.Logger.Error("predict failed", "err", err)
+			s.fail(w, &apiError{status: http.StatusInternalServerError, kind: "internal", msg: "prediction failed"})
+		}
+		return
+	}
 	resp := Response{Model: l.info["id"], Results: make([]ImageResult, len(imgs))}
 	for i := range imgs {
 		resp.Results[i] = decide(names[i], probs[i], l.labels, thr, thrOverride, topK, maxK, rule)
+		if maps != nil {
+			resp.Results[i].Explain = maps[i]
+		}
 	}
 	resp.TimeMS = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)
@@ -576,6 +617,32 @@ func parseQuery(r *http.Request) (topK int, thr float64, err *apiError) {
 		thr = t
 	}
 	return topK, thr, nil
+}
+
+// parseExplain reads explain= (1/true/yes on, 0/false/no or absent off).
+func parseExplain(r *http.Request) (bool, *apiError) {
+	switch v := strings.ToLower(r.URL.Query().Get("explain")); v {
+	case "", "0", "false", "no":
+		return false, nil
+	case "1", "true", "yes":
+		return true, nil
+	default:
+		return false, clientErr(http.StatusBadRequest, "bad_query", "explain=%q: want 1 or 0", v)
+	}
+}
+
+// labelIndices maps chosen labels (best first) to their vocabulary indices, at most n.
+func labelIndices(chosen []prediction.Label, labels []string, n int) []int {
+	out := make([]int, 0, min(n, len(chosen)))
+	for _, c := range chosen {
+		if len(out) == n {
+			break
+		}
+		if j := slices.Index(labels, c.Label); j >= 0 {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // decide turns one row of probabilities into the response's labels by the one rule of

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/prediction"
 	"github.com/multilabel/multilabel/shard"
@@ -25,6 +27,7 @@ func newPredictCmd(e *env) *cobra.Command {
 		jsonOut, recurse bool
 		sf               shardFlags
 		out              string
+		explainDir       string
 	)
 	c := &cobra.Command{
 		Use:   "predict --model M.mlb [--top-k K] [--threshold T] [--json] IMG|DIR...",
@@ -48,6 +51,7 @@ func newPredictCmd(e *env) *cobra.Command {
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
 	fs.BoolVar(&recurse, "recursive", true, "walk directories recursively")
+	fs.StringVar(&explainDir, "explain", "", "write, for each image and each predicted label, the label's activation map over the image as DIR/<image>.<label>.png (listed under \"explain\" with --json); needs a bundle whose cut is a spatial map (see 'multilabel backbone inspect')")
 	fs.StringVar(&out, "out", "", "write every image's scores as CSV (path, one column per label) to this file, with a manifest (needed with --shard)")
 	sf.register(fs)
 	c.AddCommand(newPredictMergeCmd(e))
@@ -109,12 +113,22 @@ func newPredictCmd(e *env) *cobra.Command {
 		if topK > len(b.Labels) {
 			return usageErrorf("--top-k %d: the model has %d labels", topK, len(b.Labels))
 		}
-		m, err := model.New(b, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, BatchSize: batch, TopK: topK, Threshold: threshold, Decision: decision})
+		m, err := model.New(b, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, BatchSize: batch, TopK: topK, Threshold: threshold, Decision: decision,
+			Explain: explainDir != ""})
 		if err != nil {
+			if explainDir != "" && errkind.IsBadInput(err) {
+				return badInput(fmt.Errorf("--explain: %w", err))
+			}
 			return err
 		}
 		defer m.Close()
-		preds, err := m.PredictFiles(ctx, paths)
+		var preds []model.Prediction
+		var mapFiles [][]string
+		if explainDir != "" {
+			preds, mapFiles, err = predictExplained(ctx, m, paths, explainDir)
+		} else {
+			preds, err = m.PredictFiles(ctx, paths)
+		}
 		if err != nil {
 			return err
 		}
@@ -131,8 +145,15 @@ func newPredictCmd(e *env) *cobra.Command {
 			if err := rs.publishRows(ctx, out, outURL); err != nil {
 				return err
 			}
-		} else if err := writePredictions(e.stdout, e.stderr, m, preds, jsonOut); err != nil {
+		} else if err := writePredictions(e.stdout, e.stderr, m, preds, mapFiles, jsonOut); err != nil {
 			return err
+		}
+		if explainDir != "" && !jsonOut {
+			n := 0
+			for _, f := range mapFiles {
+				n += len(f)
+			}
+			fmt.Fprintf(e.stderr, "wrote %d activation map(s) to %s\n", n, explainDir)
 		}
 		if nok == 0 && len(preds) > 0 {
 			return badInput(fmt.Errorf("none of the %d image(s) could be read", len(preds)))
@@ -142,9 +163,42 @@ func newPredictCmd(e *env) *cobra.Command {
 	return c
 }
 
-func writePredictions(w, errw io.Writer, m *model.Model, preds []model.Prediction, asJSON bool) error {
+// explainChunk is the number of images predict --explain holds at once: their overlay
+// PNGs are written, then dropped, chunk by chunk.
+const explainChunk = 256
+
+// predictExplained is PredictFiles with the maps of the predicted labels written to dir
+// (model.MapWriter); files[i] lists image i's overlays, in its Maps order (whose PNG
+// bytes are dropped once written).
+func predictExplained(ctx context.Context, m *model.Model, paths []string, dir string) ([]model.Prediction, [][]string, error) {
+	mw, err := model.NewMapWriter(dir, paths, m.Labels())
+	if err != nil {
+		return nil, nil, err
+	}
+	preds := make([]model.Prediction, 0, len(paths))
+	files := make([][]string, len(paths))
+	for start := 0; start < len(paths); start += explainChunk {
+		chunk, err := m.PredictFiles(ctx, paths[start:min(start+explainChunk, len(paths))])
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := range chunk {
+			i := start + k
+			if files[i], err = mw.Write(i, &chunk[k]); err != nil {
+				return nil, nil, err
+			}
+			for q := range chunk[k].Maps {
+				chunk[k].Maps[q].PNG = nil
+			}
+		}
+		preds = append(preds, chunk...)
+	}
+	return preds, files, nil
+}
+
+func writePredictions(w, errw io.Writer, m *model.Model, preds []model.Prediction, mapFiles [][]string, asJSON bool) error {
 	if asJSON {
-		return writePredictionsJSON(w, m, preds)
+		return writePredictionsJSON(w, m, preds, mapFiles)
 	}
 	for _, p := range preds {
 		if p.Err != nil {
@@ -166,8 +220,9 @@ func writePredictions(w, errw io.Writer, m *model.Model, preds []model.Predictio
 
 // writePredictionsJSON is predict --json: the model, its labels and thresholds, and each
 // image in the one JSON shape of a prediction (package prediction), as the HTTP API
-// and model.Prediction's marshalling write it.
-func writePredictionsJSON(w io.Writer, m *model.Model, preds []model.Prediction) error {
+// and model.Prediction's marshalling write it; with --explain each map names its file
+// (mapFiles[i][k] for preds[i].Maps[k]) instead of carrying the PNG.
+func writePredictionsJSON(w io.Writer, m *model.Model, preds []model.Prediction, mapFiles [][]string) error {
 	out := struct {
 		Model       string             `json:"model"`
 		Labels      []string           `json:"labels"`
@@ -177,6 +232,12 @@ func writePredictionsJSON(w io.Writer, m *model.Model, preds []model.Prediction)
 	}{Model: m.Bundle.ID, Labels: m.Labels(), Thresholds: m.Thresholds(), Predictions: make([]prediction.Image, len(preds))}
 	for i, p := range preds {
 		out.Predictions[i] = m.JSON(p)
+		if mapFiles != nil {
+			for k := range out.Predictions[i].Explain {
+				out.Predictions[i].Explain[k].File = mapFiles[i][k]
+				out.Predictions[i].Explain[k].PNG = nil
+			}
+		}
 		if p.Err != nil {
 			out.Errors++
 		}

@@ -88,7 +88,14 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 		if fetchErr = err; err != nil {
 			return nil, err
 		}
-		return model.LoadWith(local, model.Options{Engine: kind, ORTLib: ortLib})
+		// Maps for ?explain=1 when the bundle can draw them: the explain graph runs the
+		// backbone once, like the plain one, and costs plain requests nothing measurable.
+		m, err := model.LoadWith(local, model.Options{Engine: kind, ORTLib: ortLib, Explain: true})
+		if errors.Is(err, model.ErrCannotExplain) {
+			e.log.Info("activation maps off: explain=1 requests get 400", "reason", err)
+			return model.LoadWith(local, model.Options{Engine: kind, ORTLib: ortLib})
+		}
+		return m, err
 	}
 	m, err := load()
 	if err != nil {

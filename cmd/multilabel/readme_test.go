@@ -237,7 +237,7 @@ func TestREADMEExample(t *testing.T) {
 				w = filepath.Join(miml, strings.TrimPrefix(w, "miml-scenes/"))
 			case w == "squeezenet1.1-fp16.onnx":
 				w = squeeze
-			case w == "scenes.mlb" || w == "report/":
+			case w == "scenes.mlb" || w == "report/" || w == "maps/":
 				w = filepath.Join(tmp, w)
 			}
 			args = append(args, w)
@@ -257,7 +257,9 @@ func TestREADMEExample(t *testing.T) {
 	if ran < 2 {
 		t.Errorf("ran %d lines of the example, want train and predict", ran)
 	}
-	if _, err := os.Stat(filepath.Join(tmp, "report", "index.html")); err != nil {
-		t.Error(err)
+	for _, f := range []string{filepath.Join("report", "index.html"), filepath.Join("maps", "1.desert.png")} {
+		if _, err := os.Stat(filepath.Join(tmp, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -1,0 +1,192 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomlx/compute-onnx/support/protos"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/headparams"
+)
+
+// Per-label activation maps (Options.Explain).
+//
+// For the linear and MLP heads the map of label j at location l of the spatial map at
+// the cut (C×H×W) is the head applied to that location's C-vector, as if the image were
+// that one location: standardisation, dense layer(s), no sigmoid — a logit per location.
+// The head is folded into 1×1 convolutions appended to the backbone graph, so the
+// engine computes the maps in the same run as the features (the backbone runs once).
+//
+//   - linear head, average pooling: the exact class activation map (Zhou et al. 2016):
+//     the head is affine and pooling is the mean, so the mean of label j's map over the
+//     H·W locations equals its logit.
+//   - linear head, max pooling: the same per-location affine map; the image's logit is
+//     the head at the channel-wise maximum, which no single location need reach, so the
+//     map shows where each channel's evidence lies, not a decomposition of the logit.
+//   - avgmax pooling: the location's vector stands for both the average and the max
+//     half of the pooled features (the two halves of the first layer are summed).
+//   - MLP head: the head applied per location is an approximation (the ReLU does not
+//     commute with the mean): it shows where the head would see each label, and its mean
+//     is not the logit.
+
+// ExplainOutput is the name of the explain graph's output: per image the pooled
+// features (the bundle graph's output) then the label maps, [N, D + labels·H·W].
+const ExplainOutput = "multilabel_explain"
+
+// ErrCannotExplain is matched (errors.Is) by the errors of New with Options.Explain
+// that say the bundle cannot draw maps (no spatial cut, a head kind without maps, no
+// recorded feature node); it matches errkind.ErrBadInput too.
+var ErrCannotExplain = errkind.Sentinel("the model cannot draw activation maps", errkind.ErrBadInput)
+
+// explainer is what a Model opened with Options.Explain knows about its maps.
+type explainer struct {
+	c, h, w int // the map at the cut
+	d       int // feature length (the head's input)
+	out     int // labels
+	// extra is the length of what the explain graph outputs per image after the
+	// features: the maps themselves ([out][h][w]) unless toMaps is set, which turns
+	// one image's features and extra output into its maps (a head whose maps are not a
+	// graph computation, such as attention weights computed in Go).
+	extra  int
+	toMaps func(features, extra []float32) ([]float32, error)
+	graph  []byte
+}
+
+// rowLen is the length of one image's engine output.
+func (e *explainer) rowLen() int { return e.d + e.extra }
+
+// mapLen is the length of one image's maps.
+func (e *explainer) mapLen() int { return e.out * e.h * e.w }
+
+// newExplainer checks that b can explain itself and builds its explain graph: the
+// bundle's backbone graph with the per-location head appended. The one place a head
+// kind is matched to its maps: a kind that draws maps differently (attention weights)
+// is one more case here.
+func newExplainer(b *bundle.Bundle) (*explainer, error) {
+	info := b.BackboneInfo
+	if info.FeatureNode == "" {
+		return nil, fmt.Errorf("model: explain: %w: the bundle does not record its feature node (it predates explain); retrain it to draw maps", ErrCannotExplain)
+	}
+	bb, err := backbone.LoadBytes(b.Backbone, "the bundle's backbone", backbone.Options{FeatureNode: info.FeatureNode, Spec: &b.Spec})
+	if err != nil {
+		return nil, fmt.Errorf("model: explain: %w: %w", ErrCannotExplain, err)
+	}
+	c, h, w, err := bb.SpatialShape()
+	if err != nil {
+		return nil, fmt.Errorf("model: %w: explain needs a spatial map at the cut (backbone %s): %w", ErrCannotExplain, info.Name, err)
+	}
+	e := &explainer{c: c, h: h, w: w, d: b.Head.In, out: b.Head.Out, extra: b.Head.Out * h * w}
+	// nodes end in "multilabel_maps", which the graph outputs (flattened) after the
+	// features. A head whose maps come from Go outputs its input there instead
+	// (an Identity of the cut: extra = c·h·w) and sets toMaps.
+	var nodes []*protos.NodeProto
+	var inits []*protos.TensorProto
+	switch b.Head.Kind {
+	case headparams.Linear, headparams.MLP:
+		nodes, inits, err = locationHead(&b.Head, info.Pool, bb.FeatureNode, c)
+	default:
+		err = fmt.Errorf("model: explain: %w: maps for head kind %q not supported", ErrCannotExplain, b.Head.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.graph, err = appendMaps(b.Backbone, nodes, inits, e.rowLen()); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// locationHead returns the nodes that apply the head at every location of the cut
+// [N,C,H,W], giving "multilabel_maps" [N,Out,H,W]: the standardisation and, for
+// avgmax, the two halves of the first layer folded into one 1×1 convolution; for the
+// MLP a ReLU and a second 1×1 convolution.
+func locationHead(p *headparams.Params, pool, cut string, c int) ([]*protos.NodeProto, []*protos.TensorProto, error) {
+	copies := 1
+	switch {
+	case pool == backbone.PoolAvgMax && p.In == 2*c:
+		copies = 2
+	case p.In != c:
+		return nil, nil, fmt.Errorf("model: explain: %w: head input %d does not match the %d channels at the cut (pooling %q)", ErrCannotExplain, p.In, c, pool)
+	}
+	first := p.Out
+	if p.Kind == headparams.MLP {
+		first = p.Hidden
+	}
+	// Folded first layer, as a Conv weight [first][C][1][1] and bias [first]:
+	// w[o][k] = Σ_copies W1[k'][o]/σ[k'], b[o] = B1[o] − Σ_k' μ[k']/σ[k']·W1[k'][o].
+	w := make([]float32, first*c)
+	bias := make([]float32, first)
+	copy(bias, p.B1)
+	for r := 0; r < copies; r++ {
+		for k := 0; k < c; k++ {
+			kk := r*c + k
+			scale, shift := float32(1), float32(0)
+			if len(p.Std) > 0 {
+				scale, shift = 1/p.Std[kk], p.Mean[kk]/p.Std[kk]
+			}
+			row := p.W1[kk*first : (kk+1)*first]
+			for o, v := range row {
+				w[o*c+k] += v * scale
+				bias[o] -= v * shift
+			}
+		}
+	}
+	tensor := func(name string, dims []int64, v []float32) *protos.TensorProto {
+		return &protos.TensorProto{Name: name, Dims: dims, DataType: int32(protos.TensorProto_FLOAT), FloatData: v}
+	}
+	conv := func(name, in, wName, bName string) *protos.NodeProto {
+		return &protos.NodeProto{Name: name, OpType: "Conv", Input: []string{in, wName, bName}, Output: []string{name},
+			Attribute: []*protos.AttributeProto{{Name: "kernel_shape", Type: protos.AttributeProto_INTS, Ints: []int64{1, 1}}}}
+	}
+	inits := []*protos.TensorProto{tensor("multilabel_map_w1", []int64{int64(first), int64(c), 1, 1}, w), tensor("multilabel_map_b1", []int64{int64(first)}, bias)}
+	if p.Kind != headparams.MLP {
+		return []*protos.NodeProto{conv("multilabel_maps", cut, "multilabel_map_w1", "multilabel_map_b1")}, inits, nil
+	}
+	w2 := make([]float32, p.Out*p.Hidden) // [Out][Hidden][1][1] from W2 [Hidden][Out]
+	for k := 0; k < p.Hidden; k++ {
+		for o := 0; o < p.Out; o++ {
+			w2[o*p.Hidden+k] = p.W2[k*p.Out+o]
+		}
+	}
+	inits = append(inits, tensor("multilabel_map_w2", []int64{int64(p.Out), int64(p.Hidden), 1, 1}, w2),
+		tensor("multilabel_map_b2", []int64{int64(p.Out)}, append([]float32(nil), p.B2...)))
+	return []*protos.NodeProto{
+		conv("multilabel_map_hidden", cut, "multilabel_map_w1", "multilabel_map_b1"),
+		{Name: "multilabel_map_relu", OpType: "Relu", Input: []string{"multilabel_map_hidden"}, Output: []string{"multilabel_map_relu"}},
+		conv("multilabel_maps", "multilabel_map_relu", "multilabel_map_w2", "multilabel_map_b2"),
+	}, inits, nil
+}
+
+// appendMaps returns the bundle graph with nodes (ending in "multilabel_maps"
+// [N,Out,H,W]) appended and one output ExplainOutput [N,rowLen]: the features, then
+// the flattened maps.
+func appendMaps(graph []byte, nodes []*protos.NodeProto, inits []*protos.TensorProto, rowLen int) ([]byte, error) {
+	m := &protos.ModelProto{}
+	if err := proto.Unmarshal(graph, m); err != nil {
+		return nil, fmt.Errorf("model: explain: bundle backbone is not ONNX: %w", err)
+	}
+	g := m.Graph
+	if g == nil || len(g.Output) != 1 || g.Output[0].Name != bundle.FeatureOutput {
+		return nil, errors.New("model: explain: the bundle's backbone graph must have one output, " + bundle.FeatureOutput)
+	}
+	g.Node = append(g.Node, nodes...)
+	g.Node = append(g.Node,
+		&protos.NodeProto{Name: "multilabel_maps_flat", OpType: "Flatten", Input: []string{"multilabel_maps"}, Output: []string{"multilabel_maps_flat"},
+			Attribute: []*protos.AttributeProto{{Name: "axis", Type: protos.AttributeProto_INT, I: 1}}},
+		&protos.NodeProto{Name: ExplainOutput, OpType: "Concat", Input: []string{bundle.FeatureOutput, "multilabel_maps_flat"}, Output: []string{ExplainOutput},
+			Attribute: []*protos.AttributeProto{{Name: "axis", Type: protos.AttributeProto_INT, I: 1}}})
+	g.Initializer = append(g.Initializer, inits...)
+	g.Output = []*protos.ValueInfoProto{{Name: ExplainOutput, Type: &protos.TypeProto{Value: &protos.TypeProto_TensorType{
+		TensorType: &protos.TypeProto_Tensor{ElemType: int32(protos.TensorProto_FLOAT), Shape: &protos.TensorShapeProto{Dim: []*protos.TensorShapeProto_Dimension{
+			{Value: &protos.TensorShapeProto_Dimension_DimParam{DimParam: "N"}},
+			{Value: &protos.TensorShapeProto_Dimension_DimValue{DimValue: int64(rowLen)}}}}}}}}}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("model: explain: serializing: %w", err)
+	}
+	return data, nil
+}
