@@ -8,8 +8,13 @@
 //     --decision did alone);
 //   - oof: on out-of-fold logits over training + validation (train.OutOfFold, -folds
 //     heads trained for the final head's best epoch count; what --calib-folds does);
-//   - test-T: temperatures fitted on the test share itself (the best any temperature
-//     can do on it: a floor for the ECE of temperature scaling).
+//   - test-T: temperatures fitted (by NLL) on the test share itself: about the best a
+//     temperature can do there;
+//   - test-Platt: p = σ(a·z + b) per label fitted (by NLL) on the test share: a scale
+//     and a shift, to tell a scale error from a shift;
+//   - perfect scores: the ECE of probabilities calibrated by construction (the oof-T
+//     probabilities with truth drawn from them), the floor the 15-bin estimator itself
+//     puts on a share of this size.
 //
 // It prints the test share's mean per-label ECE (15 bins) raw and after each fit, and
 // per label with at least -min-pos test positives the test precision of precision:P
@@ -27,6 +32,7 @@ import (
 	"fmt"
 	"log"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -70,9 +76,9 @@ func main() {
 	methods := []string{"val", "oof"}
 	hits := map[string][]hit{}
 	fmt.Printf("split %s, precision:%g ± %g, labels with ≥ %d test positives\n\n", *splitList, *prec, *tol, *minPos)
-	fmt.Println("| seed | ECE raw | ECE val-T | ECE oof-T | ECE test-T | T (val) | T (oof) |")
-	fmt.Println("|---|---|---|---|---|---|---|")
-	var eces [4][]float64
+	fmt.Println("| seed | ECE raw | ECE val-T | ECE oof-T | ECE test-T | ECE test-Platt | ECE of perfect scores | T (val) | T (oof) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	var eces [6][]float64
 	var detail []string
 	for _, ss := range strings.Split(*seedList, ",") {
 		seed, _ := strconv.ParseUint(ss, 10, 64)
@@ -131,11 +137,29 @@ func main() {
 			ones[i] = 1
 		}
 		e := func(t []float64) float64 { return mean(calib.ECE(calib.Apply(tl, t), teY, 15)) }
-		row := []float64{e(ones), e(tVal), e(tOOF), e(tTest)}
+		// The estimator's own floor: the ECE of scores that are perfectly calibrated by
+		// construction (truth drawn as Bernoulli(p) from the oof-T probabilities of the
+		// test share), mean of 20 draws.
+		floor := 0.0
+		rng := rand.New(rand.NewPCG(seed, 0xece))
+		pt := calib.Apply(tl, tOOF)
+		for k := 0; k < 20; k++ {
+			ys := make([][]int8, len(pt))
+			for i, r := range pt {
+				ys[i] = make([]int8, len(r))
+				for c, p := range r {
+					if rng.Float64() < float64(p) {
+						ys[i][c] = 1
+					}
+				}
+			}
+			floor += mean(calib.ECE(pt, ys, 15)) / 20
+		}
+		row := []float64{e(ones), e(tVal), e(tOOF), e(tTest), mean(calib.ECE(platt(tl, teY), teY, 15)), floor}
 		for k := range row {
 			eces[k] = append(eces[k], row[k])
 		}
-		fmt.Printf("| %d | %.4f | %.4f | %.4f | %.4f | %s | %s |\n", seed, row[0], row[1], row[2], row[3], fmtT(tVal), fmtT(tOOF))
+		fmt.Printf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s | %s |\n", seed, row[0], row[1], row[2], row[3], row[4], row[5], fmtT(tVal), fmtT(tOOF))
 		dec := calib.Decision{Kind: calib.Precision, Target: *prec}
 		for _, m := range methods {
 			var th []float64
@@ -174,7 +198,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("| mean | %.4f | %.4f | %.4f | %.4f | | |\n", mean(eces[0]), mean(eces[1]), mean(eces[2]), mean(eces[3]))
+	fmt.Printf("| mean | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | | |\n", mean(eces[0]), mean(eces[1]), mean(eces[2]), mean(eces[3]), mean(eces[4]), mean(eces[5]))
 	lower := func(k int) int {
 		c := 0
 		for i := range eces[k] {
@@ -207,6 +231,40 @@ func main() {
 	for _, s := range detail {
 		log.Print(s)
 	}
+}
+
+// platt fits p = σ(a·z + b) per label on (logits, truth) by Newton's method on the
+// log-likelihood and returns the fitted probabilities.
+func platt(l [][]float32, y [][]int8) [][]float32 {
+	out := make([][]float32, len(l))
+	for i := range out {
+		out[i] = make([]float32, len(l[i]))
+	}
+	for c := range l[0] {
+		a, b := 1.0, 0.0
+		for it := 0; it < 50; it++ {
+			var ga, gb, haa, hab, hbb float64
+			for i := range l {
+				z := float64(l[i][c])
+				p := 1 / (1 + math.Exp(-(a*z + b)))
+				r := p - float64(y[i][c])
+				w := p * (1 - p)
+				ga, gb = ga+r*z, gb+r
+				haa, hab, hbb = haa+w*z*z, hab+w*z, hbb+w
+			}
+			haa, hbb = haa+1e-9, hbb+1e-9
+			det := haa*hbb - hab*hab
+			if det <= 0 {
+				break
+			}
+			a -= (hbb*ga - hab*gb) / det
+			b -= (haa*gb - hab*ga) / det
+		}
+		for i := range l {
+			out[i][c] = float32(1 / (1 + math.Exp(-(a*float64(l[i][c]) + b))))
+		}
+	}
+	return out
 }
 
 func fmtT(t []float64) string {
