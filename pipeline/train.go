@@ -91,11 +91,12 @@ type TrainConfig struct {
 	// Seed drives the split, the head initialisation and shuffling, and RandomBackbone.
 	Seed uint64 `json:"seed"`
 	// Decision is the rule that chooses the bundle's per-label thresholds on the
-	// validation share (calib.ParseDecision): "f1" (the default, also for ""),
+	// validation share, or on out-of-fold scores with CalibFolds (calib.ParseDecision): "f1" (the default, also for ""),
 	// "precision:P" or "recall:R"; labels where the rule cannot be met keep their F1
 	// threshold and are named in a warning.
 	Decision string `json:"decision,omitempty"`
-	// Calibrate fits one temperature per label on the validation logits (calib) and
+	// Calibrate fits one temperature per label on the validation logits, or on
+	// out-of-fold logits with CalibFolds (calib), and
 	// folds it into the head's last layer, so the bundle's scores are calibrated for
 	// every consumer (predict, eval, serve, the exported ONNX); thresholds are then
 	// chosen on the calibrated scores. Needs a validation share.

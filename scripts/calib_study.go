@@ -11,7 +11,8 @@
 //   - test-T: temperatures fitted (by NLL) on the test share itself: about the best a
 //     temperature can do there;
 //   - test-Platt: p = σ(a·z + b) per label fitted (by NLL) on the test share: a scale
-//     and a shift, to tell a scale error from a shift;
+//     and a shift, to tell a scale error from a shift; oof-Platt the same fitted on the
+//     out-of-fold logits (what a scale-and-shift calibration would reach);
 //   - perfect scores: the ECE of probabilities calibrated by construction (the oof-T
 //     probabilities with truth drawn from them), the floor the 15-bin estimator itself
 //     puts on a share of this size.
@@ -76,9 +77,9 @@ func main() {
 	methods := []string{"val", "oof"}
 	hits := map[string][]hit{}
 	fmt.Printf("split %s, precision:%g ± %g, labels with ≥ %d test positives\n\n", *splitList, *prec, *tol, *minPos)
-	fmt.Println("| seed | ECE raw | ECE val-T | ECE oof-T | ECE test-T | ECE test-Platt | ECE of perfect scores | T (val) | T (oof) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	var eces [6][]float64
+	fmt.Println("| seed | ECE raw | ECE val-T | ECE oof-T | ECE test-T | ECE test-Platt | ECE oof-Platt | ECE of perfect scores | T (val) | T (oof) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	var eces [7][]float64
 	var detail []string
 	for _, ss := range strings.Split(*seedList, ",") {
 		seed, _ := strconv.ParseUint(ss, 10, 64)
@@ -155,11 +156,11 @@ func main() {
 			}
 			floor += mean(calib.ECE(pt, ys, 15)) / 20
 		}
-		row := []float64{e(ones), e(tVal), e(tOOF), e(tTest), mean(calib.ECE(platt(tl, teY), teY, 15)), floor}
+		row := []float64{e(ones), e(tVal), e(tOOF), e(tTest), mean(calib.ECE(platt(tl, teY, tl), teY, 15)), mean(calib.ECE(platt(ol, allY, tl), teY, 15)), floor}
 		for k := range row {
 			eces[k] = append(eces[k], row[k])
 		}
-		fmt.Printf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s | %s |\n", seed, row[0], row[1], row[2], row[3], row[4], row[5], fmtT(tVal), fmtT(tOOF))
+		fmt.Printf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s | %s |\n", seed, row[0], row[1], row[2], row[3], row[4], row[5], row[6], fmtT(tVal), fmtT(tOOF))
 		dec := calib.Decision{Kind: calib.Precision, Target: *prec}
 		for _, m := range methods {
 			var th []float64
@@ -198,7 +199,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("| mean | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | | |\n", mean(eces[0]), mean(eces[1]), mean(eces[2]), mean(eces[3]), mean(eces[4]), mean(eces[5]))
+	fmt.Printf("| mean | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | | |\n", mean(eces[0]), mean(eces[1]), mean(eces[2]), mean(eces[3]), mean(eces[4]), mean(eces[5]), mean(eces[6]))
 	lower := func(k int) int {
 		c := 0
 		for i := range eces[k] {
@@ -233,12 +234,12 @@ func main() {
 	}
 }
 
-// platt fits p = σ(a·z + b) per label on (logits, truth) by Newton's method on the
-// log-likelihood and returns the fitted probabilities.
-func platt(l [][]float32, y [][]int8) [][]float32 {
-	out := make([][]float32, len(l))
+// platt fits p = σ(a·z + b) per label on (logits l, truth y) by Newton's method on
+// the log-likelihood and returns the probabilities of the logits on.
+func platt(l [][]float32, y [][]int8, on [][]float32) [][]float32 {
+	out := make([][]float32, len(on))
 	for i := range out {
-		out[i] = make([]float32, len(l[i]))
+		out[i] = make([]float32, len(on[i]))
 	}
 	for c := range l[0] {
 		a, b := 1.0, 0.0
@@ -260,8 +261,8 @@ func platt(l [][]float32, y [][]int8) [][]float32 {
 			a -= (hbb*ga - hab*gb) / det
 			b -= (haa*gb - hab*ga) / det
 		}
-		for i := range l {
-			out[i][c] = float32(1 / (1 + math.Exp(-(a*float64(l[i][c]) + b))))
+		for i := range on {
+			out[i][c] = float32(1 / (1 + math.Exp(-(a*float64(on[i][c]) + b))))
 		}
 	}
 	return out

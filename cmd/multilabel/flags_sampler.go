@@ -25,8 +25,8 @@ type samplerFlags struct {
 func (s *samplerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.kind, "sampler", sampler.Uniform, "epoch sampler: "+strings.Join(sampler.Kinds, "|")+" (head training and fine-tuning)")
 	fs.Float64Var(&s.threshold, "repeat-threshold", sampler.DefaultRepeatThreshold, "repeat-factor sampler: threshold t of r(c) = max(1, sqrt(t/f(c)))")
-	fs.StringVar(&s.decision, "decision", "f1", "rule choosing the per-label thresholds on the validation share: f1|precision:P|recall:R (a label where it cannot be met keeps its F1 threshold, with a warning)")
-	fs.BoolVar(&s.calibrate, "calibrate", false, "fit one temperature per label on the validation share and fold it into the head (calibrated scores everywhere the bundle goes)")
+	fs.StringVar(&s.decision, "decision", "f1", "rule choosing the per-label thresholds (on out-of-fold or validation scores, see --calib-folds): f1|precision:P|recall:R (a label where it cannot be met keeps its F1 threshold, with a warning)")
+	fs.BoolVar(&s.calibrate, "calibrate", false, "fit one temperature per label (on out-of-fold scores by default, see --calib-folds) and fold it into the head (calibrated scores everywhere the bundle goes)")
 	fs.IntVar(&s.calibFolds, "calib-folds", 0, "fit --calibrate's temperatures and --decision's thresholds on out-of-fold scores of this many heads over the training and validation shares (0: on the validation share alone; default 5 with --calibrate or a precision/recall rule, else 0; head training only)")
 	s.fs = fs
 	fs.Float64Var(&s.rosPercent, "ros-percent", sampler.DefaultROSPercent, "ml-ros sampler: grow the training set by this percent of cloned minority-label images")
