@@ -428,6 +428,12 @@ func (r *run) outOfFold(ctx context.Context, fit *train.Result) error {
 	if k == 0 {
 		return nil
 	}
+	if len(r.sets[1].y) == 0 {
+		// Without a validation share nothing is calibrated or tuned (finalize keeps the
+		// starting thresholds), so the out-of-fold heads would go unused.
+		r.log.Warn("train: no validation share, so --calib-folds has nothing to fit", "calib_folds", k)
+		return nil
+	}
 	tc := fit.Config
 	if fit.BestEpoch > 0 {
 		tc.Epochs = fit.BestEpoch
