@@ -52,9 +52,12 @@ func (r *run) tuneThresholds(stage string, scores [][]float32, truth [][]int8, l
 
 // Calibration records the temperatures folded into the head and the mean per-label
 // expected calibration error (15 bins) before and after, on the validation and test
-// shares (test figures are 0 without a test share).
+// shares (test figures are 0 without a test share), and what the temperatures were
+// fitted on ("validation" or "out-of-fold (K folds)", with the image count).
 type Calibration struct {
 	Temperatures  []float64 `json:"temperatures"`
+	FitOn         string    `json:"fit_on,omitempty"`
+	FitImages     int       `json:"fit_images,omitempty"`
 	ValECEBefore  float64   `json:"val_ece_before"`
 	ValECEAfter   float64   `json:"val_ece_after"`
 	TestECEBefore float64   `json:"test_ece_before,omitempty"`
@@ -84,14 +87,18 @@ func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 	if len(r.sets[2].y) > 0 {
 		tl = logits(2)
 	}
-	temps, err := calib.FitTemperatures(vl, r.sets[1].y)
+	fitL, fitY, on := vl, r.sets[1].y, "validation"
+	if r.oof != nil {
+		fitL, fitY, on = r.oof.logits, r.oof.truth, fmt.Sprintf("out-of-fold (%d folds)", r.oof.folds)
+	}
+	temps, err := calib.FitTemperatures(fitL, fitY)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
 	h := b.Head.Clone()
 	scaleHead(h, temps)
 	b.Head = *h
-	c := &Calibration{Temperatures: temps}
+	c := &Calibration{Temperatures: temps, FitOn: on, FitImages: len(fitY)}
 	ones := make([]float64, len(temps))
 	for i := range ones {
 		ones[i] = 1
@@ -102,7 +109,7 @@ func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 		c.TestECEBefore = meanFinite(calib.ECE(calib.Apply(tl, ones), r.sets[2].y, 15))
 		c.TestECEAfter = meanFinite(calib.ECE(calib.Apply(tl, temps), r.sets[2].y, 15))
 	}
-	r.log.Info("train: temperatures folded into the head", "temperatures", temps,
+	r.log.Info("train: temperatures folded into the head", "temperatures", temps, "fit_on", on, "fit_images", len(fitY),
 		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter,
 		"test_ece_before", c.TestECEBefore, "test_ece_after", c.TestECEAfter)
 	r.calibration = c
@@ -170,7 +177,7 @@ func (r *run) calibrateLogits(b *bundle.Bundle, logits *[3][]float32) (*Calibrat
 	for i := range ones {
 		ones[i] = 1
 	}
-	c := &Calibration{Temperatures: temps,
+	c := &Calibration{Temperatures: temps, FitOn: "validation", FitImages: len(vl),
 		ValECEBefore: meanFinite(calib.ECE(calib.Apply(vl, ones), r.sets[1].y, 15)),
 		ValECEAfter:  meanFinite(calib.ECE(calib.Apply(vl, temps), r.sets[1].y, 15))}
 	if len(tl) > 0 && len(tl) == len(r.sets[2].y) {

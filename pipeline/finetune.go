@@ -73,6 +73,11 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 		return nil, err
 	}
 	defer r.close()
+	if r.cfg.CalibFolds > 0 {
+		// Out-of-fold heads would need the whole network retrained per fold.
+		r.log.Warn("fine-tune: --calib-folds applies to head training only; the fine-tuned head is calibrated and thresholded on the validation share", "calib_folds", r.cfg.CalibFolds)
+		r.cfg.CalibFolds = 0
+	}
 	if err := r.fitHead(ctx); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/calib"
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/engine"
 	"github.com/multilabel/multilabel/engine/auto"
@@ -91,15 +92,25 @@ type TrainConfig struct {
 	// Seed drives the split, the head initialisation and shuffling, and RandomBackbone.
 	Seed uint64 `json:"seed"`
 	// Decision is the rule that chooses the bundle's per-label thresholds on the
-	// validation share (calib.ParseDecision): "f1" (the default, also for ""),
+	// validation share, or on out-of-fold scores with CalibFolds (calib.ParseDecision): "f1" (the default, also for ""),
 	// "precision:P" or "recall:R"; labels where the rule cannot be met keep their F1
 	// threshold and are named in a warning.
 	Decision string `json:"decision,omitempty"`
-	// Calibrate fits one temperature per label on the validation logits (calib) and
+	// Calibrate fits one temperature per label on the validation logits, or on
+	// out-of-fold logits with CalibFolds (calib), and
 	// folds it into the head's last layer, so the bundle's scores are calibrated for
 	// every consumer (predict, eval, serve, the exported ONNX); thresholds are then
 	// chosen on the calibrated scores. Needs a validation share.
 	Calibrate bool `json:"calibrate,omitempty"`
+	// CalibFolds, when at least 2, fits the temperatures (Calibrate) and chooses the
+	// decision rule's thresholds on out-of-fold logits over the training and
+	// validation shares instead of the validation share alone: CalibFolds heads
+	// (train.OutOfFold, the head configuration trained for the fitted head's best
+	// epoch count) each score the images they did not see. Many more images than the
+	// validation share, so the fit and the thresholds vary much less; costs CalibFolds
+	// more head trainings on the cached features. Head training (the first stage)
+	// only: a fine-tuned stage keeps fitting on the validation share. 0: off.
+	CalibFolds int `json:"calib_folds,omitempty"`
 	// Progress receives progress bars (feature extraction, training); nil is quiet.
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
@@ -238,6 +249,17 @@ type run struct {
 	dim         int
 	// probe is the head trained on frozen features (the first stage).
 	probe *TrainResult
+	// oof holds the probe's out-of-fold logits over train + validation (CalibFolds),
+	// used while the probe is finalized; nil otherwise.
+	oof *outOfFold
+}
+
+// outOfFold is what CalibFolds computed: logits and truth of the training and
+// validation images, each scored by a head that did not see it.
+type outOfFold struct {
+	logits [][]float32
+	truth  [][]int8
+	folds  int
 }
 
 // prepare validates cfg, loads and splits the data, loads the backbone once, opens one
@@ -262,6 +284,9 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	if _, err := parseDecision(cfg.Decision); err != nil {
 		return nil, err
+	}
+	if cfg.CalibFolds < 0 || cfg.CalibFolds == 1 {
+		return nil, errkind.BadInput("calib-folds %d: want 0 (off) or at least 2", cfg.CalibFolds)
 	}
 	cfg = r.cfg
 
@@ -396,7 +421,43 @@ func (r *run) fitHead(ctx context.Context) error {
 		return err // train.Fit's errors say "train: ..." already
 	}
 	r.probe.Fit = fit
+	if err := r.outOfFold(ctx, fit); err != nil {
+		return err
+	}
 	r.probe.TrainSeconds = time.Since(t1).Seconds()
+	return nil
+}
+
+// outOfFold computes r.oof when CalibFolds asks for it.
+func (r *run) outOfFold(ctx context.Context, fit *train.Result) error {
+	k := r.cfg.CalibFolds
+	if k == 0 {
+		return nil
+	}
+	if len(r.sets[1].y) == 0 {
+		// Without a validation share nothing is calibrated or tuned (finalize keeps the
+		// starting thresholds), so the out-of-fold heads would go unused.
+		r.log.Warn("train: no validation share, so --calib-folds has nothing to fit", "calib_folds", k)
+		return nil
+	}
+	tc := fit.Config
+	if fit.BestEpoch > 0 {
+		tc.Epochs = fit.BestEpoch
+	}
+	tc.Checkpoint, tc.Resume, tc.Init = "", false, nil
+	x := append(append([]float32{}, r.sets[0].x...), r.sets[1].x...)
+	y := append(append([][]int8{}, r.sets[0].y...), r.sets[1].y...)
+	if len(y) < 2*k {
+		return errkind.BadInput("calib-folds %d: only %d training and validation images (want at least %d)", k, len(y), 2*k)
+	}
+	t0 := time.Now()
+	logits, err := train.OutOfFold(ctx, tc, x, y, r.dim, k)
+	if err != nil {
+		return fmt.Errorf("calib-folds: %w", err)
+	}
+	r.oof = &outOfFold{logits: logits, truth: y, folds: k}
+	r.log.Info("train: out-of-fold logits for calibration and thresholds", "folds", k, "images", len(y),
+		"epochs", tc.Epochs, "seconds", fmt.Sprintf("%.1f", time.Since(t0).Seconds()))
 	return nil
 }
 
@@ -421,6 +482,7 @@ func (r *run) finalizeProbe(out string) error {
 		Calibration: cal, Graph: recordedGraph(fit.Graph)}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
+	r.oof = nil // the out-of-fold logits are the probe's; a fine-tuned stage has its own head
 	if err != nil {
 		return err
 	}
@@ -470,10 +532,10 @@ func fewPositives(truth [][]int8) int {
 }
 
 // thresholdNote is TrainResult.Thresholds for thresholds tuned on n validation images.
-func thresholdNote(truth [][]int8, n int) string {
-	note := fmt.Sprintf("tuned on %d validation images", n)
+func thresholdNote(truth [][]int8, n int, on string) string {
+	note := fmt.Sprintf("tuned on %d %s images", n, on)
 	if few := fewPositives(truth); few > 0 {
-		note += fmt.Sprintf("; %d labels with fewer than %d validation positives got the global threshold", few, metric.DefaultMinPositives)
+		note += fmt.Sprintf("; %d labels with fewer than %d %s positives got the global threshold", few, metric.DefaultMinPositives, on)
 	}
 	return note
 }
@@ -507,7 +569,15 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 	}
 	if r.split.Val > 0 {
 		vs, vy := score(1), r.sets[1].y
-		if th, dec, err := r.tuneThresholds(stage, vs, vy, b.Labels); err != nil {
+		ts, ty, tn := vs, vy, "validation"
+		if r.oof != nil {
+			temps := []float64(nil)
+			if r.calibration != nil {
+				temps = r.calibration.Temperatures
+			}
+			ts, ty, tn = calib.Apply(r.oof.logits, temps), r.oof.truth, fmt.Sprintf("out-of-fold (%d folds)", r.oof.folds)
+		}
+		if th, dec, err := r.tuneThresholds(stage, ts, ty, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
 			fin.thresholds = "not tuned: tuning failed (" + err.Error() + "); the starting thresholds were kept"
 			fin.tuning = ThresholdInfo{Method: "kept", ValImages: len(vy)}
@@ -517,9 +587,9 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 				dec.Temperatures = r.calibration.Temperatures
 			}
 			b.Decision = dec
-			fin.thresholds = thresholdNote(vy, r.split.Val)
-			g, _, _ := metric.TuneGlobal(vs, vy)
-			fin.tuning = tuneInfo(stage, vy, b.Labels, g, r.log)
+			fin.thresholds = thresholdNote(ty, len(ty), tn)
+			g, _, _ := metric.TuneGlobal(ts, ty)
+			fin.tuning = tuneInfo(stage, ty, b.Labels, g, r.log)
 		}
 		if fin.val, err = metric.Evaluate(vs, vy, b.Labels, metric.Options{Thresholds: b.Thresholds}); err != nil {
 			return nil, fmt.Errorf("validation metrics: %w", err)

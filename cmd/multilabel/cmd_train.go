@@ -125,6 +125,10 @@ func newTrainCmd(e *env) *cobra.Command {
 		tc.Checkpoint, tc.Resume = checkpoint, resume
 		tc.Backend, tc.ORTLib = backendFlag, ef.ortLib
 		tc.Sampler = sf.config()
+		calibFolds, err := sf.folds()
+		if err != nil {
+			return err
+		}
 		if err := tc.Validate(); err != nil {
 			return usageErrorf("%v", err)
 		}
@@ -164,7 +168,8 @@ func newTrainCmd(e *env) *cobra.Command {
 			return err
 		}
 		cfg := pipeline.TrainConfig{
-			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
+			CalibFolds: calibFolds,
+			Data:       data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Backbone: bbFlag, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,

@@ -109,6 +109,8 @@ func TestTrainCalibrateFlag(t *testing.T) {
 			Temperatures []float64 `json:"temperatures"`
 			Before       float64   `json:"val_ece_before"`
 			After        float64   `json:"val_ece_after"`
+			FitOn        string    `json:"fit_on"`
+			FitImages    int       `json:"fit_images"`
 		} `json:"calibration"`
 	}
 	if err := json.Unmarshal(b.Training, &rec); err != nil {
@@ -116,6 +118,10 @@ func TestTrainCalibrateFlag(t *testing.T) {
 	}
 	if rec.Calibration == nil || len(rec.Calibration.Temperatures) != 3 {
 		t.Fatalf("training record without the calibration: %s", b.Training)
+	}
+	// --calibrate fits on out-of-fold scores over training + validation by default.
+	if rec.Calibration.FitOn != "out-of-fold (5 folds)" || rec.Calibration.FitImages < 70 {
+		t.Errorf("calibration fitted on %q (%d images), want out-of-fold (5 folds) over training + validation", rec.Calibration.FitOn, rec.Calibration.FitImages)
 	}
 	for _, tt := range rec.Calibration.Temperatures {
 		if !(tt > 0) {
@@ -133,6 +139,22 @@ func TestTrainCalibrateFlag(t *testing.T) {
 	for _, s := range []string{`data-plot="reliability"`, "ECE before", "ECE after", "<td>green</td>"} {
 		if !strings.Contains(string(page), s) {
 			t.Errorf("training report lacks %q", s)
+		}
+	}
+	// --calib-folds 0 fits on the validation share; 1 and negative counts are usage errors.
+	out0 := filepath.Join(dir, "val.mlb")
+	if code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out0, "--engine", "go", "--no-cache",
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--calib-folds", "0"); code != exitOK {
+		t.Fatalf("train --calib-folds 0: exit %d: %s", code, got)
+	}
+	if b0, err := bundle.Read(out0); err != nil || !strings.Contains(string(b0.Training), `"fit_on":"validation"`) {
+		t.Errorf("--calib-folds 0: training record %s (%v), want fit_on validation", b0.Training, err)
+	}
+	for _, bad := range []string{"1", "-2"} {
+		code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out0, "--engine", "go", "--no-cache",
+			"--quiet", "--calibrate", "--calib-folds", bad)
+		if code != exitUsage {
+			t.Errorf("--calib-folds %s: exit %d: %s", bad, code, got)
 		}
 	}
 	// Temperature scaling minimises the validation NLL, which tracks calibration.

@@ -18,14 +18,39 @@ type samplerFlags struct {
 	rosPercent float64
 	decision   string
 	calibrate  bool
+	calibFolds int
+	fs         *pflag.FlagSet
 }
 
 func (s *samplerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.kind, "sampler", sampler.Uniform, "epoch sampler: "+strings.Join(sampler.Kinds, "|")+" (head training and fine-tuning)")
 	fs.Float64Var(&s.threshold, "repeat-threshold", sampler.DefaultRepeatThreshold, "repeat-factor sampler: threshold t of r(c) = max(1, sqrt(t/f(c)))")
-	fs.StringVar(&s.decision, "decision", "f1", "rule choosing the per-label thresholds on the validation share: f1|precision:P|recall:R (a label where it cannot be met keeps its F1 threshold, with a warning)")
-	fs.BoolVar(&s.calibrate, "calibrate", false, "fit one temperature per label on the validation share and fold it into the head (calibrated scores everywhere the bundle goes)")
+	fs.StringVar(&s.decision, "decision", "f1", "rule choosing the per-label thresholds (on out-of-fold or validation scores, see --calib-folds): f1|precision:P|recall:R (a label where it cannot be met keeps its F1 threshold, with a warning)")
+	fs.BoolVar(&s.calibrate, "calibrate", false, "fit one temperature per label (on out-of-fold scores by default, see --calib-folds) and fold it into the head (calibrated scores everywhere the bundle goes)")
+	fs.IntVar(&s.calibFolds, "calib-folds", 0, "fit --calibrate's temperatures and --decision's thresholds on out-of-fold scores of this many heads over the training and validation shares (0: on the validation share alone; default 5 with --calibrate or a precision/recall rule, else 0; head training only)")
+	s.fs = fs
 	fs.Float64Var(&s.rosPercent, "ros-percent", sampler.DefaultROSPercent, "ml-ros sampler: grow the training set by this percent of cloned minority-label images")
+}
+
+// defaultCalibFolds is --calib-folds when --calibrate or a precision/recall rule is
+// given (measured on MIML: scripts/calib_study.go).
+const defaultCalibFolds = 5
+
+// folds returns --calib-folds as given, else its default: defaultCalibFolds when the
+// temperatures or a precision/recall rule need fitting, else 0 (F1 thresholds on the
+// validation share, as before).
+func (s *samplerFlags) folds() (int, error) {
+	if s.fs != nil && s.fs.Changed("calib-folds") {
+		if s.calibFolds < 0 || s.calibFolds == 1 {
+			return 0, usageErrorf("--calib-folds %d: want 0 (off) or at least 2", s.calibFolds)
+		}
+		return s.calibFolds, nil
+	}
+	d, err := calib.ParseDecision(s.decision)
+	if s.calibrate || (err == nil && (d.Kind == calib.Precision || d.Kind == calib.Recall)) {
+		return defaultCalibFolds, nil
+	}
+	return 0, nil
 }
 
 // config returns the sampler configuration; Validate (train.Config's) reports bad values.
