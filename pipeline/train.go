@@ -99,6 +99,16 @@ type TrainConfig struct {
 	// every consumer (predict, eval, serve, the exported ONNX); thresholds are then
 	// chosen on the calibrated scores. Needs a validation share.
 	Calibrate bool `json:"calibrate,omitempty"`
+	// Refit, once the number of epochs (and, with EMA, raw or averaged weights), the
+	// thresholds and the decision rule have been chosen on the validation share, trains
+	// the final model afresh on the training and validation images together for that
+	// number of epochs (the learning-rate schedule spans those epochs) and keeps the
+	// validation-chosen thresholds, decision rule and temperatures; the test share then
+	// measures the refit model. With fine-tuning, the head is refit first and the
+	// unfrozen blocks are then fine-tuned from it for the fine-tuning's chosen number of
+	// epochs. Needs a validation share; the validation metrics reported are the
+	// selection model's (the refit model has trained on those images).
+	Refit bool `json:"refit,omitempty"`
 	// Progress receives progress bars (feature extraction, training); nil is quiet.
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
@@ -156,6 +166,9 @@ type TrainResult struct {
 	Thresholds string
 	// Calibration is the temperature fit of --calibrate (nil without it).
 	Calibration *Calibration
+	// Refit describes the refit on train+validation (nil without TrainConfig.Refit);
+	// Bundle, Test and Scores are then the refit model's, Fit and Val the selection's.
+	Refit *RefitInfo
 }
 
 // trainingRecord is the bundle's training.json.
@@ -177,7 +190,9 @@ type trainingRecord struct {
 	Backend       string       `json:"backend,omitempty"`
 	BackendReason string       `json:"backend_reason,omitempty"`
 	Calibration   *Calibration `json:"calibration,omitempty"`
-	Seconds       struct {
+	// Refit is set when the bundle's head was refit on train+validation.
+	Refit   *RefitInfo `json:"refit,omitempty"`
+	Seconds struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
 	} `json:"seconds"`
@@ -195,7 +210,16 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 	if err := r.fitHead(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.finalizeProbe(cfg.Out); err != nil {
+	if !r.cfg.Refit {
+		if err := r.finalizeProbe(cfg.Out); err != nil {
+			return nil, err
+		}
+		return r.probe, nil
+	}
+	if err := r.finalizeProbe(""); err != nil {
+		return nil, err
+	}
+	if err := r.refitProbe(ctx, cfg.Out); err != nil {
 		return nil, err
 	}
 	return r.probe, nil
@@ -230,8 +254,10 @@ type run struct {
 	sets        [3]samples // usable train, val, test
 	bad         []imageio.BadImage
 	dim         int
-	// probe is the head trained on frozen features (the first stage).
-	probe *TrainResult
+	// probe is the head trained on frozen features (the first stage), probeRec its
+	// training record.
+	probe    *TrainResult
+	probeRec trainingRecord
 }
 
 // prepare validates cfg, loads and splits the data, loads the backbone once, opens one
@@ -339,6 +365,10 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		r.close()
 		return nil, errkind.BadInput("no usable training image")
 	}
+	if cfg.Refit && r.split.Val == 0 {
+		r.close()
+		return nil, errkind.BadInput("refit: no usable validation image to choose the epochs and thresholds on (give --val or a split with a validation share)")
+	}
 	r.dim = fs.Dim
 	return r, nil
 }
@@ -365,8 +395,22 @@ func (r *run) close() {
 
 // fitHead trains the head on the frozen features (the first stage).
 func (r *run) fitHead(ctx context.Context) error {
-	cfg := r.cfg
 	t1 := time.Now()
+	cb, finish := r.headCallbacks("train")
+	fit, err := train.Fit(ctx, r.cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+	finish()
+	if err != nil {
+		return err // train.Fit's errors say "train: ..." already
+	}
+	r.probe.Fit = fit
+	r.probe.TrainSeconds = time.Since(t1).Seconds()
+	return nil
+}
+
+// headCallbacks returns head-training callbacks that draw a progress bar named name
+// (when TrainConfig.Progress is set), and the function that finishes the bar.
+func (r *run) headCallbacks(name string) (train.Callbacks, func()) {
+	cfg := r.cfg
 	var bar *progress.Bar
 	cb := train.Callbacks{
 		OnStep: func(step, total int) {
@@ -374,7 +418,7 @@ func (r *run) fitHead(ctx context.Context) error {
 				return
 			}
 			if bar == nil {
-				bar = progress.New(cfg.Progress, "train", int64(total), "steps")
+				bar = progress.New(cfg.Progress, name, int64(total), "steps")
 			}
 			bar.Add(1)
 		},
@@ -384,14 +428,7 @@ func (r *run) fitHead(ctx context.Context) error {
 			}
 		},
 	}
-	fit, err := train.Fit(ctx, cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
-	bar.Finish()
-	if err != nil {
-		return err // train.Fit's errors say "train: ..." already
-	}
-	r.probe.Fit = fit
-	r.probe.TrainSeconds = time.Since(t1).Seconds()
-	return nil
+	return cb, func() { bar.Finish() }
 }
 
 // finalizeProbe finalizes the first stage: the bundle of the frozen backbone and the
@@ -414,6 +451,7 @@ func (r *run) finalizeProbe(out string) error {
 		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason,
 		Calibration: cal}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
+	r.probeRec = rec
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	if err != nil {
 		return err
