@@ -22,6 +22,7 @@ import (
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/benchdata"
+	"github.com/multilabel/multilabel/internal/memstat"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/train"
 )
@@ -44,6 +45,10 @@ type BenchRow struct {
 	Backend      string  `json:"backend"`
 	ImagesPerS   float64 `json:"images_per_s"`
 	RatioVsTorch float64 `json:"ratio_vs_torch"`
+	// PeakRSSMB is the process's peak resident memory during the row, in MiB: for a
+	// GoMLX backend this process's, its peak reset before the row (Linux; 0 where no
+	// figure is available), for PyTorch the peer process's (torch itself included).
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 }
 
 // BenchOptions configure BenchTrain.
@@ -115,7 +120,7 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 		use = append(use, be{c.Kind, c.Backend})
 	}
 	var out []BenchRow
-	torch := map[string]float64{}
+	torch := map[string]torchRow{}
 	torchOK := !opt.NoTorch
 	for _, r := range rows {
 		if (r == BenchSqueezeTail || r == BenchSqueezeWhole) && opt.SqueezeNet == "" {
@@ -135,19 +140,20 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
+			memstat.ResetPeak()
 			v, err := benchRow(ctx, r, b.kind, b.b, opt)
 			if err != nil {
 				return out, fmt.Errorf("finetune: bench %q on %s: %w", r, b.kind, err)
 			}
-			row := BenchRow{Name: r, Backend: b.kind, ImagesPerS: v}
-			if t := torch[r]; t > 0 {
+			row := BenchRow{Name: r, Backend: b.kind, ImagesPerS: v, PeakRSSMB: memstat.PeakRSSMB()}
+			if t := torch[r].ips; t > 0 {
 				row.RatioVsTorch = v / t
 			}
-			log.Info("bench train", "row", r, "backend", b.kind, "images_per_s", v, "ratio_vs_torch", row.RatioVsTorch)
+			log.Info("bench train", "row", r, "backend", b.kind, "images_per_s", v, "ratio_vs_torch", row.RatioVsTorch, "peak_rss_mb", row.PeakRSSMB)
 			out = append(out, row)
 		}
-		if t := torch[r]; t > 0 {
-			out = append(out, BenchRow{Name: r, Backend: BackendTorch, ImagesPerS: t, RatioVsTorch: 1})
+		if t := torch[r]; t.ips > 0 {
+			out = append(out, BenchRow{Name: r, Backend: BackendTorch, ImagesPerS: t.ips, RatioVsTorch: 1, PeakRSSMB: t.rssMB})
 		}
 	}
 	return out, nil
@@ -261,8 +267,23 @@ func newSqueezeStep(model, u string, b int, be compute.Backend) (*squeezeStep, e
 	return s, nil
 }
 
-// benchTorch runs the PyTorch peers and returns images/s per row.
-func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[string]float64, error) {
+// torchRow is a PyTorch peer's measurement: images/s and the peer's peak RSS (MiB).
+type torchRow struct{ ips, rssMB float64 }
+
+// peakField reads the "peak_rss_mb=V" field of a peer's output line (0 when absent).
+func peakField(fields []string) float64 {
+	for _, f := range fields {
+		if s, ok := strings.CutPrefix(f, "peak_rss_mb="); ok {
+			if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 {
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+// benchTorch runs the PyTorch peers and returns images/s and peak RSS per row.
+func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[string]torchRow, error) {
 	py := opt.Python
 	if py == "" {
 		py = "/usr/bin/python3"
@@ -277,7 +298,7 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 	if err := exec.CommandContext(ctx, py, "-c", "import torch").Run(); err != nil {
 		return nil, fmt.Errorf("%s has no torch: %w", py, err)
 	}
-	res := map[string]float64{}
+	res := map[string]torchRow{}
 	var modes []string
 	for _, r := range rows {
 		switch r {
@@ -303,7 +324,7 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 			if err != nil {
 				continue
 			}
-			res[map[string]string{"tail": BenchSqueezeTail, "whole": BenchSqueezeWhole}[f[1]]] = v
+			res[map[string]string{"tail": BenchSqueezeTail, "whole": BenchSqueezeWhole}[f[1]]] = torchRow{v, peakField(f)}
 		}
 	}
 	for _, r := range rows {
@@ -316,10 +337,11 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 		if err != nil {
 			return nil, fmt.Errorf("bench_head.py: %w", err)
 		}
-		for _, f := range strings.Fields(string(out)) {
+		fields := strings.Fields(string(out))
+		for _, f := range fields {
 			if s, ok := strings.CutPrefix(f, "wall_s="); ok {
 				if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 {
-					res[r] = float64(1200*opt.HeadEpochs) / v
+					res[r] = torchRow{float64(1200*opt.HeadEpochs) / v, peakField(fields)}
 				}
 			}
 		}

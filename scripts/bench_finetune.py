@@ -8,11 +8,14 @@ decay 1e-4, clipping at 5) on BCE with a linear head for 5 labels, on random inp
   whole: the whole network + head on 224x224 images, batch 8
 
 The architecture is SqueezeNet 1.1's (torchvision layout) with random weights: speed does
-not depend on the values. Prints "torch <mode> images_per_s=<v> params=<n> ... images_per_cpu_s=<v>" per mode.
+not depend on the values. Prints "torch <mode> images_per_s=<v> params=<n> ... images_per_cpu_s=<v> peak_rss_mb=<MiB>" per mode
+(peak_rss_mb: this process's peak resident memory so far, torch included; finetune.BenchTrain
+runs one mode per process).
 Usage: /usr/bin/python3 scripts/bench_finetune.py [--threads N] [--seconds S] [--modes tail,whole] [--whole-batch B]
 (finetune.BenchTrain, behind `multilabel bench train`, runs it with --whole-batch 32.)
 """
 import argparse
+import resource
 import time
 
 import torch
@@ -84,7 +87,7 @@ def bench(mode):
         n += 1
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     params = sum(p.numel() for p in body)
-    print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()} images_per_cpu_s={n * b / dc:.2f}")
+    print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()} images_per_cpu_s={n * b / dc:.2f} peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 
 for m in args.modes.split(","):

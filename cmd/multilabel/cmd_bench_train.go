@@ -46,7 +46,7 @@ func newBenchTrainCmd(e *env) *cobra.Command {
 	fs.BoolVar(&noTorch, "no-torch", false, "skip the PyTorch peers (ratios are then 0)")
 	fs.StringVar(&scripts, "scripts", "", "folder with bench_finetune.py and bench_head.py (default: the module's scripts/)")
 	fs.StringVar(&ortLib, "ort-lib", "", "ONNX Runtime library for the onnx backend (default: $ONNXRUNTIME_LIB or the install place)")
-	fs.BoolVar(&jsonOut, "json", false, `print {"rows":[{"name","backend","images_per_s","ratio_vs_torch"}]}`)
+	fs.BoolVar(&jsonOut, "json", false, `print {"rows":[{"name","backend","images_per_s","ratio_vs_torch","peak_rss_mb"}]}`)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		opt := finetune.BenchOptions{SqueezeNet: squeeze, Seconds: seconds, MinSteps: minSteps, HeadEpochs: headEpochs,
 			Python: python, NoTorch: noTorch, Scripts: scripts, ORTLib: ortLib, Logger: e.log}
@@ -82,13 +82,17 @@ func newBenchTrainCmd(e *env) *cobra.Command {
 			}{rows})
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "row\tbackend\timages/s\tvs PyTorch")
+		fmt.Fprintln(tw, "row\tbackend\timages/s\tvs PyTorch\tpeak RSS MiB")
 		for _, r := range rows {
 			ratio := "-"
 			if r.RatioVsTorch > 0 {
 				ratio = fmt.Sprintf("%.2fx", r.RatioVsTorch)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\n", r.Name, r.Backend, r.ImagesPerS, ratio)
+			rss := "-"
+			if r.PeakRSSMB > 0 {
+				rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\n", r.Name, r.Backend, r.ImagesPerS, ratio, rss)
 		}
 		return tw.Flush()
 	}

@@ -382,8 +382,12 @@ func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finet
 	if err := printTrainResult(e.stdout, res, cfg, o); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d\n",
+	fmt.Fprintf(e.stdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d",
 		f.Block, f.Cut, f.TailParams, f.HeadParams, len(f.History)-1, perEpoch, f.Backend, f.Engine, f.BestEpoch)
+	if f.PeakRSSMB > 0 {
+		fmt.Fprintf(e.stdout, ", peak RSS %.0f MiB", f.PeakRSSMB)
+	}
+	fmt.Fprintln(e.stdout)
 	if r.Probe.Test != nil && r.Test != nil {
 		fmt.Fprintf(e.stdout, "test mAP: head on frozen features %.4f, fine-tuned %.4f\n", probeMAP, ftMAP)
 	}
