@@ -176,13 +176,7 @@ func TestWholeNetworkGradients(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := archModels(t)
-	bes := conformanceBackends(t)
-	if os.Getenv("MULTILABEL_ARCHGRAD_GO") == "" && len(bes) > 1 {
-		// The pure-Go backend takes minutes here; ONNX Runtime seconds. The op-level
-		// conformance suite checks pure Go on every op these networks use.
-		bes = bes[1:]
-	}
-	for _, nb := range bes {
+	for _, nb := range conformanceBackends(t) {
 		for i := range ref.Cases {
 			c := &ref.Cases[i]
 			t.Run(fmt.Sprintf("%s/%s", nb.name, c.Name), func(t *testing.T) {
