@@ -22,7 +22,13 @@ import (
 // measured (to 1e-4).
 func checkBundleScores(t *testing.T, path string, images []string, want [][]float32) {
 	t.Helper()
-	m, err := model.LoadWith(path, model.Options{Engine: "go"})
+	checkBundleScoresOn(t, "go", path, images, want)
+}
+
+// checkBundleScoresOn is checkBundleScores on the given inference engine.
+func checkBundleScoresOn(t *testing.T, engine, path string, images []string, want [][]float32) {
+	t.Helper()
+	m, err := model.LoadWith(path, model.Options{Engine: engine})
 	if err != nil {
 		t.Fatal(err)
 	}
