@@ -187,3 +187,35 @@ func TestRefitNeedsValidation(t *testing.T) {
 		t.Fatalf("refit without validation: %v", err)
 	}
 }
+
+// With --calibrate the refit head carries the selection's temperatures (its biases are
+// the uncalibrated refit's divided by them), and the bundle scores the test images as
+// the run measured them.
+func TestTrainRefitCalibrated(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb := synthSet(t, dir, 80, 8, 5)
+	cfg := pipeline.TrainConfig{Data: labels, Backbone: bb, Engine: "go", NoCache: true, Seed: 4, Train: train.DefaultConfig(),
+		Calibrate: true, Refit: true, Out: filepath.Join(dir, "cal.mlb")}
+	cfg.Train.Epochs = 20
+	res, err := pipeline.Train(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Refit == nil || res.Calibration == nil {
+		t.Fatalf("refit %v, calibration %v", res.Refit, res.Calibration)
+	}
+	checkBundleScores(t, cfg.Out, res.TestPaths, res.Scores)
+	plain := cfg
+	plain.Calibrate, plain.Out = false, ""
+	raw, err := pipeline.Train(context.Background(), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, temp := range res.Calibration.Temperatures {
+		want := float64(raw.Bundle.Head.B1[j]) / temp
+		if d := math.Abs(float64(res.Bundle.Head.B1[j]) - want); d > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("label %d: calibrated refit bias %v, want %v (uncalibrated %v / T %v)", j, res.Bundle.Head.B1[j], want, raw.Bundle.Head.B1[j], temp)
+		}
+	}
+}
