@@ -78,10 +78,11 @@ def init(model, seed):
 def export(model, path, size):
     model.eval()
     x = torch.zeros(1, 3, size, size)
-    torch.onnx.export(model, x, path + ".tmp", input_names=["input"], output_names=["logits"], opset_version=13,
+    tmp = f"{path}.{os.getpid()}.tmp"  # unique: test packages may generate at the same time
+    torch.onnx.export(model, x, tmp, input_names=["input"], output_names=["logits"], opset_version=13,
                       do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE,
                       dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
-    os.replace(path + ".tmp", path)
+    os.replace(tmp, path)
 
 
 def grads_of(name, model, dtype, train_bn):
