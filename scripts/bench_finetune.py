@@ -18,7 +18,6 @@ Usage: /usr/bin/python3 scripts/bench_finetune.py [--threads N] [--seconds S] [-
 (finetune.BenchTrain, behind `multilabel bench train`, runs it with --whole-batch 32.)
 """
 import argparse
-import resource
 import time
 
 import os
@@ -29,6 +28,7 @@ import torch.nn as nn
 
 sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import peak_rss_mb  # noqa: E402
 from torch_archs import ARCHS  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -115,7 +115,7 @@ def bench(mode):
         n += 1
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     params = sum(p.numel() for p in body)
-    print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()} images_per_cpu_s={n * b / dc:.2f} peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+    print(f"torch {mode} images_per_s={n * b / dt:.2f} params={params} threads={torch.get_num_threads()} images_per_cpu_s={n * b / dc:.2f} peak_rss_mb={peak_rss_mb():.1f}")
 
 
 for m in args.modes.split(","):

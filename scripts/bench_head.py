@@ -11,11 +11,17 @@ the peak resident memory of this process, torch included).
 """
 import argparse
 import math
-import resource
 import time
+
+import os
+import sys
 
 import numpy as np
 import torch
+
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import peak_rss_mb  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--head", default="linear", choices=["linear", "mlp"])
@@ -78,4 +84,4 @@ for _ in range(args.repeat):
     run()
     best_wall = min(best_wall, time.perf_counter() - w0)
     best_cpu = min(best_cpu, time.process_time() - c0)
-print(f"torch {args.head} wall_s={best_wall:.3f} cpu_s={best_cpu:.3f} threads={torch.get_num_threads()} peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+print(f"torch {args.head} wall_s={best_wall:.3f} cpu_s={best_cpu:.3f} threads={torch.get_num_threads()} peak_rss_mb={peak_rss_mb():.1f}")
