@@ -68,7 +68,7 @@ func benchStep(b *testing.B, u string, batch int) {
 }
 
 func runBenchStep(tb *testing.B, model, u string, b int, be compute.Backend) {
-	st, err := newSqueezeStep(model, u, b, be)
+	st, err := newModelStep(model, u, b, be, false)
 	if err != nil {
 		tb.Fatal(err)
 	}

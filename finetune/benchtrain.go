@@ -22,6 +22,7 @@ import (
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/benchdata"
+	"github.com/multilabel/multilabel/internal/memstat"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/train"
 )
@@ -30,8 +31,12 @@ import (
 const (
 	BenchSqueezeTail  = "squeezenet1.1 last block (fire9, b32)"
 	BenchSqueezeWhole = "squeezenet1.1 whole (224x224, b32)"
-	BenchHeadLinear   = "linear head (512-d features, b64)"
-	BenchHeadMLP      = "mlp head (512-d features, b64)"
+	// The ResNet-18 and MobileNetV2 rows train the whole network with batch-norm batch
+	// statistics, on random-weight exports (MakeBenchModels).
+	BenchResNet18Whole    = "resnet18 whole (224x224, b32)"
+	BenchMobileNetV2Whole = "mobilenet_v2 whole (224x224, b32)"
+	BenchHeadLinear       = "linear head (512-d features, b64)"
+	BenchHeadMLP          = "mlp head (512-d features, b64)"
 	// BackendTorch is the Backend of PyTorch's rows.
 	BackendTorch = "torch"
 )
@@ -44,15 +49,25 @@ type BenchRow struct {
 	Backend      string  `json:"backend"`
 	ImagesPerS   float64 `json:"images_per_s"`
 	RatioVsTorch float64 `json:"ratio_vs_torch"`
+	// PeakRSSMB is the process's peak resident memory during the row, in MiB: for a
+	// GoMLX backend this process's, its peak reset before the row (Linux; 0 where no
+	// figure is available), for PyTorch the peer process's (torch itself included).
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 }
 
 // BenchOptions configure BenchTrain.
 type BenchOptions struct {
 	// SqueezeNet is the SqueezeNet 1.1 ONNX file (the SqueezeNet rows are left out when "").
 	SqueezeNet string
-	// Backends to measure (default: every available one among onnx, xla and go).
+	// Models is the folder with the random-weight resnet18.onnx and mobilenet_v2.onnx
+	// (default BenchModelsDir()); they are generated there (MakeBenchModels) when
+	// missing and Python has torch, else their rows are skipped.
+	Models string
+	// Backends to measure (default: every available one among onnx, xla and go; with
+	// the default, pure Go is left out of the ResNet-18 and MobileNetV2 rows, where a
+	// step takes minutes).
 	Backends []string
-	// Rows to measure (default: all four).
+	// Rows to measure (default: all six).
 	Rows []string
 	// Seconds is the minimum measuring time of a row after its warm-up step
 	// (default 3); at least MinSteps steps are timed (default 2).
@@ -73,8 +88,10 @@ type BenchOptions struct {
 
 // BenchTrain measures training speed (images/s) in one run, for each backend and for
 // PyTorch (when its python has torch): AdamW steps of SqueezeNet 1.1's last block on
-// cached activations and of the whole network on 224×224 images (linear head, BCE, 5
-// labels, random inputs), and linear and MLP head training on cached 512-d features.
+// cached activations and of the whole network on 224×224 images, of the whole
+// ResNet-18 and MobileNetV2 (batch statistics in their batch norms; random weights)
+// (linear head, BCE, 5 labels, random inputs), and linear and MLP head training on
+// cached 512-d features.
 // It is the library behind `multilabel bench train`.
 func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 	log := opt.Logger
@@ -92,7 +109,20 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 	}
 	rows := opt.Rows
 	if len(rows) == 0 {
-		rows = []string{BenchSqueezeTail, BenchSqueezeWhole, BenchHeadLinear, BenchHeadMLP}
+		rows = []string{BenchSqueezeTail, BenchSqueezeWhole, BenchResNet18Whole, BenchMobileNetV2Whole, BenchHeadLinear, BenchHeadMLP}
+	}
+	if opt.Models == "" {
+		opt.Models = BenchModelsDir()
+	}
+	archOK := true
+	for _, r := range rows {
+		if archOf(r) != "" {
+			if err := MakeBenchModels(ctx, opt.Python, opt.Scripts, opt.Models); err != nil {
+				log.Info("bench train: ResNet-18 / MobileNetV2 rows skipped", "err", err)
+				archOK = false
+			}
+			break
+		}
 	}
 	bes := opt.Backends
 	if len(bes) == 0 {
@@ -115,11 +145,14 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 		use = append(use, be{c.Kind, c.Backend})
 	}
 	var out []BenchRow
-	torch := map[string]float64{}
+	torch := map[string]torchRow{}
 	torchOK := !opt.NoTorch
 	for _, r := range rows {
 		if (r == BenchSqueezeTail || r == BenchSqueezeWhole) && opt.SqueezeNet == "" {
 			log.Info("bench train: no SqueezeNet model given, row skipped", "row", r)
+			continue
+		}
+		if archOf(r) != "" && !archOK {
 			continue
 		}
 		if torchOK {
@@ -135,32 +168,51 @@ func BenchTrain(ctx context.Context, opt BenchOptions) ([]BenchRow, error) {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
+			if archOf(r) != "" && b.kind == backends.Go && len(opt.Backends) == 0 {
+				log.Info("bench train: pure Go left out of this row (minutes a step; ask --backends go)", "row", r)
+				continue
+			}
+			memstat.ResetPeak()
 			v, err := benchRow(ctx, r, b.kind, b.b, opt)
 			if err != nil {
 				return out, fmt.Errorf("finetune: bench %q on %s: %w", r, b.kind, err)
 			}
-			row := BenchRow{Name: r, Backend: b.kind, ImagesPerS: v}
-			if t := torch[r]; t > 0 {
+			row := BenchRow{Name: r, Backend: b.kind, ImagesPerS: v, PeakRSSMB: memstat.PeakRSSMB()}
+			if t := torch[r].ips; t > 0 {
 				row.RatioVsTorch = v / t
 			}
-			log.Info("bench train", "row", r, "backend", b.kind, "images_per_s", v, "ratio_vs_torch", row.RatioVsTorch)
+			log.Info("bench train", "row", r, "backend", b.kind, "images_per_s", v, "ratio_vs_torch", row.RatioVsTorch, "peak_rss_mb", row.PeakRSSMB)
 			out = append(out, row)
 		}
-		if t := torch[r]; t > 0 {
-			out = append(out, BenchRow{Name: r, Backend: BackendTorch, ImagesPerS: t, RatioVsTorch: 1})
+		if t := torch[r]; t.ips > 0 {
+			out = append(out, BenchRow{Name: r, Backend: BackendTorch, ImagesPerS: t.ips, RatioVsTorch: 1, PeakRSSMB: t.rssMB})
 		}
 	}
 	return out, nil
 }
 
+// archOf returns the architecture of a ResNet-18 or MobileNetV2 row ("" for others).
+func archOf(row string) string {
+	switch row {
+	case BenchResNet18Whole:
+		return ArchResNet18
+	case BenchMobileNetV2Whole:
+		return ArchMobileNetV2
+	}
+	return ""
+}
+
 func benchRow(ctx context.Context, row, kind string, b compute.Backend, opt BenchOptions) (float64, error) {
 	switch row {
-	case BenchSqueezeTail, BenchSqueezeWhole:
-		u := "1"
-		if row == BenchSqueezeWhole {
+	case BenchSqueezeTail, BenchSqueezeWhole, BenchResNet18Whole, BenchMobileNetV2Whole:
+		model, u, trainBN := opt.SqueezeNet, "1", false
+		if row != BenchSqueezeTail {
 			u = "all"
 		}
-		st, err := newSqueezeStep(opt.SqueezeNet, u, 32, b)
+		if a := archOf(row); a != "" {
+			model, trainBN = BenchModel(opt.Models, a, ""), true
+		}
+		st, err := newModelStep(model, u, 32, b, trainBN)
 		if err != nil {
 			return 0, err
 		}
@@ -197,8 +249,9 @@ func benchRow(ctx context.Context, row, kind string, b compute.Backend, opt Benc
 	return 0, fmt.Errorf("unknown row %q", row)
 }
 
-// squeezeStep runs AdamW training steps of SqueezeNet 1.1's tail from --unfreeze u
-// plus a linear head (5 labels) on random activations of the cut.
+// squeezeStep runs AdamW training steps of a model's tail from --unfreeze u (SqueezeNet
+// 1.1, ResNet-18, MobileNetV2) plus a linear head (5 labels) on random activations of
+// the cut.
 type squeezeStep struct {
 	net     *Net
 	st      *State
@@ -214,7 +267,7 @@ func (s *squeezeStep) step() error {
 
 func (s *squeezeStep) close() { s.net.Close() }
 
-func newSqueezeStep(model, u string, b int, be compute.Backend) (*squeezeStep, error) {
+func newModelStep(model, u string, b int, be compute.Backend, trainBN bool) (*squeezeStep, error) {
 	bb, err := backbone.Load(model, backbone.Options{})
 	if err != nil {
 		return nil, err
@@ -241,7 +294,7 @@ func newSqueezeStep(model, u string, b int, be compute.Backend) (*squeezeStep, e
 	if err != nil {
 		return nil, err
 	}
-	net, err := NewNet(be, sp, *h, NetOptions{Batch: b, Loss: loss.Defaults(loss.BCE), ClipNorm: 5, WeightDecay: 1e-4, Shape: fb.TensorShape})
+	net, err := NewNet(be, sp, *h, NetOptions{Batch: b, Loss: loss.Defaults(loss.BCE), ClipNorm: 5, WeightDecay: 1e-4, Shape: fb.TensorShape, TrainBN: trainBN})
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +314,23 @@ func newSqueezeStep(model, u string, b int, be compute.Backend) (*squeezeStep, e
 	return s, nil
 }
 
-// benchTorch runs the PyTorch peers and returns images/s per row.
-func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[string]float64, error) {
+// torchRow is a PyTorch peer's measurement: images/s and the peer's peak RSS (MiB).
+type torchRow struct{ ips, rssMB float64 }
+
+// peakField reads the "peak_rss_mb=V" field of a peer's output line (0 when absent).
+func peakField(fields []string) float64 {
+	for _, f := range fields {
+		if s, ok := strings.CutPrefix(f, "peak_rss_mb="); ok {
+			if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 {
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+// benchTorch runs the PyTorch peers and returns images/s and peak RSS per row.
+func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[string]torchRow, error) {
 	py := opt.Python
 	if py == "" {
 		py = "/usr/bin/python3"
@@ -277,7 +345,7 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 	if err := exec.CommandContext(ctx, py, "-c", "import torch").Run(); err != nil {
 		return nil, fmt.Errorf("%s has no torch: %w", py, err)
 	}
-	res := map[string]float64{}
+	res := map[string]torchRow{}
 	var modes []string
 	for _, r := range rows {
 		switch r {
@@ -285,6 +353,8 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 			modes = append(modes, "tail")
 		case BenchSqueezeWhole:
 			modes = append(modes, "whole")
+		case BenchResNet18Whole, BenchMobileNetV2Whole:
+			modes = append(modes, archOf(r))
 		}
 	}
 	if len(modes) > 0 {
@@ -303,7 +373,8 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 			if err != nil {
 				continue
 			}
-			res[map[string]string{"tail": BenchSqueezeTail, "whole": BenchSqueezeWhole}[f[1]]] = v
+			res[map[string]string{"tail": BenchSqueezeTail, "whole": BenchSqueezeWhole, ArchResNet18: BenchResNet18Whole,
+				ArchMobileNetV2: BenchMobileNetV2Whole}[f[1]]] = torchRow{v, peakField(f)}
 		}
 	}
 	for _, r := range rows {
@@ -316,10 +387,11 @@ func benchTorch(ctx context.Context, opt BenchOptions, rows []string) (map[strin
 		if err != nil {
 			return nil, fmt.Errorf("bench_head.py: %w", err)
 		}
-		for _, f := range strings.Fields(string(out)) {
+		fields := strings.Fields(string(out))
+		for _, f := range fields {
 			if s, ok := strings.CutPrefix(f, "wall_s="); ok {
 				if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 {
-					res[r] = float64(1200*opt.HeadEpochs) / v
+					res[r] = torchRow{float64(1200*opt.HeadEpochs) / v, peakField(fields)}
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -29,7 +30,10 @@ func TestBenchTrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{`"name"`, `"backend"`, `"images_per_s"`, `"ratio_vs_torch"`} {
+	if runtime.GOOS == "linux" && !(rows[0].PeakRSSMB > 0) {
+		t.Errorf("no peak RSS on Linux: %+v", rows[0])
+	}
+	for _, k := range []string{`"name"`, `"backend"`, `"images_per_s"`, `"ratio_vs_torch"`, `"peak_rss_mb"`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("JSON %s lacks %s", b, k)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/hparams"
 	"github.com/multilabel/multilabel/internal/loop"
+	"github.com/multilabel/multilabel/internal/memstat"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -199,7 +200,11 @@ type Result struct {
 	BackendReason string `json:"backend_reason,omitempty"`
 	Engine        string `json:"engine"`
 	Resumed       bool   `json:"resumed,omitempty"`
-	Config        Config `json:"config"`
+	// PeakRSSMB is the process's peak resident memory at the end of the run, in MiB
+	// (Linux; 0 where no figure is available): the memory the fine-tuning needed, with
+	// whatever the process held before.
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+	Config    Config  `json:"config"`
 	// ValLogits and TestLogits are the fine-tuned model's logits (row-major, one row of
 	// classes per usable image) on Data.Val and Data.Test; ValOK and TestOK say which
 	// images were usable (a false entry has no row).
@@ -514,6 +519,7 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 			}
 		}
 	}
+	res.PeakRSSMB = memstat.PeakRSSMB()
 	return res, nil
 }
 

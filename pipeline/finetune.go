@@ -36,6 +36,9 @@ type FineTuneResult struct {
 	TestPaths []string
 	// Calibration is the fine-tuned head's temperature fit (nil without --calibrate).
 	Calibration *Calibration
+	// Refit describes the refit on train+validation (nil without TrainConfig.Refit);
+	// Bundle, Test and Scores are then the refit model's, Val the selection's.
+	Refit *RefitInfo
 }
 
 // AsTrainResult returns the fine-tuned model as a TrainResult (for printing and
@@ -46,6 +49,7 @@ func (r *FineTuneResult) AsTrainResult() *TrainResult {
 	t.Bundle, t.Val, t.Test, t.Tuning = r.Bundle, r.Val, r.Test, r.Tuning
 	t.Scores, t.Truth, t.TestPaths = r.Scores, r.Truth, r.TestPaths
 	t.Calibration = r.Calibration
+	t.Refit = r.Refit
 	t.TrainSeconds += r.FineTuneSeconds
 	return &t
 }
@@ -128,14 +132,102 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 		rec["calibration"] = cal
 	}
 	extra := map[string]*metric.Result{"probe_val": probe.Val, "probe_test": probe.Test}
-	fin, err := r.finalize("fine-tune", b, append([]float64(nil), pb.Thresholds...), score, rec, extra, r.cfg.Out)
+	out := r.cfg.Out
+	if r.cfg.Refit {
+		out = ""
+	}
+	fin, err := r.finalize("fine-tune", b, append([]float64(nil), pb.Thresholds...), score, rec, extra, out)
 	if err != nil {
 		return nil, err
 	}
 	res.Bundle, res.Val, res.Test, res.Tuning = b, fin.val, fin.test, fin.tuning
 	res.Scores, res.Truth, res.TestPaths = fin.scores, fin.truth, fin.paths
 	res.Calibration = cal
+	if r.cfg.Refit {
+		t1 := time.Now()
+		if err := r.refitFineTune(ctx, res, rec, extra); err != nil {
+			return nil, err
+		}
+		res.FineTuneSeconds += time.Since(t1).Seconds()
+	}
 	return res, nil
+}
+
+// refitFineTune replaces res's model by one refit on train+validation: the head on the
+// frozen features for the probe's chosen epochs, then (when fine-tuning beat its start
+// on validation) the unfrozen blocks with it for the fine-tuning's chosen epochs. The
+// selection's thresholds, decision rule and temperatures are kept; the test share
+// measures the refit model; the bundle is written to TrainConfig.Out.
+func (r *run) refitFineTune(ctx context.Context, res *FineTuneResult, rec map[string]any, extra map[string]*metric.Result) error {
+	t0 := time.Now()
+	sel, ftr := res.Bundle, res.FineTune
+	all := r.trainAndVal()
+	fit, err := r.refitHeadOn(ctx, res.Probe.Fit, all)
+	if err != nil {
+		return err
+	}
+	info := &RefitInfo{Images: len(all.y), HeadEpochs: fit.BestEpoch, HeadEMA: fit.UsedEMA, Backend: fit.Backend,
+		FineTuneEpochs: ftr.BestEpoch, SelectedTest: res.Test}
+	b := &bundle.Bundle{Backbone: r.feat, BackboneInfo: sel.BackboneInfo, Head: fit.Head, Labels: sel.Labels, Spec: sel.Spec,
+		Thresholds: append([]float64(nil), sel.Thresholds...), Decision: sel.Decision}
+	n, k := len(r.sets[2].y), len(sel.Labels)
+	var logits []float32
+	if ftr.BestEpoch == 0 {
+		r.log.Info("refit: fine-tuning did not beat its start on validation; refitting the head only")
+		if n > 0 {
+			logits = fit.Head.Logits(r.sets[2].x, n)
+		}
+	} else {
+		fc := ftr.Config
+		fc.Epochs, fc.Patience = ftr.BestEpoch, 0
+		if fc.Checkpoint != "" {
+			fc.Checkpoint += ".refit"
+		}
+		r.log.Info("refit: fine-tuning on train+validation", "images", len(all.y), "epochs", fc.Epochs)
+		data := finetune.Data{Train: all.images, TrainY: all.y, Test: r.sets[2].images}
+		rf, err := finetune.Run(ctx, r.feat, sel.Spec, fit.Head, data, fc, finetune.Options{Engine: r.engineOptions(), Progress: r.cfg.Progress, Logger: r.log})
+		if err != nil {
+			return fmt.Errorf("refit: %w", err)
+		}
+		kept, m := keepOK(r.sets[2], rf.TestOK)
+		if m != n {
+			r.log.Warn("refit: test images unreadable in the refit left out of the metrics", "count", n-m)
+			r.sets[2], n = kept, m
+		}
+		b.Backbone, b.Head, logits = rf.FeatureModel, rf.Head, rf.TestLogits
+		info.FineTune = rf
+	}
+	if res.Calibration != nil {
+		temps := res.Calibration.Temperatures
+		h := b.Head.Clone()
+		scaleHead(h, temps)
+		b.Head = *h
+		scaled := make([]float32, len(logits))
+		for i, z := range logits {
+			scaled[i] = float32(float64(z) / temps[i%k])
+		}
+		logits = scaled
+	}
+	var scores [][]float32
+	if n > 0 {
+		scores = model.ScoresFromLogits(logits, n, k)
+	}
+	info.Seconds = time.Since(t0).Seconds()
+	rec["refit"] = info
+	ex := map[string]*metric.Result{"selected_test": res.Test}
+	for key, m := range extra {
+		ex[key] = m
+	}
+	test, err := r.finalizeFixed("refit", b, scores, rec, ex, res.Val, r.cfg.Out)
+	if err != nil {
+		return err
+	}
+	res.Bundle, res.Test, res.Refit = b, test, info
+	if test != nil {
+		res.Scores, res.Truth, res.TestPaths = scores, r.sets[2].y, r.sets[2].images
+	}
+	r.logRefit(info, test)
+	return nil
 }
 
 // keepOK returns the samples of s whose ok entry is true (all of them when ok is nil)

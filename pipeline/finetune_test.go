@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/internal/demo"
 	"github.com/multilabel/multilabel/internal/synth"
-	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/pipeline"
 	"github.com/multilabel/multilabel/train"
 )
@@ -118,27 +116,7 @@ func TestFineTunePreparesOnce(t *testing.T) {
 		}
 	}
 	// The bundle predicts what the run measured.
-	m, err := model.LoadWith(out, model.Options{Engine: "go"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	preds, err := m.PredictFiles(context.Background(), res.TestPaths)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var maxd float64
-	for i, p := range preds {
-		if p.Err != nil {
-			t.Fatal(p.Err)
-		}
-		for j, v := range p.Scores {
-			maxd = math.Max(maxd, math.Abs(float64(v-res.Scores[i][j])))
-		}
-	}
-	if maxd > 1e-4 {
-		t.Errorf("bundle predictions differ from the run's test scores by %g", maxd)
-	}
+	checkBundleScores(t, out, res.TestPaths, res.Scores)
 }
 
 // Fine-tuning pools by the average only: another pooling is bad input before any work.

@@ -23,3 +23,15 @@ func FineTuneCounted(ctx context.Context, cfg TrainConfig, ft finetune.Config) (
 	res, err = FineTune(ctx, cfg, ft)
 	return res, c.backboneParses, c.engineOpens, err
 }
+
+// TrainAndValFeaturesForTest prepares cfg's run (split and features) and returns the
+// frozen features of its training and validation images together (what a refit of the
+// head trains on) and the feature dimension.
+func TrainAndValFeaturesForTest(cfg TrainConfig) ([]float32, int, error) {
+	r, err := prepare(context.Background(), cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.close()
+	return r.trainAndVal().x, r.dim, nil
+}

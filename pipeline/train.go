@@ -111,6 +111,17 @@ type TrainConfig struct {
 	// more head trainings on the cached features. Head training (the first stage)
 	// only: a fine-tuned stage keeps fitting on the validation share. 0: off.
 	CalibFolds int `json:"calib_folds,omitempty"`
+
+	// Refit, once the number of epochs (and, with EMA, raw or averaged weights), the
+	// thresholds and the decision rule have been chosen on the validation share, trains
+	// the final model afresh on the training and validation images together for that
+	// number of epochs (the learning-rate schedule spans those epochs) and keeps the
+	// validation-chosen thresholds, decision rule and temperatures; the test share then
+	// measures the refit model. With fine-tuning, the head is refit first and the
+	// unfrozen blocks are then fine-tuned from it for the fine-tuning's chosen number of
+	// epochs. Needs a validation share; the validation metrics reported are the
+	// selection model's (the refit model has trained on those images).
+	Refit bool `json:"refit,omitempty"`
 	// Progress receives progress bars (feature extraction, training); nil is quiet.
 	Progress io.Writer `json:"-"`
 	// Logger receives informational lines; nil means slog.Default().
@@ -170,6 +181,9 @@ type TrainResult struct {
 	Calibration *Calibration
 
 	mapsOpt model.Options // the engine that draws the report's activation maps
+	// Refit describes the refit on train+validation (nil without TrainConfig.Refit);
+	// Bundle, Test and Scores are then the refit model's, Fit and Val the selection's.
+	Refit *RefitInfo
 }
 
 // trainingRecord is the bundle's training.json.
@@ -193,7 +207,9 @@ type trainingRecord struct {
 	Calibration   *Calibration `json:"calibration,omitempty"`
 	// Graph is the label graph the graph head was trained over (--head graph; the
 	// bundle's head is then the equivalent linear head).
-	Graph   *head.LabelGraph `json:"graph,omitempty"`
+	Graph *head.LabelGraph `json:"graph,omitempty"`
+	// Refit is set when the bundle's head was refit on train+validation.
+	Refit   *RefitInfo `json:"refit,omitempty"`
 	Seconds struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
@@ -212,7 +228,16 @@ func Train(ctx context.Context, cfg TrainConfig) (*TrainResult, error) {
 	if err := r.fitHead(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.finalizeProbe(cfg.Out); err != nil {
+	if !r.cfg.Refit {
+		if err := r.finalizeProbe(cfg.Out); err != nil {
+			return nil, err
+		}
+		return r.probe, nil
+	}
+	if err := r.finalizeProbe(""); err != nil {
+		return nil, err
+	}
+	if err := r.refitProbe(ctx, cfg.Out); err != nil {
 		return nil, err
 	}
 	return r.probe, nil
@@ -247,8 +272,10 @@ type run struct {
 	sets        [3]samples // usable train, val, test
 	bad         []imageio.BadImage
 	dim         int
-	// probe is the head trained on frozen features (the first stage).
-	probe *TrainResult
+	// probe is the head trained on frozen features (the first stage), probeRec its
+	// training record.
+	probe    *TrainResult
+	probeRec trainingRecord
 	// oof holds the probe's out-of-fold logits over train + validation (CalibFolds),
 	// used while the probe is finalized; nil otherwise.
 	oof *outOfFold
@@ -370,6 +397,10 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		r.close()
 		return nil, errkind.BadInput("no usable training image")
 	}
+	if cfg.Refit && r.split.Val == 0 {
+		r.close()
+		return nil, errkind.BadInput("refit: no usable validation image to choose the epochs and thresholds on (give --val or a split with a validation share)")
+	}
 	r.dim = fs.Dim
 	return r, nil
 }
@@ -396,27 +427,10 @@ func (r *run) close() {
 
 // fitHead trains the head on the frozen features (the first stage).
 func (r *run) fitHead(ctx context.Context) error {
-	cfg := r.cfg
 	t1 := time.Now()
-	var bar *progress.Bar
-	cb := train.Callbacks{
-		OnStep: func(step, total int) {
-			if cfg.Progress == nil {
-				return
-			}
-			if bar == nil {
-				bar = progress.New(cfg.Progress, "train", int64(total), "steps")
-			}
-			bar.Add(1)
-		},
-		OnEpoch: func(e train.Epoch) {
-			if bar != nil {
-				bar.SetExtra(fmt.Sprintf("epoch %d loss %.4f val mAP %.4f", e.Epoch, e.TrainLoss, math.Max(e.ValMAP, e.ValMAPEMA)))
-			}
-		},
-	}
-	fit, err := train.Fit(ctx, cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
-	bar.Finish()
+	cb, finish := r.headCallbacks("train")
+	fit, err := train.Fit(ctx, r.cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+	finish()
 	if err != nil {
 		return err // train.Fit's errors say "train: ..." already
 	}
@@ -426,6 +440,30 @@ func (r *run) fitHead(ctx context.Context) error {
 	}
 	r.probe.TrainSeconds = time.Since(t1).Seconds()
 	return nil
+}
+
+// headCallbacks returns head-training callbacks that draw a progress bar named name
+// (when TrainConfig.Progress is set), and the function that finishes the bar.
+func (r *run) headCallbacks(name string) (train.Callbacks, func()) {
+	cfg := r.cfg
+	var bar *progress.Bar
+	cb := train.Callbacks{
+		OnStep: func(step, total int) {
+			if cfg.Progress == nil {
+				return
+			}
+			if bar == nil {
+				bar = progress.New(cfg.Progress, name, int64(total), "steps")
+			}
+			bar.Add(1)
+		},
+		OnEpoch: func(e train.Epoch) {
+			if bar != nil {
+				bar.SetExtra(fmt.Sprintf("epoch %d loss %.4f val mAP %.4f", e.Epoch, e.TrainLoss, math.Max(e.ValMAP, e.ValMAPEMA)))
+			}
+		},
+	}
+	return cb, func() { bar.Finish() }
 }
 
 // outOfFold computes r.oof when CalibFolds asks for it.
@@ -481,6 +519,7 @@ func (r *run) finalizeProbe(out string) error {
 		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason,
 		Calibration: cal, Graph: recordedGraph(fit.Graph)}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
+	r.probeRec = rec
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	r.oof = nil // the out-of-fold logits are the probe's; a fine-tuned stage has its own head
 	if err != nil {

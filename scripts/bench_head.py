@@ -6,14 +6,22 @@ gradient-norm clipping at 5, EMA 0.99 of the weights, feature standardisation, B
 No validation (like the Go benchmark). Uses the threads torch is given (--threads).
 
 Usage: /usr/bin/python3 scripts/bench_head.py [--head linear|mlp] [--threads N] [--repeat R]
-Prints: "torch <head> wall_s=<seconds> cpu_s=<seconds>" (best of R).
+Prints: "torch <head> wall_s=<seconds> cpu_s=<seconds> threads=<n> peak_rss_mb=<MiB>" (best of R;
+the peak resident memory of this process, torch included).
 """
 import argparse
 import math
 import time
 
+import os
+import sys
+
 import numpy as np
 import torch
+
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import peak_rss_mb  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--head", default="linear", choices=["linear", "mlp"])
@@ -76,4 +84,4 @@ for _ in range(args.repeat):
     run()
     best_wall = min(best_wall, time.perf_counter() - w0)
     best_cpu = min(best_cpu, time.process_time() - c0)
-print(f"torch {args.head} wall_s={best_wall:.3f} cpu_s={best_cpu:.3f} threads={torch.get_num_threads()}")
+print(f"torch {args.head} wall_s={best_wall:.3f} cpu_s={best_cpu:.3f} threads={torch.get_num_threads()} peak_rss_mb={peak_rss_mb():.1f}")

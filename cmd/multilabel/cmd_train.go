@@ -36,7 +36,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		hidden, epochs, batch, patience, ftEpochs, ftBatch, views, graphHidden         int
 		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, graphTau, graphP         float64
 		seed                                                                           uint64
-		noCache, resume, randomBB, jsonOut, trainBN, augment                           bool
+		noCache, resume, randomBB, jsonOut, trainBN, augment, refit                    bool
 		of                                                                             outputFlags
 	)
 	c := &cobra.Command{
@@ -80,6 +80,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.BoolVar(&resume, "resume", false, "resume from --checkpoint when it exists")
 	fs.BoolVar(&randomBB, "random-backbone", false, "replace the backbone's weights by a seeded random initialisation (transfer-gap baseline)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&refit, "refit", false, "after choosing the epochs and thresholds on the validation share, train the final model (head, and with --unfreeze the fine-tuned blocks) on train+validation for the chosen epochs, keep those thresholds, and evaluate it on test")
 	of.register(fs)
 	fs.StringVar(&unfreeze, "unfreeze", "", "after training the head on frozen features, fine-tune the backbone's last K blocks (or all) with it (blocks: see finetune docs / backbone.Blocks)")
 	fs.IntVar(&ftEpochs, "ft-epochs", ftDef.Epochs, "fine-tuning epochs (with --unfreeze)")
@@ -172,7 +173,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Data:       data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Backbone: bbFlag, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
-			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
+			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate, Refit: refit,
 		}
 		pf.apply(&cfg)
 		of.apply(e)
@@ -248,6 +249,8 @@ type trainSummary struct {
 	Seconds    map[string]float64     `json:"seconds"`
 	CacheHits  int                    `json:"cache_hits"`
 	Report     string                 `json:"report,omitempty"`
+	// Refit is set with --refit: Test is then the refit model's, Val the selection's.
+	Refit *pipeline.RefitInfo `json:"refit,omitempty"`
 	// Graph summarises the graph head's label graph (--head graph).
 	Graph *graphSummary `json:"graph,omitempty"`
 }
@@ -301,7 +304,7 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 	if o.json {
 		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Backend: res.Fit.Backend, Splits: res.Splits, BadImages: len(res.BadImages),
 			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds, Tuning: res.Tuning,
-			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report,
+			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report, Refit: res.Refit,
 			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds},
 			Graph:   summariseGraph(res.Fit.Graph, res.Bundle.Labels)}
 		if cfg.Out != "" {
@@ -340,6 +343,17 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 		fmt.Fprintln(w, g)
 	}
 	fmt.Fprintf(w, "thresholds: %s\n", res.Tuning.Summary())
+	if rf := res.Refit; rf != nil {
+		fmt.Fprintf(w, "refit: on %d train+validation images, head %d epochs", rf.Images, rf.HeadEpochs)
+		if rf.FineTuneEpochs > 0 {
+			fmt.Fprintf(w, ", fine-tuning %d epochs", rf.FineTuneEpochs)
+		}
+		fmt.Fprintf(w, " (%.1fs); validation figures are the selection model's, thresholds kept from it", rf.Seconds)
+		if rf.SelectedTest != nil && res.Test != nil {
+			fmt.Fprintf(w, "; test mAP selected %.4f, refit %.4f", rf.SelectedTest.MAP, res.Test.MAP)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, part := range []struct {
 		name string
 		r    *metric.Result
@@ -426,8 +440,12 @@ func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finet
 	if err := printTrainResult(e.stdout, res, cfg, o); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d\n",
+	fmt.Fprintf(e.stdout, "\nfine-tuned from block %s (cut %s): %d backbone + %d head trainable parameters, %d epochs at %.1fs each (backend %s, prefix on %s), best epoch %d",
 		f.Block, f.Cut, f.TailParams, f.HeadParams, len(f.History)-1, perEpoch, f.Backend, f.Engine, f.BestEpoch)
+	if f.PeakRSSMB > 0 {
+		fmt.Fprintf(e.stdout, ", peak RSS %.0f MiB", f.PeakRSSMB)
+	}
+	fmt.Fprintln(e.stdout)
 	if r.Probe.Test != nil && r.Test != nil {
 		fmt.Fprintf(e.stdout, "test mAP: head on frozen features %.4f, fine-tuned %.4f\n", probeMAP, ftMAP)
 	}

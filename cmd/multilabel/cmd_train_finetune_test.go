@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -84,6 +85,9 @@ func TestTrainUnfreezeCLI(t *testing.T) {
 	}
 	if !strings.Contains(out, "fine-tuned from block") || !strings.Contains(out, "test mAP: head on frozen features") {
 		t.Fatalf("train output lacks the fine-tuning summary:\n%s", out)
+	}
+	if runtime.GOOS == "linux" && !strings.Contains(out, "MiB") {
+		t.Errorf("the fine-tuning summary lacks the peak RSS:\n%s", out)
 	}
 	var probe, ft float64
 	line := out[strings.Index(out, "test mAP: head on frozen features"):]

@@ -121,3 +121,48 @@ func TestTrainPoolCLI(t *testing.T) {
 		t.Fatalf("predict: exit %d: %s", code, out)
 	}
 }
+
+// TestTrainRefitCLI: train --refit prints the refit line and records it in the JSON
+// summary and the bundle; without a validation share it is bad input.
+func TestTrainRefitCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 80, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlb := filepath.Join(dir, "refit.mlb")
+	args := []string{"train", "--data", labels, "--backbone", bb, "--out", mlb, "--engine", "go", "--no-cache", "--epochs", "20",
+		"--lr", "0.05", "--seed", "2", "--refit"}
+	code, out := runModelCmd(t, append(args, "--json")...)
+	if code != exitOK {
+		t.Fatalf("train --refit: exit %d: %s", code, out)
+	}
+	var s struct {
+		Splits pipeline.SplitInfo `json:"splits"`
+		Refit  *struct {
+			Images     int `json:"images"`
+			HeadEpochs int `json:"head_epochs"`
+		} `json:"refit"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if s.Refit == nil || s.Refit.Images != s.Splits.Train+s.Splits.Val || s.Refit.HeadEpochs < 1 {
+		t.Errorf("refit summary %+v for splits %+v", s.Refit, s.Splits)
+	}
+	b, err := bundle.Read(mlb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b.Training), `"refit"`) || !strings.Contains(string(b.Metrics), `"selected_test"`) {
+		t.Error("the bundle does not record the refit")
+	}
+	if code, out = runModelCmd(t, args...); code != exitOK || !strings.Contains(out, "refit: on ") {
+		t.Errorf("train --refit text: exit %d: %s", code, out)
+	}
+	code, _, stderr := runCLIErr(t, append(args, "--split", "0.8,0,0.2")...)
+	if code != exitUsage || !strings.Contains(stderr, "refit") {
+		t.Errorf("train --refit without validation: exit %d: %s", code, stderr)
+	}
+}
