@@ -64,6 +64,18 @@ type TrainConfig struct {
 	ValFraction float64 `json:"val_fraction,omitempty"`
 	// Backbone is an ONNX file (or a zoo name, when the backbone package resolves it).
 	Backbone string `json:"backbone"`
+	// Features, when set, is a features output of `multilabel features` (or `features
+	// merge`): the .npy with its names file and manifest, made with Backbone,
+	// FeatureNode and Pool (checked: a mismatch is bad input naming both). The run then
+	// reads the features from it instead of running the backbone, the training rows
+	// streamed from a memory map (train.FitRows) rather than loaded, joined to Data's
+	// samples by image name (see prepareFromFeatures). Images need not be present.
+	// Fine-tuning and RandomBackbone need the images and refuse it.
+	Features string `json:"features,omitempty"`
+	// Strict, with Features, makes a labelled image without a features row an error
+	// even when the extraction left images out (without Features the CLI applies
+	// --strict to the images before the run).
+	Strict bool `json:"strict,omitempty"`
 	// FeatureNode overrides the automatic feature cut.
 	FeatureNode string `json:"feature_node,omitempty"`
 	// Pool is the global pooling of a spatial cut, done inside the backbone graph (so
@@ -232,6 +244,10 @@ type run struct {
 	dim         int
 	// probe is the head trained on frozen features (the first stage).
 	probe *TrainResult
+	// With TrainConfig.Features: the mapped features file and the training rows in it
+	// (r.sets[0].x is then empty).
+	mapped *featcache.Mapped
+	rows   featureRows
 }
 
 // prepare validates cfg, loads and splits the data, loads the backbone once, opens one
@@ -246,6 +262,9 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	if cfg.Backbone == "" {
 		return nil, errkind.BadInput("no backbone given")
+	}
+	if cfg.Features != "" && cfg.RandomBackbone {
+		return nil, errkind.BadInput("--features holds the features of the backbone as it is: it cannot train on a random backbone (drop --random-backbone or --features)")
 	}
 	r.cfg.Train.Seed = cfg.Seed
 	if r.cfg.Train.ORTLib == "" {
@@ -277,6 +296,13 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	if r.feat, err = r.bb.FeatureModel(); err != nil {
 		return nil, err
+	}
+	if cfg.Features != "" {
+		if err := r.prepareFromFeatures(); err != nil {
+			r.close()
+			return nil, err
+		}
+		return r, r.finishSets()
 	}
 	kind := cmp.Or(cfg.Engine, auto.KindAuto)
 	if r.eng, err = r.openEngine(r.feat); err != nil {
@@ -333,14 +359,22 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		}
 		off += len(p.Samples)
 	}
+	r.dim = fs.Dim
+	if err := r.finishSets(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// finishSets records the sizes of the usable sets; no training image is bad input.
+func (r *run) finishSets() error {
 	r.split.Train, r.split.Val, r.split.Test = len(r.sets[0].y), len(r.sets[1].y), len(r.sets[2].y)
 	r.probe.Splits = r.split
 	if r.split.Train == 0 {
 		r.close()
-		return nil, errkind.BadInput("no usable training image")
+		return errkind.BadInput("no usable training image")
 	}
-	r.dim = fs.Dim
-	return r, nil
+	return nil
 }
 
 // openEngine opens an inference engine as the configuration says.
@@ -355,11 +389,15 @@ func (r *run) engineOptions() auto.Options {
 	return auto.Options{Kind: cmp.Or(r.cfg.Engine, auto.KindAuto), ORTLib: r.cfg.ORTLib, Threads: r.cfg.Threads, Logger: r.log}
 }
 
-// close releases the engine.
+// close releases the engine and the mapped features file.
 func (r *run) close() {
 	if r.eng != nil {
 		r.eng.Close()
 		r.eng = nil
+	}
+	if r.mapped != nil {
+		r.mapped.Close()
+		r.mapped = nil
 	}
 }
 
@@ -384,7 +422,13 @@ func (r *run) fitHead(ctx context.Context) error {
 			}
 		},
 	}
-	fit, err := train.Fit(ctx, cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+	var fit *train.Result
+	var err error
+	if r.rows.m != nil {
+		fit, err = r.fitRows(ctx, cfg, cb)
+	} else {
+		fit, err = train.Fit(ctx, cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+	}
 	bar.Finish()
 	if err != nil {
 		return err // train.Fit's errors say "train: ..." already

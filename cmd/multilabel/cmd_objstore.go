@@ -229,3 +229,32 @@ func (r *remote) fetchBackbone(ctx context.Context, bb *string) error {
 	}
 	return nil
 }
+
+// stageLabels is stageData for a run that reads no image (train --features): a label
+// file URL is downloaded alone, tar shards (which carry the labels) are staged, and an
+// --images URL is dropped (the images are not read).
+func (r *remote) stageLabels(ctx context.Context, rf *readerFlags, paths ...*string) error {
+	if r == nil {
+		return nil
+	}
+	if objstore.IsURL(rf.images) {
+		rf.images = ""
+	}
+	for _, p := range paths {
+		if !objstore.IsURL(*p) {
+			continue
+		}
+		if dataset.IsShardPattern(*p) || strings.HasSuffix(strings.ToLower(strings.SplitN(*p, "?", 2)[0]), ".tar") {
+			local, _, err := r.st.Stage(ctx, *p, rf.options())
+			if err != nil {
+				return stageErr(err)
+			}
+			*p = local
+			continue
+		}
+		if err := r.fetchIn(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

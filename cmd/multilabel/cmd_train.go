@@ -27,7 +27,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	ftDef := finetune.DefaultConfig()
 	var (
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
-		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool                   string
+		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features         string
 		rf                                                                             readerFlags
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
@@ -50,6 +50,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
+	fs.StringVar(&features, "features", "", "train from this features output of \"multilabel features\" (or \"features merge\"): F.npy with F.npy.names.txt and F.npy.manifest.json, made with --backbone (checked); rows are joined to --data by image name and the training rows streamed from a memory map, so the images need not be here and the matrix need not fit in memory")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
@@ -106,6 +107,9 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err := checkPool(pool, headFlag); err != nil {
 			return err
 		}
+		if features != "" && (unfreeze != "" || randomBB) {
+			return usageErrorf("--features holds the frozen backbone's features: it cannot be combined with --unfreeze or --random-backbone (they run the backbone on the images)")
+		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
 		}
@@ -137,12 +141,22 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		// Object-storage inputs are staged locally; outputs are written locally and
 		// uploaded when training has finished.
-		rs, err := newRemote(data, rf.images, val, test, bbFlag, out, reportDir)
+		rs, err := newRemote(data, rf.images, val, test, bbFlag, out, reportDir, features)
 		if err != nil {
 			return err
 		}
 		defer rs.close()
-		if err := rs.stageData(ctx, &rf, &data, &val, &test); err != nil {
+		if features != "" {
+			// The images are not read: label files are fetched alone (tar shards, which
+			// hold the labels, are staged), and the features output with its names and
+			// manifest.
+			if err := rs.stageLabels(ctx, &rf, &data, &val, &test); err != nil {
+				return err
+			}
+			if features, err = rs.fetchOutput(ctx, features); err != nil {
+				return stageErr(err)
+			}
+		} else if err := rs.stageData(ctx, &rf, &data, &val, &test); err != nil {
 			return err
 		}
 		if err := rs.fetchBackbone(ctx, &bbFlag); err != nil {
@@ -150,12 +164,14 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		outURL, reportURL := out, reportDir
 		out, reportDir = rs.localOut(out), rs.localOut(reportDir)
-		if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
-			return err
+		if features == "" {
+			if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
+				return err
+			}
 		}
 		cfg := pipeline.TrainConfig{
 			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
-			Backbone: bbFlag, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
+			Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
 		}
