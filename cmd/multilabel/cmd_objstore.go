@@ -37,6 +37,7 @@ func newRemote(paths ...string) (*remote, error) {
 
 func (r *remote) close() {
 	if r != nil {
+		r.st.Close()
 		r.st.Store.Close()
 		os.RemoveAll(r.st.Dir)
 	}

@@ -42,7 +42,9 @@ func TestTrainFeaturesCLI(t *testing.T) {
 	var sum struct {
 		Engine string
 		Splits struct{ Train, Val, Test int }
-		Test   *struct{ MAP float64 `json:"mAP"` }
+		Test   *struct {
+			MAP float64 `json:"mAP"`
+		}
 	}
 	if err := json.Unmarshal([]byte(o), &sum); err != nil {
 		t.Fatalf("%v: %s", err, o)
