@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,6 +94,8 @@ func TestScaleMeasure(t *testing.T) {
 	}
 	common := []string{"features", "--backbone", bb, "--engine", "ort", "--threads", "1", "--workers", "1", "--no-cache"}
 	rate := map[string][]float64{}
+	perCPU := map[string][]float64{} // images per CPU-second of the workers
+	serverCPU := map[string][]float64{}
 	run := 0
 	for r := range rounds {
 		for _, src := range sources {
@@ -98,6 +103,7 @@ func TestScaleMeasure(t *testing.T) {
 				run++
 				out := filepath.Join(dir, fmt.Sprintf("run%d", run), "f.npy")
 				start := time.Now()
+				self0 := selfCPU()
 				var cmds []*exec.Cmd
 				for i := range workers {
 					args := append(append(append([]string{"-c", strconv.Itoa(i), os.Args[0]}, common...), src.args...), "--out", out)
@@ -118,24 +124,46 @@ func TestScaleMeasure(t *testing.T) {
 						}
 					}()
 				}
+				var cpu time.Duration
 				for _, c := range cmds {
 					if err := c.Wait(); err != nil {
 						t.Fatalf("%s, %d workers: %v", src.name, workers, err)
 					}
+					cpu += c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 				}
 				s := float64(nimg) / time.Since(start).Seconds()
 				key := fmt.Sprintf("%s/%d", src.name, workers)
 				rate[key] = append(rate[key], s)
-				t.Logf("round %d %-9s %d worker(s): %6.1f images/s  (%s)", r+1, src.name, workers, s, loadavg())
+				perCPU[key] = append(perCPU[key], float64(nimg)/cpu.Seconds())
+				server := (selfCPU() - self0).Seconds()
+				serverCPU[key] = append(serverCPU[key], server)
+				t.Logf("round %d %-9s %d worker(s): %6.1f images/s, %6.1f images per worker CPU-s, test process (S3 server) %.2f CPU-s  (%s)",
+					r+1, src.name, workers, s, perCPU[key][len(perCPU[key])-1], server, loadavg())
 				os.RemoveAll(filepath.Dir(out))
 			}
 		}
 	}
-	med := func(k string) float64 {
-		v := slices.Clone(rate[k])
-		slices.Sort(v)
-		return v[len(v)/2]
+	for _, src := range sources {
+		for _, w := range []string{"/1", "/2"} {
+			t.Logf("%-9s %s worker(s): median %.1f images per worker CPU-s (runs %s), test process %.2f CPU-s",
+				src.name, w[1:], median(perCPU[src.name+w]), fmtAll(perCPU[src.name+w]), median(serverCPU[src.name+w]))
+		}
 	}
+	for _, src := range sources {
+		var rs []string
+		for i := range perCPU[src.name+"/1"] {
+			rs = append(rs, fmt.Sprintf("%.2f", perCPU[src.name+"/2"][i]/perCPU[src.name+"/1"][i]))
+		}
+		t.Logf("%-9s CPU cost ratio 1 worker / 2 workers (1 = no overhead from splitting), per round: %s", src.name, strings.Join(rs, " "))
+	}
+	for _, p := range [][2]string{{"s3-folder", "folder"}, {"s3-tar", "tar"}, {"tar", "folder"}} {
+		var rs []string
+		for i := range perCPU[p[0]+"/1"] {
+			rs = append(rs, fmt.Sprintf("%.2f", perCPU[p[0]+"/1"][i]/perCPU[p[1]+"/1"][i]))
+		}
+		t.Logf("%s vs %s, images per worker CPU-s, 1 worker, per round: %s", p[0], p[1], strings.Join(rs, " "))
+	}
+	medRate := func(k string) float64 { return median(rate[k]) }
 	for _, src := range sources {
 		k1, k2 := src.name+"/1", src.name+"/2"
 		var eff []string
@@ -143,7 +171,7 @@ func TestScaleMeasure(t *testing.T) {
 			eff = append(eff, fmt.Sprintf("%.2f", rate[k2][i]/(2*rate[k1][i])))
 		}
 		t.Logf("%-9s 1 worker median %6.1f images/s, 2 workers %6.1f; efficiency per round %s (median of rates %.2f)",
-			src.name, med(k1), med(k2), strings.Join(eff, " "), med(k2)/(2*med(k1)))
+			src.name, medRate(k1), medRate(k2), strings.Join(eff, " "), medRate(k2)/(2*medRate(k1)))
 	}
 	for _, p := range [][2]string{{"s3-folder", "folder"}, {"s3-tar", "tar"}, {"tar", "folder"}, {"s3-tar", "s3-folder"}} {
 		for _, w := range []string{"/1", "/2"} {
@@ -170,4 +198,30 @@ func loadavg() string {
 	}
 	f := strings.Fields(string(b))
 	return "load " + strings.Join(f[:3], " ")
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+func fmtAll(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprintf("%.1f", x))
+	}
+	return strings.Join(s, " ")
+}
+
+// selfCPU is this process's CPU time so far (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
