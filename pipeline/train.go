@@ -42,6 +42,9 @@ type TrainConfig struct {
 	// ignored: Images is the one place for it. Val and Test are read in the
 	// vocabulary of Data unless DataOptions.Labels fixes one.
 	DataOptions dataset.Options `json:"data_options"`
+	// Loaded, when set, is Data already loaded (tar shards in object storage listed and
+	// read by range: stage.Stager.Dataset); Data then only names it in records.
+	Loaded *dataset.Dataset `json:"-"`
 	// Val and Test are optional separate label sources (same vocabulary as Data).
 	Val  string `json:"val,omitempty"`
 	Test string `json:"test,omitempty"`
@@ -596,9 +599,12 @@ func size(d *dataset.Dataset) int {
 func loadSplits(ctx context.Context, cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
 	opt := cfg.DataOptions
 	opt.ImagesDir = cfg.Images
-	all, err := dataset.LoadContext(ctx, cfg.Data, opt)
-	if err != nil {
-		return nil, nil, nil, info, err
+	all := cfg.Loaded
+	if all == nil {
+		var err error
+		if all, err = dataset.LoadContext(ctx, cfg.Data, opt); err != nil {
+			return nil, nil, nil, info, err
+		}
 	}
 	if len(all.Samples) == 0 {
 		return nil, nil, nil, info, errkind.BadInput("%s: no samples", cfg.Data)

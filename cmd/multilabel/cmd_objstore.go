@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -245,7 +247,7 @@ func (r *remote) stageLabels(ctx context.Context, rf *readerFlags, paths ...*str
 		if !objstore.IsURL(*p) {
 			continue
 		}
-		if dataset.IsShardPattern(*p) || strings.HasSuffix(strings.ToLower(strings.SplitN(*p, "?", 2)[0]), ".tar") {
+		if isTarURL(*p) {
 			local, _, err := r.st.Stage(ctx, *p, rf.options())
 			if err != nil {
 				return stageErr(err)
@@ -258,4 +260,32 @@ func (r *remote) stageLabels(ctx context.Context, rf *readerFlags, paths ...*str
 		}
 	}
 	return nil
+}
+
+// isTarURL reports whether p is a URL of tar shards (one .tar, or a pattern of them).
+func isTarURL(p string) bool {
+	return objstore.IsURL(p) && strings.HasSuffix(strings.ToLower(strings.SplitN(p, "?", 2)[0]), ".tar")
+}
+
+// loadRemoteTars lists tar shards in a bucket for a command that trains or evaluates on
+// them, reading them by range (stage.Stager.Dataset) instead of downloading them, and
+// applies --strict to their images. It returns nil when data is not such a URL (or its
+// images are elsewhere in a bucket).
+func (r *remote) loadRemoteTars(ctx context.Context, rf *readerFlags, data string, progress io.Writer) (*dataset.Dataset, error) {
+	if r == nil || !isTarURL(data) || objstore.IsURL(rf.images) {
+		return nil, nil
+	}
+	d, err := r.st.Dataset(ctx, data, rf.options())
+	if err != nil {
+		return nil, stageErr(err)
+	}
+	if rf.strict {
+		if len(d.Skipped) > 0 {
+			return nil, badInput(fmt.Errorf("%s (--strict: without it unusable samples are skipped and counted)", d.Skipped[0]))
+		}
+		if err := strictImages(ctx, d, progress); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }

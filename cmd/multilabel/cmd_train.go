@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/loss"
@@ -146,6 +147,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer rs.close()
+		var loaded *dataset.Dataset
 		if features != "" {
 			// The images are not read: label files are fetched alone (tar shards, which
 			// hold the labels, are staged), and the features output with its names and
@@ -156,6 +158,13 @@ func newTrainCmd(e *env) *cobra.Command {
 			if features, err = rs.fetchOutput(ctx, features); err != nil {
 				return stageErr(err)
 			}
+		} else if loaded, err = rs.loadRemoteTars(ctx, &rf, data, e.stderr); err != nil {
+			return err
+		} else if loaded != nil {
+			// Tar shards in a bucket: listed and read by range, not downloaded.
+			if err := rs.stageData(ctx, &rf, &val, &test); err != nil {
+				return err
+			}
 		} else if err := rs.stageData(ctx, &rf, &data, &val, &test); err != nil {
 			return err
 		}
@@ -165,13 +174,17 @@ func newTrainCmd(e *env) *cobra.Command {
 		outURL, reportURL := out, reportDir
 		out, reportDir = rs.localOut(out), rs.localOut(reportDir)
 		if features == "" {
-			if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
+			strictData := data
+			if loaded != nil {
+				strictData = "" // checked as it was listed
+			}
+			if err := pf.checkStrict(ctx, rf, e.stderr, strictData, val, test); err != nil {
 				return err
 			}
 		}
 		cfg := pipeline.TrainConfig{
 			Data: data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
-			Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
+			Loaded: loaded, Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
 		}
