@@ -15,6 +15,7 @@ import (
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/fakes3"
 	"github.com/multilabel/multilabel/objstore"
+	"github.com/multilabel/multilabel/shard"
 )
 
 // tarShard builds a tar shard of n samples whose image members hold distinct bytes.
@@ -103,5 +104,43 @@ func TestRemoteShardsByRange(t *testing.T) {
 	s.Close()
 	if _, err := imageio.ReadFile(p); !errkind.IsUnavailable(err) {
 		t.Errorf("member read after Close: %v", err)
+	}
+}
+
+// TestStageShardImagesOnly: with Shard set, Dataset downloads the images of that shard
+// only, and the dataset still lists every sample.
+func TestStageShardImagesOnly(t *testing.T) {
+	t.Parallel()
+	bucket := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("image,labels\n")
+	for i := range 40 {
+		name := fmt.Sprintf("i%02d.png", i)
+		csv.WriteString(name + ",cat\n")
+		write(t, bucket+"/set/"+name, name)
+	}
+	write(t, bucket+"/set/labels.csv", csv.String())
+	spec := shard.Spec{I: 1, N: 3}
+	s := &Stager{Store: objstore.New(objstore.Options{}), Dir: t.TempDir(), Shard: spec}
+	defer s.Store.Close()
+	d, err := s.Dataset(context.Background(), "file://"+bucket+"/set/labels.csv", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Samples) != 40 {
+		t.Fatalf("%d samples", len(d.Samples))
+	}
+	staged := 0
+	for _, smp := range d.Samples {
+		_, err := os.Stat(smp.Path)
+		if spec.Has(smp.Image) != (err == nil) {
+			t.Errorf("%s: in shard %v, staged %v", smp.Image, spec.Has(smp.Image), err == nil)
+		}
+		if err == nil {
+			staged++
+		}
+	}
+	if staged == 0 || staged == 40 {
+		t.Errorf("%d of 40 images staged", staged)
 	}
 }

@@ -32,6 +32,10 @@ type Stager struct {
 	Dir string
 	// Workers is the number of parallel downloads of images; 0 means 8.
 	Workers int
+	// Shard, when set, limits the images Dataset downloads to those of this shard
+	// (shard.Spec.Has of the sample's image name): a worker stages its share only. The
+	// dataset still lists every sample; the others keep a path that is not downloaded.
+	Shard shard.Spec
 
 	mu      sync.Mutex
 	readers []*objstore.Reader // the tar shards read by range (Dataset)
@@ -268,9 +272,13 @@ func (s *Stager) fetchImages(ctx context.Context, d *dataset.Dataset, prefix, di
 			}
 		}()
 	}
-	for i := range d.Samples {
+	for i, smp := range d.Samples {
 		if ctx.Err() != nil {
 			break
+		}
+		if !s.Shard.Has(filepath.ToSlash(smp.Image)) {
+			d.Samples[i].Path = filepath.Join(dir, filepath.FromSlash(filepath.ToSlash(smp.Image)))
+			continue
 		}
 		jobs <- i
 	}
