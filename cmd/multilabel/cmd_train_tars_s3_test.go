@@ -47,7 +47,9 @@ func TestTrainS3TarsByRange(t *testing.T) {
 			t.Fatalf("train --data %s: %d %s", data, code, o)
 		}
 		var s struct {
-			Test struct{ MAP float64 `json:"mAP"` } `json:"test"`
+			Test struct {
+				MAP float64 `json:"mAP"`
+			} `json:"test"`
 		}
 		if err := json.Unmarshal([]byte(o), &s); err != nil {
 			t.Fatalf("%v: %s", err, o)
