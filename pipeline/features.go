@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +71,11 @@ func (r *run) prepareFromFeatures() error {
 			row[n] = i
 		}
 	}
+	file, err := os.Open(cfg.Features)
+	if err != nil {
+		return fmt.Errorf("--features %s: %w", cfg.Features, err)
+	}
+	defer file.Close()
 	leftOut := man.Total - man.Rows // images the extraction could not use
 	var missing []string
 	for k, p := range r.parts {
@@ -105,11 +111,15 @@ func (r *run) prepareFromFeatures() error {
 			}
 		}
 		if k > 0 {
+			// Scattered rows are read with positioned reads, not through the map (whose
+			// faults would bring their neighbours into memory: the whole file, at a few
+			// per cent of its rows).
 			set.x = make([]float32, 0, len(items)*man.Dim)
 			for _, it := range items {
-				set.x = append(set.x, mp.Row(it.row, nil)...)
+				if set.x, err = mp.ReadRowAt(file, it.row, set.x); err != nil {
+					return fmt.Errorf("--features %s: %w", cfg.Features, err)
+				}
 			}
-			mp.Release(0, man.Rows)
 		}
 	}
 	if len(missing) > 0 && (cfg.Strict || len(missing) > leftOut) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -59,7 +60,7 @@ func TestTrainFeaturesMeasure(t *testing.T) {
 	tc := train.DefaultConfig()
 	tc.Epochs, tc.BatchSize, tc.Patience = 1, 1024, 0
 	cfg := pipeline.TrainConfig{Data: labels, Backbone: bbPath, Features: npy, Split: []float64{0.98, 0.02}, ValFraction: 0.02,
-		Seed: 1, Train: tc, Out: filepath.Join(dir, "m.mlb")}
+		Seed: 1, Train: tc, Out: filepath.Join(dir, "m.mlb"), Logger: slog.New(rssHandler{slog.NewTextHandler(os.Stderr, nil)})}
 	t0 := time.Now()
 	res, err := pipeline.Train(context.Background(), cfg)
 	if err != nil {
@@ -140,6 +141,14 @@ func writeSyntheticFeatures(t *testing.T, npy, labels string, n, dim, classes in
 	if err := os.WriteFile(featcache.ManifestPath(npy), mb, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rssHandler adds the peak resident set so far to every log line (where memory goes).
+type rssHandler struct{ slog.Handler }
+
+func (h rssHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(slog.String("peak_rss", vmHWM()))
+	return h.Handler.Handle(ctx, r)
 }
 
 // vmHWM is the process's peak resident set from /proc/self/status.
