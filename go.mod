@@ -26,6 +26,7 @@ require (
 	github.com/spf13/cobra v1.10.2 // the CLI framework; why it is pinned: cmd/multilabel/main.go
 	github.com/spf13/pflag v1.0.9
 	github.com/yalue/onnxruntime_go v1.27.0
+	go.yaml.in/yaml/v3 v3.0.5
 	// gocloud.dev/blob: one API over S3, GCS, Azure Blob and local files (objstore),
 	// instead of three cloud SDKs used by hand; v0.47.0 is the newest on the proxy.
 	gocloud.dev v0.47.0

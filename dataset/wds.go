@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/imageio"
 )
 
@@ -201,11 +202,33 @@ func loadWDS(pattern string, opt Options) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dataset{Format: "wds", Source: pattern}
+	d, err := LoadShards(files, nil, opt)
+	if err != nil {
+		return nil, err
+	}
+	d.Source = pattern
+	return d, nil
+}
+
+// ShardOpener opens the tar shard named name for LoadShards. Its reader's Seek is used
+// to skip image data while listing (and to learn the members' offsets).
+type ShardOpener func(name string) (io.ReadSeekCloser, error)
+
+// LoadShards reads the WebDataset tar shards files, in order, each opened with open
+// (nil: os.Open), as Load reads a shard pattern: sample paths are member paths
+// (imageio.MemberPath) of files[k], so a name that is a URL makes member paths that
+// imageio reads through an archive registered for it (imageio.RegisterArchive). An
+// open or read error that matches errkind.ErrUnavailable (storage failing after its
+// retries) fails the load instead of being skipped and counted as a truncated shard.
+func LoadShards(files []string, open ShardOpener, opt Options) (*Dataset, error) {
+	if open == nil {
+		open = func(name string) (io.ReadSeekCloser, error) { return os.Open(name) }
+	}
+	d := &Dataset{Format: "wds", Source: strings.Join(files, ",")}
 	var first []string
 	var index map[string]int
 	for _, f := range files {
-		_, err := readShard(f, d, func(vocab []string) (map[string]int, error) {
+		_, err := readShard(f, open, d, func(vocab []string) (map[string]int, error) {
 			if first == nil {
 				first = vocab
 				// Options.Labels fixes the vocabulary: the shards' labels are mapped to
@@ -232,14 +255,20 @@ func loadWDS(pattern string, opt Options) (*Dataset, error) {
 
 // readShard lists one shard, appending its samples to d, and returns its vocabulary;
 // vocab receives the vocabulary and returns the label index to read the samples with.
-func readShard(file string, d *Dataset, vocab func([]string) (map[string]int, error)) ([]string, error) {
-	f, err := os.Open(file)
+func readShard(file string, open ShardOpener, d *Dataset, vocab func([]string) (map[string]int, error)) ([]string, error) {
+	f, err := open(file)
 	if err != nil {
+		if errkind.IsUnavailable(err) {
+			return nil, err
+		}
 		return nil, &InputError{File: file, Err: err}
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
 	hdr, err := tr.Next()
+	if errkind.IsUnavailable(err) {
+		return nil, err
+	}
 	if err != nil || hdr.Name != VocabularyMember {
 		return nil, inputErrorf(file, 0, "not a multilabel tar shard: the first member must be %s", VocabularyMember)
 	}
@@ -292,6 +321,9 @@ func readShard(file string, d *Dataset, vocab func([]string) (map[string]int, er
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errkind.IsUnavailable(err) {
+			return nil, err
+		}
 		if err != nil {
 			flush()
 			d.Skipped = append(d.Skipped, fmt.Sprintf("%s: archive ends early: %v", file, err))
@@ -313,6 +345,9 @@ func readShard(file string, d *Dataset, vocab func([]string) (map[string]int, er
 				continue
 			}
 			b, err := io.ReadAll(tr)
+			if errkind.IsUnavailable(err) {
+				return nil, err
+			}
 			if err != nil {
 				d.Skipped = append(d.Skipped, fmt.Sprintf("%s:%s: %v", file, hdr.Name, err))
 				continue

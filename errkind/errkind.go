@@ -60,3 +60,19 @@ func (e *kindError) Unwrap() []error {
 	}
 	return []error{e.err, e.kind}
 }
+
+// ErrUnavailable marks an infrastructure failure that retrying did not cure (object
+// storage unreachable or failing mid-transfer): exit code 1, and never mistaken for bad
+// input that a reader may skip and count (an unreadable image, a truncated archive).
+var ErrUnavailable = errors.New("unavailable")
+
+// WrapUnavailable marks err as ErrUnavailable (nil stays nil).
+func WrapUnavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &kindError{msg: err.Error(), err: err, kind: ErrUnavailable}
+}
+
+// IsUnavailable reports whether err is marked ErrUnavailable.
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }

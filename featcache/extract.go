@@ -216,12 +216,22 @@ func extract(ctx context.Context, eng engine.Engine, key ModelKey, paths []strin
 func hashAll(ctx context.Context, paths, hashes, reasons []string, workers int) error {
 	var wg sync.WaitGroup
 	next := make(chan int)
+	var mu sync.Mutex
+	var storeErr error // storage failing after its retries: not a bad image
 	for range min(workers, max(1, len(paths))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				h, err := HashFile(paths[i])
+				if errkind.IsUnavailable(err) {
+					mu.Lock()
+					if storeErr == nil {
+						storeErr = err
+					}
+					mu.Unlock()
+					continue
+				}
 				if err != nil {
 					reasons[i] = err.Error()
 					continue
@@ -235,10 +245,19 @@ func hashAll(ctx context.Context, paths, hashes, reasons []string, workers int) 
 		if err = ctx.Err(); err != nil {
 			break
 		}
+		mu.Lock()
+		failed := storeErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
 		next <- i
 	}
 	close(next)
 	wg.Wait()
+	if storeErr != nil {
+		return fmt.Errorf("featcache: reading images: %w", storeErr)
+	}
 	return err
 }
 
@@ -274,6 +293,11 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 		for j := range batch.N {
 			k := batch.Start + j
 			if batch.Errs != nil && batch.Errs[j] != nil {
+				if errkind.IsUnavailable(batch.Errs[j]) {
+					err := batch.Errs[j]
+					loader.Release(batch)
+					return fmt.Errorf("featcache: loading images: %w", err)
+				}
 				for _, row := range missRows[missHashes[k]] {
 					reasons[row] = batch.Errs[j].Error()
 				}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -219,4 +220,29 @@ func EncodeNPYHalf(w interface{ Write([]byte) (int, error) }, data []float32, ro
 		}
 	}
 	return nil
+}
+
+// ReadRowAt reads row i of the matrix from r, the file m maps, with one positioned read
+// instead of through the map: for scattered rows, whose page faults would bring the
+// neighbouring pages of the file into the resident set (the kernel reads around a
+// fault), so that picking a few rows out of a large file costs memory for those rows
+// only.
+func (m *Mapped) ReadRowAt(r io.ReaderAt, i int, dst []float32) ([]float32, error) {
+	if i < 0 || i >= m.Rows {
+		return dst, fmt.Errorf("npy: row %d of %d", i, m.Rows)
+	}
+	e := m.elem()
+	buf := make([]byte, m.Dim*e)
+	if _, err := r.ReadAt(buf, int64(m.off)+int64(i)*int64(m.Dim*e)); err != nil {
+		return dst, fmt.Errorf("npy: row %d: %w", i, err)
+	}
+	tab := halfTable()
+	for j := range m.Dim {
+		if m.Half {
+			dst = append(dst, tab[binary.LittleEndian.Uint16(buf[2*j:])])
+		} else {
+			dst = append(dst, math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:])))
+		}
+	}
+	return dst, nil
 }

@@ -389,3 +389,35 @@ func poolName(p string) string {
 	}
 	return p
 }
+
+// OpenOutput opens the complete features output at npy (a merged set, or one shard)
+// without reading its matrix into memory: the manifest, the .npy and the names file are
+// checked against each other (sha256, shape), the matrix is mapped (Mapped) and the
+// names (one per row) are returned. Errors wrap ErrShardSet and name the file. The
+// caller closes the Mapped.
+func OpenOutput(npy string) (*Manifest, *Mapped, []string, error) {
+	return openOutput(npy)
+}
+
+// Mismatch compares the key the features of m were made with to want (the key of the
+// backbone, cut, preprocessing and pooling a run would use) and returns one phrase per
+// field that differs ("backbone sha256 abc… vs def…"), none when they match.
+func (m *Manifest) Mismatch(want ModelKey) []string {
+	var d []string
+	if m.BackboneSHA256 != want.BackboneSHA256 {
+		d = append(d, fmt.Sprintf("backbone sha256 %s vs %s", short(m.BackboneSHA256), short(want.BackboneSHA256)))
+	}
+	if m.FeatureNode != want.FeatureNode {
+		d = append(d, fmt.Sprintf("cut (feature node) %q vs %q", m.FeatureNode, want.FeatureNode))
+	}
+	if m.Pool != want.Pool {
+		d = append(d, fmt.Sprintf("pooling %s vs %s", poolName(m.Pool), poolName(want.Pool)))
+	}
+	if m.Spatial != want.Spatial {
+		d = append(d, fmt.Sprintf("spatial maps %v vs %v", m.Spatial, want.Spatial))
+	}
+	if len(d) == 0 && m.ModelKey.ID() != want.ID() {
+		d = append(d, fmt.Sprintf("preprocessing %s vs %s", m.Spec.Describe(), want.Spec.Describe()))
+	}
+	return d
+}

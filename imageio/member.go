@@ -7,6 +7,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/multilabel/multilabel/errkind"
 )
 
 // An image inside an archive (a WebDataset tar shard) has a member path:
@@ -70,11 +73,21 @@ func readMember(path, archive string, off, size int64, buf *[]byte) ([]byte, err
 	if size > MaxMemberSize {
 		return nil, fmt.Errorf("%s: %w: archive member of %d bytes (limit %d)", path, ErrTooLarge, size, MaxMemberSize)
 	}
-	f, err := os.Open(archive)
-	if err != nil {
-		return nil, err
+	var f io.ReaderAt
+	if strings.Contains(archive, "://") {
+		ra, err := remoteArchive(archive)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		f = ra
+	} else {
+		lf, err := os.Open(archive)
+		if err != nil {
+			return nil, err
+		}
+		defer lf.Close()
+		f = lf
 	}
-	defer f.Close()
 	b := *buf
 	if int64(cap(b)) < size {
 		b = make([]byte, size)
@@ -88,4 +101,54 @@ func readMember(path, archive string, off, size int64, buf *[]byte) ([]byte, err
 	}
 	*buf = b
 	return b, nil
+}
+
+// Archives in object storage. A member path's archive may be a URL (s3://bucket/k.tar,
+// without the URL's options): its member is then read with one ranged request through
+// the reader registered for that URL (package stage registers the archives it lists
+// from a bucket), so the archive is never downloaded whole.
+var remote struct {
+	sync.Mutex
+	m map[string]*remoteEntry
+}
+
+type remoteEntry struct {
+	r    io.ReaderAt
+	refs int
+}
+
+// RegisterArchive makes the members of the archive at url (a URL without options) read
+// through r, until the returned function is called. Registering a URL that is already
+// registered adds a reference and keeps the first reader.
+func RegisterArchive(url string, r io.ReaderAt) (unregister func()) {
+	remote.Lock()
+	defer remote.Unlock()
+	if remote.m == nil {
+		remote.m = map[string]*remoteEntry{}
+	}
+	e := remote.m[url]
+	if e == nil {
+		e = &remoteEntry{r: r}
+		remote.m[url] = e
+	}
+	e.refs++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			remote.Lock()
+			defer remote.Unlock()
+			if e.refs--; e.refs == 0 && remote.m[url] == e {
+				delete(remote.m, url)
+			}
+		})
+	}
+}
+
+func remoteArchive(url string) (io.ReaderAt, error) {
+	remote.Lock()
+	defer remote.Unlock()
+	if e := remote.m[url]; e != nil {
+		return e.r, nil
+	}
+	return nil, errkind.WrapUnavailable(fmt.Errorf("archive %s is not open for reading (member paths of a bucket are read through the stage package)", url))
 }

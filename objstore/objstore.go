@@ -168,9 +168,33 @@ func openBucket(ctx context.Context, bu string) (*blob.Bucket, error) {
 	return blob.OpenBucket(ctx, bu)
 }
 
+// noCredentials reports whether err says the client found no credentials (the AWS
+// SDK's credential chain came up empty: no variables, no profile, no instance role).
+func noCredentials(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "get credentials:") || strings.Contains(m, "failed to retrieve credentials") ||
+		strings.Contains(m, "failed to refresh cached credentials")
+}
+
+// credentialHint names what to set when a URL of scheme found no credentials.
+func credentialHint(rawURL string) string {
+	switch {
+	case strings.HasPrefix(rawURL, "s3://"):
+		return "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or run with an instance or pod role), or add ?anonymous=true for a public bucket"
+	case strings.HasPrefix(rawURL, "gs://"):
+		return "set GOOGLE_APPLICATION_CREDENTIALS (or run with a service account)"
+	case strings.HasPrefix(rawURL, "azblob://"):
+		return "set AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY (or a managed identity)"
+	}
+	return "set the cloud's credentials"
+}
+
 // permanent reports whether err will not go away by retrying.
 func permanent(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if noCredentials(err) {
 		return true
 	}
 	if errors.As(err, new(localErr)) {
@@ -210,6 +234,9 @@ func (s *Store) retry(ctx context.Context, what string, op func() error) error {
 		case <-time.After(wait):
 		}
 		wait *= 2
+	}
+	if noCredentials(err) {
+		return errkind.BadInput("objstore: %s: no credentials: %s (%v)", what, credentialHint(what[strings.Index(what, " ")+1:]), err)
 	}
 	err = fmt.Errorf("objstore: %s: %w", what, err)
 	switch gcerrors.Code(err) {

@@ -69,6 +69,9 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	if p, err := backbone.ParsePool(cfg.Pool); err != nil || p != backbone.PoolAvg {
 		return nil, errkind.WrapBadInput(fmt.Errorf("fine-tuning pools by the average only (got --pool %q); train the head alone for other poolings", cfg.Pool))
 	}
+	if cfg.Features != "" {
+		return nil, errkind.BadInput("fine-tuning reads the images through the backbone: it cannot start from --features %s (drop --unfreeze or --features)", cfg.Features)
+	}
 	if cfg.RandomBackbone {
 		return nil, errkind.BadInput("fine-tuning a random backbone is not supported (drop --random-backbone)")
 	}

@@ -44,6 +44,9 @@ type TrainConfig struct {
 	// ignored: Images is the one place for it. Val and Test are read in the
 	// vocabulary of Data unless DataOptions.Labels fixes one.
 	DataOptions dataset.Options `json:"data_options"`
+	// Loaded, when set, is Data already loaded (tar shards in object storage listed and
+	// read by range: stage.Stager.Dataset); Data then only names it in records.
+	Loaded *dataset.Dataset `json:"-"`
 	// Val and Test are optional separate label sources (same vocabulary as Data).
 	Val  string `json:"val,omitempty"`
 	Test string `json:"test,omitempty"`
@@ -66,6 +69,18 @@ type TrainConfig struct {
 	ValFraction float64 `json:"val_fraction,omitempty"`
 	// Backbone is an ONNX file (or a zoo name, when the backbone package resolves it).
 	Backbone string `json:"backbone"`
+	// Features, when set, is a features output of `multilabel features` (or `features
+	// merge`): the .npy with its names file and manifest, made with Backbone,
+	// FeatureNode and Pool (checked: a mismatch is bad input naming both). The run then
+	// reads the features from it instead of running the backbone, the training rows
+	// streamed from a memory map (train.FitRows) rather than loaded, joined to Data's
+	// samples by image name (see prepareFromFeatures). Images need not be present.
+	// Fine-tuning and RandomBackbone need the images and refuse it.
+	Features string `json:"features,omitempty"`
+	// Strict, with Features, makes a labelled image without a features row an error
+	// even when the extraction left images out (without Features the CLI applies
+	// --strict to the images before the run).
+	Strict bool `json:"strict,omitempty"`
 	// FeatureNode overrides the automatic feature cut.
 	FeatureNode string `json:"feature_node,omitempty"`
 	// Pool is the global pooling of a spatial cut, done inside the backbone graph (so
@@ -276,6 +291,10 @@ type run struct {
 	// training record.
 	probe    *TrainResult
 	probeRec trainingRecord
+	// With TrainConfig.Features: the mapped features file and the training rows in it
+	// (r.sets[0].x is then empty).
+	mapped *featcache.Mapped
+	rows   featureRows
 	// oof holds the probe's out-of-fold logits over train + validation (CalibFolds),
 	// used while the probe is finalized; nil otherwise.
 	oof *outOfFold
@@ -301,6 +320,12 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	if cfg.Backbone == "" {
 		return nil, errkind.BadInput("no backbone given")
+	}
+	if cfg.Features != "" && cfg.RandomBackbone {
+		return nil, errkind.BadInput("--features holds the features of the backbone as it is: it cannot train on a random backbone (drop --random-backbone or --features)")
+	}
+	if cfg.Features != "" && cfg.Refit {
+		return nil, errkind.BadInput("--refit retrains on the training and validation features in memory; with --features the training rows stream from the mapped file (drop --refit or --features)")
 	}
 	r.cfg.Train.Seed = cfg.Seed
 	if r.cfg.Train.ORTLib == "" {
@@ -335,6 +360,13 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	if r.feat, err = r.bb.FeatureModel(); err != nil {
 		return nil, err
+	}
+	if cfg.Features != "" {
+		if err := r.prepareFromFeatures(); err != nil {
+			r.close()
+			return nil, err
+		}
+		return r, r.finishSets()
 	}
 	kind := cmp.Or(cfg.Engine, auto.KindAuto)
 	if r.eng, err = r.openEngine(r.feat); err != nil {
@@ -391,18 +423,26 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		}
 		off += len(p.Samples)
 	}
+	r.dim = fs.Dim
+	if err := r.finishSets(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// finishSets records the sizes of the usable sets; no training image is bad input.
+func (r *run) finishSets() error {
 	r.split.Train, r.split.Val, r.split.Test = len(r.sets[0].y), len(r.sets[1].y), len(r.sets[2].y)
 	r.probe.Splits = r.split
 	if r.split.Train == 0 {
 		r.close()
-		return nil, errkind.BadInput("no usable training image")
+		return errkind.BadInput("no usable training image")
 	}
-	if cfg.Refit && r.split.Val == 0 {
+	if r.cfg.Refit && r.split.Val == 0 {
 		r.close()
-		return nil, errkind.BadInput("refit: no usable validation image to choose the epochs and thresholds on (give --val or a split with a validation share)")
+		return errkind.BadInput("refit: no usable validation image to choose the epochs and thresholds on (give --val or a split with a validation share)")
 	}
-	r.dim = fs.Dim
-	return r, nil
+	return nil
 }
 
 // openEngine opens an inference engine as the configuration says.
@@ -417,11 +457,15 @@ func (r *run) engineOptions() auto.Options {
 	return auto.Options{Kind: cmp.Or(r.cfg.Engine, auto.KindAuto), ORTLib: r.cfg.ORTLib, Threads: r.cfg.Threads, Logger: r.log}
 }
 
-// close releases the engine.
+// close releases the engine and the mapped features file.
 func (r *run) close() {
 	if r.eng != nil {
 		r.eng.Close()
 		r.eng = nil
+	}
+	if r.mapped != nil {
+		r.mapped.Close()
+		r.mapped = nil
 	}
 }
 
@@ -429,7 +473,13 @@ func (r *run) close() {
 func (r *run) fitHead(ctx context.Context) error {
 	t1 := time.Now()
 	cb, finish := r.headCallbacks("train")
-	fit, err := train.Fit(ctx, r.cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+	var fit *train.Result
+	var err error
+	if r.rows.m != nil {
+		fit, err = r.fitRows(ctx, r.cfg, cb)
+	} else {
+		fit, err = train.Fit(ctx, r.cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+	}
 	finish()
 	if err != nil {
 		return err // train.Fit's errors say "train: ..." already
@@ -470,6 +520,12 @@ func (r *run) headCallbacks(name string) (train.Callbacks, func()) {
 func (r *run) outOfFold(ctx context.Context, fit *train.Result) error {
 	k := r.cfg.CalibFolds
 	if k == 0 {
+		return nil
+	}
+	if r.rows.m != nil {
+		// The training rows stream from the mapped features file (--features): the
+		// out-of-fold heads would need them in memory, so the fit stays on validation.
+		r.log.Warn("train: --features streams the training rows, so --calib-folds is not used; temperatures and thresholds are fitted on the validation share", "calib_folds", k)
 		return nil
 	}
 	if len(r.sets[1].y) == 0 {
@@ -682,9 +738,12 @@ func size(d *dataset.Dataset) int {
 func loadSplits(ctx context.Context, cfg TrainConfig) (trainDS, valDS, testDS *dataset.Dataset, info SplitInfo, err error) {
 	opt := cfg.DataOptions
 	opt.ImagesDir = cfg.Images
-	all, err := dataset.LoadContext(ctx, cfg.Data, opt)
-	if err != nil {
-		return nil, nil, nil, info, err
+	all := cfg.Loaded
+	if all == nil {
+		var err error
+		if all, err = dataset.LoadContext(ctx, cfg.Data, opt); err != nil {
+			return nil, nil, nil, info, err
+		}
 	}
 	if len(all.Samples) == 0 {
 		return nil, nil, nil, info, errkind.BadInput("%s: no samples", cfg.Data)

@@ -8,6 +8,7 @@ package stage
 
 import (
 	"context"
+	"io"
 
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/objstore"
 	"github.com/multilabel/multilabel/shard"
 )
@@ -30,6 +32,64 @@ type Stager struct {
 	Dir string
 	// Workers is the number of parallel downloads of images; 0 means 8.
 	Workers int
+	// Shard, when set, limits the images Dataset downloads to those of this shard
+	// (shard.Spec.Has of the sample's image name): a worker stages its share only. The
+	// dataset still lists every sample; the others keep a path that is not downloaded.
+	Shard shard.Spec
+
+	mu      sync.Mutex
+	readers []*objstore.Reader // the tar shards read by range (Dataset)
+	unreg   []func()
+}
+
+// Close closes the tar shards Dataset opened for reading by range (their member paths
+// are unreadable afterwards).
+func (s *Stager) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.unreg {
+		u()
+	}
+	for _, r := range s.readers {
+		r.Close()
+	}
+	s.readers, s.unreg = nil, nil
+	return nil
+}
+
+// remoteShards lists the tar shards at the URL pattern data without downloading them:
+// each is streamed once through an objstore.Reader (image data skipped by range when a
+// member is large), and its members are left in the bucket, read by range when an image
+// is loaded (imageio.RegisterArchive). Memory holds the listing, not the shards; the
+// local disk holds nothing.
+func (s *Stager) remoteShards(ctx context.Context, data string, opt dataset.Options) (*dataset.Dataset, error) {
+	urls, err := s.expand(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	full := map[string]string{}
+	names := make([]string, len(urls))
+	for i, u := range urls {
+		names[i], _ = splitQuery(u)
+		full[names[i]] = u
+	}
+	open := func(name string) (io.ReadSeekCloser, error) {
+		r, err := s.Store.Open(ctx, full[name])
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.readers = append(s.readers, r)
+		s.unreg = append(s.unreg, imageio.RegisterArchive(name, r))
+		s.mu.Unlock()
+		return r, nil
+	}
+	d, err := dataset.LoadShards(names, open, opt)
+	if err != nil {
+		return nil, err
+	}
+	d.Source = data
+	return d, nil
 }
 
 // splitQuery separates "s3://b/k?opts" into "s3://b/k" and "?opts" (or "").
@@ -99,6 +159,9 @@ func (s *Stager) expand(ctx context.Context, pattern string) ([]string, error) {
 // opt.ImagesDir a URL prefix (images resolved against it are downloaded). Images missing
 // from the bucket are left missing locally and reported by the usual checks.
 func (s *Stager) Dataset(ctx context.Context, data string, opt dataset.Options) (*dataset.Dataset, error) {
+	if objstore.IsURL(data) && (dataset.IsShardPattern(data) || isTar(data)) && !objstore.IsURL(opt.ImagesDir) {
+		return s.remoteShards(ctx, data, opt)
+	}
 	d, _, _, err := s.stage(ctx, data, opt)
 	return d, err
 }
@@ -209,9 +272,13 @@ func (s *Stager) fetchImages(ctx context.Context, d *dataset.Dataset, prefix, di
 			}
 		}()
 	}
-	for i := range d.Samples {
+	for i, smp := range d.Samples {
 		if ctx.Err() != nil {
 			break
+		}
+		if !s.Shard.Has(filepath.ToSlash(smp.Image)) {
+			d.Samples[i].Path = filepath.Join(dir, filepath.FromSlash(filepath.ToSlash(smp.Image)))
+			continue
 		}
 		jobs <- i
 	}

@@ -103,6 +103,9 @@ func newFeaturesCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer rs.close()
+		if rs != nil {
+			rs.st.Shard = spec // stage this shard's images only
+		}
 		d, err := rs.load(ctx, &rf, data)
 		if err != nil {
 			return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,6 +39,7 @@ func newRemote(paths ...string) (*remote, error) {
 
 func (r *remote) close() {
 	if r != nil {
+		r.st.Close()
 		r.st.Store.Close()
 		os.RemoveAll(r.st.Dir)
 	}
@@ -228,4 +231,61 @@ func (r *remote) fetchBackbone(ctx context.Context, bb *string) error {
 		}
 	}
 	return nil
+}
+
+// stageLabels is stageData for a run that reads no image (train --features): a label
+// file URL is downloaded alone, tar shards (which carry the labels) are staged, and an
+// --images URL is dropped (the images are not read).
+func (r *remote) stageLabels(ctx context.Context, rf *readerFlags, paths ...*string) error {
+	if r == nil {
+		return nil
+	}
+	if objstore.IsURL(rf.images) {
+		rf.images = ""
+	}
+	for _, p := range paths {
+		if !objstore.IsURL(*p) {
+			continue
+		}
+		if isTarURL(*p) {
+			local, _, err := r.st.Stage(ctx, *p, rf.options())
+			if err != nil {
+				return stageErr(err)
+			}
+			*p = local
+			continue
+		}
+		if err := r.fetchIn(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isTarURL reports whether p is a URL of tar shards (one .tar, or a pattern of them).
+func isTarURL(p string) bool {
+	return objstore.IsURL(p) && strings.HasSuffix(strings.ToLower(strings.SplitN(p, "?", 2)[0]), ".tar")
+}
+
+// loadRemoteTars lists tar shards in a bucket for a command that trains or evaluates on
+// them, reading them by range (stage.Stager.Dataset) instead of downloading them, and
+// applies --strict to their images. It returns nil when data is not such a URL (or its
+// images are elsewhere in a bucket).
+func (r *remote) loadRemoteTars(ctx context.Context, rf *readerFlags, data string, progress io.Writer) (*dataset.Dataset, error) {
+	if r == nil || !isTarURL(data) || objstore.IsURL(rf.images) {
+		return nil, nil
+	}
+	d, err := r.st.Dataset(ctx, data, rf.options())
+	if err != nil {
+		return nil, stageErr(err)
+	}
+	if rf.strict {
+		if len(d.Skipped) > 0 {
+			return nil, badInput(fmt.Errorf("%s (--strict: without it unusable samples are skipped and counted)", d.Skipped[0]))
+		}
+		if err := strictImages(ctx, d, progress); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/multilabel/multilabel/backbone"
+	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
@@ -28,7 +29,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	ftDef := finetune.DefaultConfig()
 	var (
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
-		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool                   string
+		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features         string
 		rf                                                                             readerFlags
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
@@ -51,6 +52,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
+	fs.StringVar(&features, "features", "", "train from this features output of \"multilabel features\" (or \"features merge\"): F.npy with F.npy.names.txt and F.npy.manifest.json, made with --backbone (checked); rows are joined to --data by image name and the training rows streamed from a memory map, so the images need not be here and the matrix need not fit in memory")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
@@ -116,6 +118,9 @@ func newTrainCmd(e *env) *cobra.Command {
 				return usageErrorf("--%s sets the graph head's label graph: it needs --head graph (got --head %s)", f, headFlag)
 			}
 		}
+		if features != "" && (unfreeze != "" || randomBB) {
+			return usageErrorf("--features holds the frozen backbone's features: it cannot be combined with --unfreeze or --random-backbone (they run the backbone on the images)")
+		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
 		}
@@ -152,12 +157,30 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		// Object-storage inputs are staged locally; outputs are written locally and
 		// uploaded when training has finished.
-		rs, err := newRemote(data, rf.images, val, test, bbFlag, out, reportDir)
+		rs, err := newRemote(data, rf.images, val, test, bbFlag, out, reportDir, features)
 		if err != nil {
 			return err
 		}
 		defer rs.close()
-		if err := rs.stageData(ctx, &rf, &data, &val, &test); err != nil {
+		var loaded *dataset.Dataset
+		if features != "" {
+			// The images are not read: label files are fetched alone (tar shards, which
+			// hold the labels, are staged), and the features output with its names and
+			// manifest.
+			if err := rs.stageLabels(ctx, &rf, &data, &val, &test); err != nil {
+				return err
+			}
+			if features, err = rs.fetchOutput(ctx, features); err != nil {
+				return stageErr(err)
+			}
+		} else if loaded, err = rs.loadRemoteTars(ctx, &rf, data, e.stderr); err != nil {
+			return err
+		} else if loaded != nil {
+			// Tar shards in a bucket: listed and read by range, not downloaded.
+			if err := rs.stageData(ctx, &rf, &val, &test); err != nil {
+				return err
+			}
+		} else if err := rs.stageData(ctx, &rf, &data, &val, &test); err != nil {
 			return err
 		}
 		if err := rs.fetchBackbone(ctx, &bbFlag); err != nil {
@@ -165,13 +188,19 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		outURL, reportURL := out, reportDir
 		out, reportDir = rs.localOut(out), rs.localOut(reportDir)
-		if err := pf.checkStrict(ctx, rf, e.stderr, data, val, test); err != nil {
-			return err
+		if features == "" {
+			strictData := data
+			if loaded != nil {
+				strictData = "" // checked as it was listed
+			}
+			if err := pf.checkStrict(ctx, rf, e.stderr, strictData, val, test); err != nil {
+				return err
+			}
 		}
 		cfg := pipeline.TrainConfig{
 			CalibFolds: calibFolds,
 			Data:       data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
-			Backbone: bbFlag, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
+			Loaded: loaded, Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate, Refit: refit,
 		}

@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/multilabel/multilabel/internal/fakes3"
+	"github.com/multilabel/multilabel/objstore"
 )
 
 // asCLI makes the test binary act as the multilabel command (TestMain), so that tests can
@@ -42,7 +47,8 @@ func worker(t *testing.T, index, n int, args ...string) *exec.Cmd {
 
 // TestIndexedJobWorkers runs features as N worker processes told their index by
 // $JOB_COMPLETION_INDEX (as a Kubernetes Indexed Job does), over a folder and over tar
-// shards of it; worker 1 is killed once it has started extracting and then restarted.
+// shards of it, and over those shards in an S3 server (read by range, outputs written
+// there); worker 1 is killed once it has started extracting and then restarted.
 // The merge of the shards equals the single-process output.
 func TestIndexedJobWorkers(t *testing.T) {
 	t.Parallel()
@@ -57,12 +63,48 @@ func TestIndexedJobWorkers(t *testing.T) {
 	if code, o := runCLI(t, append(common, "--no-cache", "--data", filepath.Join(dir, "labels.csv"), "--out", whole)...); code != exitOK {
 		t.Fatalf("single process: %d %s", code, o)
 	}
+	// The same tar shards in an S3 server (in this process; the workers reach it over
+	// HTTP), read by range, the shard outputs written there.
+	srv := fakes3.Start(t, "jobs")
+	st := objstore.New(objstore.Options{Backoff: time.Millisecond})
+	defer st.Close()
+	tars, _ := filepath.Glob(filepath.Join(out, "s-*.tar"))
+	for _, f := range tars {
+		if err := st.Write(context.Background(), srv.URL("jobs", "tars/"+filepath.Base(f)), readAll(t, f)[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// exists and read see a local path or a URL.
+	exists := func(p string) bool {
+		if objstore.IsURL(p) {
+			ok, err := st.Exists(context.Background(), p)
+			return err == nil && ok
+		}
+		_, err := os.Stat(p)
+		return err == nil
+	}
+	read := func(p string) []byte {
+		if objstore.IsURL(p) {
+			b, err := st.ReadAll(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		return readAll(t, p)[0]
+	}
 	const n = 3
-	for _, src := range []struct{ name, data string }{
-		{"folder", filepath.Join(dir, "labels.csv")},
-		{"tar", filepath.Join(out, "s-*.tar")},
+	for _, src := range []struct{ name, data, out string }{
+		{"folder", filepath.Join(dir, "labels.csv"), ""},
+		{"tar", filepath.Join(out, "s-*.tar"), ""},
+		{"s3-tar", srv.URL("jobs", "tars/s-*.tar"), "s3"},
 	} {
 		f := filepath.Join(out, src.name+".npy")
+		at := func(name string) string { return filepath.Join(out, name) } // an output's path or URL
+		if src.out == "s3" {
+			at = func(name string) string { return srv.URL("jobs", "run/"+name) }
+			f = at(src.name + ".npy")
+		}
 		cache := filepath.Join(out, src.name+"-cache")
 		args := append(common, "--data", src.data, "--out", f, "--cache-dir", cache)
 		var cmds []*exec.Cmd
@@ -90,9 +132,9 @@ func TestIndexedJobWorkers(t *testing.T) {
 				}
 			}
 		}
-		shard1 := filepath.Join(out, src.name+".shard-1-of-3.npy")
+		shard1 := at(src.name + ".shard-1-of-3.npy")
 		if killed {
-			if _, err := os.Stat(shard1 + ".manifest.json"); err == nil {
+			if exists(strings.Replace(shard1, ".npy", ".npy.manifest.json", 1)) {
 				t.Logf("%s: worker 1 was killed after it finished", src.name)
 			} else if code, _ := runCLI(t, "features", "merge", filepath.Join(out, "early.npy"), shard1); code == exitOK {
 				t.Fatalf("%s: the killed shard merges as complete", src.name)
@@ -111,13 +153,13 @@ func TestIndexedJobWorkers(t *testing.T) {
 		if err := worker(t, 1, n, args...).Wait(); err != nil {
 			t.Fatalf("%s: restarted worker 1: %v", src.name, err)
 		}
-		merged := filepath.Join(out, src.name+"-merged.npy")
-		code, o := runCLI(t, "features", "merge", merged, filepath.Join(out, src.name+".shard-*-of-3.npy"))
+		merged := at(src.name + "-merged.npy")
+		code, o := runCLI(t, "features", "merge", merged, at(src.name+".shard-{0..2}-of-3.npy"))
 		if code != exitOK {
 			t.Fatalf("%s: merge: %d %s", src.name, code, o)
 		}
 		for _, suf := range []string{"", ".names.txt", ".manifest.json"} {
-			if !bytes.Equal(readAll(t, merged+suf)[0], readAll(t, whole+suf)[0]) {
+			if !bytes.Equal(read(strings.Replace(merged, ".npy", ".npy"+suf, 1)), readAll(t, whole+suf)[0]) {
 				t.Errorf("%s: merged%s differs from the single-process output", src.name, suf)
 			}
 		}

@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/multilabel/multilabel/errkind"
+	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/imageio"
+	"github.com/multilabel/multilabel/sampler"
+	"github.com/multilabel/multilabel/train"
+)
+
+// Training from a features file (TrainConfig.Features): the features of every image
+// were extracted beforehand (multilabel features, possibly sharded and merged), so the
+// run reads them instead of running the backbone. The training rows stay in the
+// memory-mapped .npy and are streamed in blocks (train.FitRows); the validation and
+// test rows, a share of the data, are copied into memory.
+//
+// Rows are joined to the label source by image name: a sample's Image (the reference
+// the label file gives) must be one line of the features' names file. A labelled image
+// without a row is skipped and counted (a BadImage) when the extraction says it left
+// that many images out as unusable (manifest rows < total) and the label source is not
+// read strictly; otherwise it is bad input naming the image, since the features then
+// come from another dataset. Rows no sample names are ignored.
+
+// featureRows are the training rows of a features file: row i of the run is row idx[i]
+// of the file (idx increasing, so a block of the run is a stretch of the file).
+type featureRows struct {
+	m   *featcache.Mapped
+	idx []int
+}
+
+func (f *featureRows) Row(i int, dst []float32) []float32 { return f.m.Row(f.idx[i], dst) }
+
+func (f *featureRows) Release(lo, hi int) {
+	if hi > lo {
+		f.m.Release(f.idx[lo], f.idx[hi-1]+1)
+	}
+}
+
+// prepareFromFeatures is prepare's step 3 with TrainConfig.Features: it checks that the
+// features were made with r.bb (backbone sha256, cut, preprocessing, pooling), joins
+// their rows to the loaded parts by image name and sets r.sets (the training rows in
+// r.rows, not in memory).
+func (r *run) prepareFromFeatures() error {
+	cfg := r.cfg
+	t0 := time.Now()
+	man, mp, names, err := featcache.OpenOutput(cfg.Features)
+	if err != nil {
+		return err // names the file; matches errkind.ErrBadInput
+	}
+	r.mapped = mp
+	if man.Shard.Sharded() {
+		return errkind.BadInput("--features %s is shard %s only: join the shards first (multilabel features merge OUT.npy SHARD.npy...)", cfg.Features, man.Shard)
+	}
+	if d := man.Mismatch(featcache.KeyOf(r.bb)); len(d) > 0 {
+		return errkind.BadInput("--features %s were not extracted with --backbone %s (cut %s): %s (features vs backbone); extract them again with this backbone, or give the backbone, --feature-node and --pool they were made with",
+			cfg.Features, cfg.Backbone, r.bb.FeatureNode, strings.Join(d, "; "))
+	}
+	if r.bb.FeatureDim > 0 && r.bb.FeatureDim != man.Dim {
+		return errkind.BadInput("--features %s: %d values a row, --backbone %s gives %d", cfg.Features, man.Dim, cfg.Backbone, r.bb.FeatureDim)
+	}
+	row := make(map[string]int, len(names))
+	for i, n := range names {
+		if _, dup := row[n]; !dup {
+			row[n] = i
+		}
+	}
+	file, err := os.Open(cfg.Features)
+	if err != nil {
+		return fmt.Errorf("--features %s: %w", cfg.Features, err)
+	}
+	defer file.Close()
+	leftOut := man.Total - man.Rows // images the extraction could not use
+	var missing []string
+	for k, p := range r.parts {
+		if p == nil {
+			continue
+		}
+		type item struct {
+			row   int
+			y     []int8
+			image string
+		}
+		var items []item
+		for _, s := range p.Samples {
+			i, ok := row[s.Image]
+			if !ok {
+				missing = append(missing, s.Image)
+				r.bad = append(r.bad, imageio.BadImage{Path: s.Path, Reason: "no row in " + cfg.Features + " (left out by the extraction)"})
+				continue
+			}
+			items = append(items, item{i, s.Truth, s.Path})
+		}
+		if k == 0 {
+			// Training rows in file order, so that train.FitRows's blocks are stretches of
+			// the file; its block shuffling randomises the order.
+			slices.SortStableFunc(items, func(a, b item) int { return a.row - b.row })
+		}
+		set := &r.sets[k]
+		for _, it := range items {
+			set.y = append(set.y, it.y)
+			set.images = append(set.images, it.image)
+			if k == 0 {
+				r.rows.idx = append(r.rows.idx, it.row)
+			}
+		}
+		if k > 0 {
+			// Scattered rows are read with positioned reads, not through the map (whose
+			// faults would bring their neighbours into memory: the whole file, at a few
+			// per cent of its rows).
+			set.x = make([]float32, 0, len(items)*man.Dim)
+			for _, it := range items {
+				if set.x, err = mp.ReadRowAt(file, it.row, set.x); err != nil {
+					return fmt.Errorf("--features %s: %w", cfg.Features, err)
+				}
+			}
+		}
+	}
+	if len(missing) > 0 && (cfg.Strict || len(missing) > leftOut) {
+		why := fmt.Sprintf("the extraction left out %d image(s)", leftOut)
+		if cfg.Strict {
+			why = "--strict"
+		}
+		return errkind.BadInput("--features %s has no row for %d labelled image(s) (%s), first %q: were the features extracted from this label source (--data %s)?",
+			cfg.Features, len(missing), why, missing[0], cfg.Data)
+	}
+	r.rows.m = mp
+	r.dim = man.Dim
+	r.bbInfo.FeatureDim = man.Dim
+	r.probe = &TrainResult{BadImages: r.bad, Engine: "features file " + cfg.Features, FeatureSeconds: time.Since(t0).Seconds()}
+	if len(missing) > 0 {
+		r.log.Warn("train: labelled images without a features row skipped (the extraction left them out)", "count", len(missing), "first", missing[0], "features", cfg.Features)
+	}
+	r.log.Info("train: features from file", "file", cfg.Features, "rows", man.Rows, "dim", man.Dim, "train_rows", len(r.rows.idx))
+	return nil
+}
+
+// fitRows trains the head on the streamed training rows of a features file.
+func (r *run) fitRows(ctx context.Context, cfg TrainConfig, cb train.Callbacks) (*train.Result, error) {
+	opt := train.StreamOptions{Block: train.DefaultBlock}
+	if k := cfg.Train.Sampler.Kind; k != "" && k != sampler.Uniform {
+		// Block shuffling needs the uniform sampler; other samplers read rows in their
+		// own order (random reads of the mapped file).
+		opt.Block = 0
+		r.log.Info("train: sampler "+k+" reads the features file in its own order (no block shuffling)", "file", cfg.Features)
+	}
+	return train.FitRows(ctx, cfg.Train, &r.rows, len(r.rows.idx), r.dim, r.sets[0].y, r.sets[1].x, r.sets[1].y, opt, cb)
+}
