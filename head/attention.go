@@ -102,3 +102,6 @@ func PoolGraph(p *Params, x *graph.Node, gemP *graph.Node) *graph.Node {
 	}
 	panic("head: unknown pooling " + p.Pool)
 }
+
+// PoolGeM is generalised-mean pooling inside a head (headparams.PoolGeM).
+const PoolGeM = headparams.PoolGeM

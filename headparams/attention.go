@@ -83,7 +83,8 @@ type AttnOptions struct {
 	Fixed      bool // queries fixed (seeded random orthonormal rows) instead of learnt
 }
 
-func (o AttnOptions) resolved() AttnOptions {
+// Resolved returns o with its zero fields set to the defaults.
+func (o AttnOptions) Resolved() AttnOptions {
 	if o.Dim == 0 {
 		o.Dim = 128
 	}
@@ -116,7 +117,7 @@ const AttnQueryIndex = 2
 // ±1/sqrt(fan_in), biases zero, layer-norm gains one, queries N(0,1) (learnt) or
 // seeded random orthonormal rows (fixed; plain unit rows when K > D).
 func NewAttention(channels, tokens, out int, o AttnOptions, seed uint64) (*Params, error) {
-	o = o.resolved()
+	o = o.Resolved()
 	switch {
 	case channels <= 0 || tokens <= 0 || out <= 0:
 		return nil, fmt.Errorf("head: attention needs positive channels %d, tokens %d and labels %d", channels, tokens, out)
