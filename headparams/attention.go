@@ -269,6 +269,10 @@ func relu(x []float32) {
 	}
 }
 
+// Queries1 returns the queries after their layer norm, q1 [K][D], and their projection
+// with Wq scaled by 1/sqrt(head width), [K][D]: the image-independent part of the layer.
+func (a *AttnParams) Queries1() (q1, qh []float32) { return a.attnQueries() }
+
 // attnQueries returns the layer-normed queries q1 [K][D] and their projection with Wq
 // (scaled by 1/sqrt(head width)) — both independent of the image.
 func (a *AttnParams) attnQueries() (q1, qh []float32) {

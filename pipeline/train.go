@@ -19,6 +19,7 @@ import (
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/internal/progress"
 	"github.com/multilabel/multilabel/metric"
@@ -69,8 +70,9 @@ type TrainConfig struct {
 	// Pool is the global pooling of a spatial cut, done inside the backbone graph (so
 	// the bundle, predict, serve and the exported ONNX all pool the same way):
 	// backbone.PoolAvg (default, also ""), PoolMax or PoolAvgMax. Features pooled
-	// differently are cached under different keys. PoolGeM is refused: its exponent is
-	// learned, and the linear and MLP heads train on pooled vectors.
+	// differently are cached under different keys. PoolGeM (a learnt exponent) is
+	// computed by the head instead: the run trains on the spatial maps and Train.Pool
+	// is set to it.
 	Pool string `json:"pool,omitempty"`
 	// RandomBackbone replaces the backbone's weights by a seeded random initialisation
 	// (backbone.RandomizeONNX with Seed) — the transfer-gap baseline.
@@ -105,6 +107,8 @@ type TrainConfig struct {
 	Logger *slog.Logger `json:"-"`
 
 	counters *counters // test hook (nil: none)
+	// vectorOnly keeps --head auto to the heads on pooled vectors (fine-tuning).
+	vectorOnly bool
 }
 
 // SplitInfo says how the data was divided.
@@ -156,6 +160,9 @@ type TrainResult struct {
 	Thresholds string
 	// Calibration is the temperature fit of --calibrate (nil without it).
 	Calibration *Calibration
+	// Auto says which heads --head auto trained and which it kept, and why (nil
+	// without --head auto).
+	Auto *AutoChoice
 }
 
 // trainingRecord is the bundle's training.json.
@@ -177,7 +184,9 @@ type trainingRecord struct {
 	Backend       string       `json:"backend,omitempty"`
 	BackendReason string       `json:"backend_reason,omitempty"`
 	Calibration   *Calibration `json:"calibration,omitempty"`
-	Seconds       struct {
+	// Auto is --head auto's choice (nil without it).
+	Auto    *AutoChoice `json:"auto,omitempty"`
+	Seconds struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
 	} `json:"seconds"`
@@ -230,6 +239,10 @@ type run struct {
 	sets        [3]samples // usable train, val, test
 	bad         []imageio.BadImage
 	dim         int
+	// spatial is [C,H,W] while the run's features are spatial maps (nil: vectors);
+	// pooledDim is the width of the backbone's pooled vector.
+	spatial   []int
+	pooledDim int
 	// probe is the head trained on frozen features (the first stage).
 	probe *TrainResult
 }
@@ -251,7 +264,23 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	if r.cfg.Train.ORTLib == "" {
 		r.cfg.Train.ORTLib = cfg.ORTLib // one ONNX Runtime library for inference and training
 	}
-	if err := r.cfg.Train.Validate(); err != nil {
+	if p, err := backbone.ParsePool(cfg.Pool); err != nil {
+		return nil, errkind.WrapBadInput(err)
+	} else if p == backbone.PoolGeM {
+		if r.cfg.Train.Head == head.Attention {
+			return nil, errkind.BadInput("--pool gem is a pooling of the linear and mlp heads; the attention head attends over the map's tokens instead (drop --pool or choose --head linear|mlp)")
+		}
+		r.cfg.Train.Pool = head.PoolGeM
+	}
+	// The map's shape is known once the backbone is loaded; validate with a stand-in.
+	vc := r.cfg.Train
+	if vc.Head == HeadAuto {
+		vc.Head = head.Linear
+	}
+	if spatialHead(vc) {
+		vc.Spatial = []int{1, 1, 1}
+	}
+	if err := vc.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
 	}
 	if _, err := parseDecision(cfg.Decision); err != nil {
@@ -275,14 +304,30 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	if r.bb, r.bbInfo, err = loadBackbone(ctx, cfg, r.log); err != nil {
 		return nil, err
 	}
-	if r.feat, err = r.bb.FeatureModel(); err != nil {
+	useMaps, err := spatialPlan(r.cfg, r.bb)
+	if err != nil {
+		return nil, err
+	}
+	r.pooledDim = r.bb.FeatureDim
+	if useMaps {
+		c, h, w, _ := r.bb.SpatialShape()
+		r.spatial = []int{c, h, w}
+		r.feat, err = r.bb.SpatialModel()
+		r.bbInfo.FeatureDim, r.bbInfo.Pool = c*h*w, ""
+		if spatialHead(r.cfg.Train) || r.cfg.Train.Pool == head.PoolGeM {
+			r.cfg.Train.Spatial = r.spatial
+		}
+	} else {
+		r.feat, err = r.bb.FeatureModel()
+	}
+	if err != nil {
 		return nil, err
 	}
 	kind := cmp.Or(cfg.Engine, auto.KindAuto)
 	if r.eng, err = r.openEngine(r.feat); err != nil {
 		return nil, fmt.Errorf("open %s engine: %w", kind, err)
 	}
-	if d := r.eng.OutputShape(); len(d) == 1 {
+	if d := r.eng.OutputShape(); len(d) == 1 && !useMaps {
 		r.bbInfo.FeatureDim = int(d[0])
 	}
 
@@ -308,7 +353,11 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		}
 	}
 	t0 := time.Now()
-	fs, err := featcache.Extract(ctx, r.eng, r.bb, paths, featcache.ExtractOptions{Cache: cache, Progress: cfg.Progress})
+	extract := featcache.Extract
+	if useMaps {
+		extract = featcache.ExtractSpatial
+	}
+	fs, err := extract(ctx, r.eng, r.bb, paths, featcache.ExtractOptions{Cache: cache, Progress: cfg.Progress})
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("features: %w", err)
@@ -363,10 +412,30 @@ func (r *run) close() {
 	}
 }
 
-// fitHead trains the head on the frozen features (the first stage).
+// fitHead trains the head on the frozen features (the first stage); --head auto
+// trains each candidate and keeps the best.
 func (r *run) fitHead(ctx context.Context) error {
-	cfg := r.cfg
 	t1 := time.Now()
+	if r.cfg.Train.Head == HeadAuto {
+		if err := r.fitAuto(ctx); err != nil {
+			return err
+		}
+		r.probe.TrainSeconds = time.Since(t1).Seconds()
+		return nil
+	}
+	fit, err := r.fitOne(ctx, r.cfg.Train, r.sets[0].x, r.sets[1].x, r.dim, "train")
+	if err != nil {
+		return err // train.Fit's errors say "train: ..." already
+	}
+	r.probe.Fit = fit
+	r.probe.TrainSeconds = time.Since(t1).Seconds()
+	return nil
+}
+
+// trainCallbacks returns the progress callbacks of one head training and the function
+// that closes its bar.
+func (r *run) trainCallbacks(label string) (train.Callbacks, func()) {
+	cfg := r.cfg
 	var bar *progress.Bar
 	cb := train.Callbacks{
 		OnStep: func(step, total int) {
@@ -374,7 +443,7 @@ func (r *run) fitHead(ctx context.Context) error {
 				return
 			}
 			if bar == nil {
-				bar = progress.New(cfg.Progress, "train", int64(total), "steps")
+				bar = progress.New(cfg.Progress, label, int64(total), "steps")
 			}
 			bar.Add(1)
 		},
@@ -384,14 +453,7 @@ func (r *run) fitHead(ctx context.Context) error {
 			}
 		},
 	}
-	fit, err := train.Fit(ctx, cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
-	bar.Finish()
-	if err != nil {
-		return err // train.Fit's errors say "train: ..." already
-	}
-	r.probe.Fit = fit
-	r.probe.TrainSeconds = time.Since(t1).Seconds()
-	return nil
+	return cb, func() { bar.Finish() }
 }
 
 // finalizeProbe finalizes the first stage: the bundle of the frozen backbone and the
@@ -412,7 +474,7 @@ func (r *run) finalizeProbe(out string) error {
 	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
 		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason,
-		Calibration: cal}
+		Calibration: cal, Auto: res.Auto}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
 	if err != nil {
@@ -667,7 +729,11 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if c := cfg.counters; c != nil {
 		c.backboneParses++
 	}
-	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: cfg.Pool})
+	pool := cfg.Pool
+	if p, err := backbone.ParsePool(pool); err == nil && p == backbone.PoolGeM {
+		pool = backbone.PoolAvg // the head pools the spatial map; the graph's own pooling is unused
+	}
+	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: pool})
 	if err != nil {
 		return nil, bundle.BackboneInfo{}, err
 	}
@@ -687,7 +753,7 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if c := cfg.counters; c != nil {
 		c.backboneParses++
 	}
-	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec, Pool: cfg.Pool})
+	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec, Pool: pool})
 	if err != nil {
 		return nil, info, err
 	}
