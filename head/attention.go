@@ -38,6 +38,9 @@ func layerNormGraph(x, g, b *graph.Node) *graph.Node {
 	return addL(mulL(y, g), b)
 }
 
+// standardAttention forces the textbook order of the key/value projections (tests).
+var standardAttention = false
+
 // AttentionGraph is the attention head's forward pass in GoMLX, the same computation as
 // headparams.Params.Logits: x [n, Channels·Tokens] are maps already standardised per
 // channel; w are the nodes of p.Weights() in order (p gives only the sizes). It returns
@@ -55,11 +58,27 @@ func AttentionGraph(p *Params, x *graph.Node, w []*graph.Node, drops AttnDrops) 
 	q1 := layerNormGraph(w[2], w[3], w[4])                                      // [K, D]
 	qh := addL(graph.MatMul(q1, w[5]), w[6])                                    // [K, D]
 	qh = graph.MulScalar(graph.Reshape(qh, k, h, dh), 1/math.Sqrt(float64(dh))) // [K, H, dh]
-	kh := graph.Reshape(addL(graph.Einsum("ntd,de->nte", e, w[7]), w[8]), n, t, h, dh)
-	vh := graph.Reshape(addL(graph.Einsum("ntd,de->nte", e, w[9]), w[10]), n, t, h, dh)
-	s := graph.Einsum("khe,nthe->nhkt", qh, kh)
-	att := graph.Softmax(s, 3)
-	o := graph.Reshape(graph.Einsum("nhkt,nthe->nkhe", att, vh), n, k, d)
+	var o *graph.Node
+	if k*h <= t && !standardAttention {
+		// The queries do not depend on the image, so the key and value projections can
+		// be applied on the query side: scores = (qh·Wkᵀ)·eᵀ (the key bias adds a
+		// constant per query and head, which the softmax removes) and
+		// o = (att·e)·Wv + bv (attention rows sum to 1). Same values, and K·H·T·D
+		// multiplications instead of 2·T·D·D — most of a step when K·H < T (MIML: 5
+		// labels × 8 heads against 169 tokens).
+		wk := graph.Reshape(w[7], d, h, dh)
+		wv := graph.Reshape(w[9], d, h, dh)
+		qk := graph.Einsum("khe,dhe->hkd", qh, wk)
+		att := graph.Softmax(graph.Einsum("hkd,ntd->nhkt", qk, e), 3)
+		ae := graph.Einsum("nhkt,ntd->nhkd", att, e)
+		o = addL(graph.Einsum("nhkd,dhe->nkhe", ae, wv), graph.Reshape(w[10], h, dh))
+		o = graph.Reshape(o, n, k, d)
+	} else {
+		kh := graph.Reshape(addL(graph.Einsum("ntd,de->nte", e, w[7]), w[8]), n, t, h, dh)
+		vh := graph.Reshape(addL(graph.Einsum("ntd,de->nte", e, w[9]), w[10]), n, t, h, dh)
+		att := graph.Softmax(graph.Einsum("khe,nthe->nhkt", qh, kh), 3)
+		o = graph.Reshape(graph.Einsum("nhkt,nthe->nkhe", att, vh), n, k, d)
+	}
 	o = addL(graph.Einsum("nkd,de->nke", o, w[11]), w[12])
 	if drops.Attn != nil {
 		o = graph.Mul(o, drops.Attn)

@@ -115,9 +115,21 @@ func attnBackends(t *testing.T) map[string]compute.Backend {
 
 // The GoMLX graph gives PyTorch's logits, BCE loss and the gradient of every weight, on
 // the go and onnx backends.
+// Both orders of the key/value projections are checked (the reassociated one is used
+// when queries × heads <= tokens).
 func TestAttentionGraphMatchesPyTorch(t *testing.T) {
-	t.Parallel()
 	r, p := loadAttnRef(t)
+	if p.Attn.Queries*p.Attn.Heads > p.Tokens {
+		t.Fatal("the reference case should take the reassociated order")
+	}
+	for _, std := range []bool{false, true} {
+		standardAttention = std
+		checkAttentionGraph(t, r, p)
+	}
+	standardAttention = false
+}
+
+func checkAttentionGraph(t *testing.T, r *attnRef, p *Params) {
 	w, dims := p.Weights()
 	for name, b := range attnBackends(t) {
 		args := []any{tensors.FromFlatDataAndDimensions(p.Standardize(r.X, r.N), r.N, p.In),

@@ -86,7 +86,7 @@ type AttnOptions struct {
 // Resolved returns o with its zero fields set to the defaults.
 func (o AttnOptions) Resolved() AttnOptions {
 	if o.Dim == 0 {
-		o.Dim = 128
+		o.Dim = 64
 	}
 	if o.Heads == 0 {
 		o.Heads = 8

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -16,6 +17,10 @@ import (
 // with spatial dimensions) attention heads on the run's own split and keeps the one
 // with the best validation mAP.
 const HeadAuto = "auto"
+
+// DefaultAttnEpochs is the attention head's default epoch budget (TrainConfig.AttnEpochs;
+// the CLI's default for --head attention too).
+const DefaultAttnEpochs = 30
 
 // AttnDropout is the attention head's dropout when --head auto trains it (ML-Decoder's).
 const AttnDropout = 0.1
@@ -79,7 +84,32 @@ func (r *run) poolVectors(k int) []float32 {
 // the backbone's pooled graph; the attention head keeps the spatial graph.
 func (r *run) fitAuto(ctx context.Context) error {
 	if r.split.Val == 0 {
-		return errkind.BadInput("--head auto chooses by validation mAP and needs validation images (give --val or a larger split, or choose --head)")
+		// Nothing to choose by: the simplest head, said so.
+		c := r.cfg.Train
+		c.Head = head.Linear
+		x, vx, dim := r.sets[0].x, r.sets[1].x, r.dim
+		var pooled [3][]float32
+		if r.spatial != nil && c.Pool == head.PoolGeM {
+			c.Spatial = r.spatial
+		} else if r.spatial != nil {
+			for k := range pooled {
+				pooled[k] = r.poolVectors(k)
+			}
+			x, vx, dim = pooled[0], pooled[1], r.pooledDim
+		}
+		fit, err := r.fitOne(ctx, c, x, vx, dim, "train linear")
+		if err != nil {
+			return err
+		}
+		r.cfg.Train = c
+		r.probe.Fit = fit
+		r.probe.Auto = &AutoChoice{Chosen: head.Linear, Reason: "no validation images to choose by: kept the linear head",
+			Candidates: []AutoCandidate{{Head: head.Linear, BestEpoch: fit.BestEpoch}}}
+		r.log.Warn("train: --head auto has no validation images to choose by; training the linear head")
+		if r.spatial != nil && c.Pool != head.PoolGeM {
+			return r.usePooled(pooled)
+		}
+		return nil
 	}
 	type cand struct {
 		cfg train.Config
@@ -96,6 +126,7 @@ func (r *run) fitAuto(ctx context.Context) error {
 	if r.spatial != nil {
 		c := base
 		c.Head, c.Dropout, c.Spatial, c.Pool = head.Attention, AttnDropout, r.spatial, ""
+		c.Epochs = cmp.Or(r.cfg.AttnEpochs, DefaultAttnEpochs)
 		cands = append(cands, cand{cfg: c})
 	}
 	var pooled [3][]float32

@@ -107,6 +107,10 @@ type TrainConfig struct {
 	Logger *slog.Logger `json:"-"`
 
 	counters *counters // test hook (nil: none)
+	// AttnEpochs is the attention head's epoch budget when --head auto trains it (0:
+	// DefaultAttnEpochs): it costs far more per epoch than the vector heads and
+	// converges in fewer epochs.
+	AttnEpochs int `json:"attn_epochs,omitempty"`
 	// vectorOnly keeps --head auto to the heads on pooled vectors (fine-tuning).
 	vectorOnly bool
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -28,6 +29,8 @@ func newTrainCmd(e *env) *cobra.Command {
 	var (
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool                   string
+		queries                                                                        string
+		attnDim, maxQueries                                                            int
 		rf                                                                             readerFlags
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
@@ -53,10 +56,13 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
-	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp")
+	fs.StringVar(&headFlag, "head", pipeline.HeadAuto, headHelp)
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
-	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
-	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs")
+	fs.Float64Var(&dropout, "dropout", def.Dropout, "dropout rate: the MLP's hidden layer; with --head attention its three dropouts (default there 0.1, as ML-Decoder)")
+	fs.IntVar(&attnDim, "attn-dim", defaultAttnDim, attnDimHelp)
+	fs.StringVar(&queries, "queries", queriesLearned, "attention head label queries: learned|fixed (fixed: seeded random orthonormal rows kept as initialised)")
+	fs.IntVar(&maxQueries, "max-queries", 100, "attention head: at most this many label queries; with more labels each query decodes ⌈labels/queries⌉ of them (group decoding)")
+	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs (--head attention, and the attention candidate of --head auto: 30 unless given)")
 	fs.IntVar(&batch, "batch-size", def.BatchSize, "training batch size")
 	fs.Float64Var(&lr, "lr", def.LR, "peak learning rate")
 	fs.Float64Var(&wd, "weight-decay", def.WeightDecay, "AdamW weight decay")
@@ -103,8 +109,14 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err != nil {
 			return usageErrorf("--split: %v", err)
 		}
+		if err := checkHead(headFlag, queries, attnDim, maxQueries); err != nil {
+			return err
+		}
 		if err := checkPool(pool, headFlag); err != nil {
 			return err
+		}
+		if headFlag == "attention" && !c.Flags().Changed("dropout") {
+			dropout = pipeline.AttnDropout
 		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
@@ -115,7 +127,15 @@ func newTrainCmd(e *env) *cobra.Command {
 		tc.Checkpoint, tc.Resume = checkpoint, resume
 		tc.Backend, tc.ORTLib = backendFlag, ef.ortLib
 		tc.Sampler = sf.config()
-		if err := tc.Validate(); err != nil {
+		tc.Attention = headparams.AttnOptions{Dim: attnDim, MaxQueries: maxQueries, Fixed: queries == queriesFixed}
+		attnEpochs := 0
+		switch {
+		case headFlag == "attention" && !c.Flags().Changed("epochs"):
+			tc.Epochs = pipeline.DefaultAttnEpochs
+		case headFlag == pipeline.HeadAuto && c.Flags().Changed("epochs"):
+			attnEpochs = epochs
+		}
+		if err := validateTrainConfig(tc); err != nil {
 			return usageErrorf("%v", err)
 		}
 		var ft *finetune.Config
@@ -158,6 +178,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Backbone: bbFlag, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate,
+			AttnEpochs: attnEpochs,
 		}
 		pf.apply(&cfg)
 		of.apply(e)
@@ -233,6 +254,9 @@ type trainSummary struct {
 	Seconds    map[string]float64     `json:"seconds"`
 	CacheHits  int                    `json:"cache_hits"`
 	Report     string                 `json:"report,omitempty"`
+	// Head is the trained head's kind; Auto what --head auto tried and why it chose it.
+	Head string               `json:"head"`
+	Auto *pipeline.AutoChoice `json:"auto,omitempty"`
 }
 
 // trainOutput says how train prints its result.
@@ -248,7 +272,8 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 		s := trainSummary{Bundle: cfg.Out, Engine: res.Engine, Backend: res.Fit.Backend, Splits: res.Splits, BadImages: len(res.BadImages),
 			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds, Tuning: res.Tuning,
 			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report,
-			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds}}
+			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds},
+			Head:    res.Fit.Config.Head, Auto: res.Auto}
 		if cfg.Out != "" {
 			s.ID = res.Bundle.ID
 		}
@@ -281,6 +306,9 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 	fmt.Fprintf(w, "engine: %s for features (%.1fs, %d cached); head %s + %s on %s: best epoch %d of %d (%.1fs)\n",
 		res.Engine, res.FeatureSeconds, res.CacheHits, res.Fit.Config.Head, res.Fit.Config.Loss, cmp.Or(res.Fit.Backend, "?"),
 		res.Fit.BestEpoch, len(res.Fit.History), res.TrainSeconds)
+	if res.Auto != nil {
+		fmt.Fprintf(w, "head auto: chose %s: %s\n", res.Auto.Chosen, res.Auto.Reason)
+	}
 	fmt.Fprintf(w, "thresholds: %s\n", res.Tuning.Summary())
 	for _, part := range []struct {
 		name string
