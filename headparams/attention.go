@@ -203,7 +203,7 @@ func (p *Params) validateAttention() error {
 	if a == nil {
 		return errors.New("head: attention head without its weights (attention)")
 	}
-	if p.Channels <= 0 || p.Tokens <= 0 || p.Channels*p.Tokens != p.In {
+	if p.Channels <= 0 || p.Tokens <= 0 || p.Channels > p.In || p.Tokens > p.In || p.Channels*p.Tokens != p.In {
 		return fmt.Errorf("head: attention channels %d × tokens %d must equal in %d", p.Channels, p.Tokens, p.In)
 	}
 	const maxDim = 1 << 16

@@ -91,15 +91,6 @@ func (p *Params) Validate() error {
 	if p.In <= 0 || p.Out <= 0 {
 		return fmt.Errorf("head: in=%d out=%d must be positive", p.In, p.Out)
 	}
-	if p.Kind == Attention {
-		if p.Pool != "" || len(p.GeM) != 0 {
-			return errors.New("head: attention head has a pooling")
-		}
-		if err := p.validateAttention(); err != nil {
-			return err
-		}
-		return p.validateStd(p.Channels)
-	}
 	if p.Attn != nil {
 		return fmt.Errorf("head: %s head has attention weights", p.Kind)
 	}
@@ -125,6 +116,15 @@ func (p *Params) Validate() error {
 	const maxDim = 1 << 20 // keeps products of sizes far from overflow
 	if p.In > maxDim || p.Out > maxDim || p.Hidden > maxDim || p.Hidden < 0 {
 		return fmt.Errorf("head: sizes in=%d hidden=%d out=%d out of range (max %d)", p.In, p.Hidden, p.Out, maxDim)
+	}
+	if p.Kind == Attention {
+		if p.Pool != "" || len(p.GeM) != 0 {
+			return errors.New("head: attention head has a pooling")
+		}
+		if err := p.validateAttention(); err != nil {
+			return err
+		}
+		return p.validateStd(p.Channels)
 	}
 	type field struct {
 		name string

@@ -88,3 +88,28 @@ with open(path + ".tmp", "w") as fh:
     json.dump(out, fh)
 os.replace(path + ".tmp", path)
 print("wrote", path, "loss", float(loss))
+
+# GeM pooling (head.PoolGraph, headparams.Params.PoolMaps): (mean_t max(x, 1e-6)^p)^(1/p)
+# on a ReLU-like map (zeros included), then a linear layer; the BCE loss's gradient
+# with respect to p and the weights.
+gx = np.maximum(rng.normal(size=(N, C, T)), 0).astype(np.float32)
+gw = rnd(C, LABELS)
+gb = rnd(LABELS, s=0.1)
+p = torch.tensor([2.5], dtype=torch.float64, requires_grad=True)
+tgw = torch.tensor(gw, dtype=torch.float64, requires_grad=True)
+tgb = torch.tensor(gb, dtype=torch.float64, requires_grad=True)
+pooled = torch.tensor(gx, dtype=torch.float64).clamp(min=1e-6).pow(p).mean(dim=2).pow(1 / p)
+glogits = pooled @ tgw + tgb
+gloss = torch.nn.functional.binary_cross_entropy_with_logits(glogits, torch.tensor(y, dtype=torch.float64))
+gloss.backward()
+gem = {
+    "n": N, "channels": C, "tokens": T, "labels": LABELS, "p": 2.5,
+    "x": gx.reshape(-1).tolist(), "w": gw.reshape(-1).tolist(), "b": gb.tolist(), "y": y.reshape(-1).tolist(),
+    "pooled": pooled.detach().numpy().reshape(-1).tolist(), "logits": glogits.detach().numpy().reshape(-1).tolist(),
+    "loss": float(gloss), "grad_p": float(p.grad[0]), "grad_w": tgw.grad.numpy().reshape(-1).tolist(),
+}
+gpath = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gem_ref.json")
+with open(gpath + ".tmp", "w") as fh:
+    json.dump(gem, fh)
+os.replace(gpath + ".tmp", gpath)
+print("wrote", gpath, "loss", float(gloss))
