@@ -91,9 +91,6 @@ func (p *Params) Validate() error {
 	if p.In <= 0 || p.Out <= 0 {
 		return fmt.Errorf("head: in=%d out=%d must be positive", p.In, p.Out)
 	}
-	if p.Attn != nil {
-		return fmt.Errorf("head: %s head has attention weights", p.Kind)
-	}
 	in := p.In
 	if p.Pool != "" || p.Channels != 0 || p.Tokens != 0 {
 		switch p.Pool {
@@ -125,6 +122,9 @@ func (p *Params) Validate() error {
 			return err
 		}
 		return p.validateStd(p.Channels)
+	}
+	if p.Attn != nil {
+		return fmt.Errorf("head: %s head has attention weights", p.Kind)
 	}
 	type field struct {
 		name string
