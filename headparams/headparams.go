@@ -92,7 +92,7 @@ func (p *Params) Validate() error {
 		return fmt.Errorf("head: in=%d out=%d must be positive", p.In, p.Out)
 	}
 	in := p.In
-	if p.Pool != "" || p.Channels != 0 || p.Tokens != 0 {
+	if p.Kind != Attention && (p.Pool != "" || p.Channels != 0 || p.Tokens != 0) {
 		switch p.Pool {
 		case PoolAvg, PoolMax, PoolAvgMax, PoolGeM:
 		default:
