@@ -377,6 +377,15 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		if p == nil {
 			continue
 		}
+		ok := 0
+		for i := range p.Samples {
+			if fs.OK[off+i] {
+				ok++
+			}
+		}
+		// Sized once: spatial maps are large (MIML: 346 KB an image), and growing by
+		// append would copy them and over-allocate.
+		r.sets[k].x = make([]float32, 0, ok*fs.Dim)
 		for i, s := range p.Samples {
 			if fs.OK[off+i] {
 				r.sets[k].x = append(r.sets[k].x, fs.Row(off+i)...)
