@@ -346,9 +346,13 @@ func (p *Params) Logits(features []float32, n int) []float32 {
 // channels × tokens values (channel-major), row after row.
 func StandardizeMap(dst, src, mean, std []float32, tokens int) {
 	c := len(mean)
-	for i := range src {
-		ch := (i / tokens) % c
-		dst[i] = (src[i] - mean[ch]) / std[ch]
+	for r := 0; r*tokens < len(src); r++ { // r counts (image, channel) rows
+		m, sd := mean[r%c], std[r%c]
+		row := src[r*tokens : (r+1)*tokens]
+		out := dst[r*tokens : (r+1)*tokens]
+		for i, v := range row {
+			out[i] = (v - m) / sd
+		}
 	}
 }
 

@@ -208,5 +208,8 @@ func TestTrainSpatialHeadsCLI(t *testing.T) {
 		if _, err := bundle.ExportONNX(b); err != nil {
 			t.Fatalf("%s export: %v", tc.name, err)
 		}
+		if code, out := runModelCmd(t, "eval", "--model", mlb, "--data", labels, "--engine", "go", "--json"); code != exitOK || !strings.Contains(out, "mAP") {
+			t.Fatalf("%s eval --model: exit %d: %s", tc.name, code, out)
+		}
 	}
 }
