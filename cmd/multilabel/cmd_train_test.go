@@ -112,7 +112,7 @@ func TestTrainPoolCLI(t *testing.T) {
 	}
 	mlb := filepath.Join(dir, "max.mlb")
 	code, out := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--feature-node", "x", "--pool", "max",
-		"--out", mlb, "--engine", "go", "--no-cache", "--epochs", "5", "--quiet")
+		"--head", "linear", "--out", mlb, "--engine", "go", "--no-cache", "--epochs", "5", "--quiet")
 	if code != exitOK {
 		t.Fatalf("train --pool max: exit %d: %s", code, out)
 	}
