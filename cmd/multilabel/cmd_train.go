@@ -257,6 +257,8 @@ type trainSummary struct {
 	// Head is the trained head's kind; Auto what --head auto tried and why it chose it.
 	Head string               `json:"head"`
 	Auto *pipeline.AutoChoice `json:"auto,omitempty"`
+	// GeMP is the learnt GeM exponent (--pool gem).
+	GeMP float32 `json:"gem_p,omitempty"`
 }
 
 // trainOutput says how train prints its result.
@@ -274,6 +276,9 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report,
 			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds},
 			Head:    res.Fit.Config.Head, Auto: res.Auto}
+		if g := res.Bundle.Head.GeM; len(g) == 1 {
+			s.GeMP = g[0]
+		}
 		if cfg.Out != "" {
 			s.ID = res.Bundle.ID
 		}
@@ -308,6 +313,9 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 		res.Fit.BestEpoch, len(res.Fit.History), res.TrainSeconds)
 	if res.Auto != nil {
 		fmt.Fprintf(w, "head auto: chose %s: %s\n", res.Auto.Chosen, res.Auto.Reason)
+	}
+	if g := res.Bundle.Head.GeM; len(g) == 1 {
+		fmt.Fprintf(w, "gem pooling: learnt exponent p = %.3f (from %d)\n", g[0], headparams.GeMInitP)
 	}
 	fmt.Fprintf(w, "thresholds: %s\n", res.Tuning.Summary())
 	for _, part := range []struct {
