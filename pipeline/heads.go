@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/multilabel/multilabel/backbone"
@@ -166,13 +167,14 @@ func (r *run) fitAuto(ctx context.Context) error {
 	}
 	w := cands[best]
 	choice.Chosen = w.cfg.Head
-	choice.Reason = fmt.Sprintf("highest validation mAP %.4f", w.fit.BestValMAP)
+	var others []string
 	for i, c := range cands {
 		if i != best {
-			choice.Reason += fmt.Sprintf("; %s %.4f", c.cfg.Head, c.fit.BestValMAP)
+			others = append(others, fmt.Sprintf("%s %.4f", c.cfg.Head, c.fit.BestValMAP))
 		}
 	}
-	choice.Reason += fmt.Sprintf(" (on %d validation images; ties keep the simpler head)", r.split.Val)
+	choice.Reason = fmt.Sprintf("%s has the highest validation mAP, %.4f (%s; %d validation images; ties keep the simpler head)",
+		w.cfg.Head, w.fit.BestValMAP, strings.Join(others, ", "), r.split.Val)
 	r.cfg.Train = w.cfg
 	r.probe.Fit, r.probe.Auto = w.fit, choice
 	if r.spatial != nil && w.cfg.Head != head.Attention && w.cfg.Pool != head.PoolGeM {
