@@ -76,17 +76,17 @@ type AttnParams struct {
 
 // AttnOptions size a new attention head.
 type AttnOptions struct {
-	Dim        int  // token and query width D (default 128)
-	Heads      int  // attention heads (default 8; must divide Dim)
-	FFN        int  // feed-forward width (default 4·Dim)
-	MaxQueries int  // at most this many queries (default 100); more labels use group decoding
-	Fixed      bool // queries fixed (seeded random orthonormal rows) instead of learnt
+	Dim        int  `json:"dim,omitempty"`           // token and query width D (default 128)
+	Heads      int  `json:"heads,omitempty"`         // attention heads (default 8; must divide Dim)
+	FFN        int  `json:"ffn,omitempty"`           // feed-forward width (default 4·Dim)
+	MaxQueries int  `json:"max_queries,omitempty"`   // at most this many queries (default 100); more labels use group decoding
+	Fixed      bool `json:"fixed_queries,omitempty"` // queries fixed (seeded random orthonormal rows) instead of learnt
 }
 
 // Resolved returns o with its zero fields set to the defaults.
 func (o AttnOptions) Resolved() AttnOptions {
 	if o.Dim == 0 {
-		o.Dim = 64
+		o.Dim = 128
 	}
 	if o.Heads == 0 {
 		o.Heads = 8

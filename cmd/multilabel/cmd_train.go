@@ -62,7 +62,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.IntVar(&attnDim, "attn-dim", defaultAttnDim, attnDimHelp)
 	fs.StringVar(&queries, "queries", queriesLearned, "attention head label queries: learned|fixed (fixed: seeded random orthonormal rows kept as initialised)")
 	fs.IntVar(&maxQueries, "max-queries", 100, "attention head: at most this many label queries; with more labels each query decodes ⌈labels/queries⌉ of them (group decoding)")
-	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs (--head attention, and the attention candidate of --head auto: 30 unless given)")
+	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs (--head attention, and the attention candidate of --head auto: 10 unless given)")
 	fs.IntVar(&batch, "batch-size", def.BatchSize, "training batch size")
 	fs.Float64Var(&lr, "lr", def.LR, "peak learning rate")
 	fs.Float64Var(&wd, "weight-decay", def.WeightDecay, "AdamW weight decay")
@@ -117,6 +117,9 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		if headFlag == "attention" && !c.Flags().Changed("dropout") {
 			dropout = pipeline.AttnDropout
+		}
+		if headFlag == "attention" && !c.Flags().Changed("weight-decay") {
+			wd = pipeline.AttnWeightDecay
 		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
