@@ -68,18 +68,31 @@ func ExportONNX(b *Bundle) ([]byte, error) {
 		return name
 	}
 	x := feat
-	if len(h.Mean) > 0 {
+	opset := int64(0)
+	for _, o := range m.OpsetImport {
+		if o.Domain == "" || o.Domain == "ai.onnx" {
+			opset = o.Version
+		}
+	}
+	e := &exporter{g: g, opset: opset}
+	if h.Pool != "" {
+		x = e.pool(&h, x)
+	}
+	if len(h.Mean) > 0 && h.Kind != headparams.Attention {
 		// (x - mean) / std, in this order, as headparams.Params.Standardize computes it.
-		add("Sub", []string{x, constant("head_mean", []int64{int64(h.In)}, h.Mean)}, "head_centered")
-		add("Div", []string{"head_centered", constant("head_std", []int64{int64(h.In)}, h.Std)}, "head_standardized")
+		add("Sub", []string{x, constant("head_mean", []int64{int64(h.Width())}, h.Mean)}, "head_centered")
+		add("Div", []string{"head_centered", constant("head_std", []int64{int64(h.Width())}, h.Std)}, "head_standardized")
 		x = "head_standardized"
 	}
+	in := int64(h.Width())
 	switch h.Kind {
+	case headparams.Attention:
+		e.attention(&h, x, "head_logits")
 	case headparams.Linear:
-		add("MatMul", []string{x, constant("head_w1", []int64{int64(h.In), int64(h.Out)}, h.W1)}, "head_mm1")
+		add("MatMul", []string{x, constant("head_w1", []int64{in, int64(h.Out)}, h.W1)}, "head_mm1")
 		add("Add", []string{"head_mm1", constant("head_b1", []int64{int64(h.Out)}, h.B1)}, "head_logits")
 	case headparams.MLP:
-		add("MatMul", []string{x, constant("head_w1", []int64{int64(h.In), int64(h.Hidden)}, h.W1)}, "head_mm1")
+		add("MatMul", []string{x, constant("head_w1", []int64{in, int64(h.Hidden)}, h.W1)}, "head_mm1")
 		add("Add", []string{"head_mm1", constant("head_b1", []int64{int64(h.Hidden)}, h.B1)}, "head_hidden_pre")
 		add("Relu", []string{"head_hidden_pre"}, "head_hidden")
 		add("MatMul", []string{"head_hidden", constant("head_w2", []int64{int64(h.Hidden), int64(h.Out)}, h.W2)}, "head_mm2")

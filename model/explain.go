@@ -85,8 +85,31 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	// (an Identity of the cut: extra = c·h·w) and sets toMaps.
 	var nodes []*protos.NodeProto
 	var inits []*protos.TensorProto
-	switch b.Head.Kind {
-	case headparams.Linear, headparams.MLP:
+	switch {
+	case b.Head.Kind == headparams.Attention:
+		// The attention head reads the spatial map itself (the bundle graph outputs it,
+		// flattened), so the graph stays as it is and the maps are its attention weights
+		// over the H·W tokens, computed in Go from the features.
+		if b.Head.In != c*h*w {
+			return nil, fmt.Errorf("model: explain: %w: attention head input %d does not match the %d×%d×%d map at the cut", ErrCannotExplain, b.Head.In, c, h, w)
+		}
+		head := b.Head
+		e.extra, e.graph = 0, b.Backbone
+		e.toMaps = func(features, _ []float32) ([]float32, error) {
+			m, err := head.AttentionMaps(features, 1)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]float32, 0, head.Out*h*w)
+			for _, row := range m[0] {
+				out = append(out, row...)
+			}
+			return out, nil
+		}
+		return e, nil
+	case b.Head.Pool != "":
+		err = fmt.Errorf("model: explain: %w: maps for a head that pools inside itself (--pool %s) not supported", ErrCannotExplain, b.Head.Pool)
+	case b.Head.Kind == headparams.Linear || b.Head.Kind == headparams.MLP:
 		nodes, inits, err = locationHead(&b.Head, info.Pool, bb.FeatureNode, c)
 	default:
 		err = fmt.Errorf("model: explain: %w: maps for head kind %q not supported", ErrCannotExplain, b.Head.Kind)

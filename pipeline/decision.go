@@ -119,8 +119,12 @@ func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 // scaleHead divides the last layer's weights and biases of output j by temps[j]: the
 // head's logits become z/T.
 func scaleHead(h *headparams.Params, temps []float64) {
+	if h.Kind == headparams.Attention {
+		scaleAttention(h, temps)
+		return
+	}
 	w, bias := h.W1, h.B1
-	rows := h.In
+	rows := h.Width()
 	if h.Kind == headparams.MLP {
 		w, bias, rows = h.W2, h.B2, h.Hidden
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/multilabel/multilabel/bundle"
 	"github.com/multilabel/multilabel/errkind"
 	"github.com/multilabel/multilabel/finetune"
+	"github.com/multilabel/multilabel/head"
 	"github.com/multilabel/multilabel/metric"
 	"github.com/multilabel/multilabel/model"
 )
@@ -75,6 +76,10 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	if cfg.RandomBackbone {
 		return nil, errkind.BadInput("fine-tuning a random backbone is not supported (drop --random-backbone)")
 	}
+	if cfg.Train.Head == head.Attention {
+		return nil, errkind.BadInput("fine-tuning trains a linear or mlp head with the backbone; the attention head trains on frozen maps only (drop --unfreeze or choose --head linear|mlp|auto)")
+	}
+	cfg.vectorOnly = true // --head auto: linear or mlp
 	r, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err

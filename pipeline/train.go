@@ -86,8 +86,9 @@ type TrainConfig struct {
 	// Pool is the global pooling of a spatial cut, done inside the backbone graph (so
 	// the bundle, predict, serve and the exported ONNX all pool the same way):
 	// backbone.PoolAvg (default, also ""), PoolMax or PoolAvgMax. Features pooled
-	// differently are cached under different keys. PoolGeM is refused: its exponent is
-	// learned, and the linear and MLP heads train on pooled vectors.
+	// differently are cached under different keys. PoolGeM (a learnt exponent) is
+	// computed by the head instead: the run trains on the spatial maps and Train.Pool
+	// is set to it.
 	Pool string `json:"pool,omitempty"`
 	// RandomBackbone replaces the backbone's weights by a seeded random initialisation
 	// (backbone.RandomizeONNX with Seed) — the transfer-gap baseline.
@@ -143,6 +144,12 @@ type TrainConfig struct {
 	Logger *slog.Logger `json:"-"`
 
 	counters *counters // test hook (nil: none)
+	// AttnEpochs is the attention head's epoch budget when --head auto trains it (0:
+	// DefaultAttnEpochs): it costs far more per epoch than the vector heads and
+	// converges in fewer epochs.
+	AttnEpochs int `json:"attn_epochs,omitempty"`
+	// vectorOnly keeps --head auto to the heads on pooled vectors (fine-tuning).
+	vectorOnly bool
 }
 
 // SplitInfo says how the data was divided.
@@ -199,6 +206,9 @@ type TrainResult struct {
 	// Refit describes the refit on train+validation (nil without TrainConfig.Refit);
 	// Bundle, Test and Scores are then the refit model's, Fit and Val the selection's.
 	Refit *RefitInfo
+	// Auto says which heads --head auto trained and which it kept, and why (nil
+	// without --head auto).
+	Auto *AutoChoice
 }
 
 // trainingRecord is the bundle's training.json.
@@ -224,7 +234,9 @@ type trainingRecord struct {
 	// bundle's head is then the equivalent linear head).
 	Graph *head.LabelGraph `json:"graph,omitempty"`
 	// Refit is set when the bundle's head was refit on train+validation.
-	Refit   *RefitInfo `json:"refit,omitempty"`
+	Refit *RefitInfo `json:"refit,omitempty"`
+	// Auto is --head auto's choice (nil without it).
+	Auto    *AutoChoice `json:"auto,omitempty"`
 	Seconds struct {
 		Features float64 `json:"features"`
 		Train    float64 `json:"train"`
@@ -287,6 +299,10 @@ type run struct {
 	sets        [3]samples // usable train, val, test
 	bad         []imageio.BadImage
 	dim         int
+	// spatial is [C,H,W] while the run's features are spatial maps (nil: vectors);
+	// pooledDim is the width of the backbone's pooled vector.
+	spatial   []int
+	pooledDim int
 	// probe is the head trained on frozen features (the first stage), probeRec its
 	// training record.
 	probe    *TrainResult
@@ -331,7 +347,23 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	if r.cfg.Train.ORTLib == "" {
 		r.cfg.Train.ORTLib = cfg.ORTLib // one ONNX Runtime library for inference and training
 	}
-	if err := r.cfg.Train.Validate(); err != nil {
+	if p, err := backbone.ParsePool(cfg.Pool); err != nil {
+		return nil, errkind.WrapBadInput(err)
+	} else if p == backbone.PoolGeM {
+		if r.cfg.Train.Head == head.Attention {
+			return nil, errkind.BadInput("--pool gem is a pooling of the linear and mlp heads; the attention head attends over the map's tokens instead (drop --pool or choose --head linear|mlp)")
+		}
+		r.cfg.Train.Pool = head.PoolGeM
+	}
+	// The map's shape is known once the backbone is loaded; validate with a stand-in.
+	vc := r.cfg.Train
+	if vc.Head == HeadAuto {
+		vc.Head = head.Linear
+	}
+	if spatialHead(vc) {
+		vc.Spatial = []int{1, 1, 1}
+	}
+	if err := vc.Validate(); err != nil {
 		return nil, errkind.WrapBadInput(err)
 	}
 	if _, err := parseDecision(cfg.Decision); err != nil {
@@ -358,7 +390,23 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	if r.bb, r.bbInfo, err = loadBackbone(ctx, cfg, r.log); err != nil {
 		return nil, err
 	}
-	if r.feat, err = r.bb.FeatureModel(); err != nil {
+	useMaps, err := spatialPlan(r.cfg, r.bb)
+	if err != nil {
+		return nil, err
+	}
+	r.pooledDim = r.bb.FeatureDim
+	if useMaps {
+		c, h, w, _ := r.bb.SpatialShape()
+		r.spatial = []int{c, h, w}
+		r.feat, err = r.bb.SpatialModel()
+		r.bbInfo.FeatureDim, r.bbInfo.Pool = c*h*w, ""
+		if spatialHead(r.cfg.Train) || r.cfg.Train.Pool == head.PoolGeM {
+			r.cfg.Train.Spatial = r.spatial
+		}
+	} else {
+		r.feat, err = r.bb.FeatureModel()
+	}
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Features != "" {
@@ -372,7 +420,7 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	if r.eng, err = r.openEngine(r.feat); err != nil {
 		return nil, fmt.Errorf("open %s engine: %w", kind, err)
 	}
-	if d := r.eng.OutputShape(); len(d) == 1 {
+	if d := r.eng.OutputShape(); len(d) == 1 && !useMaps {
 		r.bbInfo.FeatureDim = int(d[0])
 	}
 
@@ -398,7 +446,11 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		}
 	}
 	t0 := time.Now()
-	fs, err := featcache.Extract(ctx, r.eng, r.bb, paths, featcache.ExtractOptions{Cache: cache, Progress: cfg.Progress})
+	extract := featcache.Extract
+	if useMaps {
+		extract = featcache.ExtractSpatial
+	}
+	fs, err := extract(ctx, r.eng, r.bb, paths, featcache.ExtractOptions{Cache: cache, Progress: cfg.Progress})
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("features: %w", err)
@@ -414,6 +466,15 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 		if p == nil {
 			continue
 		}
+		ok := 0
+		for i := range p.Samples {
+			if fs.OK[off+i] {
+				ok++
+			}
+		}
+		// Sized once: spatial maps are large (MIML: 346 KB an image), and growing by
+		// append would copy them and over-allocate.
+		r.sets[k].x = make([]float32, 0, ok*fs.Dim)
 		for i, s := range p.Samples {
 			if fs.OK[off+i] {
 				r.sets[k].x = append(r.sets[k].x, fs.Row(off+i)...)
@@ -469,23 +530,22 @@ func (r *run) close() {
 	}
 }
 
-// fitHead trains the head on the frozen features (the first stage).
+// fitHead trains the head on the frozen features (the first stage); --head auto
+// trains each candidate and keeps the best.
 func (r *run) fitHead(ctx context.Context) error {
 	t1 := time.Now()
-	cb, finish := r.headCallbacks("train")
-	var fit *train.Result
-	var err error
-	if r.rows.m != nil {
-		fit, err = r.fitRows(ctx, r.cfg, cb)
+	if r.cfg.Train.Head == HeadAuto {
+		if err := r.fitAuto(ctx); err != nil {
+			return err
+		}
 	} else {
-		fit, err = train.Fit(ctx, r.cfg.Train, r.sets[0].x, r.sets[0].y, r.sets[1].x, r.sets[1].y, r.dim, cb)
+		fit, err := r.fitOne(ctx, r.cfg.Train, r.sets[0].x, r.sets[1].x, r.dim, "train")
+		if err != nil {
+			return err // train.Fit's errors say "train: ..." already
+		}
+		r.probe.Fit = fit
 	}
-	finish()
-	if err != nil {
-		return err // train.Fit's errors say "train: ..." already
-	}
-	r.probe.Fit = fit
-	if err := r.outOfFold(ctx, fit); err != nil {
+	if err := r.outOfFold(ctx, r.probe.Fit); err != nil {
 		return err
 	}
 	r.probe.TrainSeconds = time.Since(t1).Seconds()
@@ -573,7 +633,7 @@ func (r *run) finalizeProbe(out string) error {
 	rec := trainingRecord{Config: r.cfg, Train: fit.Config, Loss: fit.Loss, History: fit.History, BestEpoch: fit.BestEpoch,
 		BestValMAP: fit.BestValMAP, UsedEMA: fit.UsedEMA, StoppedEarly: fit.StoppedEarly, Steps: fit.Steps,
 		Splits: r.split, BadImages: len(r.bad), Engine: res.Engine, Backend: fit.Backend, BackendReason: fit.BackendReason,
-		Calibration: cal, Graph: recordedGraph(fit.Graph)}
+		Calibration: cal, Graph: recordedGraph(fit.Graph), Auto: res.Auto}
 	rec.Seconds.Features, rec.Seconds.Train = res.FeatureSeconds, res.TrainSeconds
 	r.probeRec = rec
 	fin, err := r.finalize("train", b, thresholds, score, rec, nil, out)
@@ -856,7 +916,11 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if c := cfg.counters; c != nil {
 		c.backboneParses++
 	}
-	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: cfg.Pool})
+	pool := cfg.Pool
+	if p, err := backbone.ParsePool(pool); err == nil && p == backbone.PoolGeM {
+		pool = backbone.PoolAvg // the head pools the spatial map; the graph's own pooling is unused
+	}
+	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: pool})
 	if err != nil {
 		return nil, bundle.BackboneInfo{}, err
 	}
@@ -876,7 +940,7 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if c := cfg.counters; c != nil {
 		c.backboneParses++
 	}
-	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec, Pool: cfg.Pool})
+	rb, err := backbone.LoadBytes(rnd, filepath.Base(path)+" (random init)", backbone.Options{FeatureNode: bb.FeatureNode, Spec: &spec, Pool: pool})
 	if err != nil {
 		return nil, info, err
 	}

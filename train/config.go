@@ -26,6 +26,7 @@ import (
 	"math"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/hparams"
 	"github.com/multilabel/multilabel/loss"
@@ -49,7 +50,7 @@ const (
 // BatchSize, LR, Beta1, Beta2 or AdamEps takes the default; a zero WeightDecay,
 // Dropout, EMA, ClipNorm, WarmupEpochs or Patience means "off".
 type Config struct {
-	Head   string `json:"head"`             // "linear" (default), "mlp" or "graph"
+	Head   string `json:"head"`             // "linear" (default), "mlp", "graph" or "attention"
 	Hidden int    `json:"hidden,omitempty"` // MLP hidden width (default 512)
 	// GraphTau and GraphP are the graph head's co-occurrence threshold τ and
 	// re-weighting p (head.LabelGraph; defaults 0.4 and 0.2, ML-GCN's COCO choice);
@@ -58,7 +59,21 @@ type Config struct {
 	GraphHidden int     `json:"graph_hidden,omitempty"`
 	GraphTau    float64 `json:"graph_tau,omitempty"`
 	GraphP      float64 `json:"graph_p,omitempty"`
-	Dropout     float64 `json:"dropout,omitempty"` // MLP dropout rate on the hidden layer, in [0, 1)
+	// Dropout is the MLP's dropout rate on its hidden layer, or the attention head's on
+	// its three dropout sites (attention output, feed-forward hidden layer and output;
+	// ML-Decoder uses 0.1), in [0, 1).
+	Dropout float64 `json:"dropout,omitempty"`
+
+	// Spatial is [C, H, W] of the training rows when they are spatial maps (C·H·W values
+	// a row, channel-major): needed by the attention head and by Pool.
+	Spatial []int `json:"spatial,omitempty"`
+	// Pool, for a linear or MLP head on spatial maps, pools the map inside the head;
+	// only "gem" (learnt exponent, initialised to 3) trains that way — the other
+	// poolings are done by the backbone graph (backbone.Options.Pool).
+	Pool string `json:"pool,omitempty"`
+	// Attention sizes the attention head (zero fields take headparams' defaults: D 128,
+	// 8 heads, FFN 4·D, at most 100 queries, learnt queries).
+	Attention headparams.AttnOptions `json:"attention,omitempty"`
 
 	Loss string `json:"loss"` // "bce" (default), "weighted", "focal" or "asl"
 	// LossConfig overrides loss.Defaults(Loss) when not nil (an empty Kind is
@@ -150,7 +165,12 @@ func (c Config) resolved() Config {
 	} else {
 		c.GraphTau, c.GraphP, c.GraphHidden = 0, 0, 0
 	}
-	if c.Head != head.MLP {
+	switch c.Head {
+	case head.MLP:
+	case head.Attention:
+		c.Hidden = 0
+		c.Attention = c.Attention.Resolved()
+	default:
 		c.Hidden, c.Dropout = 0, 0
 	}
 	return c
@@ -166,14 +186,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: %w", err)
 	}
 	switch {
-	case c.Head != head.Linear && c.Head != head.MLP && c.Head != head.GraphHead:
-		return fmt.Errorf("train: unknown head %q (want linear, mlp or graph)", c.Head)
+	case c.Head != head.Linear && c.Head != head.MLP && c.Head != head.GraphHead && c.Head != head.Attention:
+		return fmt.Errorf("train: unknown head %q (want linear, mlp, graph or attention)", c.Head)
 	case c.Head == head.GraphHead && !(c.GraphTau > 0 && c.GraphTau <= 1):
 		return fmt.Errorf("train: graph threshold tau %v must be in (0, 1]", c.GraphTau)
 	case c.Head == head.GraphHead && !(c.GraphP > 0 && c.GraphP < 1):
 		return fmt.Errorf("train: graph re-weighting p %v must be in (0, 1)", c.GraphP)
 	case c.Head == head.GraphHead && c.Init != nil:
 		return fmt.Errorf("train: a warm start (Init) is not supported with the graph head")
+	case c.Head == head.GraphHead && (c.Pool != "" || len(c.Spatial) > 0):
+		return fmt.Errorf("train: the graph head trains on pooled features (no spatial maps, no in-head pooling)")
+	case (c.Head == head.Attention || c.Pool != "") && (len(c.Spatial) != 3 || c.Spatial[0] <= 0 || c.Spatial[1] <= 0 || c.Spatial[2] <= 0):
+		return fmt.Errorf("train: the %s head needs spatial maps: Spatial [C,H,W] is %v", cmp.Or(c.Pool, c.Head), c.Spatial)
+	case c.Pool != "" && c.Pool != head.PoolGeM:
+		return fmt.Errorf("train: in-head pooling %q: only gem trains on the map (avg, max and avgmax pool in the backbone graph)", c.Pool)
+	case c.Pool != "" && c.Head == head.Attention:
+		return fmt.Errorf("train: the attention head attends over the map's tokens and takes no pooling (%s)", c.Pool)
 	case c.Hidden < 0:
 		return fmt.Errorf("train: hidden width %d must be positive", c.Hidden)
 	case c.GraphHidden < 0:
@@ -245,4 +273,69 @@ func LearningRate(c Config, step, total int) float64 {
 		return cosAnneal(c.LR, final, math.Min((t-up)/down, 1))
 	}
 	return c.LR
+}
+
+// newHead returns the seeded initial head for rows of dim values and classes labels.
+func (c Config) newHead(dim, classes int) (*head.Params, error) {
+	switch {
+	case c.Head == head.Attention:
+		ch, tok := c.Spatial[0], c.Spatial[1]*c.Spatial[2]
+		if ch*tok != dim {
+			return nil, fmt.Errorf("train: rows have %d values, Spatial %v needs %d", dim, c.Spatial, ch*tok)
+		}
+		return head.NewAttention(ch, tok, classes, c.Attention, c.Seed)
+	case c.Pool == head.PoolGeM:
+		ch, tok := c.Spatial[0], c.Spatial[1]*c.Spatial[2]
+		if ch*tok != dim {
+			return nil, fmt.Errorf("train: rows have %d values, Spatial %v needs %d", dim, c.Spatial, ch*tok)
+		}
+		p, err := head.New(c.Head, ch, c.Hidden, classes, c.Seed)
+		if err != nil {
+			return nil, err
+		}
+		p.In, p.Channels, p.Tokens, p.Pool, p.GeM = dim, ch, tok, head.PoolGeM, []float32{headparams.GeMInitP}
+		return p, nil
+	}
+	return head.New(c.Head, dim, c.Hidden, classes, c.Seed)
+}
+
+// spatialMoments returns the standardisation of a head on spatial maps: per channel
+// over all tokens for the attention head; for a pooling head, per column of the pooled
+// training vectors at the initial exponent (then kept fixed while p is learnt).
+func spatialMoments(p *head.Params, x []float32, n int) (mean, std []float32) {
+	if p.Pool != "" {
+		return moments(p.PoolMaps(x, n), n, p.Width())
+	}
+	c, t := p.Channels, p.Tokens
+	s := make([]float64, c)
+	s2 := make([]float64, c)
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for _, v := range x[(i*c+ch)*t : (i*c+ch+1)*t] {
+				s[ch] += float64(v)
+			}
+		}
+	}
+	cnt := float64(n * t)
+	for ch := range s {
+		s[ch] /= cnt
+	}
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for _, v := range x[(i*c+ch)*t : (i*c+ch+1)*t] {
+				d := float64(v) - s[ch]
+				s2[ch] += d * d
+			}
+		}
+	}
+	mean, std = make([]float32, c), make([]float32, c)
+	for ch := range s {
+		mean[ch] = float32(s[ch])
+		sd := math.Sqrt(s2[ch] / cnt)
+		if sd < 1e-6 {
+			sd = 1
+		}
+		std[ch] = float32(sd)
+	}
+	return mean, std
 }

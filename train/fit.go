@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/internal/backends"
 	"github.com/multilabel/multilabel/internal/loop"
 	"github.com/multilabel/multilabel/internal/optim"
@@ -153,6 +154,10 @@ type trainer struct {
 	ema        []*tensors.Tensor
 	hasEMA     bool
 	hasDropout bool
+	dropShapes [][]int // shapes of the step's dropout masks (MLP: one; attention: three)
+	// spatial marks heads on the spatial map (attention, GeM): their weights keep the
+	// head.Params layout, and the attention head's map is standardised batch by batch.
+	spatial bool
 
 	order   *sampler.Sampler
 	lengths []int // per epoch (index epoch-1): rows visited
@@ -207,10 +212,13 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	if kind == head.GraphHead {
 		kind = head.Linear // the graph head's trained form (head.GraphToLinear)
 	}
-	p, err := head.New(kind, dim, cfg.Hidden, classes, cfg.Seed)
+	hc := cfg
+	hc.Head = kind
+	p, err := hc.newHead(dim, classes)
 	if err != nil {
 		return nil, err
 	}
+	t.spatial = p.Spatial()
 	if cfg.Head == head.GraphHead {
 		if t.graph, err = head.NewLabelGraph(trY, cfg.GraphTau, cfg.GraphP); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
@@ -222,13 +230,17 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 		if err := q.Validate(); err != nil {
 			return nil, fmt.Errorf("train: initial head: %w", err)
 		}
-		if q.Kind != p.Kind || q.In != p.In || q.Hidden != p.Hidden || q.Out != p.Out {
+		if q.Kind != p.Kind || q.In != p.In || q.Hidden != p.Hidden || q.Out != p.Out || q.Pool != p.Pool || q.Channels != p.Channels {
 			return nil, fmt.Errorf("train: initial head is %s %d→%d→%d, want %s %d→%d→%d",
 				q.Kind, q.In, q.Hidden, q.Out, p.Kind, p.In, p.Hidden, p.Out)
 		}
 		p = q
 	}
 	switch {
+	case src != nil && t.spatial:
+		return nil, errors.New("train: FitRows: heads on the spatial map (attention, gem) train from memory (Fit)")
+	case t.spatial && !cfg.NoStandardize:
+		p.Mean, p.Std = spatialMoments(p, trX, t.n)
 	case src != nil:
 		if err := src.check(t.n, dim); err != nil {
 			return nil, err
@@ -241,7 +253,10 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 		p.Mean, p.Std = moments(trX, t.n, dim)
 	}
 	t.init = p
-	if src == nil {
+	switch {
+	case p.Kind == head.Attention:
+		t.x = trX // standardised batch by batch (a copy of the maps would double the memory)
+	case src == nil:
 		t.x = p.Standardize(trX, t.n)
 	}
 	t.vx = p.Standardize(vaX, t.nv)
@@ -255,7 +270,16 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	}
 	t.fingerprint = fingerprint(cfg, t.lc, dim, trX, trY, vaX, vaY, w0)
 	t.hasEMA = cfg.EMA > 0
-	t.hasDropout = cfg.Head == head.MLP && cfg.Dropout > 0
+	if cfg.Dropout > 0 {
+		switch cfg.Head {
+		case head.MLP:
+			t.dropShapes = [][]int{{t.batch, cfg.Hidden}}
+		case head.Attention:
+			a := p.Attn
+			t.dropShapes = [][]int{{t.batch, a.Queries, a.Dim}, {t.batch, a.Queries, a.FFN}, {t.batch, a.Queries, a.Dim}}
+		}
+	}
+	t.hasDropout = len(t.dropShapes) > 0
 
 	pw := t.lc.PosWeight
 	if pw == nil {
@@ -272,7 +296,7 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	}
 	w := w0
 	t.dims = dims
-	if t.graph == nil { // the graph head's weights stay in their own layout
+	if t.graph == nil && p.Kind != head.Attention { // the graph and attention heads keep their own layout
 		t.dims = internalDims(dims)
 		w = toInternal(w0, dims)
 	}
@@ -393,8 +417,30 @@ func toInternal(w [][]float32, dims [][]int) [][]float32 {
 // fromInternal converts internal-layout weights (dims in internal layout) to head.Params layout.
 func fromInternal(w [][]float32, dims [][]int) [][]float32 { return toInternal(w, dims) }
 
-// forward is head.ForwardGraph on the internal (transposed) weight layout.
-func (t *trainer) forward(x *graph.Node, w []*graph.Node, drop *graph.Node) *graph.Node {
+// forward is head.ForwardGraph on the internal (transposed) weight layout, or the
+// attention head's graph, or a GeM head's pooling then its dense layers.
+func (t *trainer) forward(x *graph.Node, w []*graph.Node, drop []*graph.Node) *graph.Node {
+	if t.init.Kind == head.Attention {
+		var d head.AttnDrops
+		if len(drop) == 3 {
+			d = head.AttnDrops{Attn: drop[0], FFN: drop[1], Out: drop[2]}
+		}
+		return head.AttentionGraph(t.init, x, w, d)
+	}
+	if t.init.Pool != "" {
+		var gp *graph.Node
+		if t.init.Pool == head.PoolGeM {
+			gp = w[len(w)-1]
+		}
+		x = head.PoolGraph(t.init, x, gp)
+		if len(t.init.Mean) > 0 {
+			g := x.Graph()
+			wd := t.init.Width()
+			mean := graph.Const(g, tensors.FromFlatDataAndDimensions(append([]float32(nil), t.init.Mean...), 1, wd))
+			std := graph.Const(g, tensors.FromFlatDataAndDimensions(append([]float32(nil), t.init.Std...), 1, wd))
+			x = graph.Div(graph.Sub(x, mean), std)
+		}
+	}
 	dense := func(x, w, b *graph.Node) *graph.Node {
 		return graph.Add(graph.DotGeneral(x, []int{1}, nil, w, []int{1}, nil), graph.ExpandAxes(b, 0))
 	}
@@ -407,8 +453,8 @@ func (t *trainer) forward(x *graph.Node, w []*graph.Node, drop *graph.Node) *gra
 		return h
 	}
 	h = graph.Max(h, graph.ZerosLike(h))
-	if drop != nil {
-		h = graph.Mul(h, drop)
+	if len(drop) > 0 {
+		h = graph.Mul(h, drop[0])
 	}
 	return dense(h, w[2], w[3])
 }
@@ -426,11 +472,10 @@ func (t *trainer) headFrom(w [][]float32) head.Params {
 		return *head.GraphToLinear(t.graph.Adj, w, t.classes, t.cfg.GraphHidden, t.dim, clone(t.init.Mean), clone(t.init.Std))
 	}
 	p := t.init.Clone()
-	w = fromInternal(w, t.dims)
-	p.W1, p.B1 = w[0], w[1]
-	if p.Kind == head.MLP {
-		p.W2, p.B2 = w[2], w[3]
+	if p.Kind != head.Attention {
+		w = fromInternal(w, t.dims)
 	}
+	p.SetWeights(w)
 	return *p
 }
 
@@ -449,22 +494,40 @@ const (
 
 func (t *trainer) nw() int { return len(t.dims) }
 
+// frozen reports whether weight j stays as initialised (an attention head's fixed
+// queries); the graph head's weights are its own list, none frozen.
+func (t *trainer) frozen(j int) bool { return t.graph == nil && t.init.Frozen(j) }
+
+// noDecay reports whether weight j is kept out of weight decay: the head's biases (for
+// the graph head, by its own weight order, head.IsBias).
+func (t *trainer) noDecay(j int) bool {
+	if t.graph != nil {
+		return head.IsBias(j)
+	}
+	return t.init.NoDecay(j)
+}
+
 // stepGraph is one AdamW step: forward, loss, gradients, clipping, update, EMA.
 // Outputs: loss, gradient norm, then new params, first moments, second moments and
 // (with EMA) averaged params.
 func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	cfg := t.cfg
 	i := inFixed
-	var drop *graph.Node
+	var drop []*graph.Node
 	if t.hasDropout {
-		drop = in[i]
-		i++
+		drop = in[i : i+len(t.dropShapes)]
+		i += len(t.dropShapes)
 	}
 	nw := t.nw()
 	P, M, V := in[i:i+nw], in[i+nw:i+2*nw], in[i+2*nw:i+3*nw]
 	logits := t.forward(in[inX], P, drop)
 	l := loss.Masked(t.lc, logits, in[inY], in[inMask], in[inPosW])
 	grads := graph.Gradient(l, P...)
+	for j := range grads {
+		if t.frozen(j) {
+			grads[j] = graph.ZerosLike(grads[j]) // kept out of the clipping norm too
+		}
+	}
 	grads, norm := optim.ClipByGlobalNorm(l, grads, cfg.ClipNorm)
 	lr, bc1, bc2 := in[inLR], in[inBC1], in[inBC2]
 	newP := make([]*graph.Node, nw)
@@ -474,8 +537,12 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	sqrtBC2 := graph.Sqrt(bc2)
 	adam := optim.AdamW{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.AdamEps}
 	for j := range P {
+		if t.frozen(j) {
+			newP[j], newM[j], newV[j] = graph.Identity(P[j]), graph.Identity(M[j]), graph.Identity(V[j])
+			continue
+		}
 		decay := 0.0
-		if !head.IsBias(j) {
+		if !t.noDecay(j) {
 			decay = cfg.WeightDecay
 		}
 		newP[j], newM[j], newV[j] = adam.Step(P[j], grads[j], M[j], V[j], lr, stepSize, sqrtBC2, decay)
@@ -488,6 +555,10 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 		E := in[i+3*nw : i+4*nw]
 		d := in[inEMA]
 		for j := range E {
+			if t.frozen(j) {
+				out = append(out, graph.Identity(E[j])) // exactly as initialised
+				continue
+			}
 			out = append(out, graph.Add(graph.Mul(E[j], d), graph.Mul(newP[j], graph.OneMinus(d))))
 		}
 	}
@@ -529,8 +600,8 @@ func (t *trainer) evaluate(w []*tensors.Tensor) (lossV, mAP float64, err error) 
 // freeBatch releases the per-step input tensors (batch data and dropout mask).
 func (t *trainer) freeBatch(args []any) {
 	idx := []int{inX, inY, inMask}
-	if t.hasDropout {
-		idx = append(idx, inFixed)
+	for k := range t.dropShapes {
+		idx = append(idx, inFixed+k)
 	}
 	for _, k := range idx {
 		args[k].(*tensors.Tensor).MustFinalizeAll()
@@ -553,7 +624,8 @@ type runState struct {
 
 // stepBufs are the host buffers of one training batch, reused across steps.
 type stepBufs struct {
-	x, y, m, drop []float32
+	x, y, m []float32
+	drop    [][]float32 // one per dropout mask
 }
 
 func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
@@ -584,8 +656,8 @@ func (t *trainer) run(ctx context.Context, cb Callbacks) (*Result, error) {
 		y: make([]float32, t.batch*t.classes),
 		m: make([]float32, t.batch*t.classes),
 	}
-	if t.hasDropout {
-		bufs.drop = make([]float32, t.batch*t.cfg.Hidden)
+	for _, s := range t.dropShapes {
+		bufs.drop = append(bufs.drop, make([]float32, sizeOf(s)))
 	}
 	// The shared epoch loop keeps the selection bookkeeping; runState (the checkpoint
 	// layout) mirrors it after every epoch.
@@ -677,9 +749,12 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		clear(bx)
 		known := 0.0
 		for r, idx := range perm[lo:hi] {
-			if t.src != nil {
+			switch {
+			case t.src != nil:
 				t.src.row(idx, bx[r*t.dim:(r+1)*t.dim], t.init)
-			} else {
+			case t.init.Kind == head.Attention && len(t.init.Mean) > 0:
+				headparams.StandardizeMap(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim], t.init.Mean, t.init.Std, t.init.Tokens)
+			default:
 				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
 			}
 			copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
@@ -701,8 +776,8 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 			float32(1 - math.Pow(cfg.Beta2, stepNo)),
 			float32(emaDecay),
 		}
-		if t.hasDropout {
-			keep := float32(1 / (1 - cfg.Dropout))
+		keep := float32(1 / (1 - cfg.Dropout))
+		for mi, bd := range bd {
 			for k := range bd {
 				if dropRng.Float64() < cfg.Dropout {
 					bd[k] = 0
@@ -710,7 +785,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 					bd[k] = keep
 				}
 			}
-			args = append(args, tensors.FromFlatDataAndDimensions(bd, t.batch, cfg.Hidden))
+			args = append(args, tensors.FromFlatDataAndDimensions(bd, t.dropShapes[mi]...))
 		}
 		for _, group := range [][]*tensors.Tensor{t.params, t.mom, t.vel, t.ema} {
 			for _, x := range group {

@@ -16,6 +16,7 @@ import (
 	"github.com/multilabel/multilabel/dataset"
 	"github.com/multilabel/multilabel/finetune"
 	"github.com/multilabel/multilabel/head"
+	"github.com/multilabel/multilabel/headparams"
 	"github.com/multilabel/multilabel/imageio"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
@@ -30,6 +31,8 @@ func newTrainCmd(e *env) *cobra.Command {
 	var (
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features         string
+		queries                                                                        string
+		attnDim, maxQueries                                                            int
 		rf                                                                             readerFlags
 		pf                                                                             protocolFlags
 		ef                                                                             engineFlags
@@ -56,13 +59,16 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
-	fs.StringVar(&headFlag, "head", def.Head, "head: linear|mlp|graph (graph: label classifiers from two graph convolutions over the training labels' co-occurrence, ML-GCN style; stored as a linear head)")
+	fs.StringVar(&headFlag, "head", pipeline.HeadAuto, headHelp)
 	fs.IntVar(&hidden, "hidden", def.Hidden, "MLP hidden width")
 	fs.IntVar(&graphHidden, "graph-hidden", def.GraphHidden, "graph head: width of the learned label embeddings (the graph's node features)")
 	fs.Float64Var(&graphTau, "graph-tau", def.GraphTau, "graph head: link label i to j when P(j|i) in the training share >= this, in (0, 1]")
 	fs.Float64Var(&graphP, "graph-p", def.GraphP, "graph head: weight a label's neighbours share in its classifier (ML-GCN re-weighting), in (0, 1)")
-	fs.Float64Var(&dropout, "dropout", def.Dropout, "MLP dropout rate")
-	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs")
+	fs.Float64Var(&dropout, "dropout", def.Dropout, "dropout rate: the MLP's hidden layer; with --head attention its three dropouts (default there 0.1, as ML-Decoder)")
+	fs.IntVar(&attnDim, "attn-dim", defaultAttnDim, attnDimHelp)
+	fs.StringVar(&queries, "queries", queriesLearned, "attention head label queries: learned|fixed (fixed: seeded random orthonormal rows kept as initialised)")
+	fs.IntVar(&maxQueries, "max-queries", 100, "attention head: at most this many label queries; with more labels each query decodes ⌈labels/queries⌉ of them (group decoding)")
+	fs.IntVar(&epochs, "epochs", def.Epochs, "training epochs (--head attention, and the attention candidate of --head auto: 10 unless given)")
 	fs.IntVar(&batch, "batch-size", def.BatchSize, "training batch size")
 	fs.Float64Var(&lr, "lr", def.LR, "peak learning rate")
 	fs.Float64Var(&wd, "weight-decay", def.WeightDecay, "AdamW weight decay")
@@ -110,6 +116,9 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err != nil {
 			return usageErrorf("--split: %v", err)
 		}
+		if err := checkHead(headFlag, queries, attnDim, maxQueries); err != nil {
+			return err
+		}
 		if err := checkPool(pool, headFlag); err != nil {
 			return err
 		}
@@ -120,6 +129,12 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		if features != "" && (unfreeze != "" || randomBB) {
 			return usageErrorf("--features holds the frozen backbone's features: it cannot be combined with --unfreeze or --random-backbone (they run the backbone on the images)")
+		}
+		if headFlag == "attention" && !c.Flags().Changed("dropout") {
+			dropout = pipeline.AttnDropout
+		}
+		if headFlag == "attention" && !c.Flags().Changed("weight-decay") {
+			wd = pipeline.AttnWeightDecay
 		}
 		if unfreeze != "" && pool != backbone.PoolAvg {
 			return usageErrorf("--unfreeze fine-tunes with average pooling only; drop --pool %s or --unfreeze", pool)
@@ -135,7 +150,15 @@ func newTrainCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := tc.Validate(); err != nil {
+		tc.Attention = headparams.AttnOptions{Dim: attnDim, MaxQueries: maxQueries, Fixed: queries == queriesFixed}
+		attnEpochs := 0
+		switch {
+		case headFlag == "attention" && !c.Flags().Changed("epochs"):
+			tc.Epochs = pipeline.DefaultAttnEpochs
+		case headFlag == pipeline.HeadAuto && c.Flags().Changed("epochs"):
+			attnEpochs = epochs
+		}
+		if err := validateTrainConfig(tc); err != nil {
 			return usageErrorf("%v", err)
 		}
 		var ft *finetune.Config
@@ -203,6 +226,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Loaded: loaded, Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate, Refit: refit,
+			AttnEpochs: attnEpochs,
 		}
 		pf.apply(&cfg)
 		of.apply(e)
@@ -278,6 +302,11 @@ type trainSummary struct {
 	Seconds    map[string]float64     `json:"seconds"`
 	CacheHits  int                    `json:"cache_hits"`
 	Report     string                 `json:"report,omitempty"`
+	// Head is the trained head's kind; Auto what --head auto tried and why it chose it.
+	Head string               `json:"head"`
+	Auto *pipeline.AutoChoice `json:"auto,omitempty"`
+	// GeMP is the learnt GeM exponent (--pool gem).
+	GeMP float32 `json:"gem_p,omitempty"`
 	// Refit is set with --refit: Test is then the refit model's, Val the selection's.
 	Refit *pipeline.RefitInfo `json:"refit,omitempty"`
 	// Graph summarises the graph head's label graph (--head graph).
@@ -335,7 +364,11 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 			BestEpoch: res.Fit.BestEpoch, Epochs: len(res.Fit.History), Thresholds: res.Bundle.Thresholds, Tuning: res.Tuning,
 			Val: res.Val, Test: res.Test, CacheHits: res.CacheHits, Report: o.report, Refit: res.Refit,
 			Seconds: map[string]float64{"features": res.FeatureSeconds, "train": res.TrainSeconds},
-			Graph:   summariseGraph(res.Fit.Graph, res.Bundle.Labels)}
+			Graph:   summariseGraph(res.Fit.Graph, res.Bundle.Labels),
+			Head:    res.Fit.Config.Head, Auto: res.Auto}
+		if g := res.Bundle.Head.GeM; len(g) == 1 {
+			s.GeMP = g[0]
+		}
 		if cfg.Out != "" {
 			s.ID = res.Bundle.ID
 		}
@@ -368,6 +401,12 @@ func printTrainResult(w io.Writer, res *pipeline.TrainResult, cfg pipeline.Train
 	fmt.Fprintf(w, "engine: %s for features (%.1fs, %d cached); head %s + %s on %s: best epoch %d of %d (%.1fs)\n",
 		res.Engine, res.FeatureSeconds, res.CacheHits, res.Fit.Config.Head, res.Fit.Config.Loss, cmp.Or(res.Fit.Backend, "?"),
 		res.Fit.BestEpoch, len(res.Fit.History), res.TrainSeconds)
+	if res.Auto != nil {
+		fmt.Fprintf(w, "head auto: chose %s: %s\n", res.Auto.Chosen, res.Auto.Reason)
+	}
+	if g := res.Bundle.Head.GeM; len(g) == 1 {
+		fmt.Fprintf(w, "gem pooling: learnt exponent p = %.3f (from %d)\n", g[0], headparams.GeMInitP)
+	}
 	if g := summariseGraph(res.Fit.Graph, res.Bundle.Labels); g != nil {
 		fmt.Fprintln(w, g)
 	}

@@ -81,10 +81,16 @@ func TestTrainBadUsage(t *testing.T) {
 		"missing bb":   {"train", "--data", labels, "--backbone", filepath.Join(dir, "nope.onnx"), "--out", out, "--engine", "go", "--no-cache"},
 		"not onnx":     {"train", "--data", labels, "--backbone", labels, "--out", out, "--engine", "go", "--no-cache"},
 		"bad pool":     {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "median"},
-		"gem linear":   {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "gem"},
-		"gem mlp":      {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "gem", "--head", "mlp"},
 		"max flat cut": {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "max", "--engine", "go", "--no-cache"},
 		"max finetune": {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "max", "--unfreeze", "1"},
+		// The default cut of this backbone is a flat vector: no map to attend over or pool.
+		"attention flat cut": {"train", "--data", labels, "--backbone", bb, "--out", out, "--head", "attention", "--engine", "go", "--no-cache"},
+		"gem flat cut":       {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "gem", "--head", "linear", "--engine", "go", "--no-cache"},
+		"gem attention":      {"train", "--data", labels, "--backbone", bb, "--out", out, "--pool", "gem", "--head", "attention"},
+		"bad queries":        {"train", "--data", labels, "--backbone", bb, "--out", out, "--head", "attention", "--queries", "random"},
+		"bad attn-dim":       {"train", "--data", labels, "--backbone", bb, "--out", out, "--head", "attention", "--attn-dim", "12"},
+		"bad max-queries":    {"train", "--data", labels, "--backbone", bb, "--out", out, "--head", "attention", "--max-queries", "0"},
+		"attention finetune": {"train", "--data", labels, "--backbone", bb, "--out", out, "--head", "attention", "--unfreeze", "1", "--engine", "go", "--no-cache"},
 	} {
 		if code, _ := runModelCmd(t, args...); code != exitUsage {
 			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
@@ -106,7 +112,7 @@ func TestTrainPoolCLI(t *testing.T) {
 	}
 	mlb := filepath.Join(dir, "max.mlb")
 	code, out := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--feature-node", "x", "--pool", "max",
-		"--out", mlb, "--engine", "go", "--no-cache", "--epochs", "5", "--quiet")
+		"--head", "linear", "--out", mlb, "--engine", "go", "--no-cache", "--epochs", "5", "--quiet")
 	if code != exitOK {
 		t.Fatalf("train --pool max: exit %d: %s", code, out)
 	}
@@ -164,5 +170,91 @@ func TestTrainRefitCLI(t *testing.T) {
 	code, _, stderr := runCLIErr(t, append(args, "--split", "0.8,0,0.2")...)
 	if code != exitUsage || !strings.Contains(stderr, "refit") {
 		t.Errorf("train --refit without validation: exit %d: %s", code, stderr)
+	}
+}
+
+// The attention error on a cut without a spatial map names the cut and points to
+// backbone inspect.
+func TestTrainAttentionFlatCutMessage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 12, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, out := runCLIErr(t, "train", "--data", labels, "--backbone", bb, "--out", filepath.Join(dir, "m.mlb"),
+		"--head", "attention", "--engine", "go", "--no-cache")
+	if code != exitUsage || !strings.Contains(out, "--head attention needs the spatial map at the cut") ||
+		!strings.Contains(out, "backbone inspect") || !strings.Contains(out, "the cut \"") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+// TestTrainSpatialHeadsCLI trains the attention head, a GeM head and --head auto on a
+// spatial cut (the image itself, cut at the input), checks what the bundles record and
+// that predict and export use them.
+func TestTrainSpatialHeadsCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 60, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--data", labels, "--backbone", bb, "--feature-node", "x", "--engine", "go", "--no-cache", "--epochs", "4"}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"attention", []string{"--head", "attention", "--attn-dim", "16", "--queries", "fixed", "--max-queries", "1"}},
+		{"gem", []string{"--head", "mlp", "--pool", "gem", "--hidden", "8"}},
+		{"auto", []string{"--attn-dim", "16", "--json"}},
+	} {
+		mlb := filepath.Join(dir, tc.name+".mlb")
+		args := append(append([]string{"train"}, common...), append(tc.args, "--out", mlb)...)
+		code, out := runModelCmd(t, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", tc.name, code, out)
+		}
+		b, err := bundle.Read(mlb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := b.Head
+		switch tc.name {
+		case "attention":
+			if h.Kind != "attention" || !h.Attn.Fixed || h.Attn.Queries != 1 || h.Attn.Group != h.Out || h.Attn.Dim != 16 || b.BackboneInfo.Pool != "" {
+				t.Fatalf("attention bundle: kind %s attn %+v pool %q", h.Kind, h.Attn != nil, b.BackboneInfo.Pool)
+			}
+		case "gem":
+			if h.Kind != "mlp" || h.Pool != "gem" || len(h.GeM) != 1 || h.GeM[0] == 3 {
+				t.Fatalf("gem bundle: kind %s pool %q p %v", h.Kind, h.Pool, h.GeM)
+			}
+		case "auto":
+			var s struct {
+				Head string
+				Auto *struct {
+					Chosen, Reason string
+					Candidates     []struct{ Head string }
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &s); err != nil || s.Auto == nil {
+				t.Fatalf("auto --json: %v: %s", err, out)
+			}
+			if len(s.Auto.Candidates) != 3 || s.Auto.Chosen != s.Head || s.Head != h.Kind || !strings.Contains(s.Auto.Reason, "validation mAP") {
+				t.Fatalf("auto: %+v, head %s, bundle %s", s.Auto, s.Head, h.Kind)
+			}
+			if !strings.Contains(string(b.Training), `"auto"`) {
+				t.Error("training record has no auto choice")
+			}
+		}
+		if code, out := runModelCmd(t, "predict", "--model", mlb, "--engine", "go", filepath.Join(dir, "img000.png")); code != exitOK {
+			t.Fatalf("%s predict: exit %d: %s", tc.name, code, out)
+		}
+		if _, err := bundle.ExportONNX(b); err != nil {
+			t.Fatalf("%s export: %v", tc.name, err)
+		}
+		if code, out := runModelCmd(t, "eval", "--model", mlb, "--data", labels, "--engine", "go", "--json"); code != exitOK || !strings.Contains(out, "mAP") {
+			t.Fatalf("%s eval --model: exit %d: %s", tc.name, code, out)
+		}
 	}
 }
