@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -132,30 +131,7 @@ func (r *run) finalizeFixed(stage string, b *bundle.Bundle, testScores [][]float
 			return nil, fmt.Errorf("%s: test metrics: %w", stage, err)
 		}
 	}
-	if b.Training, err = json.Marshal(training); err != nil {
-		return nil, fmt.Errorf("training record: %w", err)
-	}
-	mets := map[string]*metric.Result{}
-	for k, m := range extra {
-		if m != nil {
-			mets[k] = m
-		}
-	}
-	if val != nil {
-		mets["val"] = val
-	}
-	if test != nil {
-		mets["test"] = test
-	}
-	if b.Metrics, err = json.Marshal(mets); err != nil {
-		return nil, fmt.Errorf("metrics record: %w", err)
-	}
-	if out != "" {
-		if err := b.Save(out); err != nil {
-			return nil, err
-		}
-		r.log.Debug(stage+": wrote bundle", "path", out, "id", b.ID)
-	} else if err := b.Validate(); err != nil {
+	if err := r.recordAndSave(stage, b, training, extra, val, test, out); err != nil {
 		return nil, err
 	}
 	return test, nil

@@ -758,8 +758,18 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 		}
 		fin.scores, fin.truth, fin.paths = ts, ty, r.sets[2].images
 	}
+	if err := r.recordAndSave(stage, b, training, extra, fin.val, fin.test, out); err != nil {
+		return nil, err
+	}
+	return fin, nil
+}
+
+// recordAndSave stores the training record and the metrics (extra, then val and test
+// when set) in b, and writes b to out when set (else validates it).
+func (r *run) recordAndSave(stage string, b *bundle.Bundle, training any, extra map[string]*metric.Result, val, test *metric.Result, out string) error {
+	var err error
 	if b.Training, err = json.Marshal(training); err != nil {
-		return nil, fmt.Errorf("training record: %w", err)
+		return fmt.Errorf("training record: %w", err)
 	}
 	mets := map[string]*metric.Result{}
 	for k, m := range extra {
@@ -767,24 +777,23 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 			mets[k] = m
 		}
 	}
-	if fin.val != nil {
-		mets["val"] = fin.val
+	if val != nil {
+		mets["val"] = val
 	}
-	if fin.test != nil {
-		mets["test"] = fin.test
+	if test != nil {
+		mets["test"] = test
 	}
 	if b.Metrics, err = json.Marshal(mets); err != nil {
-		return nil, fmt.Errorf("metrics record: %w", err)
+		return fmt.Errorf("metrics record: %w", err)
 	}
 	if out != "" {
 		if err := b.Save(out); err != nil {
-			return nil, err
+			return err
 		}
 		r.log.Debug(stage+": wrote bundle", "path", out, "id", b.ID)
-	} else if err := b.Validate(); err != nil {
-		return nil, err
+		return nil
 	}
-	return fin, nil
+	return b.Validate()
 }
 
 func size(d *dataset.Dataset) int {
