@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -116,42 +115,17 @@ func Run(ctx context.Context, cfg Config, x []float32, y [][]int8, dim int, imag
 		tc = *cfg.Train
 	}
 	tc.Seed = cfg.Seed
-	fold := make([]int, n)
-	for k, i := range rand.New(rand.NewPCG(cfg.Seed, 0xa0d17)).Perm(n) {
-		fold[i] = k % folds
+	logits, err := train.OutOfFold(ctx, tc, x, y, dim, folds)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	scores := make([][]float32, n)
-	for f := 0; f < folds; f++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	for i, l := range logits {
+		row := make([]float32, classes)
+		for c := range row {
+			row[c] = float32(1 / (1 + math.Exp(-float64(l[c]))))
 		}
-		var trX, teX []float32
-		var trY [][]int8
-		var teRows []int
-		for i := 0; i < n; i++ {
-			if fold[i] == f {
-				teX = append(teX, x[i*dim:(i+1)*dim]...)
-				teRows = append(teRows, i)
-			} else {
-				trX = append(trX, x[i*dim:(i+1)*dim]...)
-				trY = append(trY, y[i])
-			}
-		}
-		res, err := train.Fit(ctx, tc, trX, trY, nil, nil, dim, train.Callbacks{})
-		if err != nil {
-			return nil, fmt.Errorf("audit: fold %d: %w", f+1, err)
-		}
-		logits, err := res.Head.Forward(teX, len(teRows))
-		if err != nil {
-			return nil, fmt.Errorf("audit: fold %d: %w", f+1, err)
-		}
-		for k, i := range teRows {
-			row := make([]float32, classes)
-			for c := range row {
-				row[c] = float32(1 / (1 + math.Exp(-float64(logits[k*classes+c]))))
-			}
-			scores[i] = row
-		}
+		scores[i] = row
 	}
 	res := &Result{Folds: folds, Scores: scores}
 	res.OOFMAP, _, _ = metric.MeanAP(scores, y)
