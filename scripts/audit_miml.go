@@ -4,7 +4,7 @@
 // entries flipped (0↔1).
 //
 //	go run scripts/audit_miml.go -flip 0.05 -seed 1 -out /tmp/flipped.csv   # writes the noisy labels and /tmp/flipped.csv.flips
-//	multilabel dataset audit --data /tmp/flipped.csv --images ../shared/data/miml-scenes/images \
+//	multilabel dataset audit --data /tmp/flipped.csv --images ../shared/data/miml-scenes/images --allow-outside \
 //	    --backbone ../shared/models/squeezenet1.1/squeezenet1.1-fp16.onnx --json > /tmp/audit.json
 //	go run scripts/audit_miml.go -check /tmp/audit.json -out /tmp/flipped.csv
 //
