@@ -17,13 +17,14 @@ import (
 const SpatialCut = "b3.relu"
 
 // positionRules are the labels tied to a place in the image (synth.TargetRules) and
-// where the rule puts them, as a fraction of the height from the top.
+// where the rule puts them, as a fraction of the height from the top; the band checked
+// is widened to whole rows of the 6-row map (a sun in the top fifth reaches row 2).
 var positionRules = []struct {
 	label, rule string
 	lo, hi      float64
 }{
-	{"sun", "top fifth", 0, 0.2},
-	{"moon", "top quarter", 0, 0.25},
+	{"sun", "top fifth", 0, 1.0 / 3},
+	{"moon", "top quarter", 0, 1.0 / 3},
 	{"boat", "on the waterline at 55%", 0.4, 0.7},
 }
 
