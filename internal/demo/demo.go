@@ -29,6 +29,7 @@ import (
 	"github.com/multilabel/multilabel/internal/synth/cnn"
 	"github.com/multilabel/multilabel/loss"
 	"github.com/multilabel/multilabel/metric"
+	"github.com/multilabel/multilabel/report"
 	"github.com/multilabel/multilabel/train"
 )
 
@@ -157,6 +158,8 @@ type Result struct {
 	Seconds    float64 `json:"seconds"`
 
 	test []synth.Sample
+	// maps is the report's activation-map gallery (drawn in Run, which has the engine).
+	maps *report.Section
 	// real is set by RunReal.
 	real bool
 }
@@ -365,7 +368,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// 3b. Linear probe: features through the path every real backbone takes
 	// (backbone → engine → featcache), then a linear head trained by package train.
 	t0 := time.Now()
-	bb, err := backbone.LoadBytes(onnxBytes, "synth backbone", backbone.Options{Spec: &spec})
+	// The cut is the last block's map (SpatialCut, 32×6×6), average-pooled inside the
+	// graph: the same vector as the backbone's own pooled output, so the same probe, but
+	// the bundle keeps the map and can draw its class activation maps.
+	bb, err := backbone.LoadBytes(onnxBytes, "synth backbone", backbone.Options{Spec: &spec, FeatureNode: SpatialCut, Pool: backbone.PoolAvg})
+	if err != nil {
+		log.Warn("demo: no spatial cut in this backbone, probing its pooled output (no activation maps)", "cut", SpatialCut, "err", err)
+		bb, err = backbone.LoadBytes(onnxBytes, "synth backbone", backbone.Options{Spec: &spec})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -406,11 +416,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					break
 				}
 				if ln == loss.ASL && cfg.OutDir != "" {
-					res.BundlePath, err = writeBundle(cfg.OutDir, featModel, bb, p, res, spec)
+					b := makeBundle(featModel, bb, p, res, spec)
+					res.BundlePath, err = writeBundle(cfg.OutDir, b)
 					if err != nil {
 						log.Warn("demo: bundle not written", "err", err)
 						err = nil
 					}
+					res.drawMaps(ctx, cfg, b, res.Rows[len(res.Rows)-1].scores, teY, testPaths)
 				}
 			}
 			for _, ln := range Losses {
@@ -584,8 +596,8 @@ func writeSplit(root, name string, samples []synth.Sample, labels []string, path
 	return nil
 }
 
-// writeBundle saves the linear-probe model as a .mlb bundle.
-func writeBundle(dir string, featModel []byte, bb *backbone.Backbone, p *head.Params, res *Result, spec imageio.Spec) (string, error) {
+// makeBundle returns the linear-probe model as a bundle.
+func makeBundle(featModel []byte, bb *backbone.Backbone, p *head.Params, res *Result, spec imageio.Spec) *bundle.Bundle {
 	th := make([]float64, len(res.Labels))
 	for i := range th {
 		th[i] = 0.5
@@ -593,9 +605,14 @@ func writeBundle(dir string, featModel []byte, bb *backbone.Backbone, p *head.Pa
 	b := &bundle.Bundle{
 		Backbone: featModel,
 		BackboneInfo: bundle.BackboneInfo{Name: "synth-backbone.onnx", SHA256: bb.SHA256, FeatureNode: bb.FeatureNode,
-			FeatureDim: bb.FeatureDim},
+			FeatureDim: bb.FeatureDim, Pool: bb.Pool},
 		Head: *p, Labels: res.Labels, Thresholds: th, Spec: spec,
 	}
+	return b
+}
+
+// writeBundle saves b as DIR/demo.mlb.
+func writeBundle(dir string, b *bundle.Bundle) (string, error) {
 	path := filepath.Join(dir, "demo.mlb")
 	if err := b.Save(path); err != nil {
 		return "", err

@@ -182,24 +182,28 @@ func (r *Result) HTML() ([]byte, error) {
 		}
 		items = append(items, it)
 	}
+	sections := []report.Section{
+		{Title: tailTitle + " (the long tail)", HTML: report.BarChart("demo-tail", tailTitle, tail, 0)},
+		{Title: fmt.Sprintf("Predictions of the best model (%s / %s) on test images", bestRow.Method, bestRow.Loss),
+			HTML: report.Gallery(items)},
+	}
+	if r.maps != nil {
+		sections = append(sections, *r.maps)
+	}
 	var opts metric.Options
 	if r.real {
 		opts.Thresholds = bestRow.thresholds // tuned on the validation set, as in the table
 	}
 	return report.Build(report.Input{
-		Title:   title,
-		Options: opts,
-		Meta:    meta,
-		Labels:  r.Labels,
-		Scores:  bestRow.scores,
-		Truth:   truth,
-		History: hist,
-		Lead:    []report.Section{{Title: "Comparison: " + r.methodsTitle(), HTML: comparison}},
-		Sections: []report.Section{
-			{Title: tailTitle + " (the long tail)", HTML: report.BarChart("demo-tail", tailTitle, tail, 0)},
-			{Title: fmt.Sprintf("Predictions of the best model (%s / %s) on test images", bestRow.Method, bestRow.Loss),
-				HTML: report.Gallery(items)},
-		},
+		Title:    title,
+		Options:  opts,
+		Meta:     meta,
+		Labels:   r.Labels,
+		Scores:   bestRow.scores,
+		Truth:    truth,
+		History:  hist,
+		Lead:     []report.Section{{Title: "Comparison: " + r.methodsTitle(), HTML: comparison}},
+		Sections: sections,
 	})
 }
 
