@@ -246,3 +246,14 @@ func (m *Mapped) ReadRowAt(r io.ReaderAt, i int, dst []float32) ([]float32, erro
 	}
 	return dst, nil
 }
+
+// RawRow returns row i as stored in the file: Dim little-endian float16 values (Half)
+// or float32 values, pointing into the map (valid until Release of the row or Close).
+func (m *Mapped) RawRow(i int) []byte {
+	e := m.Dim * m.elem()
+	o := m.off + i*e
+	return m.data[o : o+e : o+e]
+}
+
+// Float16 reports float16 storage (Half), for train.RawRows.
+func (m *Mapped) Float16() bool { return m.Half }

@@ -462,7 +462,11 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	}
 	nw := t.nw()
 	P, M, V := in[i:i+nw], in[i+nw:i+2*nw], in[i+2*nw:i+3*nw]
-	logits := t.forward(in[inX], P, drop)
+	x := in[inX]
+	if t.src != nil && t.src.raw != nil {
+		x = standardizeGraph(x, t.init)
+	}
+	logits := t.forward(x, P, drop)
 	l := loss.Masked(t.lc, logits, in[inY], in[inMask], in[inPosW])
 	grads := graph.Gradient(l, P...)
 	grads, norm := optim.ClipByGlobalNorm(l, grads, cfg.ClipNorm)
@@ -674,12 +678,24 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		lo, hi := b*t.batch, min((b+1)*t.batch, rows)
 		clear(bm)
 		clear(by)
-		clear(bx)
 		known := 0.0
+		// Streamed rows given as stored go to the backend as they are (the step graph
+		// converts and standardises them); the others are copied into bx standardised.
+		var xT *tensors.Tensor
+		if t.src != nil && t.src.raw != nil {
+			var err error
+			if xT, err = t.src.rawBatch(perm[lo:hi], t.batch, t.dim); err != nil {
+				return Epoch{}, err
+			}
+		} else {
+			clear(bx)
+		}
 		for r, idx := range perm[lo:hi] {
-			if t.src != nil {
+			switch {
+			case xT != nil:
+			case t.src != nil:
 				t.src.row(idx, bx[r*t.dim:(r+1)*t.dim], t.init)
-			} else {
+			default:
 				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
 			}
 			copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
@@ -691,8 +707,11 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		lr = LearningRate(cfg, st.Step, total)
 		stepNo := float64(st.Step + 1)
 		emaDecay := math.Min(cfg.EMA, (1+float64(st.Step))/(10+float64(st.Step)))
+		if xT == nil {
+			xT = tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim)
+		}
 		args := []any{
-			tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim),
+			xT,
 			tensors.FromFlatDataAndDimensions(by, t.batch, t.classes),
 			tensors.FromFlatDataAndDimensions(bm, t.batch, t.classes),
 			t.posw,
