@@ -126,11 +126,11 @@ func (m *Mapped) elem() int {
 // Row copies row i into dst (grown to Dim) as float32 and returns it.
 func (m *Mapped) Row(i int, dst []float32) []float32 {
 	dst = append(dst[:0], make([]float32, m.Dim)...)
-	b := m.data[m.off+i*m.Dim*m.elem():]
+	b := m.RawRow(i)
 	if m.Half {
 		tab := halfTable()
 		for j := range dst {
-			dst[j] = tab[binary.LittleEndian.Uint16(b[2*j:])]
+			dst[j] = tab[uint16(b[2*j])|uint16(b[2*j+1])<<8]
 		}
 	} else {
 		for j := range dst {

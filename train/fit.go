@@ -230,11 +230,15 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	}
 	switch {
 	case src != nil:
-		if err := src.check(t.n, dim); err != nil {
+		var sum []float64 // the check pass also sums the columns, when they are standardised
+		if !cfg.NoStandardize {
+			sum = make([]float64, dim)
+		}
+		if err := src.check(t.n, dim, sum); err != nil {
 			return nil, err
 		}
-		if !cfg.NoStandardize {
-			p.Mean, p.Std = src.moments(t.n, dim)
+		if sum != nil {
+			p.Mean, p.Std = src.moments(t.n, dim, sum)
 		}
 		t.src = src
 	case !cfg.NoStandardize:

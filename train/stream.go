@@ -57,12 +57,15 @@ type StreamOptions struct {
 const DefaultBlock = 1 << 16
 
 // FitRows is Fit on training rows read from src (n rows of dim values) a minibatch at a
-// time instead of a matrix in memory: the standardisation is computed in one streamed
-// pass (which also rejects non-finite values) and applied per batch, so memory holds the
-// labels, the validation set and one block of rows, not the training features. With the
-// same order (opt.Block 0) the result equals Fit's on the same values. The checkpoint
-// fingerprint of a streamed run covers the configuration, the labels and the
-// validation set, not the training feature values.
+// time instead of a matrix in memory: the standardisation is computed in two streamed
+// passes (the first also rejects non-finite values) and applied per batch, so memory
+// holds the labels, the validation set and one block of rows, not the training
+// features. When src is a RawRows (a memory-mapped .npy), each minibatch goes to the
+// backend as stored and the step graph converts and standardises it; otherwise rows
+// are converted and standardised on the host. With the same order (opt.Block 0) the
+// result equals Fit's on the same values, either way. The checkpoint fingerprint of a
+// streamed run covers the configuration, the labels and the validation set, not the
+// training feature values.
 func FitRows(ctx context.Context, cfg Config, src Rows, n, dim int, trY [][]int8, vaX []float32, vaY [][]int8, opt StreamOptions, cb Callbacks) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -166,8 +169,9 @@ func standardizeGraph(x *graph.Node, p *head.Params) *graph.Node {
 	return graph.Div(graph.Sub(x, mean), std)
 }
 
-// check reads every row once and rejects non-finite values.
-func (s *streamSource) check(n, dim int) error {
+// check reads every row once and rejects non-finite values; with sum (dim values) it
+// also adds each column's values to sum, in row order (moments' first pass).
+func (s *streamSource) check(n, dim int, sum []float64) error {
 	s.n = n
 	for i := range n {
 		s.buf = s.rows.Row(i, s.buf[:0])
@@ -179,24 +183,21 @@ func (s *streamSource) check(n, dim int) error {
 				return fmt.Errorf("train: training features row %d, column %d is %v", i, k, v)
 			}
 		}
+		if sum != nil {
+			for k, v := range s.buf {
+				sum[k] += float64(v)
+			}
+		}
 		s.releaseDone(i)
 	}
 	s.releaseAll()
 	return nil
 }
 
-// moments is moments (fit.go) over the streamed rows: the same sums in the same order.
-func (s *streamSource) moments(n, dim int) (mean, std []float32) {
-	sum := make([]float64, dim)
+// moments is moments (fit.go) over the streamed rows, the same sums in the same order,
+// given the column sums of check: one more pass, for the squared deviations.
+func (s *streamSource) moments(n, dim int, sum []float64) (mean, std []float32) {
 	sum2 := make([]float64, dim)
-	for i := range n {
-		s.buf = s.rows.Row(i, s.buf[:0])
-		for k, v := range s.buf {
-			sum[k] += float64(v)
-		}
-		s.releaseDone(i)
-	}
-	s.releaseAll()
 	mean = make([]float32, dim)
 	for k := range sum {
 		sum[k] /= float64(n)
