@@ -134,6 +134,15 @@ func (r *run) prepareFromFeatures() error {
 			}
 		}
 	}
+	// The sets hold what the run needs of the samples now (label rows and paths): the
+	// parsed samples can go (for millions of images, hundreds of MB before training).
+	for k, p := range r.parts {
+		if p != nil {
+			q := *p
+			q.Samples = nil
+			r.parts[k] = &q
+		}
+	}
 	if len(missing) > 0 && (cfg.Strict || len(missing) > leftOut) {
 		why := fmt.Sprintf("the extraction left out %d image(s)", leftOut)
 		if cfg.Strict {

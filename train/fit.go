@@ -134,7 +134,8 @@ type trainer struct {
 	n, nv, dim, classes int
 	batch               int
 	x, vx               []float32 // standardised features
-	y, m, vy, vm        []float32 // targets and known-masks
+	trY                 [][]int8  // training labels
+	vy, vm              []float32 // validation targets and known-masks
 	vaY                 [][]int8
 	init                *head.Params // initial head: kind, sizes, standardisation
 	dims                [][]int
@@ -249,7 +250,7 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 		t.x = p.Standardize(trX, t.n)
 	}
 	t.vx = p.Standardize(vaX, t.nv)
-	t.y, t.m = loss.TargetsAndMask(trY, classes)
+	t.trY = trY // targets and masks are made a minibatch at a time (4 bytes a value each)
 	t.vy, t.vm = loss.TargetsAndMask(vaY, classes)
 	w0, dims := p.Weights()
 	if t.graph != nil {
@@ -702,8 +703,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 			default:
 				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
 			}
-			copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
-			copy(bm[r*t.classes:(r+1)*t.classes], t.m[idx*t.classes:(idx+1)*t.classes])
+			targetsAndMask(t.trY[idx], by[r*t.classes:(r+1)*t.classes], bm[r*t.classes:(r+1)*t.classes])
 		}
 		for _, v := range bm {
 			known += float64(v)
@@ -796,6 +796,19 @@ func (t *trainer) validate(e *Epoch) (score float64, useEMA bool, err error) {
 		score, useEMA = e.ValMAPEMA, true
 	}
 	return score, useEMA, nil
+}
+
+// targetsAndMask writes the targets and the known-mask of one label row into y and m
+// (zeroed, length classes), as loss.TargetsAndMask does for a whole set.
+func targetsAndMask(row []int8, y, m []float32) {
+	for j := range min(len(y), len(row)) {
+		switch row[j] {
+		case 1:
+			y[j], m[j] = 1, 1
+		case 0:
+			m[j] = 1
+		}
+	}
 }
 
 func clone(x []float32) []float32 {
