@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -143,6 +144,10 @@ func (r *run) prepareFromFeatures() error {
 			r.parts[k] = &q
 		}
 	}
+	// Parsing and joining millions of samples left garbage several times the size of
+	// what stays: collect it and give its pages back now, before the training adds its
+	// own (the runtime would otherwise keep them resident for a while).
+	debug.FreeOSMemory()
 	if len(missing) > 0 && (cfg.Strict || len(missing) > leftOut) {
 		why := fmt.Sprintf("the extraction left out %d image(s)", leftOut)
 		if cfg.Strict {
