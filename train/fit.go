@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -158,7 +159,8 @@ type trainer struct {
 	order   *sampler.Sampler
 	lengths []int // per epoch (index epoch-1): rows visited
 
-	src *streamSource // streamed training rows (FitRows), else nil and x holds them
+	src  *streamSource   // streamed training rows (FitRows), else nil and x holds them
+	rawX *tensors.Tensor // the minibatch input of a streamed run given as stored (RawRows)
 }
 
 // newTrainer sets up a run on the training features trX, or when src is not nil on the
@@ -300,6 +302,9 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 func (t *trainer) close() {
 	t.stepExec.Finalize()
 	t.evalExec.Finalize()
+	if t.rawX != nil {
+		t.rawX.MustFinalizeAll()
+	}
 }
 
 // moments returns the per-column mean and standard deviation (1 for constant columns).
@@ -537,7 +542,10 @@ func (t *trainer) evaluate(w []*tensors.Tensor) (lossV, mAP float64, err error) 
 
 // freeBatch releases the per-step input tensors (batch data and dropout mask).
 func (t *trainer) freeBatch(args []any) {
-	idx := []int{inX, inY, inMask}
+	idx := []int{inY, inMask}
+	if t.rawX == nil { // else the trainer's, reused from step to step
+		idx = append(idx, inX)
+	}
 	if t.hasDropout {
 		idx = append(idx, inFixed)
 	}
@@ -688,10 +696,13 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		// converts and standardises them); the others are copied into bx standardised.
 		var xT *tensors.Tensor
 		if t.src != nil && t.src.raw != nil {
-			var err error
-			if xT, err = t.src.rawBatch(perm[lo:hi], t.batch, t.dim); err != nil {
+			if t.rawX == nil {
+				t.rawX = tensors.FromShape(shapes.Make(t.src.rawDType(), t.batch, t.dim))
+			}
+			if err := t.src.rawBatch(t.rawX, perm[lo:hi], t.batch); err != nil {
 				return Epoch{}, err
 			}
+			xT = t.rawX
 		} else {
 			clear(bx)
 		}

@@ -9,7 +9,6 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -125,11 +124,11 @@ func (s *streamSource) rawDType() dtypes.DType {
 	return dtypes.Float32
 }
 
-// rawBatch returns the rows perm of a minibatch of batch rows, as stored, in a tensor
-// of the stored dtype (rows past len(perm) are zero: their mask is zero, so they add
-// nothing to the loss or to the gradients).
-func (s *streamSource) rawBatch(perm []int, batch, dim int) (*tensors.Tensor, error) {
-	x := tensors.FromShape(shapes.Make(s.rawDType(), batch, dim))
+// rawBatch writes the rows perm of a minibatch, as stored, into x (batch rows of the
+// stored dtype, reused from step to step: a new tensor a step would make the garbage
+// collector's heap grow by twice what the run keeps). Rows past len(perm) are zeroed:
+// their mask is zero, so they add nothing to the loss or to the gradients.
+func (s *streamSource) rawBatch(x *tensors.Tensor, perm []int, batch int) error {
 	var bad error
 	err := x.MutableBytes(func(data []byte) {
 		rb := len(data) / batch
@@ -142,15 +141,12 @@ func (s *streamSource) rawBatch(perm []int, batch, dim int) (*tensors.Tensor, er
 			}
 			copy(data[r*rb:(r+1)*rb], b)
 		}
+		clear(data[len(perm)*rb:])
 	})
-	if err == nil {
-		err = bad
-	}
 	if err != nil {
-		x.MustFinalizeAll()
-		return nil, err
+		return err
 	}
-	return x, nil
+	return bad
 }
 
 // standardizeGraph converts the stored rows x of a raw batch to float32 and standardises
