@@ -126,11 +126,11 @@ func (m *Mapped) elem() int {
 // Row copies row i into dst (grown to Dim) as float32 and returns it.
 func (m *Mapped) Row(i int, dst []float32) []float32 {
 	dst = append(dst[:0], make([]float32, m.Dim)...)
-	b := m.data[m.off+i*m.Dim*m.elem():]
+	b := m.RawRow(i)
 	if m.Half {
 		tab := halfTable()
 		for j := range dst {
-			dst[j] = tab[binary.LittleEndian.Uint16(b[2*j:])]
+			dst[j] = tab[uint16(b[2*j])|uint16(b[2*j+1])<<8]
 		}
 	} else {
 		for j := range dst {
@@ -246,3 +246,14 @@ func (m *Mapped) ReadRowAt(r io.ReaderAt, i int, dst []float32) ([]float32, erro
 	}
 	return dst, nil
 }
+
+// RawRow returns row i as stored in the file: Dim little-endian float16 values (Half)
+// or float32 values, pointing into the map (valid until Release of the row or Close).
+func (m *Mapped) RawRow(i int) []byte {
+	e := m.Dim * m.elem()
+	o := m.off + i*e
+	return m.data[o : o+e : o+e]
+}
+
+// Float16 reports float16 storage (Half), for train.RawRows.
+func (m *Mapped) Float16() bool { return m.Half }

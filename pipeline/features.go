@@ -3,7 +3,9 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +39,10 @@ type featureRows struct {
 
 func (f *featureRows) Row(i int, dst []float32) []float32 { return f.m.Row(f.idx[i], dst) }
 
+func (f *featureRows) RawRow(i int) []byte { return f.m.RawRow(f.idx[i]) }
+
+func (f *featureRows) Float16() bool { return f.m.Half }
+
 func (f *featureRows) Release(lo, hi int) {
 	if hi > lo {
 		f.m.Release(f.idx[lo], f.idx[hi-1]+1)
@@ -65,12 +71,14 @@ func (r *run) prepareFromFeatures() error {
 	if r.bb.FeatureDim > 0 && r.bb.FeatureDim != man.Dim {
 		return errkind.BadInput("--features %s: %d values a row, --backbone %s gives %d", cfg.Features, man.Dim, cfg.Backbone, r.bb.FeatureDim)
 	}
-	row := make(map[string]int, len(names))
+	// The join: image name → row, built once over the names file's strings (no copies).
+	row := make(map[string]int32, len(names))
 	for i, n := range names {
 		if _, dup := row[n]; !dup {
-			row[n] = i
+			row[n] = int32(i)
 		}
 	}
+	names = nil // the map keeps the strings it needs
 	file, err := os.Open(cfg.Features)
 	if err != nil {
 		return fmt.Errorf("--features %s: %w", cfg.Features, err)
@@ -82,32 +90,37 @@ func (r *run) prepareFromFeatures() error {
 		if p == nil {
 			continue
 		}
-		type item struct {
-			row   int
-			y     []int8
-			image string
+		// A joined sample: its row in the file and its index in p.Samples (8 bytes, so
+		// that the join of millions of samples costs little next to the samples).
+		type item struct{ row, s int32 }
+		if len(p.Samples) > math.MaxInt32 {
+			return errkind.BadInput("--data %s: %d samples in one part, at most %d with --features", cfg.Data, len(p.Samples), math.MaxInt32)
 		}
-		var items []item
-		for _, s := range p.Samples {
+		items := make([]item, 0, len(p.Samples))
+		for j, s := range p.Samples {
 			i, ok := row[s.Image]
 			if !ok {
 				missing = append(missing, s.Image)
 				r.bad = append(r.bad, imageio.BadImage{Path: s.Path, Reason: "no row in " + cfg.Features + " (left out by the extraction)"})
 				continue
 			}
-			items = append(items, item{i, s.Truth, s.Path})
+			items = append(items, item{i, int32(j)})
 		}
 		if k == 0 {
 			// Training rows in file order, so that train.FitRows's blocks are stretches of
 			// the file; its block shuffling randomises the order.
-			slices.SortStableFunc(items, func(a, b item) int { return a.row - b.row })
+			slices.SortStableFunc(items, func(a, b item) int { return int(a.row) - int(b.row) })
+			r.rows.idx = make([]int, 0, len(items))
 		}
 		set := &r.sets[k]
+		set.y = make([][]int8, 0, len(items))
+		set.images = make([]string, 0, len(items))
 		for _, it := range items {
-			set.y = append(set.y, it.y)
-			set.images = append(set.images, it.image)
+			s := &p.Samples[it.s]
+			set.y = append(set.y, s.Truth)
+			set.images = append(set.images, s.Path)
 			if k == 0 {
-				r.rows.idx = append(r.rows.idx, it.row)
+				r.rows.idx = append(r.rows.idx, int(it.row))
 			}
 		}
 		if k > 0 {
@@ -116,12 +129,25 @@ func (r *run) prepareFromFeatures() error {
 			// per cent of its rows).
 			set.x = make([]float32, 0, len(items)*man.Dim)
 			for _, it := range items {
-				if set.x, err = mp.ReadRowAt(file, it.row, set.x); err != nil {
+				if set.x, err = mp.ReadRowAt(file, int(it.row), set.x); err != nil {
 					return fmt.Errorf("--features %s: %w", cfg.Features, err)
 				}
 			}
 		}
 	}
+	// The sets hold what the run needs of the samples now (label rows and paths): the
+	// parsed samples can go (for millions of images, hundreds of MB before training).
+	for k, p := range r.parts {
+		if p != nil {
+			q := *p
+			q.Samples = nil
+			r.parts[k] = &q
+		}
+	}
+	// Parsing and joining millions of samples left garbage several times the size of
+	// what stays: collect it and give its pages back now, before the training adds its
+	// own (the runtime would otherwise keep them resident for a while).
+	debug.FreeOSMemory()
 	if len(missing) > 0 && (cfg.Strict || len(missing) > leftOut) {
 		why := fmt.Sprintf("the extraction left out %d image(s)", leftOut)
 		if cfg.Strict {

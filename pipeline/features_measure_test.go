@@ -147,18 +147,21 @@ func writeSyntheticFeatures(t *testing.T, npy, labels string, n, dim, classes in
 type rssHandler struct{ slog.Handler }
 
 func (h rssHandler) Handle(ctx context.Context, r slog.Record) error {
-	r.AddAttrs(slog.String("peak_rss", vmHWM()))
+	r.AddAttrs(slog.String("peak_rss", vmHWM()), slog.String("rss", procStatus("VmRSS:")))
 	return h.Handler.Handle(ctx, r)
 }
 
 // vmHWM is the process's peak resident set from /proc/self/status.
-func vmHWM() string {
+func vmHWM() string { return procStatus("VmHWM:") }
+
+// procStatus is the value of field (e.g. "VmRSS:") in /proc/self/status.
+func procStatus(field string) string {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return "?"
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if strings.HasPrefix(l, field) {
 			return strings.Join(strings.Fields(l)[1:], " ")
 		}
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"crypto/sha256"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
@@ -37,32 +38,70 @@ type Overlap struct {
 // bytes. Only files whose size matches a file of another part are read, so the check
 // costs one stat per image and a read of the few candidates. Files that cannot be
 // stat'ed are left to the image checks that follow.
-func findOverlap(parts [3]*dataset.Dataset) []Overlap {
+func findOverlap(parts [3]*dataset.Dataset) []Overlap { return findOverlapHash(parts, fnv64a) }
+
+// fnv64a is the FNV-1a 64-bit hash of s.
+func fnv64a(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// findOverlapHash is findOverlap with the path hash given (tests give a colliding one).
+func findOverlapHash(parts [3]*dataset.Dataset, hash func(string) uint64) []Overlap {
 	type entry struct {
 		path string
 		part int
 	}
+	// The first listing of each resolved path, keyed by a 64-bit hash of the path (no
+	// resolved path is kept: 8 bytes a value, for millions of images); two paths whose
+	// hashes collide go to exact, keyed by the path itself. seen has a bit per part that
+	// lists the path, so that a file listed twice in one part is not an overlap.
+	type ref struct {
+		i    int32 // sample index in parts[part]
+		part int8
+		seen uint8
+	}
+	total := 0
+	for _, p := range parts {
+		if p != nil {
+			total += len(p.Samples)
+		}
+	}
+	byHash := make(map[uint64]ref, total)
+	exact := map[string]ref{}
 	var out []Overlap
-	byPath := map[string]entry{}
 	bySize := map[int64][]entry{}
 	for k, p := range parts {
 		if p == nil {
 			continue
 		}
-		seen := map[string]bool{} // a file listed twice in one part is not an overlap
-		for _, s := range p.Samples {
+		for i, s := range p.Samples {
 			key := canonicalPath(s.Path)
-			if seen[key] {
-				continue
+			sum := hash(key)
+			e, ok := byHash[sum]
+			inExact := false
+			if ok && canonicalPath(parts[e.part].Samples[e.i].Path) != key {
+				e, ok = exact[key] // another path with the same hash
+				inExact = true
 			}
-			seen[key] = true
-			if e, ok := byPath[key]; ok {
-				if e.part != k {
-					out = append(out, Overlap{A: e.path, PartA: partNames[e.part], B: s.Path, PartB: partNames[k], How: "same file"})
+			bit := uint8(1) << k
+			if ok {
+				if e.seen&bit == 0 && int(e.part) != k {
+					out = append(out, Overlap{A: parts[e.part].Samples[e.i].Path, PartA: partNames[e.part], B: s.Path, PartB: partNames[k], How: "same file"})
 				}
+				e.seen |= bit
+			} else {
+				e = ref{i: int32(i), part: int8(k), seen: bit}
+			}
+			if inExact {
+				exact[key] = e
+			} else {
+				byHash[sum] = e
+			}
+			if ok {
 				continue
 			}
-			byPath[key] = entry{s.Path, k}
 			if st, err := os.Stat(s.Path); err == nil && st.Mode().IsRegular() {
 				bySize[st.Size()] = append(bySize[st.Size()], entry{s.Path, k})
 			}

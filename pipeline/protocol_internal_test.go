@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,16 +43,24 @@ func TestFindOverlap(t *testing.T) {
 		{"same file", [3]*dataset.Dataset{ds(a, b), nil, ds(filepath.Join(dir, ".", "b.jpg"))}, []string{"same file"}},
 		{"same content", [3]*dataset.Dataset{ds(a), ds(b), ds(c)}, []string{"same content"}},
 		{"twice in one part is no overlap", [3]*dataset.Dataset{ds(a, a, c), ds(b), nil}, nil},
+		{"twice in a later part counts once", [3]*dataset.Dataset{ds(a), ds(filepath.Join(dir, ".", "a.jpg"), a), ds(b, a)}, []string{"same file", "same file"}},
 		{"missing files are left to the image checks", [3]*dataset.Dataset{ds(filepath.Join(dir, "gone1.jpg")), nil, ds(filepath.Join(dir, "gone2.jpg"))}, nil},
 	}
 	for _, tc := range cases {
 		got := findOverlap(tc.parts)
-		var how []string
-		for _, o := range got {
-			how = append(how, o.How)
+		// Every path hashing alike: each lookup goes through the exact map.
+		collide := findOverlapHash(tc.parts, func(string) uint64 { return 7 })
+		for h, got := range map[string][]Overlap{"fnv": got, "colliding hash": collide} {
+			var how []string
+			for _, o := range got {
+				how = append(how, o.How)
+			}
+			if strings.Join(how, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("%s (%s): overlaps %+v, want %v", tc.name, h, got, tc.want)
+			}
 		}
-		if strings.Join(how, ",") != strings.Join(tc.want, ",") {
-			t.Errorf("%s: overlaps %+v, want %v", tc.name, got, tc.want)
+		if !reflect.DeepEqual(got, collide) {
+			t.Errorf("%s: %+v with FNV, %+v with a colliding hash", tc.name, got, collide)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -135,7 +136,8 @@ type trainer struct {
 	n, nv, dim, classes int
 	batch               int
 	x, vx               []float32 // standardised features
-	y, m, vy, vm        []float32 // targets and known-masks
+	trY                 [][]int8  // training labels
+	vy, vm              []float32 // validation targets and known-masks
 	vaY                 [][]int8
 	init                *head.Params // initial head: kind, sizes, standardisation
 	dims                [][]int
@@ -162,7 +164,8 @@ type trainer struct {
 	order   *sampler.Sampler
 	lengths []int // per epoch (index epoch-1): rows visited
 
-	src *streamSource // streamed training rows (FitRows), else nil and x holds them
+	src  *streamSource   // streamed training rows (FitRows), else nil and x holds them
+	rawX *tensors.Tensor // the minibatch input of a streamed run given as stored (RawRows)
 }
 
 // newTrainer sets up a run on the training features trX, or when src is not nil on the
@@ -242,11 +245,15 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 	case t.spatial && !cfg.NoStandardize:
 		p.Mean, p.Std = spatialMoments(p, trX, t.n)
 	case src != nil:
-		if err := src.check(t.n, dim); err != nil {
+		var sum []float64 // the check pass also sums the columns, when they are standardised
+		if !cfg.NoStandardize {
+			sum = make([]float64, dim)
+		}
+		if err := src.check(t.n, dim, sum); err != nil {
 			return nil, err
 		}
-		if !cfg.NoStandardize {
-			p.Mean, p.Std = src.moments(t.n, dim)
+		if sum != nil {
+			p.Mean, p.Std = src.moments(t.n, dim, sum)
 		}
 		t.src = src
 	case !cfg.NoStandardize:
@@ -260,7 +267,7 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 		t.x = p.Standardize(trX, t.n)
 	}
 	t.vx = p.Standardize(vaX, t.nv)
-	t.y, t.m = loss.TargetsAndMask(trY, classes)
+	t.trY = trY // targets and masks are made a minibatch at a time (4 bytes a value each)
 	t.vy, t.vm = loss.TargetsAndMask(vaY, classes)
 	w0, dims := p.Weights()
 	if t.graph != nil {
@@ -319,6 +326,9 @@ func newTrainer(cfg Config, trX []float32, src *streamSource, trY [][]int8, vaX 
 func (t *trainer) close() {
 	t.stepExec.Finalize()
 	t.evalExec.Finalize()
+	if t.rawX != nil {
+		t.rawX.MustFinalizeAll()
+	}
 }
 
 // moments returns the per-column mean and standard deviation (1 for constant columns).
@@ -520,7 +530,11 @@ func (t *trainer) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	}
 	nw := t.nw()
 	P, M, V := in[i:i+nw], in[i+nw:i+2*nw], in[i+2*nw:i+3*nw]
-	logits := t.forward(in[inX], P, drop)
+	x := in[inX]
+	if t.src != nil && t.src.raw != nil {
+		x = standardizeGraph(x, t.init)
+	}
+	logits := t.forward(x, P, drop)
 	l := loss.Masked(t.lc, logits, in[inY], in[inMask], in[inPosW])
 	grads := graph.Gradient(l, P...)
 	for j := range grads {
@@ -599,7 +613,10 @@ func (t *trainer) evaluate(w []*tensors.Tensor) (lossV, mAP float64, err error) 
 
 // freeBatch releases the per-step input tensors (batch data and dropout mask).
 func (t *trainer) freeBatch(args []any) {
-	idx := []int{inX, inY, inMask}
+	idx := []int{inY, inMask}
+	if t.rawX == nil { // else the trainer's, reused from step to step
+		idx = append(idx, inX)
+	}
 	for k := range t.dropShapes {
 		idx = append(idx, inFixed+k)
 	}
@@ -746,10 +763,24 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		lo, hi := b*t.batch, min((b+1)*t.batch, rows)
 		clear(bm)
 		clear(by)
-		clear(bx)
 		known := 0.0
+		// Streamed rows given as stored go to the backend as they are (the step graph
+		// converts and standardises them); the others are copied into bx standardised.
+		var xT *tensors.Tensor
+		if t.src != nil && t.src.raw != nil {
+			if t.rawX == nil {
+				t.rawX = tensors.FromShape(shapes.Make(t.src.rawDType(), t.batch, t.dim))
+			}
+			if err := t.src.rawBatch(t.rawX, perm[lo:hi], t.batch); err != nil {
+				return Epoch{}, err
+			}
+			xT = t.rawX
+		} else {
+			clear(bx)
+		}
 		for r, idx := range perm[lo:hi] {
 			switch {
+			case xT != nil:
 			case t.src != nil:
 				t.src.row(idx, bx[r*t.dim:(r+1)*t.dim], t.init)
 			case t.init.Kind == head.Attention && len(t.init.Mean) > 0:
@@ -757,8 +788,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 			default:
 				copy(bx[r*t.dim:(r+1)*t.dim], t.x[idx*t.dim:(idx+1)*t.dim])
 			}
-			copy(by[r*t.classes:(r+1)*t.classes], t.y[idx*t.classes:(idx+1)*t.classes])
-			copy(bm[r*t.classes:(r+1)*t.classes], t.m[idx*t.classes:(idx+1)*t.classes])
+			targetsAndMask(t.trY[idx], by[r*t.classes:(r+1)*t.classes], bm[r*t.classes:(r+1)*t.classes])
 		}
 		for _, v := range bm {
 			known += float64(v)
@@ -766,8 +796,11 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, st *runState, total
 		lr = LearningRate(cfg, st.Step, total)
 		stepNo := float64(st.Step + 1)
 		emaDecay := math.Min(cfg.EMA, (1+float64(st.Step))/(10+float64(st.Step)))
+		if xT == nil {
+			xT = tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim)
+		}
 		args := []any{
-			tensors.FromFlatDataAndDimensions(bx, t.batch, t.dim),
+			xT,
 			tensors.FromFlatDataAndDimensions(by, t.batch, t.classes),
 			tensors.FromFlatDataAndDimensions(bm, t.batch, t.classes),
 			t.posw,
@@ -848,6 +881,19 @@ func (t *trainer) validate(e *Epoch) (score float64, useEMA bool, err error) {
 		score, useEMA = e.ValMAPEMA, true
 	}
 	return score, useEMA, nil
+}
+
+// targetsAndMask writes the targets and the known-mask of one label row into y and m
+// (zeroed, length classes), as loss.TargetsAndMask does for a whole set.
+func targetsAndMask(row []int8, y, m []float32) {
+	for j := range min(len(y), len(row)) {
+		switch row[j] {
+		case 1:
+			y[j], m[j] = 1, 1
+		case 0:
+			m[j] = 1
+		}
+	}
 }
 
 func clone(x []float32) []float32 {
