@@ -376,3 +376,126 @@ func Undo(probs [][]float32, temps []float64) [][]float32 {
 	}
 	return out
 }
+
+// Calibration methods (train --calibrate).
+const (
+	TemperatureMethod = "temperature"
+	PlattMethod       = "platt"
+)
+
+// PlattRidge is the L2 penalty λ on the Platt slope: FitPlatt minimises the summed
+// negative log-likelihood plus λ·a²/2, which keeps a finite on a label whose scores
+// separate its known entries perfectly (the intercept is not penalised, as in
+// scikit-learn's LogisticRegression with C = 1/λ).
+const PlattRidge = 1e-4
+
+// FitPlatt fits Platt scaling per label, p = σ(a_l·z + b_l), on logits [n][labels] and
+// truth in {1,0,-1} (unknown entries left out), by Newton's method with a backtracking
+// line search on the penalised log-likelihood (see PlattRidge). A label without both a
+// known positive and a known negative keeps a = 1, b = 0; a label whose fitted slope is
+// not positive (scores ranked backwards on the fitting data) gets its temperature
+// instead (a = 1/T, b = 0), so calibration never reverses a ranking.
+func FitPlatt(logits [][]float32, truth [][]int8) (a, b []float64, err error) {
+	temps, err := FitTemperatures(logits, truth) // validates the shapes too
+	if err != nil {
+		return nil, nil, err
+	}
+	labels := len(temps)
+	a, b = make([]float64, labels), make([]float64, labels)
+	for c := range a {
+		a[c], b[c] = 1, 0
+		var z []float64
+		var y []float64
+		pos := 0
+		for i, row := range logits {
+			if v := truth[i][c]; v >= 0 {
+				z, y = append(z, float64(row[c])), append(y, float64(v))
+				pos += int(v)
+			}
+		}
+		if pos == 0 || pos == len(z) {
+			continue
+		}
+		obj := func(sa, sb float64) float64 {
+			s := PlattRidge * sa * sa / 2
+			for i := range z {
+				u := sa*z[i] + sb
+				if y[i] == 1 {
+					u = -u
+				}
+				s += math.Max(u, 0) + math.Log1p(math.Exp(-math.Abs(u)))
+			}
+			return s
+		}
+		ca, cb := 1/temps[c], 0.0
+		f := obj(ca, cb)
+		for it := 0; it < 100; it++ {
+			ga, gb := PlattRidge*ca, 0.0
+			haa, hab, hbb := PlattRidge, 0.0, 0.0
+			for i := range z {
+				p := sigmoid(ca*z[i] + cb)
+				r, w := p-y[i], p*(1-p)
+				ga, gb = ga+r*z[i], gb+r
+				haa, hab, hbb = haa+w*z[i]*z[i], hab+w*z[i], hbb+w
+			}
+			det := haa*hbb - hab*hab
+			if !(det > 0) {
+				break
+			}
+			da, db := (hbb*ga-hab*gb)/det, (haa*gb-hab*ga)/det
+			step, improved := 1.0, false
+			for k := 0; k < 40; k++ {
+				na, nb := ca-step*da, cb-step*db
+				if nf := obj(na, nb); nf <= f {
+					improved = f-nf > 1e-13*math.Max(1, f)
+					ca, cb, f = na, nb, nf
+					break
+				}
+				step /= 2
+			}
+			if !improved || math.Abs(da)+math.Abs(db) < 1e-12 {
+				break
+			}
+		}
+		if ca > 0 && !math.IsNaN(cb) {
+			a[c], b[c] = ca, cb
+		} else {
+			a[c], b[c] = 1/temps[c], 0
+		}
+	}
+	return a, b, nil
+}
+
+// ApplyAffine returns σ(a_l·z + b_l) for every entry of logits (labels past the end
+// of a or b keep a = 1, b = 0). Temperature scaling is a = 1/T, b = 0.
+func ApplyAffine(logits [][]float32, a, b []float64) [][]float32 {
+	out := make([][]float32, len(logits))
+	for i, row := range logits {
+		out[i] = make([]float32, len(row))
+		for c, z := range row {
+			sa, sb := 1.0, 0.0
+			if c < len(a) {
+				sa = a[c]
+			}
+			if c < len(b) {
+				sb = b[c]
+			}
+			out[i][c] = float32(sigmoid(sa*float64(z) + sb))
+		}
+	}
+	return out
+}
+
+// UndoAffine returns the probabilities probs had before the map z → a·z + b:
+// σ((logit(p) − b_l)/a_l), probabilities clamped away from 0 and 1 first.
+func UndoAffine(probs [][]float32, a, b []float64) [][]float32 {
+	out := make([][]float32, len(probs))
+	for i, row := range probs {
+		out[i] = make([]float32, len(row))
+		for c, p := range row {
+			q := math.Min(math.Max(float64(p), 1e-7), 1-1e-7)
+			out[i][c] = float32(sigmoid((math.Log(q/(1-q)) - b[c]) / a[c]))
+		}
+	}
+	return out
+}

@@ -1,8 +1,11 @@
 package calib
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/multilabel/multilabel/errkind"
@@ -130,4 +133,93 @@ func TestThresholds(t *testing.T) {
 	if got := Decide(Decision{Kind: F1}, []float32{0.9, 0.2}, []float64{0.5, 0.1}); len(got) != 2 {
 		t.Errorf("f1 decision %v, want both labels", got)
 	}
+}
+
+// TestFitPlattMatchesSklearn checks FitPlatt against scikit-learn's LogisticRegression
+// fitted on the same logits (testdata/gen_platt.py): slopes and intercepts agree.
+func TestFitPlattMatchesSklearn(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "platt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Ridge  float64     `json:"ridge"`
+		Logits [][]float32 `json:"logits"`
+		Truth  [][]int8    `json:"truth"`
+		A, B   []float64
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	if ref.Ridge != PlattRidge {
+		t.Fatalf("testdata ridge %v, PlattRidge %v: regenerate testdata/platt.json", ref.Ridge, PlattRidge)
+	}
+	a, b, err := FitPlatt(ref.Logits, ref.Truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range ref.A {
+		if math.Abs(a[c]-ref.A[c]) > 1e-4*math.Max(1, math.Abs(ref.A[c])) || math.Abs(b[c]-ref.B[c]) > 1e-4*math.Max(1, math.Abs(ref.B[c])) {
+			t.Errorf("label %d: a, b = %.6f, %.6f; sklearn %.6f, %.6f", c, a[c], b[c], ref.A[c], ref.B[c])
+		}
+	}
+	// Platt never loses to temperature scaling on the data it was fitted on (it holds
+	// the temperature's map as the special case b = 0).
+	temps, err := FitTemperatures(ref.Logits, ref.Truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := make([]float64, len(temps))
+	for i, v := range temps {
+		inv[i] = 1 / v
+	}
+	pp, pt := ApplyAffine(ref.Logits, a, b), ApplyAffine(ref.Logits, inv, nil)
+	if lp, lt := logLoss(pp, ref.Truth), logLoss(pt, ref.Truth); lp > lt+1e-9 {
+		t.Errorf("log-loss after Platt %.6f > after temperature %.6f", lp, lt)
+	}
+	// UndoAffine inverts ApplyAffine (where float32 probabilities are not saturated).
+	back := UndoAffine(pp, a, b)
+	raw0 := ApplyAffine(ref.Logits, nil, nil)
+	for i := range back {
+		for c := range back[i] {
+			if q := pp[i][c]; q > 1e-3 && q < 1-1e-3 && math.Abs(float64(back[i][c]-raw0[i][c])) > 1e-4 {
+				t.Fatalf("UndoAffine row %d label %d: %v, want %v", i, c, back[i][c], raw0[i][c])
+			}
+		}
+	}
+}
+
+func TestFitPlattDegenerate(t *testing.T) {
+	// Label 0 has no known positive (keeps the identity); label 1 is ranked backwards on
+	// its fitting data (falls back to a temperature: a positive slope, no shift).
+	logits := [][]float32{{-1, 2}, {0, 1}, {1, -1}, {2, -2}, {0.5, 0.5}}
+	truth := [][]int8{{0, 0}, {0, 0}, {-1, 1}, {0, 1}, {0, 1}}
+	a, b, err := FitPlatt(logits, truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a[0] != 1 || b[0] != 0 {
+		t.Errorf("label without positives: a, b = %v, %v, want 1, 0", a[0], b[0])
+	}
+	if !(a[1] > 0) || b[1] != 0 {
+		t.Errorf("reversed label: a, b = %v, %v, want a > 0 (a temperature), b = 0", a[1], b[1])
+	}
+	if _, _, err := FitPlatt([][]float32{{float32(math.NaN())}}, [][]int8{{1}}); err == nil {
+		t.Error("NaN logit: no error")
+	}
+}
+
+func logLoss(p [][]float32, y [][]int8) float64 {
+	s := 0.0
+	for i := range p {
+		for c, v := range p[i] {
+			switch y[i][c] {
+			case 1:
+				s -= math.Log(float64(v))
+			case 0:
+				s -= math.Log(1 - float64(v))
+			}
+		}
+	}
+	return s
 }

@@ -14,8 +14,8 @@
 //
 // A recipe is "sampler[@v]+loss[+knob...]": sampler uniform, repeat-factor@t,
 // class-aware or ml-ros@percent; loss bce, weighted, focal, asl or db; knobs mlp (MLP
-// head), e=N (epochs), p=N (patience), lr=X, wd=X, pw=X (weighted loss: max positive
-// weight), selrare (select the epoch on the rare label's validation AP alone: is the
+// head), h=N (its hidden width), do=X (its dropout), e=N (epochs), p=N (patience), lr=X,
+// wd=X, pw=X (weighted loss: max positive weight), selrare (select the epoch on the rare label's validation AP alone: is the
 // baseline under-trained for it?), full (MIML: keep all positives, the ceiling the
 // imbalance is measured against) and reseed (the baseline again with another training
 // seed: the noise of training alone).
@@ -360,6 +360,10 @@ func run(r string, c split, dim int) (result, error) {
 			cfg.LR = num()
 		case "wd":
 			cfg.WeightDecay = num()
+		case "h":
+			cfg.Hidden = int(num())
+		case "do":
+			cfg.Dropout = num()
 		case "pw":
 			lc := loss.Defaults(loss.Weighted)
 			lc.MaxPosWeight = num()
