@@ -42,9 +42,15 @@ type Decision struct {
 	F1Thresholds []float64 `json:"f1_thresholds"`
 	// Curves are the labels' validation curves (precision and recall rules).
 	Curves []calib.Curve `json:"curves,omitempty"`
-	// Temperatures are the per-label temperatures already folded into the head's last
-	// layer at training (--calibrate); informational, never applied again.
+	// Calibration names the calibration map folded into the head's last layer at
+	// training (--calibrate): "temperature" (Temperatures, z → z/T) or "platt" (PlattA
+	// and PlattB, z → a·z + b); empty with Temperatures set means temperature (bundles
+	// made before Platt scaling). Informational: the head's logits already carry the
+	// map, so it is never applied again.
+	Calibration  string    `json:"calibration,omitempty"`
 	Temperatures []float64 `json:"temperatures,omitempty"`
+	PlattA       []float64 `json:"platt_a,omitempty"`
+	PlattB       []float64 `json:"platt_b,omitempty"`
 }
 
 // Rule returns the decision rule the bundle was trained with ("f1" without decision.json).
@@ -199,7 +205,8 @@ func (b *Bundle) validateDecision() error {
 	for _, v := range []struct {
 		what string
 		n    int
-	}{{"f1 thresholds", len(d.F1Thresholds)}, {"curves", len(d.Curves)}, {"temperatures", len(d.Temperatures)}} {
+	}{{"f1 thresholds", len(d.F1Thresholds)}, {"curves", len(d.Curves)}, {"temperatures", len(d.Temperatures)},
+		{"platt_a", len(d.PlattA)}, {"platt_b", len(d.PlattB)}} {
 		if v.n != 0 && v.n != len(b.Labels) {
 			return fmt.Errorf("bundle: %s: %d %s for %d labels", memberDecision, v.n, v.what, len(b.Labels))
 		}

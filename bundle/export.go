@@ -133,7 +133,7 @@ func ExportONNX(b *Bundle) ([]byte, error) {
 		k string
 		v any
 	}{{MetaLabels, b.Labels}, {MetaThresholds, b.Thresholds}, {MetaPreprocess, b.Spec}, {MetaModelID, b.ID},
-		{MetaDecision, exportDecision{Rule: b.Rule(), Calibrated: b.Decision != nil && len(b.Decision.Temperatures) > 0}}} {
+		{MetaDecision, exportDecision{Rule: b.Rule(), Calibrated: b.Decision != nil && (len(b.Decision.Temperatures) > 0 || len(b.Decision.PlattA) > 0)}}} {
 		if err := meta(kv.k, kv.v); err != nil {
 			return nil, fmt.Errorf("export: metadata %s: %w", kv.k, err)
 		}

@@ -487,14 +487,22 @@ func ApplyAffine(logits [][]float32, a, b []float64) [][]float32 {
 }
 
 // UndoAffine returns the probabilities probs had before the map z → a·z + b:
-// σ((logit(p) − b_l)/a_l), probabilities clamped away from 0 and 1 first.
+// σ((logit(p) − b_l)/a_l), probabilities clamped away from 0 and 1 first (labels past
+// the end of a or b keep a = 1, b = 0).
 func UndoAffine(probs [][]float32, a, b []float64) [][]float32 {
 	out := make([][]float32, len(probs))
 	for i, row := range probs {
 		out[i] = make([]float32, len(row))
 		for c, p := range row {
+			sa, sb := 1.0, 0.0
+			if c < len(a) {
+				sa = a[c]
+			}
+			if c < len(b) {
+				sb = b[c]
+			}
 			q := math.Min(math.Max(float64(p), 1e-7), 1-1e-7)
-			out[i][c] = float32(sigmoid((math.Log(q/(1-q)) - b[c]) / a[c]))
+			out[i][c] = float32(sigmoid((math.Log(q/(1-q)) - sb) / sa))
 		}
 	}
 	return out

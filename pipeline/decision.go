@@ -50,12 +50,16 @@ func (r *run) tuneThresholds(stage string, scores [][]float32, truth [][]int8, l
 	return th, &bundle.Decision{Rule: d.String(), F1Thresholds: f1, Curves: curves}, nil
 }
 
-// Calibration records the temperatures folded into the head and the mean per-label
-// expected calibration error (15 bins) before and after, on the validation and test
-// shares (test figures are 0 without a test share), and what the temperatures were
-// fitted on ("validation" or "out-of-fold (K folds)", with the image count).
+// Calibration records the per-label calibration map folded into the head (Method
+// "temperature": Temperatures, z → z/T; "platt": PlattA and PlattB, z → a·z + b) and
+// the mean per-label expected calibration error (15 bins) before and after, on the
+// validation and test shares (test figures are 0 without a test share), and what the
+// map was fitted on ("validation" or "out-of-fold (K folds)", with the image count).
 type Calibration struct {
-	Temperatures  []float64 `json:"temperatures"`
+	Method        string    `json:"method,omitempty"`
+	Temperatures  []float64 `json:"temperatures,omitempty"`
+	PlattA        []float64 `json:"platt_a,omitempty"`
+	PlattB        []float64 `json:"platt_b,omitempty"`
 	FitOn         string    `json:"fit_on,omitempty"`
 	FitImages     int       `json:"fit_images,omitempty"`
 	ValECEBefore  float64   `json:"val_ece_before"`
@@ -64,14 +68,75 @@ type Calibration struct {
 	TestECEAfter  float64   `json:"test_ece_after,omitempty"`
 }
 
-// calibrateProbe fits per-label temperatures on the validation logits of b's head
-// and folds them into a copy of it (b.Head is replaced). Nil when Calibrate is off.
+// calibrateMethod resolves TrainConfig.CalibrateMethod ("" is platt).
+func calibrateMethod(s string) (string, error) {
+	switch s {
+	case "", calib.PlattMethod:
+		return calib.PlattMethod, nil
+	case calib.TemperatureMethod:
+		return s, nil
+	}
+	return "", errkind.BadInput("calibrate %q: want %s or %s", s, calib.PlattMethod, calib.TemperatureMethod)
+}
+
+// affine returns the map z → a·z + b the calibration folded into the head (nil, nil
+// for a nil calibration: the identity).
+func (c *Calibration) affine() (a, b []float64) {
+	if c == nil {
+		return nil, nil
+	}
+	if c.Method == calib.PlattMethod {
+		return c.PlattA, c.PlattB
+	}
+	a = make([]float64, len(c.Temperatures))
+	for i, t := range c.Temperatures {
+		a[i] = 1 / t
+	}
+	return a, nil
+}
+
+// record stores the calibration in the bundle's decision record (informational: the
+// map is already in the head).
+func (c *Calibration) record(d *bundle.Decision) {
+	d.Calibration = c.Method
+	d.Temperatures, d.PlattA, d.PlattB = c.Temperatures, c.PlattA, c.PlattB
+}
+
+// fitCalibration fits the configured map on (logits, truth) and returns it with the
+// ECE before and after on the validation logits vl and the test logits tl (nil: none).
+func (r *run) fitCalibration(fitL [][]float32, fitY [][]int8, on string, vl, tl [][]float32) (*Calibration, error) {
+	m, err := calibrateMethod(r.cfg.CalibrateMethod)
+	if err != nil {
+		return nil, err
+	}
+	c := &Calibration{Method: m, FitOn: on, FitImages: len(fitY)}
+	if m == calib.PlattMethod {
+		c.PlattA, c.PlattB, err = calib.FitPlatt(fitL, fitY)
+	} else {
+		c.Temperatures, err = calib.FitTemperatures(fitL, fitY)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	sa, sb := c.affine()
+	c.ValECEBefore = meanFinite(calib.ECE(calib.ApplyAffine(vl, nil, nil), r.sets[1].y, 15))
+	c.ValECEAfter = meanFinite(calib.ECE(calib.ApplyAffine(vl, sa, sb), r.sets[1].y, 15))
+	if len(tl) > 0 && len(tl) == len(r.sets[2].y) {
+		c.TestECEBefore = meanFinite(calib.ECE(calib.ApplyAffine(tl, nil, nil), r.sets[2].y, 15))
+		c.TestECEAfter = meanFinite(calib.ECE(calib.ApplyAffine(tl, sa, sb), r.sets[2].y, 15))
+	}
+	return c, nil
+}
+
+// calibrateProbe fits the per-label calibration map on the validation logits of b's
+// head (or on the out-of-fold logits) and folds it into a copy of it (b.Head is
+// replaced). Nil when Calibrate is off.
 func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 	if !r.cfg.Calibrate {
 		return nil, nil
 	}
 	if r.split.Val == 0 || len(r.sets[1].y) == 0 {
-		return nil, errkind.BadInput("calibrate: no validation share to fit the temperatures on")
+		return nil, errkind.BadInput("calibrate: no validation share to fit the calibration on")
 	}
 	logits := func(k int) [][]float32 {
 		n := len(r.sets[k].y)
@@ -91,29 +156,56 @@ func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 	if r.oof != nil {
 		fitL, fitY, on = r.oof.logits, r.oof.truth, fmt.Sprintf("out-of-fold (%d folds)", r.oof.folds)
 	}
-	temps, err := calib.FitTemperatures(fitL, fitY)
+	c, err := r.fitCalibration(fitL, fitY, on, vl, tl)
 	if err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
+		return nil, err
 	}
+	sa, sb := c.affine()
 	h := b.Head.Clone()
-	scaleHead(h, temps)
+	affineHead(h, sa, sb)
 	b.Head = *h
-	c := &Calibration{Temperatures: temps, FitOn: on, FitImages: len(fitY)}
-	ones := make([]float64, len(temps))
-	for i := range ones {
-		ones[i] = 1
-	}
-	c.ValECEBefore = meanFinite(calib.ECE(calib.Apply(vl, ones), r.sets[1].y, 15))
-	c.ValECEAfter = meanFinite(calib.ECE(calib.Apply(vl, temps), r.sets[1].y, 15))
-	if tl != nil {
-		c.TestECEBefore = meanFinite(calib.ECE(calib.Apply(tl, ones), r.sets[2].y, 15))
-		c.TestECEAfter = meanFinite(calib.ECE(calib.Apply(tl, temps), r.sets[2].y, 15))
-	}
-	r.log.Info("train: temperatures folded into the head", "temperatures", temps, "fit_on", on, "fit_images", len(fitY),
+	r.log.Info("train: calibration folded into the head", "method", c.Method, "temperatures", c.Temperatures,
+		"platt_a", c.PlattA, "platt_b", c.PlattB, "fit_on", on, "fit_images", len(fitY),
 		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter,
 		"test_ece_before", c.TestECEBefore, "test_ece_after", c.TestECEAfter)
 	r.calibration = c
 	return c, nil
+}
+
+// affineHead makes the head's logits a_j·z_j + b_j (nil b: no shift): the last layer's
+// weights and bias of output j are multiplied by a_j, and b_j is added to the bias.
+func affineHead(h *headparams.Params, a, b []float64) {
+	inv := make([]float64, len(a))
+	for j, v := range a {
+		inv[j] = 1 / v
+	}
+	scaleHead(h, inv)
+	if b == nil {
+		return
+	}
+	bias := h.B1
+	switch h.Kind {
+	case headparams.MLP:
+		bias = h.B2
+	case headparams.Attention:
+		bias = h.Attn.Bg
+	}
+	for j, v := range b {
+		bias[j] = float32(float64(bias[j]) + v)
+	}
+}
+
+// affineLogits returns row-major logits (k labels a row) mapped by z → a·z + b.
+func affineLogits(flat []float32, k int, a, b []float64) []float32 {
+	out := make([]float32, len(flat))
+	for i, z := range flat {
+		v := a[i%k] * float64(z)
+		if b != nil {
+			v += b[i%k]
+		}
+		out[i] = float32(v)
+	}
+	return out
 }
 
 // scaleHead divides the last layer's weights and biases of output j by temps[j]: the
@@ -151,8 +243,8 @@ func meanFinite(v []float64) float64 {
 }
 
 // calibrateLogits is calibrateProbe for the fine-tuned stage, whose validation and
-// test logits (row-major, index 1 and 2) are given: it folds the temperatures into a
-// copy of b.Head and divides the logits in place (fresh slices).
+// test logits (row-major, index 1 and 2) are given: it folds the calibration map into a
+// copy of b.Head and maps the logits (fresh slices).
 func (r *run) calibrateLogits(b *bundle.Bundle, logits *[3][]float32) (*Calibration, error) {
 	if !r.cfg.Calibrate {
 		return nil, nil
@@ -167,36 +259,22 @@ func (r *run) calibrateLogits(b *bundle.Bundle, logits *[3][]float32) (*Calibrat
 		return out
 	}
 	if len(r.sets[1].y) == 0 || len(logits[1]) != len(r.sets[1].y)*k {
-		return nil, errkind.BadInput("calibrate: no validation share to fit the temperatures on")
+		return nil, errkind.BadInput("calibrate: no validation share to fit the calibration on")
 	}
 	vl, tl := rows(1), rows(2)
-	temps, err := calib.FitTemperatures(vl, r.sets[1].y)
+	c, err := r.fitCalibration(vl, r.sets[1].y, "validation", vl, tl)
 	if err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
+		return nil, err
 	}
+	sa, sb := c.affine()
 	h := b.Head.Clone()
-	scaleHead(h, temps)
+	affineHead(h, sa, sb)
 	b.Head = *h
-	ones := make([]float64, len(temps))
-	for i := range ones {
-		ones[i] = 1
-	}
-	c := &Calibration{Temperatures: temps, FitOn: "validation", FitImages: len(vl),
-		ValECEBefore: meanFinite(calib.ECE(calib.Apply(vl, ones), r.sets[1].y, 15)),
-		ValECEAfter:  meanFinite(calib.ECE(calib.Apply(vl, temps), r.sets[1].y, 15))}
-	if len(tl) > 0 && len(tl) == len(r.sets[2].y) {
-		c.TestECEBefore = meanFinite(calib.ECE(calib.Apply(tl, ones), r.sets[2].y, 15))
-		c.TestECEAfter = meanFinite(calib.ECE(calib.Apply(tl, temps), r.sets[2].y, 15))
-	}
 	for _, part := range []int{1, 2} {
-		scaled := make([]float32, len(logits[part]))
-		for i, z := range logits[part] {
-			scaled[i] = float32(float64(z) / temps[i%k])
-		}
-		logits[part] = scaled
+		logits[part] = affineLogits(logits[part], k, sa, sb)
 	}
-	r.log.Info("fine-tune: temperatures folded into the head", "temperatures", temps,
-		"val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter)
+	r.log.Info("fine-tune: calibration folded into the head", "method", c.Method, "temperatures", c.Temperatures,
+		"platt_a", c.PlattA, "platt_b", c.PlattB, "val_ece_before", c.ValECEBefore, "val_ece_after", c.ValECEAfter)
 	r.calibration = c
 	return c, nil
 }

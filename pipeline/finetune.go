@@ -206,15 +206,11 @@ func (r *run) refitFineTune(ctx context.Context, res *FineTuneResult, rec map[st
 		info.FineTune = rf
 	}
 	if res.Calibration != nil {
-		temps := res.Calibration.Temperatures
+		sa, sb := res.Calibration.affine()
 		h := b.Head.Clone()
-		scaleHead(h, temps)
+		affineHead(h, sa, sb)
 		b.Head = *h
-		scaled := make([]float32, len(logits))
-		for i, z := range logits {
-			scaled[i] = float32(float64(z) / temps[i%k])
-		}
-		logits = scaled
+		logits = affineLogits(logits, k, sa, sb)
 	}
 	var scores [][]float32
 	if n > 0 {

@@ -84,7 +84,8 @@ func (r *run) refitProbe(ctx context.Context, out string) error {
 	}
 	h := fit.Head
 	if r.probe.Calibration != nil {
-		scaleHead(&h, r.probe.Calibration.Temperatures)
+		sa, sb := r.probe.Calibration.affine()
+		affineHead(&h, sa, sb)
 	}
 	b := &bundle.Bundle{Backbone: sel.Backbone, BackboneInfo: sel.BackboneInfo, Head: h, Labels: sel.Labels, Spec: sel.Spec,
 		Thresholds: append([]float64(nil), sel.Thresholds...), Decision: sel.Decision}

@@ -188,9 +188,9 @@ func TestRefitNeedsValidation(t *testing.T) {
 	}
 }
 
-// With --calibrate the refit head carries the selection's temperatures (its biases are
-// the uncalibrated refit's divided by them), and the bundle scores the test images as
-// the run measured them.
+// With --calibrate (Platt, the default) the refit head carries the selection's map (its
+// biases are a·b + c of the uncalibrated refit's b), and the bundle scores the test
+// images as the run measured them.
 func TestTrainRefitCalibrated(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -212,10 +212,14 @@ func TestTrainRefitCalibrated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for j, temp := range res.Calibration.Temperatures {
-		want := float64(raw.Bundle.Head.B1[j]) / temp
+	c := res.Calibration
+	if c.Method != "platt" || len(c.PlattA) != len(raw.Bundle.Head.B1) {
+		t.Fatalf("calibration %+v, want platt for %d labels", c, len(raw.Bundle.Head.B1))
+	}
+	for j, a := range c.PlattA {
+		want := float64(raw.Bundle.Head.B1[j])*a + c.PlattB[j]
 		if d := math.Abs(float64(res.Bundle.Head.B1[j]) - want); d > 1e-5*(1+math.Abs(want)) {
-			t.Fatalf("label %d: calibrated refit bias %v, want %v (uncalibrated %v / T %v)", j, res.Bundle.Head.B1[j], want, raw.Bundle.Head.B1[j], temp)
+			t.Fatalf("label %d: calibrated refit bias %v, want %v (uncalibrated %v, a %v, b %v)", j, res.Bundle.Head.B1[j], want, raw.Bundle.Head.B1[j], a, c.PlattB[j])
 		}
 	}
 }

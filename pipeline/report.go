@@ -139,11 +139,13 @@ func (r *TrainResult) writeHTML(dir string) error {
 		}
 	}
 	var secs []report.Section
-	if c := r.Calibration; c != nil && len(c.Temperatures) == len(r.Bundle.Labels) {
-		// The scores are calibrated (the temperatures are in the head); the figures
-		// before are recovered by undoing the temperatures.
-		secs = append(secs, report.ReliabilitySection(report.Reliability{Labels: r.Bundle.Labels, Truth: r.Truth,
-			Before: calib.Undo(r.Scores, c.Temperatures), After: r.Scores, Temperatures: c.Temperatures, Part: part}))
+	if c := r.Calibration; c != nil {
+		if sa, sb := c.affine(); len(sa) == len(r.Bundle.Labels) {
+			// The scores are calibrated (the map is in the head); the figures before
+			// are recovered by undoing it.
+			secs = append(secs, report.ReliabilitySection(report.Reliability{Labels: r.Bundle.Labels, Truth: r.Truth,
+				Before: calib.UndoAffine(r.Scores, sa, sb), After: r.Scores, Temperatures: c.Temperatures, Part: part}))
+		}
 	}
 	if sec, ok := r.mapsSection(context.Background()); ok {
 		secs = append(secs, sec)

@@ -112,12 +112,16 @@ type TrainConfig struct {
 	// "precision:P" or "recall:R"; labels where the rule cannot be met keep their F1
 	// threshold and are named in a warning.
 	Decision string `json:"decision,omitempty"`
-	// Calibrate fits one temperature per label on the validation logits, or on
+	// Calibrate fits a per-label calibration map on the validation logits, or on
 	// out-of-fold logits with CalibFolds (calib), and
 	// folds it into the head's last layer, so the bundle's scores are calibrated for
 	// every consumer (predict, eval, serve, the exported ONNX); thresholds are then
 	// chosen on the calibrated scores. Needs a validation share.
 	Calibrate bool `json:"calibrate,omitempty"`
+	// CalibrateMethod is the map Calibrate fits: "platt" (σ(a·z + b) per label, the
+	// default for "": measured better on MIML, scripts/calib_study.go) or
+	// "temperature" (σ(z/T) per label).
+	CalibrateMethod string `json:"calibrate_method,omitempty"`
 	// CalibFolds, when at least 2, fits the temperatures (Calibrate) and chooses the
 	// decision rule's thresholds on out-of-fold logits over the training and
 	// validation shares instead of the validation share alone: CalibFolds heads
@@ -726,11 +730,8 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 		vs, vy := score(1), r.sets[1].y
 		ts, ty, tn := vs, vy, "validation"
 		if r.oof != nil {
-			temps := []float64(nil)
-			if r.calibration != nil {
-				temps = r.calibration.Temperatures
-			}
-			ts, ty, tn = calib.Apply(r.oof.logits, temps), r.oof.truth, fmt.Sprintf("out-of-fold (%d folds)", r.oof.folds)
+			sa, sb := r.calibration.affine()
+			ts, ty, tn = calib.ApplyAffine(r.oof.logits, sa, sb), r.oof.truth, fmt.Sprintf("out-of-fold (%d folds)", r.oof.folds)
 		}
 		if th, dec, err := r.tuneThresholds(stage, ts, ty, b.Labels); err != nil {
 			r.log.Warn(stage+": threshold tuning failed; keeping the starting thresholds", "err", err)
@@ -739,7 +740,7 @@ func (r *run) finalize(stage string, b *bundle.Bundle, start []float64, score fu
 		} else {
 			b.Thresholds = th
 			if dec != nil && r.calibration != nil {
-				dec.Temperatures = r.calibration.Temperatures
+				r.calibration.record(dec)
 			}
 			b.Decision = dec
 			fin.thresholds = thresholdNote(ty, len(ty), tn)

@@ -225,7 +225,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Data:       data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Loaded: loaded, Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
-			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate, Refit: refit,
+			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate != "", CalibrateMethod: string(sf.calibrate), Refit: refit,
 			AttnEpochs: attnEpochs,
 		}
 		pf.apply(&cfg)

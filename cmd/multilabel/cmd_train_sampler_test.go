@@ -96,7 +96,7 @@ func TestTrainCalibrateFlag(t *testing.T) {
 	out := filepath.Join(dir, "out.mlb")
 	rep := filepath.Join(dir, "report")
 	code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out, "--engine", "go", "--no-cache",
-		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "--decision", "precision:0.9", "--report", rep)
+		"--epochs", "30", "--lr", "0.05", "--quiet", "--calibrate", "temperature", "--decision", "precision:0.9", "--report", rep)
 	if code != exitOK {
 		t.Fatalf("train --calibrate: exit %d: %s", code, got)
 	}
@@ -149,6 +149,13 @@ func TestTrainCalibrateFlag(t *testing.T) {
 	}
 	if b0, err := bundle.Read(out0); err != nil || !strings.Contains(string(b0.Training), `"fit_on":"validation"`) {
 		t.Errorf("--calib-folds 0: training record %s (%v), want fit_on validation", b0.Training, err)
+	} else if d := b0.Decision; d == nil || d.Calibration != "platt" || len(d.PlattA) != 3 || len(d.PlattB) != 3 || d.Temperatures != nil {
+		// A bare --calibrate is Platt scaling.
+		t.Errorf("bare --calibrate: bundle decision %+v, want platt with 3 slopes and intercepts", d)
+	}
+	if code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out0, "--engine", "go", "--no-cache",
+		"--quiet", "--calibrate=sigmoid"); code != exitUsage {
+		t.Errorf("--calibrate=sigmoid: exit %d: %s", code, got)
 	}
 	for _, bad := range []string{"1", "-2"} {
 		code, got := runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--out", out0, "--engine", "go", "--no-cache",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/multilabel/multilabel/calib"
@@ -17,7 +18,7 @@ type samplerFlags struct {
 	threshold  float64
 	rosPercent float64
 	decision   string
-	calibrate  bool
+	calibrate  calibrateFlag
 	calibFolds int
 	fs         *pflag.FlagSet
 }
@@ -26,7 +27,9 @@ func (s *samplerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.kind, "sampler", sampler.Uniform, "epoch sampler: "+strings.Join(sampler.Kinds, "|")+" (head training and fine-tuning)")
 	fs.Float64Var(&s.threshold, "repeat-threshold", sampler.DefaultRepeatThreshold, "repeat-factor sampler: threshold t of r(c) = max(1, sqrt(t/f(c)))")
 	fs.StringVar(&s.decision, "decision", "f1", "rule choosing the per-label thresholds (on out-of-fold or validation scores, see --calib-folds): f1|precision:P|recall:R (a label where it cannot be met keeps its F1 threshold, with a warning)")
-	fs.BoolVar(&s.calibrate, "calibrate", false, "fit one temperature per label (on out-of-fold scores by default, see --calib-folds) and fold it into the head (calibrated scores everywhere the bundle goes)")
+	fs.Var(&s.calibrate, "calibrate", "fit a calibration map per label (on out-of-fold scores by default, see --calib-folds) and fold it into the head (calibrated scores everywhere the bundle goes): "+
+		"platt (σ(a·z+b), the default for a bare --calibrate: lower test ECE on MIML, scripts/results/calib_miml_*.md) or temperature (σ(z/T)); none: off")
+	fs.Lookup("calibrate").NoOptDefVal = calib.PlattMethod
 	fs.IntVar(&s.calibFolds, "calib-folds", 0, "fit --calibrate's temperatures and --decision's thresholds on out-of-fold scores of this many heads over the training and validation shares (0: on the validation share alone; default 5 with --calibrate or a precision/recall rule, else 0; head training only)")
 	s.fs = fs
 	fs.Float64Var(&s.rosPercent, "ros-percent", sampler.DefaultROSPercent, "ml-ros sampler: grow the training set by this percent of cloned minority-label images")
@@ -47,7 +50,7 @@ func (s *samplerFlags) folds() (int, error) {
 		return s.calibFolds, nil
 	}
 	d, err := calib.ParseDecision(s.decision)
-	if s.calibrate || (err == nil && (d.Kind == calib.Precision || d.Kind == calib.Recall)) {
+	if s.calibrate != "" || (err == nil && (d.Kind == calib.Precision || d.Kind == calib.Recall)) {
 		return defaultCalibFolds, nil
 	}
 	return 0, nil
@@ -71,4 +74,49 @@ func checkDecisionFlag(rule string, exclusive bool) error {
 		return usageErrorf("--decision %s: give it without --top-k and --threshold", rule)
 	}
 	return nil
+}
+
+// calibrateFlag is train's --calibrate [platt|temperature|none]: the calibration
+// method, "" when off. A bare --calibrate is platt.
+type calibrateFlag string
+
+func (c *calibrateFlag) String() string { return string(*c) }
+
+func (c *calibrateFlag) Set(v string) error {
+	switch v {
+	case calib.PlattMethod, calib.TemperatureMethod:
+		*c = calibrateFlag(v)
+	case "true":
+		*c = calib.PlattMethod
+	case "none", "false":
+		*c = ""
+	default:
+		return fmt.Errorf("want platt, temperature or none")
+	}
+	return nil
+}
+
+func (c *calibrateFlag) Type() string { return "method" }
+
+// joinCalibrateValue rewrites "--calibrate METHOD" (a separate word naming a method)
+// as "--calibrate=METHOD": the flag's value is optional, so the flag parser alone
+// would take the method for a positional argument.
+func joinCalibrateValue(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if a == "--calibrate" && i+1 < len(args) {
+			switch args[i+1] {
+			case calib.PlattMethod, calib.TemperatureMethod, "none":
+				out = append(out, a+"="+args[i+1])
+				i++
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -112,7 +112,7 @@ func runEnv(ctx context.Context, e *env, args []string, stdin io.Reader, stdout,
 	e.stdin, e.stdout, e.stderr = stdin, stdout, stderr
 	e.log = slog.New(newLineHandler(stderr, e.level))
 	root := newRootCmd(e)
-	root.SetArgs(args)
+	root.SetArgs(joinCalibrateValue(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
