@@ -34,6 +34,7 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -74,12 +75,12 @@ func main() {
 		}
 		shares = append(shares, v)
 	}
-	methods := []string{"val", "oof"}
+	methods := []string{"val", "oof", "oof-platt-model", "oof-crossing", "oof-lcb"}
 	hits := map[string][]hit{}
 	fmt.Printf("split %s, precision:%g ± %g, labels with ≥ %d test positives\n\n", *splitList, *prec, *tol, *minPos)
-	fmt.Println("| seed | ECE raw | ECE val-T | ECE oof-T | ECE test-T | ECE test-Platt | ECE oof-Platt | ECE of perfect scores | T (val) | T (oof) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
-	var eces [7][]float64
+	fmt.Println("| seed | ECE raw | ECE val-T | ECE oof-T | ECE test-T | ECE test-Platt | ECE oof-Platt | ECE of perfect scores | ECE oof-Platt (calib.FitPlatt) | T (val) | T (oof) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	var eces [8][]float64
 	var detail []string
 	for _, ss := range strings.Split(*seedList, ",") {
 		seed, _ := strconv.ParseUint(ss, 10, 64)
@@ -157,10 +158,15 @@ func main() {
 			floor += mean(calib.ECE(pt, ys, 15)) / 20
 		}
 		row := []float64{e(ones), e(tVal), e(tOOF), e(tTest), mean(calib.ECE(platt(tl, teY, tl), teY, 15)), mean(calib.ECE(platt(ol, allY, tl), teY, 15)), floor}
+		pa, pb, err := calib.FitPlatt(ol, allY) // what train --calibrate platt folds into the head
+		if err != nil {
+			log.Fatal(err)
+		}
+		row = append(row, mean(calib.ECE(calib.ApplyAffine(tl, pa, pb), teY, 15)))
 		for k := range row {
 			eces[k] = append(eces[k], row[k])
 		}
-		fmt.Printf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s | %s |\n", seed, row[0], row[1], row[2], row[3], row[4], row[5], row[6], fmtT(tVal), fmtT(tOOF))
+		fmt.Printf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %s | %s |\n", seed, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], fmtT(tVal), fmtT(tOOF))
 		dec := calib.Decision{Kind: calib.Precision, Target: *prec}
 		for _, m := range methods {
 			var th []float64
@@ -172,11 +178,16 @@ func main() {
 			case "oof":
 				temps = tOOF
 				th, _, err = calib.Thresholds(dec, calib.Apply(ol, temps), allY)
+			default:
+				th = altThresholds(m, calib.ApplyAffine(ol, pa, pb), allY, *prec)
 			}
 			if err != nil {
 				log.Fatal(err)
 			}
 			tp := calib.Apply(tl, temps)
+			if m != "val" && m != "oof" {
+				tp = calib.ApplyAffine(tl, pa, pb)
+			}
 			for c := range th {
 				a, b, pos := 0, 0, 0
 				for i := range tp {
@@ -199,7 +210,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("| mean | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | | |\n", mean(eces[0]), mean(eces[1]), mean(eces[2]), mean(eces[3]), mean(eces[4]), mean(eces[5]), mean(eces[6]))
+	fmt.Printf("| mean | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | | |\n", mean(eces[0]), mean(eces[1]), mean(eces[2]), mean(eces[3]), mean(eces[4]), mean(eces[5]), mean(eces[6]), mean(eces[7]))
 	lower := func(k int) int {
 		c := 0
 		for i := range eces[k] {
@@ -209,7 +220,14 @@ func main() {
 		}
 		return c
 	}
-	fmt.Printf("\nseeds with a lower ECE than raw: val-T %d/%d, oof-T %d/%d, test-T %d/%d\n\n", lower(1), len(eces[0]), lower(2), len(eces[0]), lower(3), len(eces[0]))
+	fmt.Printf("\nseeds with a lower ECE than raw: val-T %d/%d, oof-T %d/%d, test-T %d/%d, oof-Platt (calib.FitPlatt) %d/%d\n", lower(1), len(eces[0]), lower(2), len(eces[0]), lower(3), len(eces[0]), lower(7), len(eces[0]))
+	pl := 0
+	for i := range eces[7] {
+		if eces[7][i] < eces[2][i] {
+			pl++
+		}
+	}
+	fmt.Printf("seeds where oof-Platt beats oof-T: %d/%d\n\n", pl, len(eces[0]))
 	fmt.Println("| fit | cases | hits within ±tol | hit rate | perfect-threshold hit rate (binomial floor) | mean n | mean precision − P (± s.e.) | sd of precision |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, m := range methods {
@@ -297,4 +315,80 @@ func meanSD(v []float64) (float64, float64) {
 		return m, 0
 	}
 	return m, math.Sqrt(s / float64(len(v)-1))
+}
+
+// altThresholds chooses a precision:P threshold per label on the out-of-fold
+// Platt-calibrated probabilities p and their truth y, three other ways than the
+// lowest threshold whose precision reaches P (the build's rule):
+//
+//   - oof-platt-model: the lowest threshold whose expected precision, the mean
+//     calibrated probability of the images at or above it, reaches P (no labels in the
+//     curve: smooth, but only as good as the calibration);
+//   - oof-crossing: the median of the points where the precision curve crosses P
+//     downwards (ranked by score, k images predicted), instead of the last one;
+//   - oof-lcb: the lowest threshold whose Wilson lower bound (z = 1) on the precision
+//     reaches P.
+func altThresholds(m string, p [][]float32, y [][]int8, target float64) []float64 {
+	th := make([]float64, len(p[0]))
+	for c := range th {
+		type pt struct {
+			s float64
+			y int8
+		}
+		var pts []pt
+		for i := range p {
+			if y[i][c] >= 0 {
+				pts = append(pts, pt{float64(p[i][c]), y[i][c]})
+			}
+		}
+		sort.Slice(pts, func(a, b int) bool { return pts[a].s > pts[b].s })
+		tp, sp := 0.0, 0.0
+		best, last := -1, -1
+		var cross []int
+		prevOK := false
+		for k, q := range pts {
+			tp += float64(q.y)
+			sp += q.s
+			n := float64(k + 1)
+			if k+1 < len(pts) && pts[k+1].s == q.s {
+				continue // thresholds only between distinct scores
+			}
+			prec := tp / n
+			ok := false
+			switch m {
+			case "oof-platt-model":
+				ok = sp/n >= target
+			case "oof-crossing":
+				ok = prec >= target
+			case "oof-lcb":
+				z := 1.0
+				lcb := (prec + z*z/(2*n) - z*math.Sqrt(prec*(1-prec)/n+z*z/(4*n*n))) / (1 + z*z/n)
+				ok = lcb >= target
+			default:
+				log.Fatalf("method %q", m)
+			}
+			if ok {
+				best = k
+			}
+			if prevOK && !ok && k >= 10 {
+				cross = append(cross, last)
+			}
+			if ok {
+				last = k
+			}
+			prevOK = ok
+		}
+		if m == "oof-crossing" && len(cross) > 0 {
+			if prevOK {
+				cross = append(cross, best)
+			}
+			best = cross[len(cross)/2]
+		}
+		if best < 0 {
+			th[c] = 0.5
+			continue
+		}
+		th[c] = pts[best].s
+	}
+	return th
 }

@@ -30,7 +30,7 @@ func (s *samplerFlags) register(fs *pflag.FlagSet) {
 	fs.Var(&s.calibrate, "calibrate", "fit a calibration map per label (on out-of-fold scores by default, see --calib-folds) and fold it into the head (calibrated scores everywhere the bundle goes): "+
 		"platt (σ(a·z+b), the default for a bare --calibrate: lower test ECE on MIML, scripts/results/calib_miml_*.md) or temperature (σ(z/T)); none: off")
 	fs.Lookup("calibrate").NoOptDefVal = calib.PlattMethod
-	fs.IntVar(&s.calibFolds, "calib-folds", 0, "fit --calibrate's temperatures and --decision's thresholds on out-of-fold scores of this many heads over the training and validation shares (0: on the validation share alone; default 5 with --calibrate or a precision/recall rule, else 0; head training only)")
+	fs.IntVar(&s.calibFolds, "calib-folds", 0, "fit --calibrate's map and --decision's thresholds on out-of-fold scores of this many heads over the training and validation shares (0: on the validation share alone; default 5 with --calibrate or a precision/recall rule, else 0; head training only)")
 	s.fs = fs
 	fs.Float64Var(&s.rosPercent, "ros-percent", sampler.DefaultROSPercent, "ml-ros sampler: grow the training set by this percent of cloned minority-label images")
 }
