@@ -221,6 +221,21 @@ func (b *Bundle) validateDecision() error {
 			return fmt.Errorf("bundle: %s: label %d: %w", memberDecision, i, err)
 		}
 	}
+	switch d.Calibration {
+	case "", calib.TemperatureMethod, calib.PlattMethod:
+	default:
+		return fmt.Errorf("bundle: %s: calibration %q, want %s or %s", memberDecision, d.Calibration, calib.TemperatureMethod, calib.PlattMethod)
+	}
+	for i, a := range d.PlattA {
+		if !(a > 0) || math.IsInf(a, 0) {
+			return fmt.Errorf("bundle: %s: platt_a %d = %v, want a positive finite slope", memberDecision, i, a)
+		}
+	}
+	for i, b := range d.PlattB {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return fmt.Errorf("bundle: %s: platt_b %d = %v, want a finite intercept", memberDecision, i, b)
+		}
+	}
 	return nil
 }
 

@@ -48,6 +48,18 @@ func TestBundleDecision(t *testing.T) {
 			t.Errorf("%q: %v (%v), want %v", rule, th, err, want)
 		}
 	}
+	// Platt fields round-trip; a slope that is not positive is refused.
+	pb := modeltest.Bundle()
+	pb.Decision = &bundle.Decision{Rule: "f1", F1Thresholds: []float64{0.4, 0.5, 0.6}, Calibration: calib.PlattMethod,
+		PlattA: []float64{1.2, 0.8, 1}, PlattB: []float64{-0.3, 0.1, 0}}
+	mustSave(t, pb, path)
+	if back, err := bundle.Read(path); err != nil || !reflect.DeepEqual(back.Decision, pb.Decision) {
+		t.Errorf("platt decision %+v (%v), saved %+v", back.Decision, err, pb.Decision)
+	}
+	pb.Decision.PlattA[1] = 0
+	if err := pb.Validate(); err == nil || !strings.Contains(err.Error(), "platt_a 1") {
+		t.Errorf("platt_a 0: %v", err)
+	}
 	if _, _, _, err := got.DecisionThresholds("recall:2"); !errkind.IsBadInput(err) {
 		t.Errorf("recall:2: %v", err)
 	}
