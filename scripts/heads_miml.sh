@@ -6,7 +6,7 @@
 #   /usr/bin/python3 scripts/heads_cooc.py /tmp/heads_miml.jsonl
 # (mean ± sd over the seeds of test mAP, CF1, OF1, training seconds, per-label AP).
 # A configuration is NAME:POOL:FLAGS (FLAGS space-separated); pick some with CONFIGS
-# (names, comma-separated), default all. The feature cache (CACHE_DIR) is shared by all
+# (NAME:POOL pairs, comma-separated, e.g. CONFIGS=mlp:avg,mlp+flip:avg), default all. The feature cache (CACHE_DIR) is shared by all
 # runs, so each view of each image is extracted once.
 # Usage: scripts/heads_miml.sh
 set -euo pipefail
@@ -37,13 +37,16 @@ all=(
 	"mlp+flip d0.5:avg:--head mlp --feature-views flip --dropout 0.5"
 	"auto+flip:avg:--feature-views flip"
 	"auto:avg:"
+	"mlp conv10:avg:--head mlp --feature-node conv10_2"
+	"linear conv10:avg:--head linear --feature-node conv10_2"
+	"mlp conv10+flip:avg:--head mlp --feature-node conv10_2 --feature-views flip"
 )
 want=",${CONFIGS:-},"
 for seed in $seeds; do
 	for c in "${all[@]}"; do
 		name=${c%%:*} rest=${c#*:}
 		pool=${rest%%:*} flags=${rest#*:}
-		[ "$want" = ",," ] || [[ $want == *",$name,"* ]] || continue
+		[ "$want" = ",," ] || [[ $want == *",$name:$pool,"* ]] || continue
 		pargs=()
 		[ "$pool" = - ] || pargs=(--pool "$pool")
 		# shellcheck disable=SC2086 # flags are space-separated words on purpose
