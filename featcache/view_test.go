@@ -74,6 +74,10 @@ func TestExtractViewFlipCachedUnderItsOwnKey(t *testing.T) {
 	if k.ID() == kf.ID() {
 		t.Fatal("the flip view's key has the original's ID")
 	}
+	m := featcache.Manifest{ModelKey: kf}
+	if d := m.Mismatch(k); len(d) != 1 || d[0] != "view flip vs original" {
+		t.Fatalf("Mismatch of a flip-view output against the original key: %q", d)
+	}
 	if _, err := featcache.Extract(ctx, eng, fakeBackbone(), paths, featcache.ExtractOptions{View: "rotate"}); err == nil || !strings.Contains(err.Error(), `"rotate"`) {
 		t.Fatalf("unknown view: err %v, want one naming it", err)
 	}
