@@ -40,6 +40,10 @@ type ExtractOptions struct {
 	Decode imageio.DecodeOptions
 	// Progress receives a progress bar (images/s, ETA) for the extraction; nil is quiet.
 	Progress io.Writer
+	// View extracts the features of one fixed variant of every image (imageio.ViewFlip:
+	// mirrored left to right), cached under the key with View set; the zero value is the
+	// images as the preprocessing makes them.
+	View imageio.View
 }
 
 // BadImage is an image that could not be used (Index is its position in the paths).
@@ -144,6 +148,10 @@ func extract(ctx context.Context, eng engine.Engine, key ModelKey, paths []strin
 	if err := key.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("featcache: %w", err)
 	}
+	if err := opt.View.Validate(); err != nil {
+		return nil, fmt.Errorf("featcache: %w", err)
+	}
+	key.View = string(opt.View)
 	if in, want := eng.InputShape(), key.Spec.Shape(); !slices.Equal(in, want) {
 		return nil, fmt.Errorf("featcache: engine input shape %v does not match the preprocessing shape %v", in, want)
 	}
@@ -271,7 +279,7 @@ func runMisses(ctx context.Context, eng engine.Engine, key ModelKey, opt Extract
 		defer bar.Finish()
 	}
 	loader := imageio.NewLoader(ctx, missPaths, key.Spec, imageio.LoaderOptions{
-		Workers: opt.Workers, BatchSize: opt.BatchSize, Decode: opt.Decode,
+		Workers: opt.Workers, BatchSize: opt.BatchSize, Decode: opt.Decode, View: opt.View,
 	})
 	defer loader.Close()
 	tl := key.Spec.TensorLen()

@@ -416,8 +416,19 @@ func (m *Manifest) Mismatch(want ModelKey) []string {
 	if m.Spatial != want.Spatial {
 		d = append(d, fmt.Sprintf("spatial maps %v vs %v", m.Spatial, want.Spatial))
 	}
+	if m.View != want.View {
+		d = append(d, fmt.Sprintf("view %s vs %s", viewName(m.View), viewName(want.View)))
+	}
 	if len(d) == 0 && m.ModelKey.ID() != want.ID() {
 		d = append(d, fmt.Sprintf("preprocessing %s vs %s", m.Spec.Describe(), want.Spec.Describe()))
 	}
 	return d
+}
+
+// viewName names a key's view for messages: the empty view is the original images.
+func viewName(v string) string {
+	if v == "" {
+		return "original"
+	}
+	return v
 }

@@ -88,6 +88,10 @@ type ModelKey struct {
 	// float16: 2 bytes a value, so MIML's 1,500 images × 512 × 13 × 13 take ≈ 260 MB)
 	// instead of a pooled vector; Pool is then empty. See SpatialKeyOf.
 	Spatial bool `json:"spatial,omitempty"`
+	// View is the fixed variant of the images the features were made from (imageio.View:
+	// "flip"); empty for the images as the preprocessing makes them, so the keys of
+	// earlier releases did not change when views came.
+	View string `json:"view,omitempty"`
 }
 
 // ID is the hex sha256 of the key's canonical JSON (with the cache format version).

@@ -19,6 +19,8 @@ type LoaderOptions struct {
 	Augment   *Augment // nil: Spec.Fill only
 	Seed      uint64   // augmentation seed
 	Epoch     int      // augmentation epoch
+	// View is the fixed variant of every image (ViewFlip: mirrored); ignored with Augment.
+	View View
 }
 
 // Batch is a run of consecutive images, filled in the spec's layout.
@@ -213,7 +215,7 @@ func (l *Loader) load(idx int, buf *[]byte, jbuf *JPEGBuffer, dst []float32) (er
 	if l.opt.Augment != nil {
 		l.opt.Augment.Fill(img, l.spec, l.opt.Seed, l.opt.Epoch, idx, dst)
 	} else {
-		l.spec.Fill(img, dst)
+		l.spec.FillView(img, l.opt.View, dst)
 	}
 	if cap(*buf) > 64<<20 { // do not keep a huge file's buffers around
 		*buf = nil

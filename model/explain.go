@@ -15,11 +15,13 @@ import (
 
 // Per-label activation maps (Options.Explain).
 //
-// For the linear and MLP heads the map of label j at location l of the spatial map at
-// the cut (C×H×W) is the head applied to that location's C-vector, as if the image were
-// that one location: standardisation, dense layer(s), no sigmoid — a logit per location.
-// The head is folded into 1×1 convolutions appended to the backbone graph, so the
-// engine computes the maps in the same run as the features (the backbone runs once).
+// For the linear head the map of label j at location l of the spatial map at the cut
+// (C×H×W) is the head applied to that location's C-vector, as if the image were that one
+// location: standardisation, dense layer, no sigmoid — a logit per location. For the MLP
+// it is the same with the head linearised at the image's pooled features (below).
+// For the linear head, the head is folded into a 1×1 convolution appended to the
+// backbone graph, so the engine computes the maps in the same run as the features (the
+// backbone runs once); for the MLP the same run outputs the map at the cut as well.
 //
 //   - linear head, average pooling: the exact class activation map (Zhou et al. 2016):
 //     the head is affine and pooling is the mean, so the mean of label j's map over the
@@ -29,9 +31,13 @@ import (
 //     map shows where each channel's evidence lies, not a decomposition of the logit.
 //   - avgmax pooling: the location's vector stands for both the average and the max
 //     half of the pooled features (the two halves of the first layer are summed).
-//   - MLP head: the head applied per location is an approximation (the ReLU does not
-//     commute with the mean): it shows where the head would see each label, and its mean
-//     is not the logit.
+//   - MLP head: the head linearised at the image's pooled features (the on/off pattern
+//     of its hidden ReLUs at this image kept, so the head is affine there; see
+//     headparams.LinearizeAt), applied per location — a class activation map of the
+//     MLP whose mean, with average pooling, is exactly the label's logit. The graph
+//     outputs the map at the cut and Go computes the maps (Out·C·(H·W + active
+//     hidden units) multiply-adds an image), instead of a Hidden×C 1×1 convolution
+//     at every location.
 
 // ExplainOutput is the name of the explain graph's output: per image the pooled
 // features (the bundle graph's output) then the label maps, [N, D + labels·H·W].
@@ -109,7 +115,18 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 		return e, nil
 	case b.Head.Pool != "":
 		err = fmt.Errorf("model: explain: %w: maps for a head that pools inside itself (--pool %s) not supported", ErrCannotExplain, b.Head.Pool)
-	case b.Head.Kind == headparams.Linear || b.Head.Kind == headparams.MLP:
+	case b.Head.Kind == headparams.MLP:
+		// The graph outputs the map at the cut after the features; Go applies the MLP
+		// linearised at the image's pooled features to each location (mlpMaps).
+		copies, err2 := locationCopies(&b.Head, info.Pool, c)
+		if err2 != nil {
+			return nil, err2
+		}
+		head := b.Head
+		e.extra = c * h * w
+		e.toMaps = func(features, cut []float32) ([]float32, error) { return mlpMaps(&head, copies, c, h*w, features, cut) }
+		nodes = []*protos.NodeProto{{Name: "multilabel_maps", OpType: "Identity", Input: []string{bb.FeatureNode}, Output: []string{"multilabel_maps"}}}
+	case b.Head.Kind == headparams.Linear:
 		nodes, inits, err = locationHead(&b.Head, info.Pool, bb.FeatureNode, c)
 	default:
 		err = fmt.Errorf("model: explain: %w: maps for head kind %q not supported", ErrCannotExplain, b.Head.Kind)
@@ -128,12 +145,9 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 // avgmax, the two halves of the first layer folded into one 1×1 convolution; for the
 // MLP a ReLU and a second 1×1 convolution.
 func locationHead(p *headparams.Params, pool, cut string, c int) ([]*protos.NodeProto, []*protos.TensorProto, error) {
-	copies := 1
-	switch {
-	case pool == backbone.PoolAvgMax && p.In == 2*c:
-		copies = 2
-	case p.In != c:
-		return nil, nil, fmt.Errorf("model: explain: %w: head input %d does not match the %d channels at the cut (pooling %q)", ErrCannotExplain, p.In, c, pool)
+	copies, err := locationCopies(p, pool, c)
+	if err != nil {
+		return nil, nil, err
 	}
 	first := p.Out
 	if p.Kind == headparams.MLP {
@@ -182,6 +196,57 @@ func locationHead(p *headparams.Params, pool, cut string, c int) ([]*protos.Node
 		{Name: "multilabel_map_relu", OpType: "Relu", Input: []string{"multilabel_map_hidden"}, Output: []string{"multilabel_map_relu"}},
 		conv("multilabel_maps", "multilabel_map_relu", "multilabel_map_w2", "multilabel_map_b2"),
 	}, inits, nil
+}
+
+// locationCopies is how many times the c channels of one location stand in the head's
+// input: 2 for avgmax (the average and the max half), else 1.
+func locationCopies(p *headparams.Params, pool string, c int) (int, error) {
+	switch {
+	case pool == backbone.PoolAvgMax && p.In == 2*c:
+		return 2, nil
+	case p.In != c:
+		return 0, fmt.Errorf("model: explain: %w: head input %d does not match the %d channels at the cut (pooling %q)", ErrCannotExplain, p.In, c, pool)
+	}
+	return 1, nil
+}
+
+// mlpMaps computes the maps of an MLP head for one image from its pooled features and
+// the map at the cut (c channels × hw locations, channel-major): the head linearised at
+// the features (headparams.LinearizeAt: its hidden units' on/off pattern at this image
+// kept), applied to each location's vector (standing for every copy in the input). With
+// average pooling the mean of label j's map is then exactly its logit.
+func mlpMaps(p *headparams.Params, copies, c, hw int, features, cut []float32) ([]float32, error) {
+	if len(cut) != c*hw {
+		return nil, fmt.Errorf("the graph gives %d values of the cut, want %d×%d", len(cut), c, hw)
+	}
+	w, b, err := p.LinearizeAt(features)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, p.Out*hw)
+	wk := make([]float32, c)
+	for j := 0; j < p.Out; j++ {
+		row := w[j*p.In : (j+1)*p.In]
+		copy(wk, row[:c])
+		for r := 1; r < copies; r++ {
+			for k, v := range row[r*c : (r+1)*c] {
+				wk[k] += v
+			}
+		}
+		m := out[j*hw : (j+1)*hw]
+		for l := range m {
+			m[l] = b[j]
+		}
+		for k, v := range wk {
+			if v == 0 {
+				continue
+			}
+			for l, x := range cut[k*hw : (k+1)*hw] {
+				m[l] += v * x
+			}
+		}
+	}
+	return out, nil
 }
 
 // appendMaps returns the bundle graph with nodes (ending in "multilabel_maps"

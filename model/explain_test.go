@@ -59,12 +59,21 @@ func mimlImages(t *testing.T, names ...string) []string {
 func allLabels(int, *model.Prediction) []int { return []int{0, 1, 2, 3, 4} }
 
 // TestExplainCAMMeanIsLogit: for a linear head on average-pooled features the map is
-// the exact class activation map, so its mean over the 13×13 locations is the label's
+// the exact class activation map (for the MLP, that of the head linearised at the
+// image's features), so its mean over the 13×13 locations is the label's
 // logit (computed by the pure-Go head on the pooled features); the explain graph gives
 // the same scores as the plain one, and every overlay is a 224×224 PNG.
 func TestExplainCAMMeanIsLogit(t *testing.T) {
 	t.Parallel()
-	b, _ := squeezeBundle(t, headparams.Linear, "")
+	for _, kind := range []string{headparams.Linear, headparams.MLP} {
+		t.Run(kind, func(t *testing.T) { testCAMMeanIsLogit(t, kind) })
+	}
+}
+
+// testCAMMeanIsLogit is TestExplainCAMMeanIsLogit for one head kind (the MLP's map is
+// the head linearised at the image's features, so its mean is the logit too).
+func testCAMMeanIsLogit(t *testing.T, kind string) {
+	b, _ := squeezeBundle(t, kind, "")
 	lib := sharedtest.ORTLib(t)
 	paths := mimlImages(t, "1.jpg", "2.jpg", "77.jpg", "1500.jpg")
 	plain, err := model.New(b, model.Options{Engine: "ort", ORTLib: lib})
@@ -137,10 +146,11 @@ func TestExplainCAMMeanIsLogit(t *testing.T) {
 	}
 }
 
-// TestExplainPerLocationHead checks the folded 1×1 convolutions of the explain graph
-// against the pure-Go head applied to each location's vector of the spatial map (from
-// backbone.SpatialModel), for the MLP on avgmax features (the location's vector
-// standing for both halves) and the linear head on max-pooled features.
+// TestExplainPerLocationHead checks the maps against the head applied to each
+// location's vector of the spatial map (from backbone.SpatialModel): the folded 1×1
+// convolution of the linear head on max-pooled features, and the MLP on avgmax features
+// linearised at the image's pooled features (the location's vector standing for both
+// halves).
 func TestExplainPerLocationHead(t *testing.T) {
 	t.Parallel()
 	lib := sharedtest.ORTLib(t)
@@ -152,6 +162,10 @@ func TestExplainPerLocationHead(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := m.ExplainFiles(context.Background(), paths, allLabels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feats, _, _, err := m.Features(context.Background(), paths)
 		m.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -190,6 +204,22 @@ func TestExplainPerLocationHead(t *testing.T) {
 				}
 			}
 			want := b.Head.Logits(rows, hw)
+			if tc.kind == headparams.MLP {
+				// The MLP's map: the head linearised at the image's pooled features.
+				w, bias, err := b.Head.LinearizeAt(feats[i*b.Head.In : (i+1)*b.Head.In])
+				if err != nil {
+					t.Fatal(err)
+				}
+				for l := 0; l < hw; l++ {
+					for j := range b.Labels {
+						s := float64(bias[j])
+						for k, v := range rows[l*b.Head.In : (l+1)*b.Head.In] {
+							s += float64(w[j*b.Head.In+k]) * float64(v)
+						}
+						want[l*len(b.Labels)+j] = float32(s)
+					}
+				}
+			}
 			for j := range b.Labels {
 				for l := 0; l < hw; l++ {
 					w := float64(want[l*len(b.Labels)+j])

@@ -79,6 +79,9 @@ func FineTune(ctx context.Context, cfg TrainConfig, ft finetune.Config) (*FineTu
 	if cfg.Train.Head == head.Attention {
 		return nil, errkind.BadInput("fine-tuning trains a linear or mlp head with the backbone; the attention head trains on frozen maps only (drop --unfreeze or choose --head linear|mlp|auto)")
 	}
+	if len(cfg.FeatureViews) > 0 {
+		return nil, errkind.BadInput("--feature-views augments the cached frozen features a head trains on; fine-tuning computes its own augmented views (--augment): drop --feature-views or --unfreeze")
+	}
 	cfg.vectorOnly = true // --head auto: linear or mlp
 	r, err := prepare(ctx, cfg)
 	if err != nil {

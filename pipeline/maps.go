@@ -204,6 +204,8 @@ func mapsNote(kind, pool string) string {
 		return "For this linear head on average-pooled features the map is the exact class activation map: its mean is the label's logit."
 	case kind == "linear":
 		return "For this linear head the map is the head applied per location; with max pooling it shows where the evidence lies, not a split of the logit."
+	case kind == "mlp" && (pool == "" || pool == "avg"):
+		return "For this MLP head the map is the head linearised at the image's features (its hidden units' on/off pattern kept) applied per location: its mean is the label's logit."
 	}
-	return "For this MLP head the map is the head applied per location, an approximation (the ReLU does not commute with pooling)."
+	return "For this MLP head the map is the head linearised at the image's features (its hidden units' on/off pattern kept) applied per location; with max pooling it shows where the evidence lies, not a split of the logit."
 }

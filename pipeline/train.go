@@ -152,6 +152,11 @@ type TrainConfig struct {
 	// DefaultAttnEpochs): it costs far more per epoch than the vector heads and
 	// converges in fewer epochs.
 	AttnEpochs int `json:"attn_epochs,omitempty"`
+	// FeatureViews are fixed variants of every training image (imageio.ViewFlip) whose
+	// features are extracted and cached too, and trained on with the image's labels
+	// (feature-cache augmentation; see views.go). The bundle is unchanged. Not with
+	// Features or CalibFolds.
+	FeatureViews []imageio.View `json:"feature_views,omitempty"`
 	// vectorOnly keeps --head auto to the heads on pooled vectors (fine-tuning).
 	vectorOnly bool
 }
@@ -341,6 +346,9 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	if cfg.Backbone == "" {
 		return nil, errkind.BadInput("no backbone given")
 	}
+	if err := checkViews(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Features != "" && cfg.RandomBackbone {
 		return nil, errkind.BadInput("--features holds the features of the backbone as it is: it cannot train on a random backbone (drop --random-backbone or --features)")
 	}
@@ -490,6 +498,10 @@ func prepare(ctx context.Context, cfg TrainConfig) (*run, error) {
 	}
 	r.dim = fs.Dim
 	if err := r.finishSets(); err != nil {
+		return nil, err
+	}
+	if err := r.addViews(ctx, cache, useMaps); err != nil {
+		r.close()
 		return nil, err
 	}
 	return r, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/multilabel/multilabel/backbone"
 	"github.com/multilabel/multilabel/engine/auto"
 	"github.com/multilabel/multilabel/featcache"
+	"github.com/multilabel/multilabel/imageio"
 )
 
 // featuresSummary is the command's result (--json).
@@ -43,6 +44,7 @@ type featuresSummary struct {
 func newFeaturesCmd(e *env) *cobra.Command {
 	var (
 		data, bb, featureNode, specFile, out, cacheDir, pool string
+		viewName                                             string
 		rf                                                   readerFlags
 		sf                                                   shardFlags
 		ef                                                   engineFlags
@@ -64,6 +66,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	fs.StringVar(&featureNode, "feature-node", "", "cut the backbone at this tensor instead of the automatic choice")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.BoolVar(&spatial, "spatial", false, spatialHelp)
+	fs.StringVar(&viewName, "view", "", "extract the features of one fixed variant of every image: flip (mirrored left to right), cached under its own key; the default is the images as the preprocessing makes them (train --views trains on both and averages over them at test time)")
 	fs.StringVar(&specFile, "spec", "", "preprocessing JSON overriding the backbone's sidecar/zoo/default")
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
@@ -118,6 +121,10 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err := checkPool(pool, ""); err != nil {
 			return err
 		}
+		view := imageio.View(viewName)
+		if err := view.Validate(); err != nil {
+			return usageErrorf("--view: %v", err)
+		}
 		if spatial && c.Flags().Changed("pool") {
 			return usageErrorf("--spatial keeps the map before any pooling: drop --pool")
 		}
@@ -144,9 +151,14 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if err != nil {
 			return badInput(err)
 		}
-		keyOf, extract := featcache.KeyOf, featcache.Extract
+		baseKeyOf, extract := featcache.KeyOf, featcache.Extract
 		if spatial {
-			keyOf, extract = featcache.SpatialKeyOf, featcache.ExtractSpatial
+			baseKeyOf, extract = featcache.SpatialKeyOf, featcache.ExtractSpatial
+		}
+		keyOf := func(b *backbone.Backbone) featcache.ModelKey {
+			k := baseKeyOf(b)
+			k.View = string(view)
+			return k
 		}
 		if spec.Sharded() {
 			if done, err := rs.complete(ctx, out, keyOf(b), spec, total); err != nil {
@@ -180,7 +192,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		}
 		start := time.Now()
 		f, err := extract(ctx, eng, b, paths, featcache.ExtractOptions{
-			Cache: cache, BatchSize: batch, Workers: workers, Strict: rf.strict, Progress: e.stderr})
+			Cache: cache, BatchSize: batch, Workers: workers, Strict: rf.strict, Progress: e.stderr, View: view})
 		if err != nil {
 			if errors.Is(err, featcache.ErrBadImage) {
 				return badInput(err)

@@ -31,7 +31,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	var (
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features         string
-		queries                                                                        string
+		queries, featureViews                                                          string
 		attnDim, maxQueries                                                            int
 		rf                                                                             readerFlags
 		pf                                                                             protocolFlags
@@ -57,6 +57,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
 	fs.StringVar(&features, "features", "", "train from this features output of \"multilabel features\" (or \"features merge\"): F.npy with F.npy.names.txt and F.npy.manifest.json, made with --backbone (checked); rows are joined to --data by image name and the training rows streamed from a memory map, so the images need not be here and the matrix need not fit in memory")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
+	fs.StringVar(&featureViews, "feature-views", "", featureViewsHelp)
 	fs.StringVar(&lossFlag, "loss", def.Loss, "loss: "+strings.Join(loss.Kinds, "|"))
 	sf.register(fs)
 	fs.StringVar(&headFlag, "head", pipeline.HeadAuto, headHelp)
@@ -121,6 +122,13 @@ func newTrainCmd(e *env) *cobra.Command {
 		}
 		if err := checkPool(pool, headFlag); err != nil {
 			return err
+		}
+		fviews, err := imageio.ParseViews(featureViews)
+		if err != nil {
+			return usageErrorf("--feature-views: %v", err)
+		}
+		if len(fviews) > 0 && (features != "" || unfreeze != "") {
+			return usageErrorf("--feature-views augments the cached features of the frozen backbone, extracted from the images: not with --features or --unfreeze")
 		}
 		for _, f := range []string{"graph-tau", "graph-p", "graph-hidden"} {
 			if c.Flags().Changed(f) && headFlag != head.GraphHead {
@@ -226,7 +234,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			Loaded: loaded, Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
 			Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, CacheDir: cacheDir, NoCache: noCache,
 			Train: tc, Seed: seed, Logger: e.log, Decision: sf.decision, Calibrate: sf.calibrate != "", CalibrateMethod: string(sf.calibrate), Refit: refit,
-			AttnEpochs: attnEpochs,
+			AttnEpochs: attnEpochs, FeatureViews: fviews,
 		}
 		pf.apply(&cfg)
 		of.apply(e)

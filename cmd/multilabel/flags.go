@@ -329,3 +329,8 @@ func checkPool(pool, headKind string) error {
 const spatialHelp = "extract the map at the cut (C×H×W, before pooling) instead of the pooled vector: each .npy row is the map in row-major order; " +
 	"the cache keeps maps as float16 under their own key (2 B a value: MIML's 1,500 × 512 × 13 × 13 × 2 B ≈ 260 MB on disk, " +
 	"and 4 B a value in memory and in the float32 .npy, ≈ 520 MB); a cut without spatial dimensions is an error (see 'multilabel backbone inspect')"
+
+// featureViewsHelp documents train --feature-views.
+const featureViewsHelp = "feature-cache augmentation: also extract (and cache, under keys of their own) the features of these fixed variants of every training image " +
+	"and train the head on them with the image's labels: flip (mirrored left to right), or none. The backbone stays frozen and the bundle is unchanged; " +
+	"the cost is one more extraction of the training images per view, once (later runs read the cache). Not with --features, --unfreeze or --calib-folds"
