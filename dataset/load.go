@@ -222,10 +222,37 @@ func detectFormat(path string, st os.FileInfo) (string, error) {
 	return "csv", nil
 }
 
-// resolvePaths sets Sample.Path from Sample.Image and the images directory.
+// resolvePaths sets Sample.Path from Sample.Image and the images directory. The paths
+// are slices of one string (for millions of samples, one string each would cost their
+// headers and the allocator's rounding besides the bytes).
 func resolvePaths(d *Dataset, dir string) {
+	if len(d.Samples) == 0 {
+		return
+	}
+	sep := string(filepath.Separator)
+	// dir/image is already clean (what filepath.Join would give) when both parts are
+	// clean, dir is not "." or a root, and the image does not start by climbing.
+	plainDir := dir != "" && dir != "." && filepath.Clean(dir) == dir && !strings.HasSuffix(dir, sep)
+	var b strings.Builder
+	ends := make([]int, len(d.Samples))
 	for i := range d.Samples {
-		d.Samples[i].Path = resolve(dir, d.Samples[i].Image)
+		img := d.Samples[i].Image
+		p := filepath.FromSlash(img)
+		if plainDir && p != "" && p != "." && p != ".." && !strings.HasPrefix(p, ".."+sep) &&
+			!filepath.IsAbs(p) && filepath.Clean(p) == p {
+			b.WriteString(dir)
+			b.WriteString(sep)
+			b.WriteString(p)
+		} else {
+			b.WriteString(resolve(dir, img))
+		}
+		ends[i] = b.Len()
+	}
+	all := b.String()
+	start := 0
+	for i := range d.Samples {
+		d.Samples[i].Path = all[start:ends[i]]
+		start = ends[i]
 	}
 }
 
@@ -316,9 +343,23 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 		Format:  d.Format,
 		Source:  d.Source,
 	}
+	// The copied truth rows share one array (each row capped to its length, so an
+	// append to one never writes into the next).
+	total := 0
+	for _, i := range idx {
+		total += len(d.Samples[i].Truth)
+	}
+	arena := make([]int8, total)
+	off := 0
 	for k, i := range idx {
 		s := d.Samples[i]
-		s.Truth = append([]int8(nil), s.Truth...)
+		n := copy(arena[off:], s.Truth)
+		if n == 0 {
+			s.Truth = nil // as a copy of an empty row
+		} else {
+			s.Truth = arena[off : off+n : off+n]
+		}
+		off += n
 		out.Samples[k] = s
 	}
 	return out
