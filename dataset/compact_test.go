@@ -1,7 +1,10 @@
 package dataset
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +42,44 @@ func TestSubsetRowsCapped(t *testing.T) {
 	}
 	if got := sub.Samples[0].Truth; got[0] != -1 || got[1] != 1 || sub.Samples[0].Image != "3.jpg" {
 		t.Fatalf("first row %v %q", got, sub.Samples[0].Image)
+	}
+}
+
+// Repeated images in unsorted files: list rows merge into the first one's entry (its
+// place and line), one-hot repeats are refused at the first repeat in the file, and the
+// first bad record in file order decides the error.
+func TestCSVRepeatsUnsorted(t *testing.T) {
+	d, err := parseCSV(strings.NewReader("image,labels\nb.jpg,cat\na.jpg,dog\nc.jpg,\nb.jpg,-dog\na.jpg,cat\n"), "l.csv", "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range d.Samples {
+		got = append(got, fmt.Sprint(s.Image, s.Truth))
+	}
+	if want := []string{"b.jpg[1 0]", "a.jpg[1 1]", "c.jpg[0 0]"}; !slices.Equal(got, want) || !slices.Equal(d.Labels, []string{"cat", "dog"}) {
+		t.Fatalf("samples %q labels %q, want %q over [cat dog]", got, d.Labels, want)
+	}
+	// The merged entry's error names its first line.
+	_, err = parseCSV(strings.NewReader("image,labels\nb.jpg,cat\na.jpg,dog\nb.jpg,-cat\n"), "l.csv", "", Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), `l.csv:2: image "b.jpg": label "cat" given as positive and negative`) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"image,cat,dog\nb.jpg,1,0\na.jpg,1,0\nc.jpg,0,0\na.jpg,1,1\nb.jpg,0,0\n", `l.csv:5: image "a.jpg" already listed on line 3`},
+		// A bad value after a repeat: the repeat is reported.
+		{"image,cat,dog\nb.jpg,1,0\nb.jpg,1,0\na.jpg,x,0\n", `l.csv:3: image "b.jpg" already listed on line 2`},
+		// A repeat with a bad value on its own line: the repeat comes first.
+		{"image,cat,dog\nb.jpg,1,0\nb.jpg,x,0\n", `l.csv:3: image "b.jpg" already listed on line 2`},
+		// A short record before a repeat: the short record.
+		{"image,cat,dog\nb.jpg,1,0\na.jpg,1\nb.jpg,1,0\n", `l.csv:3: 2 fields, header has 3`},
+		// A short record that repeats: its width first.
+		{"image,cat,dog\nb.jpg,1,0\nb.jpg,1\n", `l.csv:3: 2 fields, header has 3`},
+		{"image,cat,dog\nb.jpg,1,0\na.jpg,2,0\nb.jpg,1,0\n", `l.csv:3: label "cat": value "2" is not`},
+	} {
+		_, err := parseCSV(strings.NewReader(tc.src), "l.csv", "", Options{})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %s…", tc.src, err, tc.want)
+		}
 	}
 }

@@ -162,15 +162,8 @@ func load(path string, opt Options) (*Dataset, error) {
 		resolvePaths(d, dir)
 		return d, nil
 	case "csv", "csv-list", "csv-onehot":
-		data, err := readLimited(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkLabelCount(path, 1, csvHeaderFields(data)-1, "the header", opt); err != nil {
-			return nil, err
-		}
 		layout := strings.TrimPrefix(strings.TrimPrefix(format, "csv"), "-")
-		d, err := parseCSV(bytes.NewReader(data), path, layout, opt)
+		d, err := loadCSV(path, layout, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +173,38 @@ func load(path string, opt Options) (*Dataset, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco, voc or wds)", ErrBadOption, format)
 	}
+}
+
+// loadCSV parses the CSV label file at path, streamed from the file (the reader keeps
+// its records compactly, not the file's bytes).
+func loadCSV(path, layout string, opt Options) (*Dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{File: path, Err: err}
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > maxLabelFile {
+		return nil, inputErrorf(path, 0, "label file larger than %d bytes", maxLabelFile)
+	}
+	n, err := csvHeaderFieldsFrom(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkLabelCount(path, 1, n-1, "the header", opt); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	lr := &io.LimitedReader{R: f, N: maxLabelFile + 1}
+	d, err := parseCSV(lr, path, layout, opt)
+	if err != nil {
+		return nil, err
+	}
+	if lr.N <= 0 { // grew past the bound while being read
+		return nil, inputErrorf(path, 0, "label file larger than %d bytes", maxLabelFile)
+	}
+	return d, nil
 }
 
 func readLimited(path string) ([]byte, error) {
