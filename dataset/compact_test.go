@@ -83,3 +83,31 @@ func TestCSVRepeatsUnsorted(t *testing.T) {
 		}
 	}
 }
+
+// Load sizes its buffers from the file's size after sizeAfter records; the samples
+// must be those of the unsized reader.
+func TestLoadSizedAsUnsized(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("image,labels\n")
+	for i := range 3*sizeAfter + 17 {
+		fmt.Fprintf(&b, "d%d/img%06d.jpg,l%d|l%d\n", i%7, (i*7919)%100003, i%5, (i*3)%11)
+	}
+	p := writeFile(t, filepath.Join(t.TempDir(), "l.csv"), b.String())
+	got, err := Load(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := parseCSV(strings.NewReader(b.String()), p, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Samples) != len(want.Samples) || !slices.Equal(got.Labels, want.Labels) {
+		t.Fatalf("%d samples over %q, want %d over %q", len(got.Samples), got.Labels, len(want.Samples), want.Labels)
+	}
+	for i, s := range got.Samples {
+		w := want.Samples[i]
+		if s.Image != w.Image || !slices.Equal(s.Truth, w.Truth) || s.Path != filepath.Join(filepath.Dir(p), w.Image) {
+			t.Fatalf("sample %d: %q %v %q, want %q %v", i, s.Image, s.Truth, s.Path, w.Image, w.Truth)
+		}
+	}
+}

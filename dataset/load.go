@@ -197,7 +197,11 @@ func loadCSV(path, layout string, opt Options) (*Dataset, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	lr := &io.LimitedReader{R: f, N: maxLabelFile + 1}
-	d, err := parseCSV(lr, path, layout, opt)
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	d, err := parseCSVSized(lr, size, path, layout, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +263,11 @@ func resolvePaths(d *Dataset, dir string) {
 	// clean, dir is not "." or a root, and the image does not start by climbing.
 	plainDir := dir != "" && dir != "." && filepath.Clean(dir) == dir && !strings.HasSuffix(dir, sep)
 	var b strings.Builder
+	n := 0 // the length of the paths written as dir/image (exact where they all are)
+	for i := range d.Samples {
+		n += len(dir) + len(sep) + len(d.Samples[i].Image)
+	}
+	b.Grow(n)
 	ends := make([]int, len(d.Samples))
 	for i := range d.Samples {
 		img := d.Samples[i].Image
