@@ -1,9 +1,11 @@
 package dataset
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 )
@@ -125,9 +127,26 @@ func cocoCategoryCount(data []byte) int {
 // outside quotes, plus one) without allocating, so a one-hot header of a million
 // columns is refused before the CSV reader splits it.
 func csvHeaderFields(data []byte) int {
-	data = bytes.TrimPrefix(data, utf8BOM)
+	n, _ := csvHeaderFieldsFrom(bytes.NewReader(data))
+	return n
+}
+
+// csvHeaderFieldsFrom is csvHeaderFields over a stream: it reads up to the end of the
+// first record and holds nothing of it.
+func csvHeaderFieldsFrom(r io.Reader) (int, error) {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, utf8BOM) {
+		br.Discard(3)
+	}
 	n, inQuote := 1, false
-	for _, c := range data {
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 		switch {
 		case c == '"':
 			inQuote = !inQuote
@@ -135,8 +154,7 @@ func csvHeaderFields(data []byte) int {
 		case c == ',':
 			n++
 		case c == '\n':
-			return n
+			return n, nil
 		}
 	}
-	return n
 }

@@ -36,11 +36,11 @@ func listLabel(entry string) string {
 	return entry
 }
 
-// listTruth builds an image's truth row from its list entries: unmentioned labels take
-// missing; one label given two different states (say "sea" and "-sea") is an error.
-func listTruth(entries []string, vocab map[string]int, n int, missing int8) ([]int8, error) {
-	truth := make([]int8, n)
-	set := make([]bool, n)
+// fillListTruth writes an image's truth row from its list entries into truth:
+// unmentioned labels take missing; one label given two different states (say "sea" and
+// "-sea") is an error. mark is scratch space of len(truth).
+func fillListTruth(truth []int8, mark []bool, entries []string, vocab map[string]int, missing int8) error {
+	clear(mark)
 	for i := range truth {
 		truth[i] = missing
 	}
@@ -57,14 +57,14 @@ func listTruth(entries []string, vocab map[string]int, n int, missing int8) ([]i
 		name := listLabel(e)
 		j, ok := vocab[name]
 		if !ok || name == "" {
-			return nil, fmt.Errorf("bad list entry %q", e)
+			return fmt.Errorf("bad list entry %q", e)
 		}
-		if set[j] && truth[j] != v {
-			return nil, fmt.Errorf("label %q given as %s and %s", name, stateName(truth[j]), stateName(v))
+		if mark[j] && truth[j] != v {
+			return fmt.Errorf("label %q given as %s and %s", name, stateName(truth[j]), stateName(v))
 		}
-		truth[j], set[j] = v, true
+		truth[j], mark[j] = v, true
 	}
-	return truth, nil
+	return nil
 }
 
 func stateName(v int8) string {

@@ -162,15 +162,8 @@ func load(path string, opt Options) (*Dataset, error) {
 		resolvePaths(d, dir)
 		return d, nil
 	case "csv", "csv-list", "csv-onehot":
-		data, err := readLimited(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkLabelCount(path, 1, csvHeaderFields(data)-1, "the header", opt); err != nil {
-			return nil, err
-		}
 		layout := strings.TrimPrefix(strings.TrimPrefix(format, "csv"), "-")
-		d, err := parseCSV(bytes.NewReader(data), path, layout, opt)
+		d, err := loadCSV(path, layout, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +173,42 @@ func load(path string, opt Options) (*Dataset, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown format %q (want csv, csv-list, csv-onehot, coco, voc or wds)", ErrBadOption, format)
 	}
+}
+
+// loadCSV parses the CSV label file at path, streamed from the file (the reader keeps
+// its records compactly, not the file's bytes).
+func loadCSV(path, layout string, opt Options) (*Dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{File: path, Err: err}
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > maxLabelFile {
+		return nil, inputErrorf(path, 0, "label file larger than %d bytes", maxLabelFile)
+	}
+	n, err := csvHeaderFieldsFrom(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkLabelCount(path, 1, n-1, "the header", opt); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	lr := &io.LimitedReader{R: f, N: maxLabelFile + 1}
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	d, err := parseCSVSized(lr, size, path, layout, opt)
+	if err != nil {
+		return nil, err
+	}
+	if lr.N <= 0 { // grew past the bound while being read
+		return nil, inputErrorf(path, 0, "label file larger than %d bytes", maxLabelFile)
+	}
+	return d, nil
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -222,10 +251,42 @@ func detectFormat(path string, st os.FileInfo) (string, error) {
 	return "csv", nil
 }
 
-// resolvePaths sets Sample.Path from Sample.Image and the images directory.
+// resolvePaths sets Sample.Path from Sample.Image and the images directory. The paths
+// are slices of one string (for millions of samples, one string each would cost their
+// headers and the allocator's rounding besides the bytes).
 func resolvePaths(d *Dataset, dir string) {
+	if len(d.Samples) == 0 {
+		return
+	}
+	sep := string(filepath.Separator)
+	// dir/image is already clean (what filepath.Join would give) when both parts are
+	// clean, dir is not "." or a root, and the image does not start by climbing.
+	plainDir := dir != "" && dir != "." && filepath.Clean(dir) == dir && !strings.HasSuffix(dir, sep)
+	var b strings.Builder
+	n := 0 // the length of the paths written as dir/image (exact where they all are)
 	for i := range d.Samples {
-		d.Samples[i].Path = resolve(dir, d.Samples[i].Image)
+		n += len(dir) + len(sep) + len(d.Samples[i].Image)
+	}
+	b.Grow(n)
+	ends := make([]int, len(d.Samples))
+	for i := range d.Samples {
+		img := d.Samples[i].Image
+		p := filepath.FromSlash(img)
+		if plainDir && p != "" && p != "." && p != ".." && !strings.HasPrefix(p, ".."+sep) &&
+			!filepath.IsAbs(p) && filepath.Clean(p) == p {
+			b.WriteString(dir)
+			b.WriteString(sep)
+			b.WriteString(p)
+		} else {
+			b.WriteString(resolve(dir, img))
+		}
+		ends[i] = b.Len()
+	}
+	all := b.String()
+	start := 0
+	for i := range d.Samples {
+		d.Samples[i].Path = all[start:ends[i]]
+		start = ends[i]
 	}
 }
 
@@ -316,9 +377,23 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 		Format:  d.Format,
 		Source:  d.Source,
 	}
+	// The copied truth rows share one array (each row capped to its length, so an
+	// append to one never writes into the next).
+	total := 0
+	for _, i := range idx {
+		total += len(d.Samples[i].Truth)
+	}
+	arena := make([]int8, total)
+	off := 0
 	for k, i := range idx {
 		s := d.Samples[i]
-		s.Truth = append([]int8(nil), s.Truth...)
+		n := copy(arena[off:], s.Truth)
+		if n == 0 {
+			s.Truth = nil // as a copy of an empty row
+		} else {
+			s.Truth = arena[off : off+n : off+n]
+		}
+		off += n
 		out.Samples[k] = s
 	}
 	return out

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 )
 
 // IterativeStratify splits the samples of d into len(ratios) parts whose sizes follow
@@ -40,49 +39,78 @@ func IterativeStratify(d *Dataset, ratios []float64, seed uint64) ([][]int, erro
 	for j, r := range ratios {
 		want[j] = float64(n) * r / sum
 	}
-	positives := make([][]int, L) // label -> samples with it positive
-	labelsOf := make([][]int, n)  // sample -> its positive labels
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("dataset: split: %d samples, at most %d", n, math.MaxInt32)
+	}
+	// The positive labels of each sample and the positive samples of each label, each in
+	// one flat array with offsets (for millions of samples, a slice per sample or label
+	// would cost several times the labels themselves).
+	labStart := make([]int32, n+1) // sample i's positive labels: labFlat[labStart[i]:labStart[i+1]]
+	posCount := make([]int, L)
 	for i, s := range d.Samples {
 		if len(s.Truth) != L {
 			return nil, fmt.Errorf("dataset: split: sample %d (%s) has %d truth values for %d labels", i, s.Image, len(s.Truth), L)
 		}
+		c := 0
 		for l, t := range s.Truth {
 			if t == Positive {
-				positives[l] = append(positives[l], i)
-				labelsOf[i] = append(labelsOf[i], l)
+				posCount[l]++
+				c++
+			}
+		}
+		if int(labStart[i])+c > math.MaxInt32 {
+			return nil, fmt.Errorf("dataset: split: more than %d positive labels in all", math.MaxInt32)
+		}
+		labStart[i+1] = labStart[i] + int32(c)
+	}
+	labFlat := make([]int32, labStart[n])
+	for i, s := range d.Samples {
+		k := labStart[i]
+		for l, t := range s.Truth {
+			if t == Positive {
+				labFlat[k] = int32(l)
+				k++
 			}
 		}
 	}
+	labelsOf := func(i int) []int32 { return labFlat[labStart[i]:labStart[i+1]] }
 	wantLabel := make([][]float64, k)
 	for j := range wantLabel {
 		wantLabel[j] = make([]float64, L)
 		for l := range L {
-			wantLabel[j][l] = float64(len(positives[l])) * ratios[j] / sum
+			wantLabel[j][l] = float64(posCount[l]) * ratios[j] / sum
 		}
 	}
 
 	// A random order of the samples breaks the file order's correlations; every later
-	// pass visits samples in this order.
+	// pass visits samples in this order. Each label's positive samples are listed in
+	// that order (filled by visiting the samples in it).
 	order := rng.Perm(n)
-	rank := make([]int, n)
-	for r, i := range order {
-		rank[i] = r
+	posStart := make([]int, L+1) // label l's positive samples: posFlat[posStart[l]:posStart[l+1]]
+	for l, c := range posCount {
+		posStart[l+1] = posStart[l] + c
 	}
-	for l := range positives {
-		sort.Slice(positives[l], func(a, b int) bool { return rank[positives[l][a]] < rank[positives[l][b]] })
+	posFlat := make([]int32, posStart[L])
+	fill := append([]int(nil), posStart[:L]...)
+	for _, i := range order {
+		for _, l := range labelsOf(i) {
+			posFlat[fill[l]] = int32(i)
+			fill[l]++
+		}
 	}
+	positives := func(l int) []int32 { return posFlat[posStart[l]:posStart[l+1]] }
 	remaining := make([]int, L) // unassigned positives per label
 	for l := range L {
-		remaining[l] = len(positives[l])
+		remaining[l] = posCount[l]
 	}
-	part := make([]int, n)
+	part := make([]int32, n)
 	for i := range part {
 		part[i] = -1
 	}
 	assign := func(i, j int) {
-		part[i] = j
+		part[i] = int32(j)
 		want[j]--
-		for _, l := range labelsOf[i] {
+		for _, l := range labelsOf(i) {
 			wantLabel[j][l]--
 			remaining[l]--
 		}
@@ -132,14 +160,14 @@ func IterativeStratify(d *Dataset, ratios []float64, seed uint64) ([][]int, erro
 		if l < 0 {
 			break
 		}
-		for _, i := range positives[l] {
+		for _, i := range positives(l) {
 			if part[i] >= 0 {
 				continue
 			}
 			for j := range k {
 				need[j] = wantLabel[j][l]
 			}
-			assign(i, pick(need))
+			assign(int(i), pick(need))
 		}
 	}
 	for _, i := range order {
@@ -147,14 +175,16 @@ func IterativeStratify(d *Dataset, ratios []float64, seed uint64) ([][]int, erro
 			assign(i, pick(nil))
 		}
 	}
+	size := make([]int, k)
+	for _, j := range part {
+		size[j]++
+	}
 	parts := make([][]int, k)
+	for j := range parts {
+		parts[j] = make([]int, 0, size[j])
+	}
 	for i, j := range part {
 		parts[j] = append(parts[j], i)
-	}
-	for j := range parts {
-		if parts[j] == nil {
-			parts[j] = []int{}
-		}
 	}
 	return parts, nil
 }

@@ -231,7 +231,13 @@ func LoadFile(path string, s Spec, dst []float32, opt DecodeOptions) error {
 	if len(dst) < s.TensorLen() {
 		return fmt.Errorf("imageio: LoadFile: dst has %d values, need %d", len(dst), s.TensorLen())
 	}
-	data, err := os.ReadFile(path)
+	var data []byte
+	var err error
+	if _, _, _, _, member := ParseMemberPath(path); member {
+		data, err = ReadFile(path) // a member of a tar shard, local or in a bucket
+	} else {
+		data, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return err // *fs.PathError names the file
 	}

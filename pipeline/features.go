@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -71,14 +72,37 @@ func (r *run) prepareFromFeatures() error {
 	if r.bb.FeatureDim > 0 && r.bb.FeatureDim != man.Dim {
 		return errkind.BadInput("--features %s: %d values a row, --backbone %s gives %d", cfg.Features, man.Dim, cfg.Backbone, r.bb.FeatureDim)
 	}
-	// The join: image name → row, built once over the names file's strings (no copies).
-	row := make(map[string]int32, len(names))
-	for i, n := range names {
-		if _, dup := row[n]; !dup {
-			row[n] = int32(i)
-		}
+	// The join: image name → row (the first row of a name given twice), by binary
+	// search over the names in sorted order: the names file's order when it is sorted
+	// (a listing usually is), else a permutation of 4 bytes a row (a map of millions of
+	// names would cost several times the names).
+	if len(names) > math.MaxInt32 {
+		return errkind.BadInput("--features %s: %d rows, at most %d", cfg.Features, len(names), math.MaxInt32)
 	}
-	names = nil // the map keeps the strings it needs
+	var perm []int32
+	if !slices.IsSorted(names) {
+		perm = make([]int32, len(names))
+		for i := range perm {
+			perm[i] = int32(i)
+		}
+		slices.SortStableFunc(perm, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
+	}
+	rowOf := func(name string) (int32, bool) {
+		at := func(k int) string {
+			if perm == nil {
+				return names[k]
+			}
+			return names[perm[k]]
+		}
+		k, found := sort.Find(len(names), func(k int) int { return strings.Compare(name, at(k)) })
+		if !found {
+			return 0, false
+		}
+		if perm == nil {
+			return int32(k), true
+		}
+		return perm[k], true
+	}
 	file, err := os.Open(cfg.Features)
 	if err != nil {
 		return fmt.Errorf("--features %s: %w", cfg.Features, err)
@@ -98,7 +122,7 @@ func (r *run) prepareFromFeatures() error {
 		}
 		items := make([]item, 0, len(p.Samples))
 		for j, s := range p.Samples {
-			i, ok := row[s.Image]
+			i, ok := rowOf(s.Image)
 			if !ok {
 				missing = append(missing, s.Image)
 				r.bad = append(r.bad, imageio.BadImage{Path: s.Path, Reason: "no row in " + cfg.Features + " (left out by the extraction)"})
@@ -114,12 +138,19 @@ func (r *run) prepareFromFeatures() error {
 		}
 		set := &r.sets[k]
 		set.y = make([][]int8, 0, len(items))
-		set.images = make([]string, 0, len(items))
+		if k > 0 {
+			// The validation and test paths name images in reports; the training
+			// paths are used by no step of a run from features (--unfreeze and
+			// --refit are refused), so they are not kept. Copies, so that the
+			// parsed paths (one string for all samples) can go.
+			set.images = make([]string, 0, len(items))
+		}
 		for _, it := range items {
 			s := &p.Samples[it.s]
 			set.y = append(set.y, s.Truth)
-			set.images = append(set.images, s.Path)
-			if k == 0 {
+			if k > 0 {
+				set.images = append(set.images, strings.Clone(s.Path))
+			} else {
 				r.rows.idx = append(r.rows.idx, int(it.row))
 			}
 		}
@@ -135,6 +166,7 @@ func (r *run) prepareFromFeatures() error {
 			}
 		}
 	}
+	names, perm = nil, nil // the join is done: let the names go with the samples
 	// The sets hold what the run needs of the samples now (label rows and paths): the
 	// parsed samples can go (for millions of images, hundreds of MB before training).
 	for k, p := range r.parts {

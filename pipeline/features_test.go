@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,6 +77,40 @@ func TestTrainFromFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trainFromFeatures(t, dir, labels, bb)
+}
+
+// TestTrainFromFeaturesUnsortedNames is TestTrainFromFeatures over a label file listing
+// its images in reverse order, so that the features' names file is not sorted (the
+// join then searches a sorted permutation of it).
+func TestTrainFromFeaturesUnsortedNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	labels, bb, err := modeltest.WriteDataset(dir, 120, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	slices.Reverse(lines[1:])
+	if err := os.WriteFile(labels, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trainFromFeatures(t, dir, labels, bb)
+	names, err := os.ReadFile(featcache.NamesPath(filepath.Join(dir, "f.npy")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Split(string(names), "\n"); slices.IsSorted(n[:len(n)-1]) {
+		t.Fatal("the names file is sorted: the test does not cover the unsorted join")
+	}
+}
+
+func trainFromFeatures(t *testing.T, dir, labels, bb string) {
+	t.Helper()
 	tc := train.DefaultConfig()
 	tc.Epochs, tc.Patience = 6, 0
 	base := pipeline.TrainConfig{Data: labels, Backbone: bb, Engine: "go", NoCache: true, Seed: 5, Train: tc}

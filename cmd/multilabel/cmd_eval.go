@@ -131,9 +131,13 @@ func newEvalCmd(e *env) *cobra.Command {
 			jsonOut = rs.localOut(jsonOut)
 		}
 		reportDir = rs.localOut(reportDir)
-		if err := rs.stageData(ctx, &rf, &data); err != nil {
-			return err
+		// Tar shards in a bucket are read by range (rs.loader), not downloaded.
+		if !rs.byRange(data, rf.images) {
+			if err := rs.stageData(ctx, &rf, &data); err != nil {
+				return err
+			}
 		}
+		load := rs.loader(ctx, rf.strict)
 		if err := rs.fetchIn(ctx, &modelPath); err != nil {
 			return err
 		}
@@ -148,13 +152,13 @@ func newEvalCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if done, err := es.run(ctx, e, rs, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, Decision: decision}); done || err != nil {
+			if done, err := es.run(ctx, e, rs, load, modelPath, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, Decision: decision}); done || err != nil {
 				return err
 			}
-			if in, err = evalWithModel(ctx, e, modelPath, modelName, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, Decision: decision}, rf.strict); err != nil {
+			if in, err = evalWithModel(ctx, e, load, modelPath, modelName, data, dopt, model.Options{Engine: kind, ORTLib: ef.ortLib, Threads: ef.threads, Decision: decision}, rf.strict); err != nil {
 				return err
 			}
-		} else if in, err = loadPredictionsAndTruth(preds, data, dopt); err != nil {
+		} else if in, err = loadPredictionsAndTruth(load, preds, data, dopt); err != nil {
 			return err
 		}
 
@@ -235,14 +239,14 @@ func newEvalCmd(e *env) *cobra.Command {
 
 // loadPredictionsAndTruth reads both files and aligns the predictions to the truth's
 // images and vocabulary. Every problem is bad input.
-func loadPredictionsAndTruth(predsPath, data string, dopt dataset.Options) (*evalData, error) {
+func loadPredictionsAndTruth(load datasetLoader, predsPath, data string, dopt dataset.Options) (*evalData, error) {
 	p, err := metric.LoadPredictionsCSV(predsPath)
 	if err != nil {
 		return nil, badInput(err)
 	}
-	d, err := dataset.Load(data, dopt)
+	d, err := load(data, dopt)
 	if err != nil {
-		return nil, badInput(err)
+		return nil, err
 	}
 	// A list-layout CSV (and VOC) only names the labels that occur: the prediction
 	// columns are then the vocabulary, the others all negative.
@@ -255,8 +259,8 @@ func loadPredictionsAndTruth(predsPath, data string, dopt dataset.Options) (*eva
 		}
 		if !missing {
 			dopt.Labels = p.Labels
-			if d, err = dataset.Load(data, dopt); err != nil {
-				return nil, badInput(err)
+			if d, err = load(data, dopt); err != nil {
+				return nil, err
 			}
 		}
 	}

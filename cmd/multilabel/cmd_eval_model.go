@@ -13,7 +13,7 @@ import (
 // bundle on the engine opt chooses and returns them with their truth, to be evaluated at
 // the bundle's thresholds. Unreadable images are reported on stderr and left out (with
 // strict, the first one is an error).
-func evalWithModel(ctx context.Context, e *env, path, name, data string, dopt dataset.Options, opt model.Options, strict bool) (*evalData, error) {
+func evalWithModel(ctx context.Context, e *env, load datasetLoader, path, name, data string, dopt dataset.Options, opt model.Options, strict bool) (*evalData, error) {
 	b, err := bundle.Read(path)
 	if err != nil {
 		return nil, badInput(err)
@@ -23,7 +23,12 @@ func evalWithModel(ctx context.Context, e *env, path, name, data string, dopt da
 		return nil, err
 	}
 	defer m.Close()
-	sc, err := m.ScoreDataset(ctx, data, dopt)
+	dopt.Labels = m.Labels()
+	d, err := load(data, dopt)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := m.ScoreSamples(ctx, d)
 	if err != nil {
 		if model.IsBadInput(err) {
 			return nil, badInput(err)

@@ -28,7 +28,7 @@ func (f *evalShardFlags) register(fs *pflag.FlagSet) {
 
 // run does the sharded (or --predictions-out) work of eval --model; done reports that
 // it did, so eval has nothing left to do.
-func (f *evalShardFlags) run(ctx context.Context, e *env, rs *remote, modelPath, data string, dopt dataset.Options, mopt model.Options) (done bool, err error) {
+func (f *evalShardFlags) run(ctx context.Context, e *env, rs *remote, load datasetLoader, modelPath, data string, dopt dataset.Options, mopt model.Options) (done bool, err error) {
 	spec, err := f.resolve(e)
 	if err != nil {
 		return true, err
@@ -44,9 +44,9 @@ func (f *evalShardFlags) run(ctx context.Context, e *env, rs *remote, modelPath,
 		return true, badInput(err)
 	}
 	dopt.Labels = b.Labels
-	d, err := dataset.Load(data, dopt)
+	d, err := load(data, dopt)
 	if err != nil {
-		return true, badInput(err)
+		return true, err
 	}
 	outURL := shardOut(spec, f.out)
 	out, err := rs.rowsOut(ctx, outURL)

@@ -289,3 +289,55 @@ func (r *remote) loadRemoteTars(ctx context.Context, rf *readerFlags, data strin
 	}
 	return d, nil
 }
+
+// byRange reports whether the label source data is tar shards in a bucket that a
+// command reads by range (stage.Stager.Dataset) instead of downloading them: their
+// images are members of the shards (no --images URL elsewhere).
+func (r *remote) byRange(data, images string) bool {
+	return r != nil && isTarURL(data) && !objstore.IsURL(images)
+}
+
+// loadRemoteTarLabels is loadRemoteTars for a run that reads the labels only (train
+// --features): the shards are listed by range, no image is read, and --strict applies
+// to the samples the listing skipped. It returns nil when data is not such a URL.
+func (r *remote) loadRemoteTarLabels(ctx context.Context, rf *readerFlags, data string) (*dataset.Dataset, error) {
+	if !r.byRange(data, "") {
+		return nil, nil
+	}
+	opt := rf.options()
+	opt.ImagesDir = "" // the images are not read
+	d, err := r.st.Dataset(ctx, data, opt)
+	if err != nil {
+		return nil, stageErr(err)
+	}
+	if rf.strict && len(d.Skipped) > 0 {
+		return nil, badInput(fmt.Errorf("%s (--strict: without it unusable samples are skipped and counted)", d.Skipped[0]))
+	}
+	return d, nil
+}
+
+// datasetLoader reads a label source for eval: tar shards in a bucket (byRange) are
+// listed by range and their images read by range when decoded; anything else (local,
+// or staged by stageData) through dataset.Load. Errors are classified: a label source's
+// problems are bad input (exit 2), storage failures are not.
+type datasetLoader func(data string, opt dataset.Options) (*dataset.Dataset, error)
+
+func (r *remote) loader(ctx context.Context, strict bool) datasetLoader {
+	return func(data string, opt dataset.Options) (*dataset.Dataset, error) {
+		if !r.byRange(data, opt.ImagesDir) {
+			d, err := dataset.Load(data, opt)
+			if err != nil {
+				return nil, badInput(err)
+			}
+			return d, nil
+		}
+		d, err := r.st.Dataset(ctx, data, opt)
+		if err != nil {
+			return nil, stageErr(err)
+		}
+		if strict && len(d.Skipped) > 0 {
+			return nil, badInput(fmt.Errorf("%s (--strict: without it unusable samples are skipped and counted)", d.Skipped[0]))
+		}
+		return d, nil
+	}
+}

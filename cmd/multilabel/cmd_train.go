@@ -198,7 +198,15 @@ func newTrainCmd(e *env) *cobra.Command {
 			// The images are not read: label files are fetched alone (tar shards, which
 			// hold the labels, are staged), and the features output with its names and
 			// manifest.
-			if err := rs.stageLabels(ctx, &rf, &data, &val, &test); err != nil {
+			// Tar shards in a bucket are listed by range, not downloaded.
+			if loaded, err = rs.loadRemoteTarLabels(ctx, &rf, data); err != nil {
+				return err
+			}
+			labelPaths := []*string{&val, &test}
+			if loaded == nil {
+				labelPaths = append(labelPaths, &data)
+			}
+			if err := rs.stageLabels(ctx, &rf, labelPaths...); err != nil {
 				return err
 			}
 			if features, err = rs.fetchOutput(ctx, features); err != nil {

@@ -17,6 +17,20 @@ type Server struct {
 	*httptest.Server
 	fail     atomic.Int64 // requests still to fail with 503
 	Requests atomic.Int64 // requests served (failed ones included)
+	Ranged   atomic.Int64 // requests with a Range header (reads of part of an object)
+	BytesOut atomic.Int64 // bytes of response bodies written
+}
+
+// counting counts the bytes of a response body.
+type counting struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c counting) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Start starts a server holding the given (empty) buckets; it stops at the end of t.
@@ -39,7 +53,10 @@ func Start(t testing.TB, buckets ...string) *Server {
 			return
 		}
 		s.fail.Store(0)
-		h.ServeHTTP(w, r)
+		if r.Header.Get("Range") != "" {
+			s.Ranged.Add(1)
+		}
+		h.ServeHTTP(counting{w, &s.BytesOut}, r)
 	}))
 	t.Cleanup(s.Close)
 	return s
