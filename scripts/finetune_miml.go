@@ -58,10 +58,12 @@ type row struct {
 	WallS       float64 `json:"wall_s"`
 	PeakRSSMB   float64 `json:"peak_rss_mb"`
 	CPUS        float64 `json:"cpu_s,omitempty"` // user + system seconds of the run
-	LoadBefore  string  `json:"load_before"`
-	LoadAfter   string  `json:"load_after"`
-	Error       string  `json:"error,omitempty"`
-	When        string  `json:"when"`
+	// ValHistory is the validation mAP after each fine-tuning epoch (index 0: the start).
+	ValHistory []float64 `json:"val_history,omitempty"`
+	LoadBefore string    `json:"load_before"`
+	LoadAfter  string    `json:"load_after"`
+	Error      string    `json:"error,omitempty"`
+	When       string    `json:"when"`
 }
 
 func main() {
@@ -157,8 +159,10 @@ func runOne(bin, data, images, bb, backend, name, flags string, seed int) row {
 			MAP float64
 		} `json:"probe_test"`
 		FineTune *struct {
-			BestEpoch int               `json:"best_epoch"`
-			History   []json.RawMessage `json:"history"`
+			BestEpoch int `json:"best_epoch"`
+			History   []struct {
+				ValMAP float64 `json:"val_map"`
+			} `json:"history"`
 		} `json:"fine_tune"`
 		Refit *struct {
 			SelectedTest *struct {
@@ -182,6 +186,9 @@ func runOne(bin, data, images, bb, backend, name, flags string, seed int) row {
 	}
 	if m.FineTune != nil {
 		rw.BestEpoch, rw.Epochs = m.FineTune.BestEpoch, len(m.FineTune.History)-1
+		for _, h := range m.FineTune.History {
+			rw.ValHistory = append(rw.ValHistory, h.ValMAP)
+		}
 	}
 	if m.Refit != nil && m.Refit.SelectedTest != nil {
 		rw.SelectedMAP = m.Refit.SelectedTest.MAP
@@ -218,8 +225,8 @@ func writeTable(logPath, out string) error {
 	sb.WriteString("SqueezeNet 1.1 fp16, default seeded 70/10/20 split (1,050 / 150 / 300), ONNX Runtime training backend, 2 shared CPU cores. ")
 	sb.WriteString("Test mAP at thresholds tuned on validation; `sel.` is the selected model's test mAP in a `--refit` run; ")
 	sb.WriteString("wall = the whole `train` command (features cached after the first run), CPU s = its user + system seconds (on this oversubscribed machine the better measure of cost: a quiet 2-core machine runs it in about CPU s / 2); load = 1-minute load average before/after.\n\n")
-	sb.WriteString("| recipe | flags | seed | test mAP | sel. | probe | val mAP | best ep / ep | head | wall s | CPU s | peak RSS MiB | load | note |\n")
-	sb.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	sb.WriteString("| recipe | flags | seed | test mAP | sel. | probe | val mAP | best ep / ep | val mAP by epoch | head | wall s | CPU s | peak RSS MiB | load | note |\n")
+	sb.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if line == "" {
 			continue
@@ -240,8 +247,12 @@ func writeTable(logPath, out string) error {
 		if r.CPUS > 0 {
 			cpu = fmt.Sprintf("%.0f", r.CPUS)
 		}
-		fmt.Fprintf(&sb, "| %s | `%s` | %d | %.4f | %s | %.4f | %.4f | %d / %d | %s | %.0f | %s | %.0f | %s → %s | %s |\n",
-			r.Recipe, r.Flags, r.Seed, r.TestMAP, sel, r.ProbeMAP, r.ValMAP, r.BestEpoch, r.Epochs, r.Head, r.WallS, cpu, r.PeakRSSMB,
+		hist := make([]string, len(r.ValHistory))
+		for i, v := range r.ValHistory {
+			hist[i] = fmt.Sprintf("%.3f", v)
+		}
+		fmt.Fprintf(&sb, "| %s | `%s` | %d | %.4f | %s | %.4f | %.4f | %d / %d | %s | %s | %.0f | %s | %.0f | %s → %s | %s |\n",
+			r.Recipe, r.Flags, r.Seed, r.TestMAP, sel, r.ProbeMAP, r.ValMAP, r.BestEpoch, r.Epochs, strings.Join(hist, " "), r.Head, r.WallS, cpu, r.PeakRSSMB,
 			strings.Fields(r.LoadBefore + " ?")[0], strings.Fields(r.LoadAfter + " ?")[0], strings.ReplaceAll(note, "|", "/"))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".finetune_miml-*.md")
