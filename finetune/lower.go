@@ -85,6 +85,9 @@ func lowerConvs(tail []byte, shape func(string) []int64, lw lowering) ([]byte, i
 		case lw.phases && n.OpType == "Conv" && lw.native1 && nativeOK(n, lw.nativeStrided):
 			nodes = append(nodes, n)
 			continue
+		case lw.phases && n.OpType == "Conv" && lw.nativeDepthwise && onnxConvGrad && depthwiseOK(n, shape):
+			nodes = append(nodes, n)
+			continue
 		case lw.pools && lw.nativePools && onnxPoolGrad && n.OpType == "MaxPool" && nativeMaxPool(n, shape) != nil:
 			nodes = append(nodes, nativeMaxPool(n, shape))
 			lowered++
