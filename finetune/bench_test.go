@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/gomlx/compute/gobackend"
 
 	"github.com/multilabel/multilabel/internal/backends"
+	"github.com/multilabel/multilabel/internal/memstat"
 	"github.com/multilabel/multilabel/internal/sharedtest"
 )
 
@@ -107,3 +109,47 @@ func BenchmarkStepWhole(b *testing.B) { benchStep(b, "all", 8) }
 
 // BenchmarkStepWhole32: the whole SqueezeNet 1.1 + head on 224×224 images, b32.
 func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }
+
+// BenchmarkStepArch: the whole ResNet-18 and MobileNetV2 (random weights, the 64×64
+// exports of scripts/make_bench_models.py, batch statistics) + head, b32, on ONNX
+// Runtime, reporting images per CPU second and the peak RSS of the sub-benchmark.
+// FINETUNE_ONNX_NATIVEDEPTHWISE=0|1 overrides the depthwise lowering (native with
+// depthwiseGrads, or per-channel im2col products).
+func BenchmarkStepArch(b *testing.B) {
+	if v := os.Getenv("FINETUNE_ONNX_NATIVEDEPTHWISE"); v != "" {
+		old := onnxNativeDepthwise
+		onnxNativeDepthwise = v == "1"
+		defer func() { onnxNativeDepthwise = old }()
+	}
+	dir := BenchModelsDir()
+	if err := MakeBenchModels(context.Background(), "", filepath.Join("..", "scripts"), dir); err != nil {
+		b.Skipf("ResNet-18 / MobileNetV2 not available: %v", err)
+	}
+	c, err := backends.Select(backends.ONNX, backends.Options{ORTLib: sharedtest.ORTLib(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, arch := range []string{ArchResNet18, ArchMobileNetV2} {
+		b.Run(arch, func(b *testing.B) {
+			memstat.ResetPeak()
+			st, err := newModelStep(BenchModel(dir, arch, "-64"), "all", 32, c.Backend, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.close()
+			if err := st.step(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			c0 := cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				if err := st.step(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(float64(32*b.N)/(cpuSeconds()-c0), "images/cpu-s")
+			b.ReportMetric(memstat.PeakRSSMB(), "peak-rss-MB")
+		})
+	}
+}

@@ -291,6 +291,9 @@ func TestGradientConformance(t *testing.T) {
 			lw = loweringFor(nb.be)
 			lw.nativeStrided = !lw.nativeStrided
 			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw})
+			lw = loweringFor(nb.be)
+			lw.nativeDepthwise = !lw.nativeDepthwise
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw})
 		}
 	}
 	for _, nb := range vs {

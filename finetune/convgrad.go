@@ -65,6 +65,11 @@ func minMaxVJP(gomlx graph.VJP, isMin bool) graph.VJP {
 // onnxConvGrad) for the convolutions convKernelGrad handles.
 func convVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
 	if onnxConvGrad && len(v) == 1 && onONNX(node) {
+		if p, ok := convParamsOf(node); ok && p.channelGroups > 1 {
+			if g := depthwiseGrads(node, v[0], p); g != nil {
+				return g
+			}
+		}
 		// Strided: GoMLX's input gradient (input dilation) cannot be built there.
 		if p, ok := convParamsOf(node); ok && !allOnes(p.strides) {
 			if g := convStridedGrads(node, v[0], p); g != nil {
@@ -281,5 +286,96 @@ func convStridedGrads(node, v *graph.Node, p convParams) []*graph.Node {
 	cols := graph.Reshape(graph.Concatenate(pw.taps(xs, graph.ScalarZero(x.Graph(), x.DType())), 3), M, T*C)
 	dw := graph.MatMul(graph.TransposeAllDims(vrows, 1, 0), cols)            // [O, (kh, kw, C)]
 	dw = graph.TransposeAllDims(graph.Reshape(dw, O, kh, kw, C), 0, 3, 1, 2) // OIHW
+	return []*graph.Node{dx, dw}
+}
+
+// depthwiseParams checks that a ConvGeneral node is a 2-D NCHW/OIHW depthwise
+// convolution (channel groups = input channels = output channels, one input channel per
+// group) without dilation, with pads of at most kernel−1 on each side, for output
+// gradient v; it returns the kernel size, strides and pads. ok is false otherwise.
+func depthwiseParams(node, v *graph.Node, p convParams) (kh, kw, sh, sw int, pads [2][2]int, ok bool) {
+	x, k := node.Inputs()[0], node.Inputs()[1]
+	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
+		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
+	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, std) || len(p.strides) != 2 ||
+		p.batchGroups != 1 || !allOnes(p.inputDilations) || !allOnes(p.kernelDilations) {
+		return 0, 0, 0, 0, pads, false
+	}
+	if len(p.paddings) == 2 {
+		pads = [2][2]int{p.paddings[0], p.paddings[1]}
+	} else if len(p.paddings) != 0 {
+		return 0, 0, 0, 0, pads, false
+	}
+	xd, kd, vd := x.Shape().Dimensions, k.Shape().Dimensions, v.Shape().Dimensions
+	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
+	kh, kw, sh, sw = kd[2], kd[3], p.strides[0], p.strides[1]
+	if C < 2 || p.channelGroups != C || kd[0] != C || kd[1] != 1 || sh <= 0 || sw <= 0 || vd[0] != N || vd[1] != C ||
+		vd[2] != (H+pads[0][0]+pads[0][1]-kh)/sh+1 || vd[3] != (W+pads[1][0]+pads[1][1]-kw)/sw+1 || vd[2] <= 0 || vd[3] <= 0 {
+		return 0, 0, 0, 0, pads, false
+	}
+	for a, kk := range []int{kh, kw} {
+		if pads[a][0] < 0 || pads[a][1] < 0 || pads[a][0] > kk-1 || pads[a][1] > kk-1 {
+			return 0, 0, 0, 0, pads, false
+		}
+	}
+	return kh, kw, sh, sw, pads, true
+}
+
+// depthwiseGrads returns the input and kernel gradients of a depthwise convolution
+// (depthwiseParams) for output gradient v, with ops compute-onnx builds natively and
+// ONNX Runtime runs fast, instead of GoMLX's (input dilation and batch groups, both
+// refused by compute-onnx v0.1.13) or the lowering of the convolution to per-channel
+// matrix products of its im2col (kh·kw copies of every activation, kept for the
+// backward pass):
+//   - input: v with stride−1 zeros inserted between its rows and columns (a Concat with
+//     zeros and a Reshape, no interior padding), then one stride-1 depthwise Conv with
+//     the spatially flipped kernel and pads kernel−1−pad;
+//   - kernel: for each of the kh·kw taps, the sum over batch and positions of v times
+//     the tap's (strided) slice of the padded input.
+//
+// nil when the convolution is not of that kind.
+func depthwiseGrads(node, v *graph.Node, p convParams) []*graph.Node {
+	kh, kw, sh, sw, pads, ok := depthwiseParams(node, v, p)
+	if !ok {
+		return nil
+	}
+	x, k := node.Inputs()[0], node.Inputs()[1]
+	g := x.Graph()
+	xd, vd := x.Shape().Dimensions, v.Shape().Dimensions
+	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
+	Ho, Wo := vd[2], vd[3]
+	// Input gradient.
+	u := v
+	if sh > 1 || sw > 1 {
+		u = graph.Reshape(v, N, C, Ho, 1, Wo, 1)
+		if sw > 1 {
+			u = graph.Concatenate([]*graph.Node{u, graph.Zeros(g, shapes.Make(v.DType(), N, C, Ho, 1, Wo, sw-1))}, 5)
+		}
+		if sh > 1 {
+			u = graph.Concatenate([]*graph.Node{u, graph.Zeros(g, shapes.Make(v.DType(), N, C, Ho, sh-1, Wo, sw))}, 3)
+		}
+		u = graph.Reshape(u, N, C, Ho*sh, Wo*sw)
+		u = graph.Slice(u, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, sh*(Ho-1)+1), graph.AxisRange(0, sw*(Wo-1)+1))
+	}
+	Lh, Lw := sh*(Ho-1)+1, sw*(Wo-1)+1
+	back := [][2]int{{kh - 1 - pads[0][0], H + pads[0][0] - Lh}, {kw - 1 - pads[1][0], W + pads[1][0] - Lw}}
+	flipped := graph.Reverse(graph.StopGradient(k), 2, 3)
+	dx := graph.ConvGeneral(u, flipped, p.axes, []int{1, 1}, back, nil, nil, C, 1)
+	// Kernel gradient.
+	xp := graph.StopGradient(x)
+	if pads != [2][2]int{} {
+		xp = graph.Pad(xp, graph.ScalarZero(g, x.DType()), compute.PadAxis{}, compute.PadAxis{},
+			compute.PadAxis{Start: pads[0][0], End: pads[0][1]}, compute.PadAxis{Start: pads[1][0], End: pads[1][1]})
+	}
+	taps := make([]*graph.Node, 0, kh*kw)
+	for i := range kh {
+		for j := range kw {
+			t := graph.Slice(xp, graph.AxisRange(), graph.AxisRange(),
+				graph.AxisRange(i, i+sh*(Ho-1)+1).Stride(sh), graph.AxisRange(j, j+sw*(Wo-1)+1).Stride(sw))
+			taps = append(taps, graph.Reshape(graph.ReduceSum(graph.Mul(v, t), 0, 2, 3), C, 1))
+		}
+	}
+	dw := graph.Reshape(graph.Concatenate(taps, 1), C, 1, kh, kw)
 	return []*graph.Node{dx, dw}
 }

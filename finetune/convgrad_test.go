@@ -4,10 +4,12 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestConvParamsOf guards the reflection convVJP relies on: should GoMLX rename the
@@ -31,5 +33,46 @@ func TestConvParamsOf(t *testing.T) {
 	}
 	if _, ok := convParamsOf(graph.Add(x, x)); ok {
 		t.Fatal("convParamsOf accepted an Add node")
+	}
+}
+
+// TestDepthwiseStaysNative: on ONNX Runtime the conformance suite's depthwise cases keep
+// their native Conv (so TestGradientConformance checks depthwiseGrads), and without
+// nativeDepthwise they are lowered.
+func TestDepthwiseStaysNative(t *testing.T) {
+	seen := 0
+	for _, c := range loadConformance(t) {
+		if c.Name != "conv3x3_depthwise_p1" && c.Name != "conv3x3_depthwise_s2_p1" {
+			continue
+		}
+		seen++
+		b, err := c.model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, native := range []bool{true, false} {
+			lw := loweringForName("onnxruntime")
+			lw.nativeDepthwise = native
+			out, _, err := lowerConvs(b, c.shape, lw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &protos.ModelProto{}
+			if err := proto.Unmarshal(out, m); err != nil {
+				t.Fatal(err)
+			}
+			convs := 0
+			for _, n := range m.Graph.Node {
+				if n.OpType == "Conv" {
+					convs++
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[native]; convs != want {
+				t.Errorf("%s nativeDepthwise=%v: %d Conv nodes after lowering, want %d", c.Name, native, convs, want)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("found %d of the 2 depthwise conformance cases", seen)
 	}
 }

@@ -57,8 +57,13 @@
 // (SelectAndScatter through ScatterElements without reduction="add": an input picked by
 // two windows gets one gradient). On ONNX Runtime the tail is therefore lowered further
 // (lower_taps.go): convolutions of group 1 without dilation stay native Conv ops (ONNX
-// Runtime's kernels), every other convolution (grouped and depthwise, as a batched
-// MatMul per group; dilated) is im2col over kernel taps cut by one Reshape of the padded
+// Runtime's kernels), and so do depthwise convolutions (one input channel per group), whose
+// gradients are depthwiseGrads (convgrad.go): the input gradient a flipped-kernel
+// depthwise Conv of the output gradient with zeros inserted between its rows and columns
+// (a Concat and a Reshape), the kernel gradient a sum per tap of the output gradient
+// times the tap's slice of the padded input. Every other convolution (grouped with
+// several channels per group, as a batched MatMul per group; dilated) is im2col over
+// kernel taps cut by one Reshape of the padded
 // input into stride phases and unit-step Slices, and MaxPool / AveragePool are the
 // maximum / mean of their taps, separably along W then H (a native MaxPool with a
 // first-maximum gradient by stride phases, maxPoolGrad in poolgrad.go, is correct but

@@ -85,6 +85,9 @@ func lowerConvs(tail []byte, shape func(string) []int64, lw lowering) ([]byte, i
 		case lw.phases && n.OpType == "Conv" && lw.native1 && nativeOK(n, lw.nativeStrided):
 			nodes = append(nodes, n)
 			continue
+		case lw.phases && n.OpType == "Conv" && lw.nativeDepthwise && onnxConvGrad && depthwiseOK(n, shape):
+			nodes = append(nodes, n)
+			continue
 		case lw.pools && lw.nativePools && onnxPoolGrad && n.OpType == "MaxPool" && nativeMaxPool(n, shape) != nil:
 			nodes = append(nodes, nativeMaxPool(n, shape))
 			lowered++
@@ -315,10 +318,14 @@ func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[strin
 		mu := mean(n.Input[0], "mean")
 		d := add("Sub", "centered", []string{n.Input[0], mu})
 		v := mean(add("Mul", "sq", []string{d, d}), "var")
-		xn := add("Div", "normed", []string{d, add("Sqrt", "std", []string{add("Add", "var_eps", []string{v, p + "eps"})})})
+		// y = d × (scale / √(var + ε)) + bias: the per-channel factor is formed first, so
+		// one full-size product (and d, kept for its gradient) instead of a division
+		// and a multiplication, each keeping a full-size input for the backward pass.
+		std := add("Sqrt", "std", []string{add("Add", "var_eps", []string{v, p + "eps"})})
 		sc := add("Reshape", "scale", []string{n.Input[1], p + "bshape"})
 		bi := add("Reshape", "bias", []string{n.Input[2], p + "bshape"})
-		nodes = append(nodes, &protos.NodeProto{Name: p + "out", OpType: "Add", Input: []string{add("Mul", "scaled", []string{xn, sc}), bi}, Output: n.Output[:1]})
+		factor := add("Div", "factor", []string{sc, std})
+		nodes = append(nodes, &protos.NodeProto{Name: p + "out", OpType: "Add", Input: []string{add("Mul", "scaled", []string{d, factor}), bi}, Output: n.Output[:1]})
 		stats[n.Input[3]] = bnStat{batch: add("Reshape", "batch_mean", []string{mu, p + "cshape"}), momentum: momentum, spatial: spatial}
 		stats[n.Input[4]] = bnStat{batch: add("Reshape", "batch_var", []string{v, p + "cshape"}), momentum: momentum, spatial: spatial, isVar: true}
 	}

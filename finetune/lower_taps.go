@@ -39,7 +39,49 @@ type lowering struct {
 	// nativeStrided: with native1, strided convolutions of group 1 stay native Conv ops
 	// too, differentiated by convStridedGrads (convgrad.go).
 	nativeStrided bool
+	// nativeDepthwise: with phases, depthwise convolutions (one input channel per
+	// group, as many groups as channels, no dilation) stay native Conv ops,
+	// differentiated by depthwiseGrads (convgrad.go), instead of per-channel matrix
+	// products of their im2col.
+	nativeDepthwise bool
 }
+
+// depthwiseOK reports whether Conv node n is a depthwise convolution depthwiseGrads
+// differentiates (shape gives the tensors' batch-1 shapes).
+func depthwiseOK(n *protos.NodeProto, shape func(string) []int64) bool {
+	if len(n.Input) < 2 || len(n.Output) != 1 {
+		return false
+	}
+	G := onnxattr.Int(n, "group", 1)
+	ws, xs := shape(n.Input[1]), shape(n.Input[0])
+	if G < 2 || len(ws) != 4 || len(xs) != 4 || ws[0] != G || ws[1] != 1 || xs[1] != G {
+		return false
+	}
+	for _, d := range onnxattr.Ints(n, "dilations") {
+		if d != 1 {
+			return false
+		}
+	}
+	for _, a := range n.Attribute {
+		if a.Name == "auto_pad" && string(a.S) != "" && string(a.S) != "NOTSET" {
+			return false
+		}
+	}
+	pads := onnxattr.Ints(n, "pads")
+	if len(pads) != 0 && len(pads) != 4 {
+		return false
+	}
+	for i, p := range pads {
+		if p < 0 || p > ws[2+i%2]-1 {
+			return false
+		}
+	}
+	return true
+}
+
+// onnxNativeDepthwise: depthwise convolutions native on ONNX Runtime (see
+// lowering.nativeDepthwise).
+var onnxNativeDepthwise = true
 
 // nativeOK reports whether Conv node n stays native under native1 (and nativeStrided:
 // strided too).
@@ -101,7 +143,8 @@ func loweringFor(b compute.Backend) lowering {
 func loweringForName(name string) lowering {
 	switch name {
 	case "onnxruntime", "onnx":
-		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1, nativePools: onnxNativePools, nativeStrided: onnxNativeStrided}
+		return lowering{convs: true, phases: true, pools: true, native1: onnxNative1, nativePools: onnxNativePools, nativeStrided: onnxNativeStrided,
+			nativeDepthwise: onnxNativeDepthwise}
 	}
 	// Pure Go (and XLA, whose native gradients are correct): as wave 1 measured.
 	return lowering{convs: true}
