@@ -79,6 +79,30 @@ func repeat(b []byte, n int) [][]byte {
 	return out
 }
 
+// TestRequestOverBudget413: a multipart request whose images pass the per-image limit
+// but together decode to more than the whole decode budget is refused with 413 from
+// its headers, before any is decoded and without waiting for room that can never come
+// (before: the first parts were decoded, then the request waited DecodeWait and got
+// 503); requests that fit are served.
+func TestRequestOverBudget413(t *testing.T) {
+	t.Parallel()
+	s, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{MaxDecodedBytes: 512 << 10, DecodeBudgetBytes: 1 << 20, DecodeWait: 50 * time.Millisecond})
+	part := png16(256, 200) // 400 KiB decoded: under the 512 KiB per image
+	ct, body := multipartBody(t, repeat(part, 3)...)
+	code, m := post(t, ts.URL+"/v1/predict", ct, body, nil)
+	if code != http.StatusRequestEntityTooLarge || m["kind"] != "too_many_decoded_bytes" || !strings.Contains(fmt.Sprint(m["error"]), "3 images") {
+		t.Errorf("3 × 400 KiB against a 1 MiB budget: %d %v", code, m)
+	}
+	if n := s.budget.inUse(); n != 0 {
+		t.Errorf("%d bytes of the decode budget still held", n)
+	}
+	img := pngBytes(t, color.RGBA{0, 0, 255, 255})
+	ct, body = multipartBody(t, img, img, img)
+	if code, m := post(t, ts.URL+"/v1/predict", ct, body, nil); code != http.StatusOK {
+		t.Errorf("3 small images: %d %v", code, m)
+	}
+}
+
 // blockingPredictor holds every Scores call until release is closed.
 type blockingPredictor struct {
 	fakePredictor

@@ -742,44 +742,57 @@ func bodyTimeout(d time.Duration) *apiError {
 	return clientErr(http.StatusRequestTimeout, "body_timeout", "request body not received within %v", d)
 }
 
-// decodeParts decodes the parts of a request, each after taking its decoded size (from
-// the header) from the server's decode budget; held is what the caller gives back once
-// the images are no longer needed (also on error).
+// decodeParts decodes the parts of a request after taking their decoded sizes (from
+// their headers) from the server's decode budget, all of them at once; held is what the
+// caller gives back once the images are no longer needed (also on error). Every header
+// is checked before any image is decoded, so no CPU goes to the parts of a request that
+// is then refused: a part over MaxDecodedBytes, or images that together decode to more
+// than the whole budget (413: no wait could make room for them). Taking the sizes
+// together means two requests never each hold part of what the other waits for, and no
+// request decodes images only to get 503 on a later one.
 func (s *Server) decodeParts(ctx context.Context, parts []bodyPart) (names []string, imgs []image.Image, held int64, aerr *apiError) {
+	var total int64
 	for _, p := range parts {
 		prefix := ""
 		if p.name != "" {
 			prefix = p.name + ": "
 		}
 		if len(p.data) == 0 {
-			return nil, nil, held, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
+			return nil, nil, 0, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
 		}
 		need, err := imageio.DecodedBytes(p.data)
 		if err != nil {
-			return nil, nil, held, decodeError(prefix, err)
+			return nil, nil, 0, decodeError(prefix, err)
 		}
 		if need > s.opt.MaxDecodedBytes {
-			return nil, nil, held, tooManyDecodedBytes(prefix, need, s.opt.MaxDecodedBytes)
+			return nil, nil, 0, tooManyDecodedBytes(prefix, need, s.opt.MaxDecodedBytes)
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.opt.DecodeWait)
-		err = s.budget.acquire(wctx, need)
-		cancel()
-		if err != nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return nil, nil, held, &apiError{status: 499, kind: "canceled", msg: "client went away"}
-			}
-			return nil, nil, held, clientErr(http.StatusServiceUnavailable, "decode_budget",
-				"the server is decoding too many images; retry shortly")
+		if need > s.opt.DecodeBudgetBytes-total { // both ≤ the budget: no overflow
+			return nil, nil, 0, clientErr(http.StatusRequestEntityTooLarge, "too_many_decoded_bytes",
+				"the request's %d images decode to more than %d MB in all, the most the server decodes at once; send fewer per request",
+				len(parts), s.opt.DecodeBudgetBytes>>20)
 		}
-		held += need
+		total += need
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.opt.DecodeWait)
+	err := s.budget.acquire(wctx, total)
+	cancel()
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, nil, 0, &apiError{status: 499, kind: "canceled", msg: "client went away"}
+		}
+		return nil, nil, 0, clientErr(http.StatusServiceUnavailable, "decode_budget",
+			"the server is decoding too many images; retry shortly")
+	}
+	for _, p := range parts {
 		img, aerr := s.decode(p.name, p.data)
 		if aerr != nil {
-			return nil, nil, held, aerr
+			return nil, nil, total, aerr
 		}
 		names = append(names, p.name)
 		imgs = append(imgs, img)
 	}
-	return names, imgs, held, nil
+	return names, imgs, total, nil
 }
 
 // headerWindow is how far into an image readImage keeps trying to parse its header; a
