@@ -34,7 +34,7 @@ func png16(w, h uint32) []byte {
 	return b.Bytes()
 }
 
-func multipartBody(t *testing.T, parts ...[]byte) (string, []byte) {
+func multipartBody(t testing.TB, parts ...[]byte) (string, []byte) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	for i, p := range parts {
@@ -309,5 +309,32 @@ func TestRetireAfterInFlight(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("delay %v: idle predictor never retired", delay)
 		}
+	}
+}
+
+// TestReadImageBuffer: the body buffer grows with the bytes that arrive, not with the
+// announced length: 10 bytes of a body announced at 1 MiB hold 4 KiB (was 64 KiB, times
+// 256 slow connections), and an image that arrives whole fits one buffer sized from its
+// announced length.
+func TestReadImageBuffer(t *testing.T) {
+	t.Parallel()
+	s, err := New(&fakePredictor{id: "m"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, aerr := s.readImage(bytes.NewReader(make([]byte, 10)), "", 1<<20)
+	if aerr != nil || len(got) != 10 || cap(got) > 4<<10 {
+		t.Errorf("10 bytes announced as 1 MiB: len %d cap %d, %v", len(got), cap(got), aerr)
+	}
+	data := bytes.Repeat([]byte{7}, 32433)
+	got, aerr = s.readImage(bytes.NewReader(data), "", int64(len(data)))
+	if aerr != nil || !bytes.Equal(got, data) || cap(got) > 48<<10 {
+		t.Errorf("32,433 bytes: len %d cap %d, %v", len(got), cap(got), aerr)
+	}
+	data = bytes.Repeat([]byte{7}, 300<<10)
+	got, aerr = s.readImage(bytes.NewReader(data), "", -1)
+	if aerr != nil || !bytes.Equal(got, data) {
+		t.Errorf("300 KiB without a length: len %d, %v", len(got), aerr)
 	}
 }

@@ -806,18 +806,22 @@ const headerWindow = 256 << 10
 // for (the handler then closes the connection). sizeHint is the expected length when
 // known (Content-Length), else ≤ 0.
 func (s *Server) readImage(r io.Reader, name string, sizeHint int64) ([]byte, *apiError) {
-	// The announced length sizes the first buffer (+1: reach EOF without growing), but
-	// only up to 64 KiB: an announcement costs nothing to make, so memory grows with the
-	// bytes that really arrive.
-	start := int64(4 << 10)
-	if sizeHint > 0 {
-		start = min(sizeHint+1, 64<<10)
-	}
-	buf := make([]byte, 0, start)
+	// Memory grows with the bytes that really arrive, not with the announced length
+	// (an announcement costs nothing to make): 4 KiB until they are filled, so that
+	// a connection trickling its body holds no more, then doubling. The announced
+	// length only stops the last step from overshooting (+1: reach EOF without
+	// growing again), and lets the second buffer hold up to 64 KiB at once.
+	buf := make([]byte, 0, 4<<10)
 	checked, checking := 0, true // the header was last tried at length checked
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, len(buf))
+			grow := len(buf) // doubling
+			if sizeHint > 0 {
+				if want := sizeHint + 1 - int64(len(buf)); want > 0 {
+					grow = int(min(want, max(int64(grow), 64<<10-int64(len(buf)))))
+				}
+			}
+			buf = slices.Grow(buf, grow)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
