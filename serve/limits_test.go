@@ -34,7 +34,7 @@ func png16(w, h uint32) []byte {
 	return b.Bytes()
 }
 
-func multipartBody(t *testing.T, parts ...[]byte) (string, []byte) {
+func multipartBody(t testing.TB, parts ...[]byte) (string, []byte) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	for i, p := range parts {
@@ -77,6 +77,30 @@ func repeat(b []byte, n int) [][]byte {
 		out[i] = b
 	}
 	return out
+}
+
+// TestRequestOverBudget413: a multipart request whose images pass the per-image limit
+// but together decode to more than the whole decode budget is refused with 413 from
+// its headers, before any is decoded and without waiting for room that can never come
+// (before: the first parts were decoded, then the request waited DecodeWait and got
+// 503); requests that fit are served.
+func TestRequestOverBudget413(t *testing.T) {
+	t.Parallel()
+	s, ts := newTestServer(t, &fakePredictor{id: "m"}, Options{MaxDecodedBytes: 512 << 10, DecodeBudgetBytes: 1 << 20, DecodeWait: 50 * time.Millisecond})
+	part := png16(256, 200) // 400 KiB decoded: under the 512 KiB per image
+	ct, body := multipartBody(t, repeat(part, 3)...)
+	code, m := post(t, ts.URL+"/v1/predict", ct, body, nil)
+	if code != http.StatusRequestEntityTooLarge || m["kind"] != "too_many_decoded_bytes" || !strings.Contains(fmt.Sprint(m["error"]), "3 images") {
+		t.Errorf("3 × 400 KiB against a 1 MiB budget: %d %v", code, m)
+	}
+	if n := s.budget.inUse(); n != 0 {
+		t.Errorf("%d bytes of the decode budget still held", n)
+	}
+	img := pngBytes(t, color.RGBA{0, 0, 255, 255})
+	ct, body = multipartBody(t, img, img, img)
+	if code, m := post(t, ts.URL+"/v1/predict", ct, body, nil); code != http.StatusOK {
+		t.Errorf("3 small images: %d %v", code, m)
+	}
 }
 
 // blockingPredictor holds every Scores call until release is closed.
@@ -285,5 +309,32 @@ func TestRetireAfterInFlight(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("delay %v: idle predictor never retired", delay)
 		}
+	}
+}
+
+// TestReadImageBuffer: the body buffer grows with the bytes that arrive, not with the
+// announced length: 10 bytes of a body announced at 1 MiB hold 4 KiB (was 64 KiB, times
+// 256 slow connections), and an image that arrives whole fits one buffer sized from its
+// announced length.
+func TestReadImageBuffer(t *testing.T) {
+	t.Parallel()
+	s, err := New(&fakePredictor{id: "m"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, aerr := s.readImage(bytes.NewReader(make([]byte, 10)), "", 1<<20)
+	if aerr != nil || len(got) != 10 || cap(got) > 4<<10 {
+		t.Errorf("10 bytes announced as 1 MiB: len %d cap %d, %v", len(got), cap(got), aerr)
+	}
+	data := bytes.Repeat([]byte{7}, 32433)
+	got, aerr = s.readImage(bytes.NewReader(data), "", int64(len(data)))
+	if aerr != nil || !bytes.Equal(got, data) || cap(got) > 48<<10 {
+		t.Errorf("32,433 bytes: len %d cap %d, %v", len(got), cap(got), aerr)
+	}
+	data = bytes.Repeat([]byte{7}, 300<<10)
+	got, aerr = s.readImage(bytes.NewReader(data), "", -1)
+	if aerr != nil || !bytes.Equal(got, data) {
+		t.Errorf("300 KiB without a length: len %d, %v", len(got), aerr)
 	}
 }

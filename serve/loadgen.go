@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -28,10 +29,33 @@ type LoadResult struct {
 // duration has passed or maxRequests have been sent (whichever is first; 0 = no cap).
 // It is meant for loopback targets: bounded in time and count, it stops by itself.
 func LoadTest(ctx context.Context, url, contentType string, body []byte, concurrency int, duration time.Duration, maxRequests int) LoadResult {
+	return LoadTestSendBuffer(ctx, url, contentType, body, concurrency, duration, maxRequests, 0)
+}
+
+// LoadTestSendBuffer is LoadTest with the clients' socket send buffer set to sendBuffer
+// bytes (SO_SNDBUF; ≤ 0: the kernel's default, which on loopback grows to megabytes).
+// For hostile clients whose large bodies the server refuses from their first bytes:
+// with the default, the load generator's kernel copies megabytes per request into a
+// buffer the server never reads, CPU that a shared machine then takes from the server;
+// the server sees the same bytes either way.
+func LoadTestSendBuffer(ctx context.Context, url, contentType string, body []byte, concurrency int, duration time.Duration, maxRequests, sendBuffer int) LoadResult {
 	if concurrency < 1 {
 		concurrency = 1
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}
+	if sendBuffer > 0 {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetWriteBuffer(sendBuffer)
+			}
+			return c, nil
+		}
+	}
 	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, duration)

@@ -742,44 +742,57 @@ func bodyTimeout(d time.Duration) *apiError {
 	return clientErr(http.StatusRequestTimeout, "body_timeout", "request body not received within %v", d)
 }
 
-// decodeParts decodes the parts of a request, each after taking its decoded size (from
-// the header) from the server's decode budget; held is what the caller gives back once
-// the images are no longer needed (also on error).
+// decodeParts decodes the parts of a request after taking their decoded sizes (from
+// their headers) from the server's decode budget, all of them at once; held is what the
+// caller gives back once the images are no longer needed (also on error). Every header
+// is checked before any image is decoded, so no CPU goes to the parts of a request that
+// is then refused: a part over MaxDecodedBytes, or images that together decode to more
+// than the whole budget (413: no wait could make room for them). Taking the sizes
+// together means two requests never each hold part of what the other waits for, and no
+// request decodes images only to get 503 on a later one.
 func (s *Server) decodeParts(ctx context.Context, parts []bodyPart) (names []string, imgs []image.Image, held int64, aerr *apiError) {
+	var total int64
 	for _, p := range parts {
 		prefix := ""
 		if p.name != "" {
 			prefix = p.name + ": "
 		}
 		if len(p.data) == 0 {
-			return nil, nil, held, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
+			return nil, nil, 0, clientErr(http.StatusBadRequest, "empty_body", "%sempty image", prefix)
 		}
 		need, err := imageio.DecodedBytes(p.data)
 		if err != nil {
-			return nil, nil, held, decodeError(prefix, err)
+			return nil, nil, 0, decodeError(prefix, err)
 		}
 		if need > s.opt.MaxDecodedBytes {
-			return nil, nil, held, tooManyDecodedBytes(prefix, need, s.opt.MaxDecodedBytes)
+			return nil, nil, 0, tooManyDecodedBytes(prefix, need, s.opt.MaxDecodedBytes)
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.opt.DecodeWait)
-		err = s.budget.acquire(wctx, need)
-		cancel()
-		if err != nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return nil, nil, held, &apiError{status: 499, kind: "canceled", msg: "client went away"}
-			}
-			return nil, nil, held, clientErr(http.StatusServiceUnavailable, "decode_budget",
-				"the server is decoding too many images; retry shortly")
+		if need > s.opt.DecodeBudgetBytes-total { // both ≤ the budget: no overflow
+			return nil, nil, 0, clientErr(http.StatusRequestEntityTooLarge, "too_many_decoded_bytes",
+				"the request's %d images decode to more than %d MB in all, the most the server decodes at once; send fewer per request",
+				len(parts), s.opt.DecodeBudgetBytes>>20)
 		}
-		held += need
+		total += need
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.opt.DecodeWait)
+	err := s.budget.acquire(wctx, total)
+	cancel()
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, nil, 0, &apiError{status: 499, kind: "canceled", msg: "client went away"}
+		}
+		return nil, nil, 0, clientErr(http.StatusServiceUnavailable, "decode_budget",
+			"the server is decoding too many images; retry shortly")
+	}
+	for _, p := range parts {
 		img, aerr := s.decode(p.name, p.data)
 		if aerr != nil {
-			return nil, nil, held, aerr
+			return nil, nil, total, aerr
 		}
 		names = append(names, p.name)
 		imgs = append(imgs, img)
 	}
-	return names, imgs, held, nil
+	return names, imgs, total, nil
 }
 
 // headerWindow is how far into an image readImage keeps trying to parse its header; a
@@ -793,18 +806,22 @@ const headerWindow = 256 << 10
 // for (the handler then closes the connection). sizeHint is the expected length when
 // known (Content-Length), else ≤ 0.
 func (s *Server) readImage(r io.Reader, name string, sizeHint int64) ([]byte, *apiError) {
-	// The announced length sizes the first buffer (+1: reach EOF without growing), but
-	// only up to 64 KiB: an announcement costs nothing to make, so memory grows with the
-	// bytes that really arrive.
-	start := int64(4 << 10)
-	if sizeHint > 0 {
-		start = min(sizeHint+1, 64<<10)
-	}
-	buf := make([]byte, 0, start)
+	// Memory grows with the bytes that really arrive, not with the announced length
+	// (an announcement costs nothing to make): 4 KiB until they are filled, so that
+	// a connection trickling its body holds no more, then doubling. The announced
+	// length only stops the last step from overshooting (+1: reach EOF without
+	// growing again), and lets the second buffer hold up to 64 KiB at once.
+	buf := make([]byte, 0, 4<<10)
 	checked, checking := 0, true // the header was last tried at length checked
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, len(buf))
+			grow := len(buf) // doubling
+			if sizeHint > 0 {
+				if want := sizeHint + 1 - int64(len(buf)); want > 0 {
+					grow = int(min(want, max(int64(grow), 64<<10-int64(len(buf)))))
+				}
+			}
+			buf = slices.Grow(buf, grow)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

@@ -24,6 +24,10 @@ type hostileFlags struct {
 	pngBomb    int
 	bombParts  int
 	slowBodies int
+	// bombSendKB is the bomb clients' socket send buffer in KiB (0: the kernel's).
+	bombSendKB int
+	// hostileOnly runs the hostile clients alone (no real traffic, no warm-up).
+	hostileOnly bool
 }
 
 type hostileRow struct {
@@ -40,9 +44,10 @@ type hostileRow struct {
 
 // runBenchServeURL drives the server at hf.url: per concurrency level, the real image in
 // a closed loop, and meanwhile hf.pngBomb clients looping the PNG bomb and hf.slowBodies
-// connections trickling bodies; it samples the server's RSS when told its pid.
+// connections trickling bodies (with hf.hostileOnly, those alone: the real traffic then
+// comes from another process); it samples the server's RSS when told its pid.
 func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, duration time.Duration, maxReq int, hf hostileFlags, jsonOut bool) error {
-	if imgPath == "" {
+	if imgPath == "" && !hf.hostileOnly {
 		return usageErrorf("--image is required")
 	}
 	u, err := url.Parse(hf.url)
@@ -52,9 +57,17 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 	if hf.pngBomb < 0 || hf.slowBodies < 0 || hf.bombParts < 1 || hf.bombParts > 1024 {
 		return usageErrorf("--png-bomb, --slow-bodies must be ≥ 0 and --bomb-parts in 1..1024")
 	}
-	body, err := os.ReadFile(imgPath)
-	if err != nil {
-		return badInput(err)
+	if hf.bombSendKB < 0 || hf.bombSendKB > 1<<20 {
+		return usageErrorf("--bomb-sndbuf-kb %d: want 0 (the kernel's default) to %d", hf.bombSendKB, 1<<20)
+	}
+	if hf.hostileOnly && hf.pngBomb == 0 && hf.slowBodies == 0 {
+		return usageErrorf("--hostile-only needs --png-bomb or --slow-bodies")
+	}
+	var body []byte
+	if imgPath != "" {
+		if body, err = os.ReadFile(imgPath); err != nil {
+			return badInput(err)
+		}
 	}
 	conc, err := parseLevels(levels)
 	if err != nil {
@@ -79,8 +92,10 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 			bombCT, bombBody = mw.FormDataContentType(), b.Bytes()
 		}
 	}
-	// Warm up the engine's compiled shapes.
-	serve.LoadTest(ctx, hf.url, "application/octet-stream", body, 4, 2*time.Second, 16)
+	if !hf.hostileOnly {
+		// Warm up the engine's compiled shapes.
+		serve.LoadTest(ctx, hf.url, "application/octet-stream", body, 4, 2*time.Second, 16)
+	}
 	var rows []hostileRow
 	for _, c := range conc {
 		var row hostileRow
@@ -113,7 +128,7 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := serve.LoadTest(lctx, hf.url, bombCT, bombBody, hf.pngBomb, duration+time.Hour, 0)
+				r := serve.LoadTestSendBuffer(lctx, hf.url, bombCT, bombBody, hf.pngBomb, duration+time.Hour, 0, hf.bombSendKB<<10)
 				row.Bomb = &r
 			}()
 		}
@@ -126,7 +141,15 @@ func runBenchServeURL(ctx context.Context, e *env, imgPath, levels string, durat
 			}()
 			time.Sleep(time.Second) // let them connect and start trickling
 		}
-		row.Real = serve.LoadTest(ctx, hf.url, "application/octet-stream", body, c, duration, maxReq)
+		if hf.hostileOnly {
+			select {
+			case <-ctx.Done():
+			case <-time.After(duration):
+			}
+			row.Real.Concurrency = c
+		} else {
+			row.Real = serve.LoadTest(ctx, hf.url, "application/octet-stream", body, c, duration, maxReq)
+		}
 		row.ServerCPU = pidCPU(hf.serverPID) - cpu0
 		if ok := row.Real.Requests - row.Real.Non2xx; ok > 0 {
 			row.CPUPerReal = row.ServerCPU / time.Duration(ok)

@@ -64,4 +64,21 @@ func TestBenchServeURL(t *testing.T) {
 	if r.Real.Requests == 0 || r.Real.Non2xx != 0 || r.Slow == nil || r.Slow.Connections != 2 || r.ServerRSS[1] <= 0 {
 		t.Errorf("%+v (slow %+v)", r, r.Slow)
 	}
+
+	// --hostile-only: the hostile clients alone, no real request and no image needed.
+	if code, _, stderr := runCLIErr(t, "bench", "serve", "--url", ts.URL+"/v1/predict", "--hostile-only"); code != exitUsage || !strings.Contains(stderr, "--png-bomb or --slow-bodies") {
+		t.Fatalf("--hostile-only alone: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr = runCLIErr(t, "bench", "serve", "--url", ts.URL+"/v1/predict", "--hostile-only", "--levels", "1",
+		"--duration", "500ms", "--slow-bodies", "3", "--json")
+	if code != exitOK {
+		t.Fatalf("--hostile-only: exit %d: %s", code, stderr)
+	}
+	rows = nil
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) != 1 {
+		t.Fatalf("--hostile-only: %v: %s", err, stdout)
+	}
+	if r := rows[0]; r.Real.Requests != 0 || r.Slow == nil || r.Slow.Connections != 3 {
+		t.Errorf("--hostile-only: %+v (slow %+v)", r, r.Slow)
+	}
 }

@@ -45,12 +45,14 @@ func newBenchServeCmd(e *env) *cobra.Command {
 	fs.IntVar(&hf.pngBomb, "png-bomb", 0, "with --url: this many extra clients loop an 8,900×8,900 16-bit PNG (616 KB, 634 MB decoded) during each level")
 	fs.IntVar(&hf.bombParts, "bomb-parts", 1, "images per bomb request (more than 1: a multipart request)")
 	fs.IntVar(&hf.slowBodies, "slow-bodies", 0, "with --url: this many extra connections send a body at 1 byte/s during each level")
+	fs.IntVar(&hf.bombSendKB, "bomb-sndbuf-kb", 0, "with --png-bomb: the bomb clients' socket send buffer in KiB (0: the kernel's default, megabytes on loopback, copied per request by the load generator's kernel though the server reads a few KB of it)")
+	fs.BoolVar(&hf.hostileOnly, "hostile-only", false, "with --url: send no real traffic, only the --png-bomb / --slow-bodies clients, for --duration per level (a second process beside a real-traffic bench serve, so that the two share no Go scheduler; pin each with taskset)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if hf.url != "" {
 			return runBenchServeURL(c.Context(), e, imgPath, levels, duration, maxReq, hf, jsonOut)
 		}
-		if hf.pngBomb > 0 || hf.slowBodies > 0 || hf.serverPID > 0 {
-			return usageErrorf("--png-bomb, --slow-bodies and --server-pid need --url")
+		if hf.pngBomb > 0 || hf.slowBodies > 0 || hf.serverPID > 0 || hf.hostileOnly {
+			return usageErrorf("--png-bomb, --slow-bodies, --server-pid and --hostile-only need --url")
 		}
 		return runBenchServe(c.Context(), e, modelPath, imgPath, levels, duration, maxReq, ef, jsonOut)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -123,13 +122,14 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 			return nm, nil
 		},
 		// The replaced model is closed as soon as its last request is done, and its
-		// memory handed back to the system at once (ONNX Runtime's session, the
-		// bundle's weights), rather than whenever the collector gets to it.
+		// memory handed back to the system at once (ONNX Runtime's session and arena
+		// from the C heap, the bundle's weights from the Go heap), rather than whenever
+		// the collector or the C allocator gets to it.
 		OnRetire: func(p serve.Predictor) {
 			if old, ok := p.(*model.Model); ok {
 				old.Close()
 			}
-			debug.FreeOSMemory()
+			serve.ReleaseMemory()
 		},
 	})
 	if err != nil {
