@@ -87,6 +87,7 @@ func expandUsage(line string, full bool) []string {
 // parseOnly checks that args name a command and that its flags and arguments parse,
 // without running it.
 func parseOnly(args []string) error {
+	args = joinCalibrateValue(args) // as run does
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 	root := newRootCmd(e)
 	root.InitDefaultHelpCmd() // as Execute does
