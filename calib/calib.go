@@ -466,6 +466,18 @@ func FitPlatt(logits [][]float32, truth [][]int8) (a, b []float64, err error) {
 	return a, b, nil
 }
 
+// affineAt returns label c's slope and intercept: 1 and 0 past the end of a or b.
+func affineAt(a, b []float64, c int) (sa, sb float64) {
+	sa, sb = 1, 0
+	if c < len(a) {
+		sa = a[c]
+	}
+	if c < len(b) {
+		sb = b[c]
+	}
+	return sa, sb
+}
+
 // ApplyAffine returns σ(a_l·z + b_l) for every entry of logits (labels past the end
 // of a or b keep a = 1, b = 0). Temperature scaling is a = 1/T, b = 0.
 func ApplyAffine(logits [][]float32, a, b []float64) [][]float32 {
@@ -473,13 +485,7 @@ func ApplyAffine(logits [][]float32, a, b []float64) [][]float32 {
 	for i, row := range logits {
 		out[i] = make([]float32, len(row))
 		for c, z := range row {
-			sa, sb := 1.0, 0.0
-			if c < len(a) {
-				sa = a[c]
-			}
-			if c < len(b) {
-				sb = b[c]
-			}
+			sa, sb := affineAt(a, b, c)
 			out[i][c] = float32(sigmoid(sa*float64(z) + sb))
 		}
 	}
@@ -494,13 +500,7 @@ func UndoAffine(probs [][]float32, a, b []float64) [][]float32 {
 	for i, row := range probs {
 		out[i] = make([]float32, len(row))
 		for c, p := range row {
-			sa, sb := 1.0, 0.0
-			if c < len(a) {
-				sa = a[c]
-			}
-			if c < len(b) {
-				sb = b[c]
-			}
+			sa, sb := affineAt(a, b, c)
 			q := math.Min(math.Max(float64(p), 1e-7), 1-1e-7)
 			out[i][c] = float32(sigmoid((math.Log(q/(1-q)) - sb) / sa))
 		}

@@ -148,19 +148,7 @@ func TestTrainFeaturesS3TarsByRange(t *testing.T) {
 	localTars, total := uploadTars(t, st, srv, "ftars", "tars/", filepath.Join(padded, "labels.csv"), "4MB")
 	mapOf := func(data string) float64 {
 		t.Helper()
-		code, o := runCLI(t, "train", "--features", feats, "--backbone", bb, "--data", data, "--epochs", "3", "--quiet", "--json", "--seed", "4")
-		if code != exitOK {
-			t.Fatalf("train --features --data %s: %d %s", data, code, o)
-		}
-		var s struct {
-			Test struct {
-				MAP float64 `json:"mAP"`
-			} `json:"test"`
-		}
-		if err := json.Unmarshal([]byte(o), &s); err != nil {
-			t.Fatalf("%v: %s", err, o)
-		}
-		return s.Test.MAP
+		return trainTestMAP(t, "--features", feats, "--backbone", bb, "--data", data, "--epochs", "3", "--seed", "4")
 	}
 	want := mapOf(localTars)
 	ranged := srv.Ranged.Load()

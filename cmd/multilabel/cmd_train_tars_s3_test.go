@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,19 +41,7 @@ func TestTrainS3TarsByRange(t *testing.T) {
 	}
 	mapOf := func(data string) float64 {
 		t.Helper()
-		code, o := runCLI(t, "train", "--data", data, "--backbone", bb, "--engine", "go", "--no-cache", "--epochs", "5", "--quiet", "--json", "--seed", "3")
-		if code != exitOK {
-			t.Fatalf("train --data %s: %d %s", data, code, o)
-		}
-		var s struct {
-			Test struct {
-				MAP float64 `json:"mAP"`
-			} `json:"test"`
-		}
-		if err := json.Unmarshal([]byte(o), &s); err != nil {
-			t.Fatalf("%v: %s", err, o)
-		}
-		return s.Test.MAP
+		return trainTestMAP(t, "--data", data, "--backbone", bb, "--engine", "go", "--no-cache", "--epochs", "5", "--seed", "3")
 	}
 	want := mapOf(filepath.Join(local, "r-*.tar"))
 	before := srv.Requests.Load()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -29,4 +30,23 @@ func runCLICtx(t testing.TB, ctx context.Context, args ...string) (code int, std
 		t.Logf("multilabel %s: stderr:\n%s", strings.Join(args, " "), errb.String())
 	}
 	return code, out.String(), errb.String()
+}
+
+// trainTestMAP runs `multilabel train ARGS --quiet --json`, fails the test unless it
+// exits 0, and returns the test share's mAP from its JSON.
+func trainTestMAP(t testing.TB, args ...string) float64 {
+	t.Helper()
+	code, o := runCLI(t, append(append([]string{"train"}, args...), "--quiet", "--json")...)
+	if code != exitOK {
+		t.Fatalf("train %s: exit %d %s", strings.Join(args, " "), code, o)
+	}
+	var s struct {
+		Test struct {
+			MAP float64 `json:"mAP"`
+		} `json:"test"`
+	}
+	if err := json.Unmarshal([]byte(o), &s); err != nil {
+		t.Fatalf("train %s: %v: %s", strings.Join(args, " "), err, o)
+	}
+	return s.Test.MAP
 }
