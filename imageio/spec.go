@@ -117,16 +117,20 @@ func halfEven(d int) int {
 // Fill panics if the spec is invalid (check Validate first) or dst is shorter than
 // TensorLen, like copy into a too-short slice would be a programming error; an empty
 // image fills dst with the values of black.
-func (s Spec) Fill(img image.Image, dst []float32) {
+func (s Spec) Fill(img image.Image, dst []float32) { s.fillInto("Fill", img, false, dst) }
+
+// fillInto is Fill, mirrored left to right when flip is set; caller names the exported
+// method in its panics.
+func (s Spec) fillInto(caller string, img image.Image, flip bool, dst []float32) {
 	if err := s.Validate(); err != nil {
-		panic("imageio: Spec.Fill: " + err.Error())
+		panic("imageio: Spec." + caller + ": " + err.Error())
 	}
 	if len(dst) < s.TensorLen() {
-		panic(fmt.Sprintf("imageio: Spec.Fill: dst has %d values, need %d", len(dst), s.TensorLen()))
+		panic(fmt.Sprintf("imageio: Spec.%s: dst has %d values, need %d", caller, len(dst), s.TensorLen()))
 	}
 	sc := getScratch()
 	defer putScratch(sc)
-	n := s.normalizer(dst, false)
+	n := s.normalizer(dst, flip)
 	sc.fill(img, s, &n)
 }
 

@@ -68,18 +68,5 @@ func (s Spec) FillView(img image.Image, v View, dst []float32) {
 	if err := v.Validate(); err != nil {
 		panic("imageio: Spec.FillView: " + err.Error())
 	}
-	if v == ViewOriginal {
-		s.Fill(img, dst)
-		return
-	}
-	if err := s.Validate(); err != nil {
-		panic("imageio: Spec.FillView: " + err.Error())
-	}
-	if len(dst) < s.TensorLen() {
-		panic(fmt.Sprintf("imageio: Spec.FillView: dst has %d values, need %d", len(dst), s.TensorLen()))
-	}
-	sc := getScratch()
-	defer putScratch(sc)
-	n := s.normalizer(dst, true)
-	sc.fill(img, s, &n)
+	s.fillInto("FillView", img, v == ViewFlip, dst)
 }
