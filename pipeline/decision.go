@@ -175,11 +175,7 @@ func (r *run) calibrateProbe(b *bundle.Bundle) (*Calibration, error) {
 // affineHead makes the head's logits a_j·z_j + b_j (nil b: no shift): the last layer's
 // weights and bias of output j are multiplied by a_j, and b_j is added to the bias.
 func affineHead(h *headparams.Params, a, b []float64) {
-	inv := make([]float64, len(a))
-	for j, v := range a {
-		inv[j] = 1 / v
-	}
-	scaleHead(h, inv)
+	scaleHead(h, a)
 	if b == nil {
 		return
 	}
@@ -208,11 +204,11 @@ func affineLogits(flat []float32, k int, a, b []float64) []float32 {
 	return out
 }
 
-// scaleHead divides the last layer's weights and biases of output j by temps[j]: the
-// head's logits become z/T.
-func scaleHead(h *headparams.Params, temps []float64) {
+// scaleHead multiplies the last layer's weights and bias of output j by a[j]: the
+// head's logits become a·z (temperature scaling is a = 1/T).
+func scaleHead(h *headparams.Params, a []float64) {
 	if h.Kind == headparams.Attention {
-		scaleAttention(h, temps)
+		scaleAttention(h, a)
 		return
 	}
 	w, bias := h.W1, h.B1
@@ -220,11 +216,11 @@ func scaleHead(h *headparams.Params, temps []float64) {
 	if h.Kind == headparams.MLP {
 		w, bias, rows = h.W2, h.B2, h.Hidden
 	}
-	for j, t := range temps {
+	for j, f := range a {
 		for i := 0; i < rows; i++ {
-			w[i*h.Out+j] = float32(float64(w[i*h.Out+j]) / t)
+			w[i*h.Out+j] = float32(float64(w[i*h.Out+j]) * f)
 		}
-		bias[j] = float32(float64(bias[j]) / t)
+		bias[j] = float32(float64(bias[j]) * f)
 	}
 }
 

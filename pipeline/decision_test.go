@@ -23,7 +23,7 @@ func TestScaleHead(t *testing.T) {
 		}
 		x := []float32{1, -2, 0.5, 3, 0, 1, 1, -1}
 		before := h.Logits(x, 2)
-		scaleHead(h, []float64{2, 0.5})
+		scaleHead(h, []float64{1 / 2.0, 1 / 0.5}) // temperatures 2 and 0.5
 		after := h.Logits(x, 2)
 		for i := range before {
 			want := float64(before[i]) / []float64{2, 0.5}[i%2]

@@ -225,15 +225,15 @@ func (r *run) fitOne(ctx context.Context, tc train.Config, x, vx []float32, dim 
 	return train.Fit(ctx, tc, x, r.sets[0].y, vx, r.sets[1].y, dim, cb)
 }
 
-// scaleAttention divides the group-decoding weights and bias of output j by temps[j].
-func scaleAttention(h *headparams.Params, temps []float64) {
+// scaleAttention multiplies the group-decoding weights and bias of output j by f[j].
+func scaleAttention(h *headparams.Params, f []float64) {
 	a := h.Attn
-	for j, t := range temps {
+	for j, fj := range f {
 		k, g := j/a.Group, j%a.Group
 		for d := 0; d < a.Dim; d++ {
 			i := (k*a.Dim+d)*a.Group + g
-			a.Wg[i] = float32(float64(a.Wg[i]) / t)
+			a.Wg[i] = float32(float64(a.Wg[i]) * fj)
 		}
-		a.Bg[j] = float32(float64(a.Bg[j]) / t)
+		a.Bg[j] = float32(float64(a.Bg[j]) * fj)
 	}
 }
