@@ -140,20 +140,17 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	return e, nil
 }
 
-// locationHead returns the nodes that apply the head at every location of the cut
-// [N,C,H,W], giving "multilabel_maps" [N,Out,H,W]: the standardisation and, for
-// avgmax, the two halves of the first layer folded into one 1×1 convolution; for the
-// MLP a ReLU and a second 1×1 convolution.
+// locationHead returns the nodes that apply the linear head at every location of the
+// cut [N,C,H,W], giving "multilabel_maps" [N,Out,H,W]: the standardisation and, for
+// avgmax, the two halves of the layer folded into one 1×1 convolution. (MLP heads take
+// mlpMaps instead.)
 func locationHead(p *headparams.Params, pool, cut string, c int) ([]*protos.NodeProto, []*protos.TensorProto, error) {
 	copies, err := locationCopies(p, pool, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	first := p.Out
-	if p.Kind == headparams.MLP {
-		first = p.Hidden
-	}
-	// Folded first layer, as a Conv weight [first][C][1][1] and bias [first]:
+	// Folded layer, as a Conv weight [first][C][1][1] and bias [first]:
 	// w[o][k] = Σ_copies W1[k'][o]/σ[k'], b[o] = B1[o] − Σ_k' μ[k']/σ[k']·W1[k'][o].
 	w := make([]float32, first*c)
 	bias := make([]float32, first)
@@ -180,22 +177,7 @@ func locationHead(p *headparams.Params, pool, cut string, c int) ([]*protos.Node
 			Attribute: []*protos.AttributeProto{{Name: "kernel_shape", Type: protos.AttributeProto_INTS, Ints: []int64{1, 1}}}}
 	}
 	inits := []*protos.TensorProto{tensor("multilabel_map_w1", []int64{int64(first), int64(c), 1, 1}, w), tensor("multilabel_map_b1", []int64{int64(first)}, bias)}
-	if p.Kind != headparams.MLP {
-		return []*protos.NodeProto{conv("multilabel_maps", cut, "multilabel_map_w1", "multilabel_map_b1")}, inits, nil
-	}
-	w2 := make([]float32, p.Out*p.Hidden) // [Out][Hidden][1][1] from W2 [Hidden][Out]
-	for k := 0; k < p.Hidden; k++ {
-		for o := 0; o < p.Out; o++ {
-			w2[o*p.Hidden+k] = p.W2[k*p.Out+o]
-		}
-	}
-	inits = append(inits, tensor("multilabel_map_w2", []int64{int64(p.Out), int64(p.Hidden), 1, 1}, w2),
-		tensor("multilabel_map_b2", []int64{int64(p.Out)}, append([]float32(nil), p.B2...)))
-	return []*protos.NodeProto{
-		conv("multilabel_map_hidden", cut, "multilabel_map_w1", "multilabel_map_b1"),
-		{Name: "multilabel_map_relu", OpType: "Relu", Input: []string{"multilabel_map_hidden"}, Output: []string{"multilabel_map_relu"}},
-		conv("multilabel_maps", "multilabel_map_relu", "multilabel_map_w2", "multilabel_map_b2"),
-	}, inits, nil
+	return []*protos.NodeProto{conv("multilabel_maps", cut, "multilabel_map_w1", "multilabel_map_b1")}, inits, nil
 }
 
 // locationCopies is how many times the c channels of one location stand in the head's
