@@ -183,7 +183,11 @@ func loadCSV(path, layout string, opt Options) (*Dataset, error) {
 		return nil, &InputError{File: path, Err: err}
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > maxLabelFile {
+	size := int64(-1) // unknown: the reader's bound below still holds
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	if size > maxLabelFile {
 		return nil, inputErrorf(path, 0, "label file larger than %d bytes", maxLabelFile)
 	}
 	n, err := csvHeaderFieldsFrom(f)
@@ -197,10 +201,6 @@ func loadCSV(path, layout string, opt Options) (*Dataset, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	lr := &io.LimitedReader{R: f, N: maxLabelFile + 1}
-	size := int64(-1)
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
 	d, err := parseCSVSized(lr, size, path, layout, opt)
 	if err != nil {
 		return nil, err
