@@ -65,15 +65,17 @@ func minMaxVJP(gomlx graph.VJP, isMin bool) graph.VJP {
 // onnxConvGrad) for the convolutions convKernelGrad handles.
 func convVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) []*graph.Node {
 	if onnxConvGrad && len(v) == 1 && onONNX(node) {
-		if p, ok := convParamsOf(node); ok && p.channelGroups > 1 {
-			if g := depthwiseGrads(node, v[0], p); g != nil {
-				return g
+		if p, ok := convParamsOf(node); ok {
+			if p.channelGroups > 1 {
+				if g := depthwiseGrads(node, v[0], p); g != nil {
+					return g
+				}
 			}
-		}
-		// Strided: GoMLX's input gradient (input dilation) cannot be built there.
-		if p, ok := convParamsOf(node); ok && !allOnes(p.strides) {
-			if g := convStridedGrads(node, v[0], p); g != nil {
-				return g
+			// Strided: GoMLX's input gradient (input dilation) cannot be built there.
+			if !allOnes(p.strides) {
+				if g := convStridedGrads(node, v[0], p); g != nil {
+					return g
+				}
 			}
 		}
 	}
