@@ -10,14 +10,19 @@ import (
 
 // exporter appends the nodes of a head on the spatial map to an ONNX graph.
 type exporter struct {
-	g     *protos.GraphProto
-	opset int64
-	n     int // counter for unique names
+	g      *protos.GraphProto
+	opset  int64
+	n      int    // counter for unique names
+	prefix string // of every name ("" for "head")
 }
 
 func (e *exporter) name(s string) string {
 	e.n++
-	return fmt.Sprintf("head_%s_%d", s, e.n)
+	p := e.prefix
+	if p == "" {
+		p = "head"
+	}
+	return fmt.Sprintf("%s_%s_%d", p, s, e.n)
 }
 
 // node adds op(inputs) with attributes and returns its output name.
@@ -103,12 +108,15 @@ func (e *exporter) pool(h *headparams.Params, x string) string {
 	return e.node("Pow", []string{mean, e.floats("gem_inv_p", nil, []float32{1 / p})})
 }
 
-// attention is headparams.Params.Logits of the attention head: x [N, C·T] → out [N, Out].
-// The queries do not depend on the image: their layer norm and projection are
-// computed here once (as the pure-Go forward does) and stored as constants.
-func (e *exporter) attention(h *headparams.Params, x, out string) {
+// attentionWeights builds the first half of the attention head on x [N, C·T]: the
+// standardisation, the token projection, the keys (and, with values, the values) and
+// the softmax of the queries' scaled products with the keys. It returns the weights
+// att [N, H, K, T] and the values vh [N, H, T, dh] ("" without values). The queries do
+// not depend on the image: their layer norm and projection are computed here once (as
+// the pure-Go forward does) and stored as constants.
+func (e *exporter) attentionWeights(h *headparams.Params, x string, values bool) (att, vh string) {
 	a := h.Attn
-	c, t, d, k, nh, g := int64(h.Channels), int64(h.Tokens), a.Dim, int64(a.Queries), int64(a.Heads), a.Group
+	c, t, d, k, nh := int64(h.Channels), int64(h.Tokens), a.Dim, int64(a.Queries), int64(a.Heads)
 	dh := int64(d / a.Heads)
 	m := e.reshape(x, 0, c, t)
 	if len(h.Mean) > 0 {
@@ -117,10 +125,12 @@ func (e *exporter) attention(h *headparams.Params, x, out string) {
 	}
 	tok := e.transpose(m, 0, 2, 1) // [N, T, C]
 	emb := e.node("Relu", []string{e.dense(tok, h.Channels, d, a.Wp, a.Bp)})
-	q1, qh := a.Queries1()
+	_, qh := a.Queries1()
 	// Keys [N, H, dh, T] and values [N, H, T, dh].
 	kh := e.transpose(e.reshape(e.dense(emb, d, d, a.Wk, a.Bk), 0, t, nh, dh), 0, 2, 3, 1)
-	vh := e.transpose(e.reshape(e.dense(emb, d, d, a.Wv, a.Bv), 0, t, nh, dh), 0, 2, 1, 3)
+	if values {
+		vh = e.transpose(e.reshape(e.dense(emb, d, d, a.Wv, a.Bv), 0, t, nh, dh), 0, 2, 1, 3)
+	}
 	qc := make([]float32, len(qh)) // [K, D] → [H, K, dh]
 	for qi := int64(0); qi < k; qi++ {
 		for hi := int64(0); hi < nh; hi++ {
@@ -130,7 +140,38 @@ func (e *exporter) attention(h *headparams.Params, x, out string) {
 		}
 	}
 	s := e.node("MatMul", []string{e.floats("queries", []int64{nh, k, dh}, qc), kh}) // [N, H, K, T]
-	att := e.node("Softmax", []string{s}, intAttr("axis", 3))
+	return e.node("Softmax", []string{s}, intAttr("axis", 3)), vh
+}
+
+// AttentionMapNodes returns the ONNX nodes and initializers that compute attention
+// head h's maps from x [N, C·T] (the bundle graph's output, the spatial map at the
+// cut): out [N, Out, T], the attention weights of each label's query over the tokens
+// averaged over the heads — what headparams.Params.AttentionMaps computes in Go
+// (labels decoded by one query share its row). opset is the graph's ONNX opset; the
+// names start with prefix. Package model appends them to its explain graph, so the
+// engine draws the maps in the run that computes the features.
+func AttentionMapNodes(h *headparams.Params, x, out, prefix string, opset int64) ([]*protos.NodeProto, []*protos.TensorProto) {
+	e := &exporter{g: &protos.GraphProto{}, opset: opset, prefix: prefix}
+	att, _ := e.attentionWeights(h, x, false)
+	m := e.reduce("ReduceMean", att, 0, 1) // [N, K, T]
+	if a := h.Attn; a.Group > 1 || a.Queries != h.Out {
+		idx := make([]int64, h.Out)
+		for j := range idx {
+			idx[j] = int64(j / a.Group)
+		}
+		m = e.node("Gather", []string{m, e.ints("query_of_label", idx...)}, intAttr("axis", 1))
+	}
+	e.g.Node = append(e.g.Node, &protos.NodeProto{OpType: "Identity", Input: []string{m}, Output: []string{out}, Name: out})
+	return e.g.Node, e.g.Initializer
+}
+
+// attention is headparams.Params.Logits of the attention head: x [N, C·T] → out [N, Out].
+func (e *exporter) attention(h *headparams.Params, x, out string) {
+	a := h.Attn
+	k, g := int64(a.Queries), a.Group
+	d := a.Dim
+	att, vh := e.attentionWeights(h, x, true)
+	q1, _ := a.Queries1()
 	o := e.node("MatMul", []string{att, vh}) // [N, H, K, dh]
 	o = e.reshape(e.transpose(o, 0, 2, 1, 3), 0, k, int64(d))
 	o = e.dense(o, d, d, a.Wo, a.Bo)

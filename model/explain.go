@@ -55,8 +55,8 @@ type explainer struct {
 	out     int // labels
 	// extra is the length of what the explain graph outputs per image after the
 	// features: the maps themselves ([out][h][w]) unless toMaps is set, which turns
-	// one image's features and extra output into its maps (a head whose maps are not a
-	// graph computation, such as attention weights computed in Go).
+	// one image's features and extra output into its maps (the MLP's maps, computed in
+	// Go from the map at the cut).
 	extra  int
 	toMaps func(features, extra []float32) ([]float32, error)
 	graph  []byte
@@ -94,25 +94,17 @@ func newExplainer(b *bundle.Bundle) (*explainer, error) {
 	switch {
 	case b.Head.Kind == headparams.Attention:
 		// The attention head reads the spatial map itself (the bundle graph outputs it,
-		// flattened), so the graph stays as it is and the maps are its attention weights
-		// over the H·W tokens, computed in Go from the features.
+		// flattened); the maps are its attention weights over the H·W tokens, computed by
+		// the head's first half appended to the graph (bundle.AttentionMapNodes), so the
+		// engine draws them in the run that computes the features.
 		if b.Head.In != c*h*w {
 			return nil, fmt.Errorf("model: explain: %w: attention head input %d does not match the %d×%d×%d map at the cut", ErrCannotExplain, b.Head.In, c, h, w)
 		}
-		head := b.Head
-		e.extra, e.graph = 0, b.Backbone
-		e.toMaps = func(features, _ []float32) ([]float32, error) {
-			m, err := head.AttentionMaps(features, 1)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]float32, 0, head.Out*h*w)
-			for _, row := range m[0] {
-				out = append(out, row...)
-			}
-			return out, nil
+		opset, err2 := graphOpset(b.Backbone)
+		if err2 != nil {
+			return nil, err2
 		}
-		return e, nil
+		nodes, inits = bundle.AttentionMapNodes(&b.Head, bundle.FeatureOutput, "multilabel_maps", "multilabel_attn", opset)
 	case b.Head.Pool != "":
 		err = fmt.Errorf("model: explain: %w: maps for a head that pools inside itself (--pool %s) not supported", ErrCannotExplain, b.Head.Pool)
 	case b.Head.Kind == headparams.MLP:
@@ -229,6 +221,21 @@ func mlpMaps(p *headparams.Params, copies, c, hw int, features, cut []float32) (
 		}
 	}
 	return out, nil
+}
+
+// graphOpset returns the default-domain opset an ONNX model imports.
+func graphOpset(graph []byte) (int64, error) {
+	m := &protos.ModelProto{}
+	if err := proto.Unmarshal(graph, m); err != nil {
+		return 0, fmt.Errorf("model: explain: bundle backbone is not ONNX: %w", err)
+	}
+	opset := int64(0)
+	for _, o := range m.OpsetImport {
+		if o.Domain == "" || o.Domain == "ai.onnx" {
+			opset = o.Version
+		}
+	}
+	return opset, nil
 }
 
 // appendMaps returns the bundle graph with nodes (ending in "multilabel_maps"

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"image/color"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/multilabel/multilabel/bundle"
+	"github.com/multilabel/multilabel/internal/sharedtest"
 	"github.com/multilabel/multilabel/model"
 	"github.com/multilabel/multilabel/model/modeltest"
 	"github.com/multilabel/multilabel/prediction"
@@ -56,11 +59,53 @@ func TestExplainAttention(t *testing.T) {
 		}
 	}
 
+	checkAttentionMaps(t, mlb, img, "go")
+	// Group decoding (4 labels, 2 queries: each query's row is the map of two labels),
+	// on every engine: the maps come from the head's first half appended to the graph,
+	// checked here against the Go forward (headparams.AttentionMaps).
+	grouped := filepath.Join(dir, "grouped.mlb")
+	code, out = runModelCmd(t, "train", "--data", labels, "--backbone", bb, "--feature-node", "x", "--engine", "go", "--no-cache",
+		"--epochs", "2", "--head", "attention", "--attn-dim", "16", "--max-queries", "2", "--out", grouped)
+	if code != exitOK {
+		t.Fatalf("train --head attention --max-queries 2: exit %d: %s", code, out)
+	}
+	// A noise image: on a solid one every token is alike and so is every query's map.
+	noise := modeltest.Solid(color.RGBA{128, 128, 128, 255}, 16, 12)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(rng.IntN(256))
+	}
+	for i := 3; i < len(noise.Pix); i += 4 {
+		noise.Pix[i] = 255
+	}
+	noisy := filepath.Join(dir, "noise.png")
+	if err := modeltest.WritePNG(noisy, noise); err != nil {
+		t.Fatal(err)
+	}
+	engines := []string{"go"}
+	if sharedtest.FindORTLib() != "" || os.Getenv("MULTILABEL_REQUIRE_ORT") != "" {
+		engines = append(engines, "ort")
+	}
+	for _, eng := range engines {
+		checkAttentionMaps(t, mlb, noisy, eng)
+		checkAttentionMaps(t, grouped, noisy, eng)
+	}
+}
+
+// checkAttentionMaps predicts img with the bundle mlb on engine eng, drawing every
+// label's map, and compares each map with the head's AttentionMaps of the image's
+// features (the weights also sum to 1).
+func checkAttentionMaps(t *testing.T, mlb, img, eng string) {
+	t.Helper()
+	opt := model.Options{Explain: true, Engine: eng}
+	if eng == "ort" {
+		opt.ORTLib = sharedtest.ORTLib(t)
+	}
 	b, err := bundle.Read(mlb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod, err := model.LoadWith(mlb, model.Options{Explain: true, Engine: "go"})
+	mod, err := model.LoadWith(mlb, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +146,7 @@ func TestExplainAttention(t *testing.T) {
 		for i, v := range lm.Values {
 			sum += float64(v)
 			if math.Abs(float64(v-want[0][j][i])) > 1e-5 {
-				t.Fatalf("label %s position %d: map %g, AttentionMaps %g", lm.Label, i, v, want[0][j][i])
+				t.Fatalf("%s, engine %s: label %s position %d: map %g, AttentionMaps %g", filepath.Base(mlb), eng, lm.Label, i, v, want[0][j][i])
 			}
 		}
 		if math.Abs(sum-1) > 1e-4 {
