@@ -69,12 +69,20 @@ type Options struct {
 	// the graph is cut; "" finds it automatically.
 	FeatureNode string
 	// Spec overrides the preprocessing; nil looks for a sidecar, a built-in entry, then
-	// the default (see the package documentation).
+	// the default (see the package documentation). A spec (or sidecar) may set another
+	// height and width than the file's fixed input: the input is then rewritten to that
+	// size, for fully convolutional backbones (the cut must keep a known shape).
 	Spec *imageio.Spec
 	// Pool is how a spatial cut is pooled into the feature vector: PoolAvg (the default,
 	// also for ""), PoolMax or PoolAvgMax; see ParsePool. Asking for max or avgmax on a
 	// cut without spatial dimensions is an error (ErrNoFeature).
 	Pool string
+	// InputWidth and InputHeight, when both > 0, replace the resolved preprocessing's
+	// size: the whole image is resized (squished) to InputWidth×InputHeight, the rest of
+	// the spec (channels, mean, std, layout) kept, and the input rewritten to that size
+	// as for a Spec of another size. SqueezeNet-like backbones end in a global pooling
+	// and take any size from about 32×32 up.
+	InputWidth, InputHeight int
 }
 
 // Candidate is a tensor near the end of the graph that could serve as the feature node.
@@ -98,6 +106,9 @@ type Backbone struct {
 	Reason      string // why this cut was chosen
 	Spec        imageio.Spec
 	SpecSource  string // "options", "sidecar PATH", "builtin NAME", "default"
+	// Resized reports that the spec's height and width differ from the ONNX file's
+	// fixed input size and the input was rewritten to the spec's (see Options.Spec).
+	Resized bool
 
 	Input       string  // the image input's name
 	InputShape  []int64 // per sample, e.g. [3,224,224]
@@ -109,8 +120,9 @@ type Backbone struct {
 	Conversions []string // what normalisation changed, human readable
 	Candidates  []Candidate
 
-	model  *protos.ModelProto
-	shapes map[string][]int64
+	model     *protos.ModelProto
+	shapes    map[string][]int64
+	fileShape []int64 // the file's per-sample input shape when Resized
 }
 
 // Load reads and normalises the ONNX model at path; see the package documentation.
@@ -215,6 +227,11 @@ func parse(data []byte, opt Options, path string) (b *Backbone, err error) {
 	if err := b.findFeature(feat); err != nil {
 		return nil, err
 	}
+	if b.Resized {
+		if err := b.checkResizedCut(); err != nil {
+			return nil, err
+		}
+	}
 	if err := b.applyPool(opt.Pool); err != nil {
 		return nil, err
 	}
@@ -315,18 +332,53 @@ func (b *Backbone) chooseSpec(opt Options, path string) error {
 			b.Spec, b.SpecSource = b.defaultSpec(), "default"
 		}
 	}
+	if opt.InputWidth != 0 || opt.InputHeight != 0 {
+		if opt.InputWidth <= 0 || opt.InputHeight <= 0 || opt.InputWidth > 8192 || opt.InputHeight > 8192 {
+			return fmt.Errorf("input size %dx%d: want width and height in 1..8192", opt.InputWidth, opt.InputHeight)
+		}
+		b.Spec.Width, b.Spec.Height = opt.InputWidth, opt.InputHeight
+		b.Spec.Resize, b.Spec.ResizeShorter = imageio.ResizeSquish, 0
+		b.SpecSource = fmt.Sprintf("%s, input size %dx%d", b.SpecSource, opt.InputWidth, opt.InputHeight)
+	}
 	if err := b.Spec.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", b.SpecSource, err)
 	}
-	// The spec must match fixed input dimensions.
+	// The spec must match fixed input dimensions, except that a chosen spec (options or
+	// sidecar) may give another height and width: the input's spatial dimensions are
+	// then rewritten (a fully convolutional backbone takes any size its cut can reach;
+	// findFeature checks the cut still has a shape).
 	want := b.Spec.Shape()
+	spatial := [3]bool{false, true, true} // NCHW: C, H, W
+	if b.Spec.Layout == "NHWC" {
+		spatial = [3]bool{true, true, false}
+	}
+	resized := false
 	for i, d := range b.InputShape {
 		if d > 0 && d != want[i] {
-			return fmt.Errorf("preprocessing (%s) makes %v tensors but input %q expects %v", b.SpecSource, want, b.Input, b.InputShape)
+			if !spatial[i] || (opt.InputWidth == 0 && (b.SpecSource == "default" || strings.HasPrefix(b.SpecSource, "builtin"))) {
+				return fmt.Errorf("preprocessing (%s) makes %v tensors but input %q expects %v", b.SpecSource, want, b.Input, b.InputShape)
+			}
+			resized = true
 		}
+	}
+	if resized {
+		setInputDims(b.model.Graph.Input[0], want)
+		b.Conversions = append(b.Conversions, fmt.Sprintf("input %v -> %v (preprocessing from %s)", b.InputShape, want, b.SpecSource))
+		b.Resized, b.fileShape = true, append([]int64(nil), b.InputShape...)
 	}
 	b.InputShape = want
 	return nil
+}
+
+// setInputDims fixes the per-sample dimensions of vi (all but the batch) to shape.
+func setInputDims(vi *protos.ValueInfoProto, shape []int64) {
+	tt := vi.GetType().GetTensorType()
+	if tt == nil || tt.Shape == nil || len(tt.Shape.Dim) != len(shape)+1 {
+		return
+	}
+	for i, v := range shape {
+		tt.Shape.Dim[i+1].Value = &protos.TensorShapeProto_Dimension_DimValue{DimValue: v}
+	}
 }
 
 func sidecarPaths(path string) []string {
@@ -466,4 +518,22 @@ func (b *Backbone) featureProto() (*protos.ModelProto, error) {
 	m := &protos.ModelProto{IrVersion: b.model.IrVersion, OpsetImport: b.model.OpsetImport,
 		ProducerName: "multilabel", Domain: b.model.Domain, Graph: g}
 	return m, nil
+}
+
+// checkResizedCut refuses a rewritten input size the graph cannot take: the cut's shape
+// must be known with every dimension at least 1 (a map shrunk to nothing, or a
+// flattening that hard-codes the original size, cannot be used).
+func (b *Backbone) checkResizedCut() error {
+	sh := b.shapes[b.FeatureNode]
+	bad := len(sh) == 0 || b.FeatureDim <= 0
+	for _, d := range sh[min(1, len(sh)):] {
+		if d < 1 {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("%w: input size %dx%d (preprocessing from %s): the graph cannot take it — the cut %q gets shape %s; use a larger size, or the file's own %v",
+			ErrNoFeature, b.Spec.Width, b.Spec.Height, b.SpecSource, b.FeatureNode, b.cutShape(b.FeatureNode), b.fileShape)
+	}
+	return nil
 }

@@ -90,6 +90,13 @@ type TrainConfig struct {
 	// computed by the head instead: the run trains on the spatial maps and Train.Pool
 	// is set to it.
 	Pool string `json:"pool,omitempty"`
+	// InputWidth and InputHeight, when set (both > 0), are the size the images are
+	// resized to (whole image, no crop) before the backbone, instead of its
+	// preprocessing's (224×224 centre crop for the zoo's SqueezeNet): see
+	// backbone.Options.InputWidth. The bundle's spec records it, so predict, eval, serve
+	// and export take images in the same way.
+	InputWidth  int `json:"input_width,omitempty"`
+	InputHeight int `json:"input_height,omitempty"`
 	// RandomBackbone replaces the backbone's weights by a seeded random initialisation
 	// (backbone.RandomizeONNX with Seed) — the transfer-gap baseline.
 	RandomBackbone bool `json:"random_backbone,omitempty"`
@@ -942,7 +949,7 @@ func loadBackbone(ctx context.Context, cfg TrainConfig, log *slog.Logger) (*back
 	if p, err := backbone.ParsePool(pool); err == nil && p == backbone.PoolGeM {
 		pool = backbone.PoolAvg // the head pools the spatial map; the graph's own pooling is unused
 	}
-	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: pool})
+	bb, err := backbone.Load(path, backbone.Options{FeatureNode: cfg.FeatureNode, Pool: pool, InputWidth: cfg.InputWidth, InputHeight: cfg.InputHeight})
 	if err != nil {
 		return nil, bundle.BackboneInfo{}, err
 	}

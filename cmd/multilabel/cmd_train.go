@@ -29,6 +29,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	def := train.DefaultConfig()
 	ftDef := finetune.DefaultConfig()
 	var (
+		inputSize                                                                      string
 		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
 		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features         string
 		queries, featureViews                                                          string
@@ -54,6 +55,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	rf.register(fs, "open every image first and fail at the first unusable one (default: skip and count them)")
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
 	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
+	fs.StringVar(&inputSize, "input-size", "", "resize each whole image (no crop) to WxH (or N for NxN) before the backbone instead of its preprocessing's size (224x224 centre crop for SqueezeNet); the input is rewritten to that size (fully convolutional backbones) and the bundle records it, e.g. 384x256 for MIML's 384x256 images")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
 	fs.StringVar(&features, "features", "", "train from this features output of \"multilabel features\" (or \"features merge\"): F.npy with F.npy.names.txt and F.npy.manifest.json, made with --backbone (checked); rows are joined to --data by image name and the training rows streamed from a memory map, so the images need not be here and the matrix need not fit in memory")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
@@ -236,7 +238,12 @@ func newTrainCmd(e *env) *cobra.Command {
 				return err
 			}
 		}
+		inW, inH, err := parseInputSize(inputSize)
+		if err != nil {
+			return err
+		}
 		cfg := pipeline.TrainConfig{
+			InputWidth: inW, InputHeight: inH,
 			CalibFolds: calibFolds,
 			Data:       data, Images: rf.images, DataOptions: rf.options(), Val: val, Test: test, Split: ratios, ValFraction: valFrac,
 			Loaded: loaded, Backbone: bbFlag, Features: features, Strict: features != "" && rf.strict, FeatureNode: featureNode, Pool: pool, RandomBackbone: randomBB, Out: out,
@@ -534,4 +541,21 @@ func runFineTune(ctx context.Context, e *env, cfg pipeline.TrainConfig, ft finet
 		fmt.Fprintf(e.stdout, "test mAP: head on frozen features %.4f, fine-tuned %.4f\n", probeMAP, ftMAP)
 	}
 	return nil
+}
+
+// parseInputSize reads --input-size: "" (the backbone's own size), "WxH" or "N" (N×N).
+func parseInputSize(v string) (w, h int, err error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	ws, hs, ok := strings.Cut(strings.ToLower(v), "x")
+	if !ok {
+		hs = ws
+	}
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if err1 != nil || err2 != nil || w < 16 || h < 16 || w > 8192 || h > 8192 {
+		return 0, 0, usageErrorf("--input-size %q: want WxH (or N for NxN) with sides in 16..8192, e.g. 384x256", v)
+	}
+	return w, h, nil
 }
