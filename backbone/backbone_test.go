@@ -239,13 +239,17 @@ func TestSidecarAndDefaultSpec(t *testing.T) {
 	if b.Spec != side || !strings.HasPrefix(b.SpecSource, "sidecar ") {
 		t.Fatalf("sidecar spec %+v from %s", b.Spec, b.SpecSource)
 	}
-	// A spec whose size contradicts the fixed input is refused.
-	bad := side
-	bad.Width = 64
-	js, _ = json.Marshal(bad)
+	// A sidecar may give another size than the fixed input: the input is rewritten to
+	// it (Resized, listed among the conversions).
+	wide := side
+	wide.Width = 64
+	js, _ = json.Marshal(wide)
 	os.WriteFile(p+".json", js, 0o644)
-	if _, err := backbone.Load(p, backbone.Options{}); err == nil || !strings.Contains(err.Error(), "expects") {
-		t.Fatalf("mismatching sidecar: %v", err)
+	if b, err = backbone.Load(p, backbone.Options{}); err != nil {
+		t.Fatalf("sidecar of another size: %v", err)
+	}
+	if !b.Resized || b.InputShape[2] != 64 || !strings.Contains(strings.Join(b.Conversions, ";"), "-> [3 32 64]") {
+		t.Fatalf("sidecar of another size: resized %v, input %v, conversions %q", b.Resized, b.InputShape, b.Conversions)
 	}
 	os.WriteFile(p+".json", []byte(`{"width": 32, "colour": "yes"}`), 0o644)
 	if _, err := backbone.Load(p, backbone.Options{}); err == nil || !strings.Contains(err.Error(), "sidecar") {
