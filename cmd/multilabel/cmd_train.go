@@ -38,7 +38,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		ef                                                                             engineFlags
 		sf                                                                             samplerFlags
 		hidden, epochs, batch, patience, ftEpochs, ftBatch, views, graphHidden         int
-		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, graphTau, graphP         float64
+		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, ftEMA, graphTau, graphP  float64
 		seed                                                                           uint64
 		noCache, resume, randomBB, jsonOut, trainBN, augment, refit                    bool
 		of                                                                             outputFlags
@@ -97,6 +97,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.Float64Var(&ftLR, "ft-lr", ftDef.LR, "fine-tuning peak learning rate of the head")
 	fs.Float64Var(&tailFactor, "tail-lr-factor", ftDef.TailFactor, "fine-tuning learning rate of the unfrozen blocks = --ft-lr × this (discriminative learning rates)")
 	fs.Float64Var(&ftWarmup, "ft-warmup", ftDef.WarmupEpochs, "fine-tuning warmup, in epochs (then cosine decay)")
+	fs.Float64Var(&ftEMA, "ft-ema", ftDef.EMA, "fine-tuning: decay of the exponential moving average of the weights, per step (0: off); validation, selection and the saved model use the averaged weights")
 	fs.BoolVar(&trainBN, "train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
 	fs.BoolVar(&augment, "augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
 	fs.IntVar(&views, "views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
@@ -173,7 +174,7 @@ func newTrainCmd(e *env) *cobra.Command {
 		if unfreeze != "" {
 			f := finetune.Config{Unfreeze: unfreeze, Epochs: ftEpochs, BatchSize: ftBatch, LR: ftLR, TailFactor: tailFactor,
 				WarmupEpochs: ftWarmup, WeightDecay: wd, ClipNorm: ftDef.ClipNorm, Loss: lossFlag, TrainBN: trainBN,
-				Views: views, Backend: backendFlag, Sampler: tc.Sampler}
+				Views: views, Backend: backendFlag, Sampler: tc.Sampler, EMA: ftEMA}
 			if augment {
 				a := imageio.DefaultAugment()
 				f.Augment = &a
