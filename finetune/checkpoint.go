@@ -8,7 +8,7 @@ import (
 )
 
 // checkpointVersion changes when the checkpoint layout changes.
-const checkpointVersion = 1
+const checkpointVersion = 2
 
 var errNoCheckpoint = errors.New("finetune: no checkpoint")
 
@@ -26,6 +26,8 @@ type checkpoint struct {
 	SinceBest   int
 	Stopped     bool
 	History     []Epoch
+	// EMA is the moving average of State.Params (nil when Config.EMA is 0).
+	EMA [][]float32
 }
 
 func cloneState(s *State) *State {
@@ -41,6 +43,17 @@ func cloneState(s *State) *State {
 
 // check verifies that the checkpoint's tensors fit the net.
 func (ck *checkpoint) check(n *Net) error {
+	if ck.State == nil {
+		return errors.New("incomplete")
+	}
+	if ck.EMA != nil && len(ck.EMA) != len(ck.State.Params) {
+		return fmt.Errorf("has %d averaged weight tensors, want %d", len(ck.EMA), len(ck.State.Params))
+	}
+	for j := range ck.EMA {
+		if len(ck.EMA[j]) != len(ck.State.Params[j]) {
+			return fmt.Errorf("averaged weight %d has %d values, want %d", j, len(ck.EMA[j]), len(ck.State.Params[j]))
+		}
+	}
 	for _, st := range []*State{ck.State, ck.Best} {
 		if st == nil {
 			return errors.New("incomplete")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -42,15 +43,22 @@ func smallRun(t *testing.T) ([]byte, imageio.Spec, head.Params, finetune.Data, a
 
 // TestResume: a run cancelled after its first epoch and resumed from the checkpoint
 // ends with exactly the weights of an uninterrupted run (tail weights, AdamW moments and
-// the schedule position are all in the checkpoint).
+// the schedule position are all in the checkpoint), with and without an EMA of the
+// weights (the average is in the checkpoint too).
 func TestResume(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipped in -short mode")
 	}
+	for _, ema := range []float64{0, 0.9} {
+		t.Run(fmt.Sprintf("ema=%v", ema), func(t *testing.T) { testResume(t, ema) })
+	}
+}
+
+func testResume(t *testing.T, ema float64) {
 	fm, spec, h, d, eopt := smallRun(t)
 	cfg := finetune.DefaultConfig()
-	cfg.Epochs, cfg.BatchSize, cfg.Seed = 2, 16, 5
+	cfg.Epochs, cfg.BatchSize, cfg.Seed, cfg.EMA = 2, 16, 5, ema
 	cfg.Checkpoint = filepath.Join(t.TempDir(), "full.ckpt")
 	full, err := finetune.Run(context.Background(), fm, spec, h, d, cfg, finetune.Options{Engine: eopt})
 	if err != nil {

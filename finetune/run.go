@@ -56,8 +56,13 @@ type Config struct {
 	// running statistics; by default they are frozen (running statistics as constants,
 	// scale and shift trained). With TrainBN an epoch's last incomplete batch is
 	// dropped (batch statistics of a padded batch would be wrong).
-	TrainBN bool   `json:"train_bn,omitempty"`
-	Seed    uint64 `json:"seed"`
+	TrainBN bool `json:"train_bn,omitempty"`
+	// EMA is the decay of the exponential moving average of the trained weights, per
+	// step (0: off). With it on, validation, selection, the returned model and the test
+	// logits use the averaged weights; the effective decay ramps up as
+	// min(EMA, (1+t)/(10+t)).
+	EMA  float64 `json:"ema,omitempty"`
+	Seed uint64  `json:"seed"`
 	// Sampler chooses each epoch's (each view's) visiting order (package sampler;
 	// zero: uniform, the seeded permutation).
 	Sampler sampler.Config `json:"sampler"`
@@ -105,6 +110,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.TailFactor > 0) || !hparams.Finite(c.TailFactor) {
 		return fmt.Errorf("finetune: tail learning-rate factor %v must be positive", c.TailFactor)
+	}
+	if !(c.EMA >= 0 && c.EMA < 1) {
+		return fmt.Errorf("finetune: EMA decay %v must be in [0, 1)", c.EMA)
 	}
 	if _, err := ParseBackend(c.Backend); err != nil {
 		return err
@@ -379,6 +387,9 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 		}
 		e0 := Epoch{Epoch: 0, ValMAP: m0, Best: true}
 		ck = &checkpoint{Version: checkpointVersion, Fingerprint: fp, State: st, Best: cloneState(st), BestMAP: m0, History: []Epoch{e0}}
+		if cfg.EMA > 0 {
+			ck.EMA = cloneState(st).Params
+		}
 		if opt.OnEpoch != nil {
 			opt.OnEpoch(e0)
 		}
@@ -443,13 +454,16 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 						return loop.Score{}, fmt.Errorf("finetune: epoch %d: %w", epoch, err)
 					}
 					stepSec += time.Since(ts).Seconds()
+					if ck.EMA != nil {
+						updateEMA(ck.EMA, st.Params, cfg.EMA, st.Step)
+					}
 					lossSum += l * float64(k)
 					lossN += k
 					imgs += k
 					bar.Add(1)
 				}
 			}
-			m, err := evaluate(st)
+			m, err := evaluate(emaView(st, ck.EMA))
 			if err != nil {
 				return loop.Score{}, err
 			}
@@ -464,7 +478,7 @@ func Run(ctx context.Context, featureModel []byte, spec imageio.Spec, h head.Par
 			return loop.Score{Value: m, OK: len(vaY) > 0}, nil
 		},
 		Best: func(epoch int) error {
-			ck.Best = cloneState(st)
+			ck.Best = cloneState(emaView(st, ck.EMA))
 			e.Best = true
 			return nil
 		},

@@ -38,6 +38,10 @@ import (
 	"time"
 )
 
+// notesMarker starts the hand-written notes of the markdown table's file, which a
+// rebuild keeps.
+const notesMarker = "<!-- notes: kept when the table is rebuilt -->"
+
 type recipes []string
 
 func (r *recipes) String() string     { return strings.Join(*r, "; ") }
@@ -254,6 +258,13 @@ func writeTable(logPath, out string) error {
 		fmt.Fprintf(&sb, "| %s | `%s` | %d | %.4f | %s | %.4f | %.4f | %d / %d | %s | %s | %.0f | %s | %.0f | %s → %s | %s |\n",
 			r.Recipe, r.Flags, r.Seed, r.TestMAP, sel, r.ProbeMAP, r.ValMAP, r.BestEpoch, r.Epochs, strings.Join(hist, " "), r.Head, r.WallS, cpu, r.PeakRSSMB,
 			strings.Fields(r.LoadBefore + " ?")[0], strings.Fields(r.LoadAfter + " ?")[0], strings.ReplaceAll(note, "|", "/"))
+	}
+	// Hand-written notes below the marker line of the existing file are kept.
+	if old, err := os.ReadFile(out); err == nil {
+		if i := bytes.Index(old, []byte(notesMarker)); i >= 0 {
+			sb.WriteString("\n")
+			sb.Write(old[i:])
+		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".finetune_miml-*.md")
 	if err != nil {

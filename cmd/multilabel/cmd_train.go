@@ -29,20 +29,20 @@ func newTrainCmd(e *env) *cobra.Command {
 	def := train.DefaultConfig()
 	ftDef := finetune.DefaultConfig()
 	var (
-		inputSize                                                                      string
-		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split string
-		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features         string
-		queries, featureViews                                                          string
-		attnDim, maxQueries                                                            int
-		rf                                                                             readerFlags
-		pf                                                                             protocolFlags
-		ef                                                                             engineFlags
-		sf                                                                             samplerFlags
-		hidden, epochs, batch, patience, ftEpochs, ftBatch, views, graphHidden         int
-		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, graphTau, graphP         float64
-		seed                                                                           uint64
-		noCache, resume, randomBB, jsonOut, trainBN, augment, refit                    bool
-		of                                                                             outputFlags
+		inputSize                                                                             string
+		data, bbFlag, featureNode, out, lossFlag, headFlag, schedule, val, test, split        string
+		reportDir, cacheDir, checkpoint, unfreeze, backendFlag, pool, features                string
+		queries, featureViews                                                                 string
+		attnDim, maxQueries                                                                   int
+		rf                                                                                    readerFlags
+		pf                                                                                    protocolFlags
+		ef                                                                                    engineFlags
+		sf                                                                                    samplerFlags
+		hidden, epochs, batch, patience, ftEpochs, ftBatch, views, graphHidden                int
+		dropout, lr, wd, valFrac, ftLR, tailFactor, ftWarmup, ftEMA, cutout, graphTau, graphP float64
+		seed                                                                                  uint64
+		noCache, resume, randomBB, jsonOut, trainBN, augment, refit                           bool
+		of                                                                                    outputFlags
 	)
 	c := &cobra.Command{
 		Use:   "train --data D [--images DIR] --backbone FILE|ZOO-NAME --out M.mlb [flags]",
@@ -99,8 +99,10 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.Float64Var(&ftLR, "ft-lr", ftDef.LR, "fine-tuning peak learning rate of the head")
 	fs.Float64Var(&tailFactor, "tail-lr-factor", ftDef.TailFactor, "fine-tuning learning rate of the unfrozen blocks = --ft-lr × this (discriminative learning rates)")
 	fs.Float64Var(&ftWarmup, "ft-warmup", ftDef.WarmupEpochs, "fine-tuning warmup, in epochs (then cosine decay)")
+	fs.Float64Var(&ftEMA, "ft-ema", ftDef.EMA, "fine-tuning: decay of the exponential moving average of the weights, per step (0: off); validation, selection and the saved model use the averaged weights")
 	fs.BoolVar(&trainBN, "train-bn", false, "fine-tuning: normalise with batch statistics and update the running ones (default: batch norms frozen)")
 	fs.BoolVar(&augment, "augment", false, "fine-tuning: train on augmented views (random resized crop, flip, colour jitter) computed on the fly")
+	fs.Float64Var(&cutout, "cutout", 0, "fine-tuning with --augment: also erase one random square of this side (fraction of the shorter side, e.g. 0.25; 0: off)")
 	fs.IntVar(&views, "views", 1, "fine-tuning with --augment: augmented views of each image per epoch")
 	fs.StringVar(&backendFlag, "backend", "auto", "GoMLX backend for head training and fine-tuning: auto|onnx|xla|go (auto: ONNX Runtime when its library is found, else XLA when a PJRT plugin is installed, else pure Go)")
 	c.RunE = func(c *cobra.Command, args []string) error {
@@ -175,9 +177,16 @@ func newTrainCmd(e *env) *cobra.Command {
 		if unfreeze != "" {
 			f := finetune.Config{Unfreeze: unfreeze, Epochs: ftEpochs, BatchSize: ftBatch, LR: ftLR, TailFactor: tailFactor,
 				WarmupEpochs: ftWarmup, WeightDecay: wd, ClipNorm: ftDef.ClipNorm, Loss: lossFlag, TrainBN: trainBN,
-				Views: views, Backend: backendFlag, Sampler: tc.Sampler}
+				Views: views, Backend: backendFlag, Sampler: tc.Sampler, EMA: ftEMA}
+			if cutout != 0 && !augment {
+				return usageErrorf("--cutout needs --augment")
+			}
+			if !(cutout >= 0 && cutout <= 1) {
+				return usageErrorf("--cutout %v must be in [0, 1]", cutout)
+			}
 			if augment {
 				a := imageio.DefaultAugment()
+				a.Cutout = cutout
 				f.Augment = &a
 			}
 			if checkpoint != "" {
