@@ -21,7 +21,11 @@ type metrics struct {
 	batches  prometheus.Histogram
 	errors   *prometheus.CounterVec // kind
 	reloads  prometheus.Counter
-	handler  http.Handler
+	// refuseHeld is the requests held by the refusal delay now; refuseFull counts those
+	// refused at once because the delay already held its maximum.
+	refuseHeld prometheus.Gauge
+	refuseFull prometheus.Counter
+	handler    http.Handler
 }
 
 var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
@@ -52,8 +56,16 @@ func newMetrics() *metrics {
 			Name: "multilabel_model_reloads_total",
 			Help: "Successful model reloads.",
 		}),
+		refuseHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "multilabel_refusals_held",
+			Help: "Refused (413) requests held by the refusal delay before their answer.",
+		}),
+		refuseFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "multilabel_refusals_undelayed_total",
+			Help: "Refused (413) requests answered at once because the refusal delay held its maximum.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.batches, m.errors, m.reloads,
+	m.reg.MustRegister(m.requests, m.latency, m.batches, m.errors, m.reloads, m.refuseHeld, m.refuseFull,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

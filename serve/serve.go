@@ -125,6 +125,18 @@ type Options struct {
 	// BatchDelay is how long the batcher waits to gather concurrent requests into one
 	// engine batch; 0 means the default 3 ms, negative disables batching.
 	BatchDelay time.Duration
+	// RefuseDelay, when positive, holds a request refused with 413 (a Content-Length
+	// over MaxBodyBytes, a body that grows past it, an image whose header declares more
+	// than MaxPixels or MaxDecodedBytes, more than MaxImages images, images over the
+	// decode budget) for this long before it is answered: nothing more of its body is
+	// read meanwhile, and it holds no concurrency slot, decode budget or model. A client
+	// looping such uploads back to back then gets one answer per RefuseDelay per
+	// connection instead of as many as the server can refuse. 0 answers at once (the
+	// library's default; `multilabel serve` uses 500 ms).
+	RefuseDelay time.Duration
+	// MaxRefuseHeld bounds the requests RefuseDelay holds at once; beyond it a refusal
+	// is answered at once. Default DefaultMaxRefuseHeld (64).
+	MaxRefuseHeld int
 	// Token, when set, is required as "Authorization: Bearer <token>" on /v1/ routes.
 	Token string
 	// MetricsAuth requires the token on GET /metrics too (when a token is set).
@@ -176,6 +188,9 @@ func (o *Options) defaults() {
 	if o.BatchDelay == 0 {
 		o.BatchDelay = 3 * time.Millisecond
 	}
+	if o.MaxRefuseHeld <= 0 {
+		o.MaxRefuseHeld = DefaultMaxRefuseHeld
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -192,6 +207,7 @@ type Server struct {
 	sem     chan struct{}
 	budget  *byteBudget
 	metrics *metrics
+	tarpit  *tarpit
 	mux     *http.ServeMux
 	reload  sync.Mutex
 }
@@ -253,6 +269,7 @@ func New(p Predictor, opt Options) (*Server, error) {
 	opt.defaults()
 	s := &Server{opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), metrics: newMetrics(),
 		budget: newByteBudget(opt.DecodeBudgetBytes)}
+	s.tarpit = newTarpit(opt.RefuseDelay, opt.MaxRefuseHeld, s.metrics)
 	if err := s.Swap(p); err != nil {
 		return nil, err
 	}
@@ -352,12 +369,19 @@ func (s *Server) Swap(p Predictor) error {
 // mounts Handler in a larger service can gather it alongside its own registry.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
-// Close stops the batcher of the current model after its queued work is done.
+// Close stops the batcher of the current model after its queued work is done, and
+// answers the refusals RefuseDelay holds at once (see ReleaseRefusals).
 func (s *Server) Close() {
+	s.ReleaseRefusals()
 	if l := s.model.Load(); l != nil {
 		l.batcher.closeWhenIdle()
 	}
 }
+
+// ReleaseRefusals answers every request that Options.RefuseDelay holds now, and every
+// later refusal, at once: call it when shutting down (http.Server.RegisterOnShutdown),
+// so that a graceful shutdown does not wait on them.
+func (s *Server) ReleaseRefusals() { s.tarpit.release() }
 
 // ReloadNow runs Options.Reload and swaps the model in.
 func (s *Server) ReloadNow(ctx context.Context) error {
@@ -489,7 +513,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	// size limit: a slow upload holds its connection, never the model.
 	if r.ContentLength > s.opt.MaxBodyBytes {
 		w.Header().Set("Connection", "close")
-		s.fail(w, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body of %d bytes, limit %d", r.ContentLength, s.opt.MaxBodyBytes))
+		s.refuse(w, r, clientErr(http.StatusRequestEntityTooLarge, "too_large", "body of %d bytes, limit %d", r.ContentLength, s.opt.MaxBodyBytes))
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -501,13 +525,15 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		// rather than letting the server drain it (past the deadline, that would wait
 		// on the slow client forever).
 		w.Header().Set("Connection", "close")
-		s.fail(w, aerr)
+		s.refuse(w, r, aerr)
 		return
 	}
 	_ = rc.SetReadDeadline(time.Time{})
+	var slotOnce sync.Once
+	freeSlot := func() { slotOnce.Do(func() { <-s.sem }) }
 	select {
 	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
+		defer freeSlot()
 	default:
 		s.metrics.errorKind("too_many_requests")
 		w.Header().Set("Retry-After", "1")
@@ -518,11 +544,13 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	names, imgs, held, aerr := s.decodeParts(ctx, parts)
-	defer s.budget.release(held) // the decoded images live until the predictions are done
 	if aerr != nil {
-		s.fail(w, aerr)
+		s.budget.release(held)
+		freeSlot() // a refusal held by RefuseDelay keeps neither slot nor budget
+		s.refuse(w, r, aerr)
 		return
 	}
+	defer s.budget.release(held) // the decoded images live until the predictions are done
 	l := s.acquire()
 	defer l.release()
 	if topK > len(l.labels) {
@@ -586,6 +614,14 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.TimeMS = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// refuse answers e like fail; a 413 is first held by the refusal delay (Options.RefuseDelay).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if e.status == http.StatusRequestEntityTooLarge {
+		s.tarpit.hold(r.Context())
+	}
+	s.fail(w, e)
 }
 
 func (s *Server) fail(w http.ResponseWriter, e *apiError) {

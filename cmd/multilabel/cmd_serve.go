@@ -113,6 +113,7 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 		QueueSize: f.queue, MaxBatch: f.maxBatch, BatchDelay: delay, Token: f.token,
 		MaxDecodedBytes: f.limits.maxDecodedMB << 20, DecodeBudgetBytes: f.limits.decodeBudgetMB << 20,
 		BodyTimeout: f.limits.bodyTimeout, MetricsAuth: f.limits.metricsAuth,
+		RefuseDelay: f.limits.refuseDelay, MaxRefuseHeld: f.limits.refuseHeld,
 		Reload: func(ctx context.Context) (serve.Predictor, error) {
 			nm, err := load()
 			if err != nil {
@@ -140,8 +141,9 @@ func runServe(ctx context.Context, e *env, f serveFlags) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: timeout, WriteTimeout: timeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
+	hs.RegisterOnShutdown(srv.ReleaseRefusals) // a graceful shutdown does not wait on held refusals
 	e.log.Info("serving", "addr", "http://"+ln.Addr().String(), "model", m.Info()["id"], "engine", m.EngineName(), "labels", len(m.Labels()), "auth", setOrUnset(f.token),
-		"max_decoded_mb", f.limits.maxDecodedMB, "decode_budget_mb", f.limits.decodeBudgetMB, "metrics_auth", f.limits.metricsAuth)
+		"max_decoded_mb", f.limits.maxDecodedMB, "decode_budget_mb", f.limits.decodeBudgetMB, "metrics_auth", f.limits.metricsAuth, "refuse_delay", f.limits.refuseDelay)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

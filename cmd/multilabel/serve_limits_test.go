@@ -30,7 +30,7 @@ func TestServeResolveToken(t *testing.T) {
 	if err := os.WriteFile(file, []byte("from-file\nignored\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := serveLimitFlags{maxDecodedMB: 256, decodeBudgetMB: 1024, bodyTimeout: 1}
+	base := serveLimitFlags{maxDecodedMB: 256, decodeBudgetMB: 1024, bodyTimeout: 1, refuseDelay: defaultRefuseDelay, refuseHeld: 64}
 	f := base
 	if tok, err := f.resolveToken(""); err != nil || tok != "from-env" {
 		t.Errorf("env: %q %v", tok, err)
@@ -45,6 +45,20 @@ func TestServeResolveToken(t *testing.T) {
 	f.tokenFile = filepath.Join(dir, "missing")
 	if _, err := f.resolveToken(""); exitCode(err) != exitUsage {
 		t.Errorf("missing token file: %v", err)
+	}
+	for _, bad := range []serveLimitFlags{
+		{maxDecodedMB: 256, decodeBudgetMB: 1024, bodyTimeout: 1, refuseDelay: -1, refuseHeld: 64},
+		{maxDecodedMB: 256, decodeBudgetMB: 1024, bodyTimeout: 1, refuseDelay: maxRefuseDelay + 1, refuseHeld: 64},
+		{maxDecodedMB: 256, decodeBudgetMB: 1024, bodyTimeout: 1, refuseDelay: 0, refuseHeld: 0},
+	} {
+		if _, err := bad.resolveToken(""); exitCode(err) != exitUsage {
+			t.Errorf("--refuse-delay %v --refuse-delay-max %d: %v, want a usage error", bad.refuseDelay, bad.refuseHeld, err)
+		}
+	}
+	f = base
+	f.refuseDelay = 0 // off
+	if _, err := f.resolveToken(""); err != nil {
+		t.Errorf("--refuse-delay 0: %v", err)
 	}
 	t.Setenv(tokenEnv, "")
 	f = base
