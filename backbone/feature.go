@@ -3,6 +3,7 @@ package backbone
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/multilabel/multilabel/internal/onnxattr"
@@ -40,19 +41,33 @@ func (b *Backbone) findFeature(override string) error {
 
 	var cut, reason string
 	var classifier *protos.NodeProto
-	if override != "" {
-		cut = override
-		if _, ok := producer[cut]; !ok && cut != b.Input {
-			// Accept a node name too.
-			cut = ""
-			for _, n := range g.Node {
-				if n.Name == override && len(n.Output) > 0 {
-					cut = n.Output[0]
-				}
+	resolve := func(name string) (string, error) {
+		if _, ok := producer[name]; ok || name == b.Input {
+			return name, nil
+		}
+		// Accept a node name too.
+		for _, n := range g.Node {
+			if n.Name == name && len(n.Output) > 0 {
+				return n.Output[0], nil
 			}
-			if cut == "" {
-				return fmt.Errorf("%w: %q is neither a tensor nor a node of the graph (see 'multilabel backbone inspect')", ErrNoFeature, override)
-			}
+		}
+		return "", fmt.Errorf("%w: %q is neither a tensor nor a node of the graph (see 'multilabel backbone inspect')", ErrNoFeature, name)
+	}
+	_, isTensor := producer[override]
+	if !isTensor && strings.HasPrefix(override, concatPrefix) && strings.HasSuffix(override, ")") && strings.Contains(override, ",") {
+		override = override[len(concatPrefix) : len(override)-1] // a joined cut's own name, as FeatureNode reports it
+	}
+	if !isTensor && strings.Contains(override, ",") {
+		c, err := b.concatCuts(strings.Split(override, ","), resolve)
+		if err != nil {
+			return err
+		}
+		producer[c] = g.Node[len(g.Node)-1]
+		cut, reason = c, "chosen by the user: the maps "+strings.TrimSuffix(strings.TrimPrefix(c, concatPrefix), ")")+" joined along the channels"
+	} else if override != "" {
+		var err error
+		if cut, err = resolve(override); err != nil {
+			return err
 		}
 		reason = "chosen by the user"
 	} else {
@@ -219,4 +234,53 @@ func (b *Backbone) candidates(g *protos.GraphProto, producer map[string]*protos.
 	// Chosen first, then graph order from the end.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Chosen && !out[j].Chosen })
 	return out
+}
+
+// concatPrefix starts the name of the tensor a multi-cut feature node makes
+// ("concat(a,b)"): see concatCuts.
+const concatPrefix = "concat("
+
+// concatCuts makes the feature map of several cuts (Options.FeatureNode "a,b,..."): it
+// appends to the graph one Concat node joining the named maps along the channels and
+// returns its output's name, concat(a,b,...). Earlier and later layers of one network
+// see different things (texture and colour nearer the input, parts and objects nearer
+// the output), so a head given both may separate labels neither alone separates. The
+// maps must be [N,C,H,W] of one spatial size (SqueezeNet's fire6..fire9 are all 13×13
+// at 224²): pooling, spatial maps, activation maps and the exported graph then treat the
+// joined map as any other cut.
+func (b *Backbone) concatCuts(names []string, resolve func(string) (string, error)) (string, error) {
+	g := b.model.Graph
+	var tensors []string
+	var c, h, w int64
+	seen := map[string]bool{}
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return "", fmt.Errorf("%w: feature node list %q has an empty name", ErrNoFeature, strings.Join(names, ","))
+		}
+		t, err := resolve(name)
+		if err != nil {
+			return "", err
+		}
+		if seen[t] {
+			return "", fmt.Errorf("%w: feature node %q is named twice in %q", ErrNoFeature, t, strings.Join(names, ","))
+		}
+		seen[t] = true
+		s := b.shapes[t]
+		if len(s) != 4 || s[1] < 1 || s[2] < 1 || s[3] < 1 {
+			return "", fmt.Errorf("%w: feature node %q has shape %s; joining several cuts needs [N,C,H,W] maps (see 'multilabel backbone inspect')", ErrNoFeature, t, b.cutShape(t))
+		}
+		if len(tensors) > 0 && (s[2] != h || s[3] != w) {
+			return "", fmt.Errorf("%w: feature nodes %q (%s) and %q (%s) differ in spatial size; joined cuts must share H×W (pick cuts between the same poolings, see 'multilabel backbone inspect')",
+				ErrNoFeature, tensors[0], b.cutShape(tensors[0]), t, b.cutShape(t))
+		}
+		h, w = s[2], s[3]
+		c += s[1]
+		tensors = append(tensors, t)
+	}
+	out := concatPrefix + strings.Join(tensors, ",") + ")"
+	g.Node = append(g.Node, &protos.NodeProto{Name: "multilabel_concat_cuts", OpType: "Concat", Input: tensors, Output: []string{out},
+		Attribute: []*protos.AttributeProto{{Name: "axis", Type: protos.AttributeProto_INT, I: 1}}})
+	b.shapes[out] = []int64{b.shapes[tensors[0]][0], c, h, w}
+	return out, nil
 }

@@ -66,7 +66,7 @@ func (r *run) prepareFromFeatures() error {
 		return errkind.BadInput("--features %s is shard %s only: join the shards first (multilabel features merge OUT.npy SHARD.npy...)", cfg.Features, man.Shard)
 	}
 	if d := man.Mismatch(featcache.KeyOf(r.bb)); len(d) > 0 {
-		return errkind.BadInput("--features %s were not extracted with --backbone %s (cut %s): %s (features vs backbone); extract them again with this backbone, or give the backbone, --feature-node and --pool they were made with",
+		return errkind.BadInput("--features %s were not extracted with --backbone %s (cut %s): %s (features vs backbone); extract them again with this backbone, or give the backbone, --feature-node, --pool and --input-size they were made with",
 			cfg.Features, cfg.Backbone, r.bb.FeatureNode, strings.Join(d, "; "))
 	}
 	if r.bb.FeatureDim > 0 && r.bb.FeatureDim != man.Dim {

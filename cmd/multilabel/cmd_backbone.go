@@ -34,7 +34,7 @@ func newBackboneInspectCmd(e *env) *cobra.Command {
 	}
 	fs := c.Flags()
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	fs.StringVar(&feature, "feature-node", "", "cut the graph at this tensor or node instead of the automatic choice")
+	fs.StringVar(&feature, "feature-node", "", "cut the graph at this tensor or node instead of the automatic choice (or several, comma-separated, e.g. fire8/concat_1,fire9/concat_1: their [N,C,H,W] maps, of one spatial size, joined along the channels)")
 	fs.StringVar(&specFile, "spec", "", "preprocessing JSON (imageio spec) overriding sidecar/zoo/default")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, "pooling of a spatial cut to report (feature width and reason): avg|max|avgmax")
 	c.RunE = func(c *cobra.Command, args []string) error {

@@ -44,7 +44,7 @@ type featuresSummary struct {
 func newFeaturesCmd(e *env) *cobra.Command {
 	var (
 		data, bb, featureNode, specFile, out, cacheDir, pool string
-		viewName                                             string
+		viewName, inputSize                                  string
 		rf                                                   readerFlags
 		sf                                                   shardFlags
 		ef                                                   engineFlags
@@ -63,10 +63,11 @@ func newFeaturesCmd(e *env) *cobra.Command {
 	dataFlag(c, &data)
 	rf.register(fs, "fail at the first unusable image instead of leaving it out")
 	fs.StringVar(&bb, "backbone", "", "backbone: ONNX file or zoo name (required)")
-	fs.StringVar(&featureNode, "feature-node", "", "cut the backbone at this tensor instead of the automatic choice")
+	fs.StringVar(&featureNode, "feature-node", "", "cut the backbone at this tensor instead of the automatic choice (or several, comma-separated, e.g. fire8/concat_1,fire9/concat_1: their [N,C,H,W] maps, of one spatial size, joined along the channels)")
 	fs.StringVar(&pool, "pool", backbone.PoolAvg, poolHelp)
 	fs.BoolVar(&spatial, "spatial", false, spatialHelp)
 	fs.StringVar(&viewName, "view", "", "extract the features of one fixed variant of every image: flip (mirrored left to right), cached under its own key; the default is the images as the preprocessing makes them (train --views trains on both and averages over them at test time)")
+	fs.StringVar(&inputSize, "input-size", "", "resize each whole image (no crop) to WxH (or N for NxN) before the backbone, as train --input-size does; the manifest's key records it, so train --features takes these features only with the same --input-size")
 	fs.StringVar(&specFile, "spec", "", "preprocessing JSON overriding the backbone's sidecar/zoo/default")
 	ef.register(fs, true)
 	fs.IntVar(&batch, "batch-size", defaultBatchSize, "images per engine call")
@@ -128,7 +129,11 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		if spatial && c.Flags().Changed("pool") {
 			return usageErrorf("--spatial keeps the map before any pooling: drop --pool")
 		}
-		opt := backbone.Options{FeatureNode: featureNode, Pool: pool}
+		inW, inH, err := parseInputSize(inputSize)
+		if err != nil {
+			return err
+		}
+		opt := backbone.Options{FeatureNode: featureNode, Pool: pool, InputWidth: inW, InputHeight: inH}
 		if specFile != "" {
 			raw, err := os.ReadFile(specFile)
 			if err != nil {

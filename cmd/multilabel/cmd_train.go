@@ -54,7 +54,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	fs.StringVar(&data, "data", "", "label file: CSV (list or one-hot), COCO instances JSON or VOC root")
 	rf.register(fs, "open every image first and fail at the first unusable one (default: skip and count them)")
 	fs.StringVar(&bbFlag, "backbone", "", "ONNX backbone file, a directory holding one, or a zoo name")
-	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically)")
+	fs.StringVar(&featureNode, "feature-node", "", "graph value to take features from (default: found automatically) (or several, comma-separated, e.g. fire8/concat_1,fire9/concat_1: their [N,C,H,W] maps, of one spatial size, joined along the channels)")
 	fs.StringVar(&inputSize, "input-size", "", "resize each whole image (no crop) to WxH (or N for NxN) before the backbone instead of its preprocessing's size (224x224 centre crop for SqueezeNet); the input is rewritten to that size (fully convolutional backbones) and the bundle records it, e.g. 384x256 for MIML's 384x256 images")
 	fs.StringVar(&out, "out", "", "model bundle to write (.mlb)")
 	fs.StringVar(&features, "features", "", "train from this features output of \"multilabel features\" (or \"features merge\"): F.npy with F.npy.names.txt and F.npy.manifest.json, made with --backbone (checked); rows are joined to --data by image name and the training rows streamed from a memory map, so the images need not be here and the matrix need not fit in memory")
