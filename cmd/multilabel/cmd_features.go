@@ -52,7 +52,7 @@ func newFeaturesCmd(e *env) *cobra.Command {
 		noCache, asJSON, spatial                             bool
 	)
 	c := &cobra.Command{
-		Use:   "features --backbone B --data D [--images DIR] [--engine auto|ort|go] [--batch-size 32] [--out F.npy] [--cache-dir DIR] [--no-cache] [--strict] [--feature-node N]",
+		Use:   "features --backbone B --data D [--images DIR] [--engine auto|ort|go] [--batch-size 32] [--out F.npy] [--cache-dir DIR] [--no-cache] [--strict] [--feature-node N[,N...]] [--input-size WxH]",
 		Short: "extract backbone features of a dataset (cached) into a .npy file",
 		Long: "features extracts the backbone features of a dataset into a .npy file (and its names file and manifest).\n\n" +
 			"With --shard I/N (or $JOB_COMPLETION_INDEX and --num-shards N) it extracts only shard I of N into OUT.shard-I-of-N.npy; " +
