@@ -64,18 +64,20 @@
 // times the tap's slice of the padded input. Every other convolution (grouped with
 // several channels per group, as a batched MatMul per group; dilated) is im2col over
 // kernel taps cut by one Reshape of the padded
-// input into stride phases and unit-step Slices, and MaxPool / AveragePool are the
-// maximum / mean of their taps, separably along W then H (a native MaxPool with a
-// first-maximum gradient by stride phases, maxPoolGrad in poolgrad.go, is correct but
-// measured slower there, and is off). Some gradients are GoMLX VJPs
+// input into stride phases and unit-step Slices. MaxPool stays a native ONNX MaxPool
+// whose gradient is maxPoolGradScatter (poolgrad.go): one native Conv with one-hot
+// kernels lays out every tap of every window, ArgMax picks each window's first maximum
+// (PyTorch's rule), and one ScatterSum (ScatterND, reduction "add") sums the output
+// gradient there, so an input picked by several windows gets all of it; AveragePool is
+// the mean of its taps, separably along W then H. Some gradients are GoMLX VJPs
 // replaced for ONNX Runtime only (convgrad.go; GoMLX's own on every other backend): a
 // native convolution's kernel gradient is one MatMul of the output gradient with the
 // im2col of its input (GoMLX's, a convolution over the batch, is slow there); a strided
 // one's input gradient (GoMLX's needs input dilation, refused) is one MatMul of the output
 // gradient with the kernel summed back into the input by stride phases (plain Pads, a
 // Stack and a Reshape: no interior padding, no scatter); and Max /
-// Min (ReLU as imported, the lowered max pooling) take one comparison and a Where, same
-// values and ties as GoMLX's. An op that cannot be lowered there is an error
+// Min (ReLU as imported, Clip's bounds) take one comparison as a 0/1 mask and a product,
+// same values and ties as GoMLX's, also when one side is a scalar bound. An op that cannot be lowered there is an error
 // wrapping ErrNoGradient that names it — never a wrong gradient. The conformance suite
 // (conformance_test.go) checks values and gradients of every op against PyTorch on every
 // available backend, and TestONNXGaps confirms each gap that the lowering works around.

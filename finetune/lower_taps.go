@@ -116,14 +116,13 @@ var separablePools = true
 // in images per CPU second on fire9 (b32).
 var onnxNative1 = true
 
-// onnxNativePools: native MaxPool with maxPoolGrad on ONNX Runtime instead of the taps'
-// maximum. Correct (TestGradientConformance, TestMaxPoolGradTies) but measured slower:
-// BenchmarkStepWhole/onnx (b8, interleaved pairs, FINETUNE_ONNX_NATIVEPOOLS=0|1) gave
-// 10.8 vs 7.1 and 8.2 vs 6.6 images per CPU second for taps vs native. maxPoolGrad
-// takes ~6 ops per window tap on [N,C,Ho,Wo] tensors (BenchmarkMaxPoolGrad: ~250 CPU-ms
-// for SqueezeNet's first pool at b8, against ~90 for compute-onnx's own, wrong,
-// SelectAndScatter), and ONNX Runtime's per-op cost at these sizes dominates. Off.
-var onnxNativePools = false
+// onnxNativePools: native MaxPool on ONNX Runtime, its gradient maxPoolGradScatter
+// (onnxPoolScatter), instead of the taps' maximum. The measured choice:
+// BenchmarkStepWhole32/onnx (SqueezeNet 1.1 whole network, b32, interleaved pairs,
+// FINETUNE_ONNX_NATIVEPOOLS=0|1) gave 19.3 vs 23.5 and 21.3 vs 22.2 images/s for taps vs
+// native. (With maxPoolGrad, the Where cascade, native had measured slower: 10.8 vs 7.1
+// and 8.2 vs 6.6 images per CPU second at b8.)
+var onnxNativePools = true
 
 // onnxNativeStrided: strided convolutions of group 1 native on ONNX Runtime (see
 // lowering.nativeStrided), the measured choice: SqueezeNet 1.1 whole-network steps

@@ -54,37 +54,48 @@ func TestMaxPoolGradTies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ H, k, s, pt, pb int }{{7, 3, 2, 0, 0}, {8, 3, 2, 0, 1}, {5, 3, 1, 1, 1}, {6, 2, 2, 0, 0}, {9, 3, 3, 0, 0}, {7, 2, 3, 0, 0}} {
-		t.Run(fmt.Sprintf("H%d_k%d_s%d_p%d%d", tc.H, tc.k, tc.s, tc.pt, tc.pb), func(t *testing.T) {
-			N, C, H := 2, 3, tc.H
-			Ho := (H+tc.pt+tc.pb-tc.k)/tc.s + 1
-			x := make([]float32, N*C*H*H)
-			for i := range x {
-				x[i] = float32((i*7 + i/5) % 3) // many ties
-			}
-			v := make([]float32, N*C*Ho*Ho)
-			for i := range v {
-				v[i] = float32(i%11) + 1
-			}
-			e, err := graph.NewExec(c.Backend, func(x, v *graph.Node) *graph.Node {
-				pads := [][2]int{{tc.pt, tc.pb}, {tc.pt, tc.pb}}
-				y := graph.MaxPool(x).ChannelsAxis(timage.ChannelsFirst).Window(tc.k).Strides(tc.s).PaddingPerDim(pads).Done()
-				return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, v)), x)[0]
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := e.Exec(tensors.FromFlatDataAndDimensions(x, N, C, H, H), tensors.FromFlatDataAndDimensions(v, N, C, Ho, Ho))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := tensors.MustCopyFlatData[float32](out[0])
-			want := refMaxPoolGrad(x, v, N, C, H, H, tc.k, tc.s, tc.pt, tc.pb)
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("dx[%d] = %v, want %v", i, got[i], want[i])
+	defer func(old bool) { onnxPoolScatter = old }(onnxPoolScatter)
+	for _, sc := range []bool{true, false} {
+		onnxPoolScatter = sc // maxPoolGradScatter, then maxPoolGrad
+		for _, tc := range []struct {
+			H, k, s, pt, pb int
+			neg             bool
+		}{{7, 3, 2, 0, 0, false}, {8, 3, 2, 0, 1, false}, {5, 3, 1, 1, 1, false}, {6, 2, 2, 0, 0, false}, {9, 3, 3, 0, 0, false}, {7, 2, 3, 0, 0, false},
+			{8, 3, 2, 1, 1, true}, {8, 3, 2, 0, 1, true}} {
+			t.Run(fmt.Sprintf("scatter=%v/H%d_k%d_s%d_p%d%d_neg=%v", sc, tc.H, tc.k, tc.s, tc.pt, tc.pb, tc.neg), func(t *testing.T) {
+				N, C, H := 2, 3, tc.H
+				Ho := (H+tc.pt+tc.pb-tc.k)/tc.s + 1
+				x := make([]float32, N*C*H*H)
+				for i := range x {
+					x[i] = float32((i*7 + i/5) % 3) // many ties
+					if tc.neg {
+						x[i] -= 3 // all negative: a window over padding must still pick a real input
+					}
 				}
-			}
-		})
+				v := make([]float32, N*C*Ho*Ho)
+				for i := range v {
+					v[i] = float32(i%11) + 1
+				}
+				e, err := graph.NewExec(c.Backend, func(x, v *graph.Node) *graph.Node {
+					pads := [][2]int{{tc.pt, tc.pb}, {tc.pt, tc.pb}}
+					y := graph.MaxPool(x).ChannelsAxis(timage.ChannelsFirst).Window(tc.k).Strides(tc.s).PaddingPerDim(pads).Done()
+					return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, v)), x)[0]
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := e.Exec(tensors.FromFlatDataAndDimensions(x, N, C, H, H), tensors.FromFlatDataAndDimensions(v, N, C, Ho, Ho))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := tensors.MustCopyFlatData[float32](out[0])
+				want := refMaxPoolGrad(x, v, N, C, H, H, tc.k, tc.s, tc.pt, tc.pb)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("dx[%d] = %v, want %v", i, got[i], want[i])
+					}
+				}
+			})
+		}
 	}
 }
