@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -116,6 +117,13 @@ func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }
 // FINETUNE_ONNX_NATIVEDEPTHWISE=0|1 overrides the depthwise lowering (native with
 // depthwiseGrads, or per-channel im2col products).
 func BenchmarkStepArch(b *testing.B) {
+	// FINETUNE_ONEHOT_MAXC=N: oneHotMaxChannels (0: the NHWC Concat for every strided
+	// kernel gradient).
+	if v := os.Getenv("FINETUNE_ONEHOT_MAXC"); v != "" {
+		old := oneHotMaxChannels
+		oneHotMaxChannels, _ = strconv.Atoi(v)
+		defer func() { oneHotMaxChannels = old }()
+	}
 	if v := os.Getenv("FINETUNE_ONNX_NATIVEDEPTHWISE"); v != "" {
 		old := onnxNativeDepthwise
 		onnxNativeDepthwise = v == "1"

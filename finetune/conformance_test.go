@@ -276,39 +276,45 @@ func TestGradientConformance(t *testing.T) {
 		be     compute.Backend
 		lw     lowering
 		perTap bool // convKernelGrad one MatMul per tap on every map size
+		noHot  bool // convStridedGrads' kernel gradient through the NHWC Concat for any C
 	}
 	var vs []variant
 	for _, nb := range conformanceBackends(t) {
 		lw := loweringFor(nb.be)
-		vs = append(vs, variant{nb.name, nb.be, lw, false})
+		vs = append(vs, variant{nb.name, nb.be, lw, false, false})
 		if lw.phases {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false})
 			// And the other max pooling: native with maxPoolGrad, or the taps' maximum.
 			lw = loweringFor(nb.be)
 			lw.nativePools = !lw.nativePools
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeStrided = !lw.nativeStrided
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeDepthwise = !lw.nativeDepthwise
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false})
 			// The kernel gradient per tap, which only larger maps than these cases' take.
-			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true})
+			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false})
+			// The strided kernel gradient's Concat, which these cases' few channels skip.
+			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true})
 		}
 	}
-	defPerTap := perTapMinPositions
-	defer func() { perTapMinPositions = defPerTap }()
+	defPerTap, defHot := perTapMinPositions, oneHotMaxChannels
+	defer func() { perTapMinPositions, oneHotMaxChannels = defPerTap, defHot }()
 	for _, nb := range vs {
 		lw := nb.lw
 		for i := range cases {
 			c := &cases[i]
 			t.Run(nb.name+"/"+c.Name, func(t *testing.T) {
-				perTapMinPositions = defPerTap
+				perTapMinPositions, oneHotMaxChannels = defPerTap, defHot
 				if nb.perTap {
 					perTapMinPositions = 0
+				}
+				if nb.noHot {
+					oneHotMaxChannels = 0
 				}
 				y, l, g, err := c.run(nb.be, lw)
 				if err != nil {

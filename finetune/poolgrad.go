@@ -288,15 +288,36 @@ func maxPoolGradScatter(node, v *graph.Node, p poolParams) *graph.Node {
 		return nil
 	}
 	g := x.Graph()
-	kk := kh * kw
 	// Every tap of every window at once: a native Conv of each channel (as a batch of
 	// N·C single-channel images, padded with the lowest finite value so that 0·pad stays 0)
 	// with kh·kw one-hot kernels gives [N·C, kh·kw, Ho, Wo]; ArgMax over the taps is the
 	// first maximum in row-major order.
-	xs := graph.Reshape(graph.StopGradient(x), N*C, 1, H, W)
+	taps := oneHotTaps(graph.StopGradient(x), kh, kw, sh, sw, pads, -math.MaxFloat32, Ho, Wo) // [N·C, kk, Ho, Wo]
+	arg := graph.ArgMax(taps, 1, dtypes.Int64)                                                // [N·C, Ho, Wo]
+	// Tap t = i·kw + j lies (i, j) from the window's corner: t + i·(W - kw) in x, flat.
+	off := graph.Add(arg, graph.MulScalar(graph.DivScalar(arg, kw), W-kw))
+	// Flat index in x of window (n·c, ho, wo)'s top-left corner (pads included).
+	s64 := shapes.Make(dtypes.Int64, N*C, Ho, Wo)
+	base := graph.AddScalar(graph.Add(graph.MulScalar(graph.Iota(g, s64, 0), H*W),
+		graph.Add(graph.MulScalar(graph.Iota(g, s64, 1), sh*W), graph.MulScalar(graph.Iota(g, s64, 2), sw))), -(pads[0][0]*W + pads[1][0]))
+	idx := graph.Reshape(graph.Add(base, off), N*C*Ho*Wo, 1)
+	dx := graph.ScatterSum(graph.Zeros(g, shapes.Make(v.DType(), N*C*H*W)), idx, graph.Reshape(v, N*C*Ho*Wo), false, false)
+	return graph.Reshape(dx, N, C, H, W)
+}
+
+// oneHotTaps lays out the kh×kw taps of every window of x [N, C, H, W] (strides sh, sw;
+// pads as [axis][start, end], filled with fill) as [N·C, kh·kw, Ho, Wo], row-major taps:
+// one native Conv of the N·C channels as single-channel images with kh·kw one-hot
+// kernels. Exact: each output is one input times 1 plus zeros (fill must be finite, so
+// that fill·0 is 0). x must not need a gradient.
+func oneHotTaps(x *graph.Node, kh, kw, sh, sw int, pads [2][2]int, fill float64, Ho, Wo int) *graph.Node {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	N, C, H, W := d[0], d[1], d[2], d[3]
+	kk := kh * kw
+	xs := graph.Reshape(x, N*C, 1, H, W)
 	Hp, Wp := (Ho-1)*sh+kh, (Wo-1)*sw+kw
-	lowest := graph.Scalar(g, x.DType(), -math.MaxFloat32)
-	xs = graph.Pad(xs, lowest, compute.PadAxis{}, compute.PadAxis{},
+	xs = graph.Pad(xs, graph.Scalar(g, x.DType(), fill), compute.PadAxis{}, compute.PadAxis{},
 		compute.PadAxis{Start: pads[0][0], End: max(Hp-H-pads[0][0], 0)}, compute.PadAxis{Start: pads[1][0], End: max(Wp-W-pads[1][0], 0)})
 	if Hp < H+pads[0][0] || Wp < W+pads[1][0] {
 		xs = graph.Slice(xs, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, Hp), graph.AxisRange(0, Wp))
@@ -309,15 +330,5 @@ func maxPoolGradScatter(node, v *graph.Node, p poolParams) *graph.Node {
 	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
 		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
 		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
-	taps := graph.ConvGeneral(xs, kern, std, []int{sh, sw}, nil, nil, nil, 1, 1) // [N·C, kk, Ho, Wo]
-	arg := graph.ArgMax(taps, 1, dtypes.Int64)                                   // [N·C, Ho, Wo]
-	// Tap t = i·kw + j lies (i, j) from the window's corner: t + i·(W - kw) in x, flat.
-	off := graph.Add(arg, graph.MulScalar(graph.DivScalar(arg, kw), W-kw))
-	// Flat index in x of window (n·c, ho, wo)'s top-left corner (pads included).
-	s64 := shapes.Make(dtypes.Int64, N*C, Ho, Wo)
-	base := graph.AddScalar(graph.Add(graph.MulScalar(graph.Iota(g, s64, 0), H*W),
-		graph.Add(graph.MulScalar(graph.Iota(g, s64, 1), sh*W), graph.MulScalar(graph.Iota(g, s64, 2), sw))), -(pads[0][0]*W + pads[1][0]))
-	idx := graph.Reshape(graph.Add(base, off), N*C*Ho*Wo, 1)
-	dx := graph.ScatterSum(graph.Zeros(g, shapes.Make(v.DType(), N*C*H*W)), idx, graph.Reshape(v, N*C*Ho*Wo), false, false)
-	return graph.Reshape(dx, N, C, H, W)
+	return graph.ConvGeneral(xs, kern, std, []int{sh, sw}, nil, nil, nil, 1, 1)
 }
