@@ -382,8 +382,11 @@ func depthwiseParams(node, v *graph.Node, p convParams) (kh, kw, sh, sw int, pad
 //   - input: v with stride−1 zeros inserted between its rows and columns (a Concat with
 //     zeros and a Reshape, no interior padding), then one stride-1 depthwise Conv with
 //     the spatially flipped kernel and pads kernel−1−pad;
-//   - kernel: for each of the kh·kw taps, the sum over batch and positions of v times
-//     the tap's (strided) slice of the padded input.
+//   - kernel: one grouped Conv over the batch (per channel, the padded input's N images
+//     as input channels, v's as an Ho×Wo kernel dilated by the stride). Measured on
+//     MobileNetV2 whole-network steps (b32, interleaved pairs): 6.9, 7.4, 6.5, 6.1
+//     images/s against 6.7, 7.2, 6.0, 6.0 for a sum over the kh·kw taps of v times the
+//     tap's strided slice (the kernel time of the step profiled 4.8 s against 5.9).
 //
 // nil when the convolution is not of that kind.
 func depthwiseGrads(node, v *graph.Node, p convParams) []*graph.Node {
@@ -419,14 +422,16 @@ func depthwiseGrads(node, v *graph.Node, p convParams) []*graph.Node {
 		xp = graph.Pad(xp, graph.ScalarZero(g, x.DType()), compute.PadAxis{}, compute.PadAxis{},
 			compute.PadAxis{Start: pads[0][0], End: pads[0][1]}, compute.PadAxis{Start: pads[1][0], End: pads[1][1]})
 	}
-	taps := make([]*graph.Node, 0, kh*kw)
-	for i := range kh {
-		for j := range kw {
-			t := graph.Slice(xp, graph.AxisRange(), graph.AxisRange(),
-				graph.AxisRange(i, i+sh*(Ho-1)+1).Stride(sh), graph.AxisRange(j, j+sw*(Wo-1)+1).Stride(sw))
-			taps = append(taps, graph.Reshape(graph.ReduceSum(graph.Mul(v, t), 0, 2, 3), C, 1))
-		}
+	// One grouped Conv over the batch: per channel c, x[:, c] as N input channels
+	// correlated with v[:, c] as an N-channel kernel of Ho×Wo, dilated by the stride,
+	// gives dW[c] — no per-tap slices, products or sums.
+	// Only the rows and columns some tap reaches: then the output is kh×kw exactly.
+	Hp, Wp := sh*(Ho-1)+kh, sw*(Wo-1)+kw
+	if Hp != H+pads[0][0]+pads[0][1] || Wp != W+pads[1][0]+pads[1][1] {
+		xp = graph.Slice(xp, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, Hp), graph.AxisRange(0, Wp))
 	}
-	dw := graph.Reshape(graph.Concatenate(taps, 1), C, 1, kh, kw)
-	return []*graph.Node{dx, dw}
+	xt := graph.Reshape(graph.TransposeAllDims(xp, 1, 0, 2, 3), 1, C*N, Hp, Wp)
+	vt := graph.TransposeAllDims(v, 1, 0, 2, 3)                                         // [C, N, Ho, Wo]
+	dw := graph.ConvGeneral(xt, vt, p.axes, []int{1, 1}, nil, nil, []int{sh, sw}, C, 1) // [1, C, kh, kw]
+	return []*graph.Node{dx, graph.Reshape(dw, C, 1, kh, kw)}
 }

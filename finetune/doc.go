@@ -60,8 +60,12 @@
 // Runtime's kernels), and so do depthwise convolutions (one input channel per group), whose
 // gradients are depthwiseGrads (convgrad.go): the input gradient a flipped-kernel
 // depthwise Conv of the output gradient with zeros inserted between its rows and columns
-// (a Concat and a Reshape), the kernel gradient a sum per tap of the output gradient
-// times the tap's slice of the padded input. Every other convolution (grouped with
+// (a Concat and a Reshape), the kernel gradient one grouped Conv over the batch (the
+// padded input's images as channels, the output gradient as a kernel dilated by the
+// stride). Stride-1 kernel gradients of ordinary convolutions are MatMuls of the output
+// gradient with the input's taps (one per tap on large maps, one over their Concat on
+// small ones); strided ones with few input channels (RGB stems) take their taps from
+// oneHotTaps, one native Conv with one-hot kernels. Every other convolution (grouped with
 // several channels per group, as a batched MatMul per group; dilated) is im2col over
 // kernel taps cut by one Reshape of the padded
 // input into stride phases and unit-step Slices. MaxPool stays a native ONNX MaxPool
