@@ -82,6 +82,40 @@ func reduceWindowVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) [
 	return gomlxReduceWindowVJP(node, v, outShape)
 }
 
+// maxPoolWindow checks that node is a max pooling the gradients here handle (x NCHW,
+// window [1,1,kh,kw], strides [1,1,sh,sw], no dilation, pads only on H and W, v of the
+// output's shape) and returns its window, batch and channels. ok is false otherwise.
+func maxPoolWindow(node, v *graph.Node, p poolParams) (pw phaseWindow, N, C int, ok bool) {
+	x := p.input
+	if p.reduction != compute.ReduceOpMax || x.Rank() != 4 || v.Rank() != 4 || !v.Shape().Equal(node.Shape()) ||
+		len(p.window) != 4 || p.window[0] != 1 || p.window[1] != 1 ||
+		(len(p.strides) != 0 && (len(p.strides) != 4 || p.strides[0] != 1 || p.strides[1] != 1)) ||
+		(len(p.inDilations) != 0 && !allOnes(p.inDilations)) || (len(p.winDilations) != 0 && !allOnes(p.winDilations)) ||
+		(len(p.paddings) != 0 && len(p.paddings) != 4) {
+		return pw, 0, 0, false
+	}
+	kh, kw := p.window[2], p.window[3]
+	sh, sw := kh, kw // ReduceWindow's default strides are the window
+	if len(p.strides) == 4 {
+		sh, sw = p.strides[2], p.strides[3]
+	}
+	var pads [2][2]int
+	if len(p.paddings) == 4 {
+		if p.paddings[0] != [2]int{} || p.paddings[1] != [2]int{} {
+			return pw, 0, 0, false
+		}
+		pads = [2][2]int{p.paddings[2], p.paddings[3]}
+	}
+	xd, yd := x.Shape().Dimensions, node.Shape().Dimensions
+	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
+	Ho, Wo := yd[2], yd[3]
+	if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pads[0][0] < 0 || pads[0][1] < 0 || pads[1][0] < 0 || pads[1][1] < 0 ||
+		yd[0] != N || yd[1] != C || Ho != (H+pads[0][0]+pads[0][1]-kh)/sh+1 || Wo != (W+pads[1][0]+pads[1][1]-kw)/sw+1 {
+		return pw, 0, 0, false
+	}
+	return phaseWindow{kh: kh, kw: kw, sh: sh, sw: sw, pads: pads, H: H, W: W, Ho: Ho, Wo: Wo}, N, C, true
+}
+
 // maxPoolGrad returns the gradient of y = MaxPool(x) (node; x NCHW, window [1,1,kh,kw],
 // strides [1,1,sh,sw], no dilation) for output gradient v: each window's gradient goes
 // to the first maximum of the window in row-major order (PyTorch's rule), and an input
@@ -92,35 +126,12 @@ func reduceWindowVJP(node *graph.Node, v []*graph.Node, outShape shapes.Shape) [
 // shift, and the phases are stacked and reshaped back. nil when not of that kind.
 func maxPoolGrad(node, v *graph.Node, p poolParams) *graph.Node {
 	x := p.input
-	if p.reduction != compute.ReduceOpMax || x.Rank() != 4 || v.Rank() != 4 || !v.Shape().Equal(node.Shape()) ||
-		len(p.window) != 4 || p.window[0] != 1 || p.window[1] != 1 ||
-		(len(p.strides) != 0 && (len(p.strides) != 4 || p.strides[0] != 1 || p.strides[1] != 1)) ||
-		(len(p.inDilations) != 0 && !allOnes(p.inDilations)) || (len(p.winDilations) != 0 && !allOnes(p.winDilations)) ||
-		(len(p.paddings) != 0 && len(p.paddings) != 4) {
-		return nil
-	}
-	kh, kw := p.window[2], p.window[3]
-	sh, sw := kh, kw // ReduceWindow's default strides are the window
-	if len(p.strides) == 4 {
-		sh, sw = p.strides[2], p.strides[3]
-	}
-	var pads [2][2]int
-	if len(p.paddings) == 4 {
-		if p.paddings[0] != [2]int{} || p.paddings[1] != [2]int{} {
-			return nil
-		}
-		pads = [2][2]int{p.paddings[2], p.paddings[3]}
-	}
-	xd, yd := x.Shape().Dimensions, node.Shape().Dimensions
-	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
-	Ho, Wo := yd[2], yd[3]
-	if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pads[0][0] < 0 || pads[0][1] < 0 || pads[1][0] < 0 || pads[1][1] < 0 ||
-		yd[0] != N || yd[1] != C || Ho != (H+pads[0][0]+pads[0][1]-kh)/sh+1 || Wo != (W+pads[1][0]+pads[1][1]-kw)/sw+1 {
+	pw, _, _, ok := maxPoolWindow(node, v, p)
+	if !ok {
 		return nil
 	}
 	// NHWC, so that every Slice and Concat moves contiguous runs of C values.
 	nhwc := func(t *graph.Node) *graph.Node { return graph.TransposeAllDims(t, 0, 2, 3, 1) }
-	pw := phaseWindow{kh: kh, kw: kw, sh: sh, sw: sw, pads: pads, H: H, W: W, Ho: Ho, Wo: Wo}
 	taps := pw.taps(nhwc(graph.StopGradient(x)), graph.Infinity(x.Graph(), x.DType(), -1))
 	y := nhwc(graph.StopGradient(node))
 	vt := nhwc(v)
@@ -261,32 +272,11 @@ func nativeMaxPool(n *protos.NodeProto, shape func(string) []int64) *protos.Node
 // throughout: no transposes, no per-tap gradient tensors. nil when not of that kind.
 func maxPoolGradScatter(node, v *graph.Node, p poolParams) *graph.Node {
 	x := p.input
-	if p.reduction != compute.ReduceOpMax || x.Rank() != 4 || v.Rank() != 4 || !v.Shape().Equal(node.Shape()) ||
-		len(p.window) != 4 || p.window[0] != 1 || p.window[1] != 1 ||
-		(len(p.strides) != 0 && (len(p.strides) != 4 || p.strides[0] != 1 || p.strides[1] != 1)) ||
-		(len(p.inDilations) != 0 && !allOnes(p.inDilations)) || (len(p.winDilations) != 0 && !allOnes(p.winDilations)) ||
-		(len(p.paddings) != 0 && len(p.paddings) != 4) {
+	pw, N, C, ok := maxPoolWindow(node, v, p)
+	if !ok {
 		return nil
 	}
-	kh, kw := p.window[2], p.window[3]
-	sh, sw := kh, kw
-	if len(p.strides) == 4 {
-		sh, sw = p.strides[2], p.strides[3]
-	}
-	var pads [2][2]int
-	if len(p.paddings) == 4 {
-		if p.paddings[0] != [2]int{} || p.paddings[1] != [2]int{} {
-			return nil
-		}
-		pads = [2][2]int{p.paddings[2], p.paddings[3]}
-	}
-	xd, yd := x.Shape().Dimensions, node.Shape().Dimensions
-	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
-	Ho, Wo := yd[2], yd[3]
-	if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pads[0][0] < 0 || pads[0][1] < 0 || pads[1][0] < 0 || pads[1][1] < 0 ||
-		yd[0] != N || yd[1] != C || Ho != (H+pads[0][0]+pads[0][1]-kh)/sh+1 || Wo != (W+pads[1][0]+pads[1][1]-kw)/sw+1 {
-		return nil
-	}
+	kh, kw, sh, sw, pads, H, W, Ho, Wo := pw.kh, pw.kw, pw.sh, pw.sw, pw.pads, pw.H, pw.W, pw.Ho, pw.Wo
 	g := x.Graph()
 	// Every tap of every window at once: a native Conv of each channel (as a batch of
 	// N·C single-channel images, padded with the lowest finite value so that 0·pad stays 0)
