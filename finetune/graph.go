@@ -42,8 +42,10 @@ type Net struct {
 	hdims [][]int
 	nTail int
 	stepE *graph.Exec
-	evalE *graph.Exec
-	inLen int
+	// lastStep is the compiled step graph of the last step (TestProfileStep exports it).
+	lastStep *graph.Graph
+	evalE    *graph.Exec
+	inLen    int
 	// Lowered counts the convolutions computed as im2col + MatMul.
 	Lowered int
 	clipMax float64
@@ -339,7 +341,8 @@ func (n *Net) Step(st *State, x, y, m, posw []float32, rows int, lrTail, lrHead 
 			args = append(args, tensors.FromFlatDataAndDimensions(v, n.dims(j)...))
 		}
 	}
-	out, err := n.stepE.Exec(args...)
+	out, stepG, err := n.stepE.ExecWithGraphOnDevice(0, args...)
+	n.lastStep = stepG
 	if err != nil {
 		return 0, fmt.Errorf("finetune: training step: %w", err)
 	}
