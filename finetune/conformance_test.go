@@ -286,7 +286,7 @@ func TestGradientConformance(t *testing.T) {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
 			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false})
-			// And the other max pooling: native with maxPoolGrad, or the taps' maximum.
+			// And the other max pooling: native with maxPoolGradScatter, or the taps' maximum.
 			lw = loweringFor(nb.be)
 			lw.nativePools = !lw.nativePools
 			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false})

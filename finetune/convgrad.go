@@ -30,6 +30,12 @@ var perTapMinPositions = 400
 // of a 5.9 s step.
 var oneHotMaxChannels = 8
 
+// nchwConv is ConvGeneral's axes for NCHW inputs, OIHW kernels and NCHW outputs (ONNX's
+// layout): the convolutions the gradients here handle, and the ones they build.
+var nchwConv = compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
+	KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+	OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
+
 // gomlxConvVJP is GoMLX's own gradient of ConvGeneral.
 var gomlxConvVJP = graph.VJPRegistration[graph.NodeTypeConvGeneral]
 
@@ -218,10 +224,7 @@ func allOnes(v []int) bool {
 // when the convolution is not of that kind.
 func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
 	x, k := node.Inputs()[0], node.Inputs()[1]
-	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
-		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
-		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
-	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, std) ||
+	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, nchwConv) ||
 		p.channelGroups != 1 || p.batchGroups != 1 || !allOnes(p.strides) || !allOnes(p.inputDilations) || !allOnes(p.kernelDilations) {
 		return nil
 	}
@@ -249,30 +252,26 @@ func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
 		xs = graph.Pad(xs, graph.ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{Start: pads[0][0], End: pads[0][1]},
 			compute.PadAxis{Start: pads[1][0], End: pads[1][1]}, compute.PadAxis{})
 	}
-	vt := graph.Reshape(graph.TransposeAllDims(v, 1, 0, 2, 3), O, N*Ho*Wo)
-	var dw *graph.Node
-	if Ho*Wo >= perTapMinPositions && (kh != 1 || kw != 1) {
-		prods := make([]*graph.Node, 0, kh*kw)
+	taps := []*graph.Node{xs} // [N, Ho, Wo, C] each, row-major
+	if kh != 1 || kw != 1 {
+		taps = make([]*graph.Node, 0, kh*kw)
 		for i := range kh {
 			for j := range kw {
-				tap := graph.Slice(xs, graph.AxisRange(), graph.AxisRange(i, i+Ho), graph.AxisRange(j, j+Wo), graph.AxisRange())
-				prods = append(prods, graph.MatMul(vt, graph.Reshape(tap, N*Ho*Wo, C))) // [O, C]
+				taps = append(taps, graph.Slice(xs, graph.AxisRange(), graph.AxisRange(i, i+Ho), graph.AxisRange(j, j+Wo), graph.AxisRange()))
 			}
+		}
+	}
+	vt := graph.Reshape(graph.TransposeAllDims(v, 1, 0, 2, 3), O, N*Ho*Wo)
+	var dw *graph.Node
+	if len(taps) > 1 && Ho*Wo >= perTapMinPositions {
+		prods := make([]*graph.Node, len(taps))
+		for t, tap := range taps {
+			prods[t] = graph.MatMul(vt, graph.Reshape(tap, N*Ho*Wo, C)) // [O, C]
 		}
 		dw = graph.Stack(prods, 1) // [O, kh·kw, C]
 	} else {
-		cols := xs
-		if kh != 1 || kw != 1 {
-			taps := make([]*graph.Node, 0, kh*kw)
-			for i := range kh {
-				for j := range kw {
-					taps = append(taps, graph.Slice(xs, graph.AxisRange(), graph.AxisRange(i, i+Ho), graph.AxisRange(j, j+Wo), graph.AxisRange()))
-				}
-			}
-			cols = graph.Concatenate(taps, 3) // [N, Ho, Wo, kh·kw·C], tap-major
-		}
-		cols = graph.Reshape(cols, N*Ho*Wo, kh*kw*C)
-		dw = graph.MatMul(vt, cols) // [O, kh·kw·C]
+		cols := graph.Reshape(graph.Concatenate(taps, 3), N*Ho*Wo, kh*kw*C) // tap-major
+		dw = graph.MatMul(vt, cols)                                         // [O, kh·kw·C]
 	}
 	return graph.TransposeAllDims(graph.Reshape(dw, O, kh, kw, C), 0, 3, 1, 2) // OIHW
 }
@@ -286,10 +285,7 @@ func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
 // MatMul with the im2col of the input (phaseWindow.taps). nil when not of that kind.
 func convStridedGrads(node, v *graph.Node, p convParams) []*graph.Node {
 	x, k := node.Inputs()[0], node.Inputs()[1]
-	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
-		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
-		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
-	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, std) || len(p.strides) != 2 ||
+	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, nchwConv) || len(p.strides) != 2 ||
 		p.channelGroups != 1 || p.batchGroups != 1 || !allOnes(p.inputDilations) || !allOnes(p.kernelDilations) {
 		return nil
 	}
@@ -346,10 +342,7 @@ func convStridedGrads(node, v *graph.Node, p convParams) []*graph.Node {
 // gradient v; it returns the kernel size, strides and pads. ok is false otherwise.
 func depthwiseParams(node, v *graph.Node, p convParams) (kh, kw, sh, sw int, pads [2][2]int, ok bool) {
 	x, k := node.Inputs()[0], node.Inputs()[1]
-	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
-		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
-		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
-	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, std) || len(p.strides) != 2 ||
+	if x.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 || !reflect.DeepEqual(p.axes, nchwConv) || len(p.strides) != 2 ||
 		p.batchGroups != 1 || !allOnes(p.inputDilations) || !allOnes(p.kernelDilations) {
 		return 0, 0, 0, 0, pads, false
 	}

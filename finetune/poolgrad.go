@@ -317,8 +317,5 @@ func oneHotTaps(x *graph.Node, kh, kw, sh, sw int, pads [2][2]int, fill float64,
 		onehot[t*kk+t] = 1
 	}
 	kern := graph.ConvertDType(graph.Reshape(graph.Const(g, onehot), kk, 1, kh, kw), x.DType())
-	std := compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
-		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
-		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}}
-	return graph.ConvGeneral(xs, kern, std, []int{sh, sw}, nil, nil, nil, 1, 1)
+	return graph.ConvGeneral(xs, kern, nchwConv, []int{sh, sw}, nil, nil, nil, 1, 1)
 }

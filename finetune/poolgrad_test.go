@@ -40,9 +40,10 @@ func refMaxPoolGrad(x, v []float32, N, C, H, W, k, s, pt, pb int) []float32 {
 	return dx
 }
 
-// TestMaxPoolGradTies: maxPoolGrad on ONNX Runtime, with many ties (values from a
-// small set) and overlapping windows, matches the first-maximum rule exactly; and the
-// reflection it relies on reads GoMLX's ReduceWindow node.
+// TestMaxPoolGradTies: maxPoolGradScatter and maxPoolGrad on ONNX Runtime, with many
+// ties (values from a small set), overlapping windows and all-negative inputs under
+// padding, match the first-maximum rule exactly; and the reflection they rely on reads
+// GoMLX's ReduceWindow node.
 func TestMaxPoolGradTies(t *testing.T) {
 	g := graph.NewGraph(gobackend.GetBackend(), "pool")
 	x0 := graph.Parameter(g, "x", tensors.FromFlatDataAndDimensions(make([]float32, 2*7*7), 1, 2, 7, 7).Shape())
