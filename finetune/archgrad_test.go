@@ -102,8 +102,9 @@ func (c *archCase) run(t *testing.T, path string, nb namedBackend) (f []float32,
 	if err != nil {
 		t.Fatal(err)
 	}
+	var bns []bnTensors
 	if c.TrainBN {
-		if tail, _, err = trainBatchNorms(tail, fb.TensorShape); err != nil {
+		if tail, _, bns, err = trainBatchNorms(tail, fb.TensorShape); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,7 +138,9 @@ func (c *archCase) run(t *testing.T, path string, nb namedBackend) (f []float32,
 			}
 		}
 		names, _ := m.Outputs()
-		out := graph.Reshape(m.CallGraph(nil, xs[0].Graph(), inputs, names[0])[0], c.RShape...)
+		tailOut, release := callTail(m, xs[0].Graph(), inputs, bns, names[0])
+		defer release()
+		out := graph.Reshape(tailOut[0], c.RShape...)
 		l := graph.ReduceAllSum(graph.Mul(out, xs[1]))
 		return append([]*graph.Node{out, l}, graph.Gradient(l, wrt...)...)
 	})

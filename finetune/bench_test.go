@@ -111,6 +111,25 @@ func BenchmarkStepWhole(b *testing.B) { benchStep(b, "all", 8) }
 // BenchmarkStepWhole32: the whole SqueezeNet 1.1 + head on 224×224 images, b32.
 func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }
 
+// elemGradEnv applies FINETUNE_ONNX_BCASTGRAD=0|1 (onnxBroadcastGrad: the gradients of
+// broadcast Mul/Div) and FINETUNE_ONNX_BNGRAD=0|1 (onnxBNGrad: the closed-form batch-norm
+// gradient) and returns what restores them.
+func elemGradEnv() func() {
+	var undo []func()
+	for name, p := range map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad} {
+		if v := os.Getenv(name); v != "" {
+			old := *p
+			*p = v == "1"
+			undo = append(undo, func() { *p = old })
+		}
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+}
+
 // BenchmarkStepArch: the whole ResNet-18 and MobileNetV2 (random weights, the 64×64
 // exports of scripts/make_bench_models.py, batch statistics) + head, b32, on ONNX
 // Runtime, reporting images per CPU second and the peak RSS of the sub-benchmark.
@@ -124,6 +143,7 @@ func BenchmarkStepArch(b *testing.B) {
 		oneHotMaxChannels, _ = strconv.Atoi(v)
 		defer func() { oneHotMaxChannels = old }()
 	}
+	defer elemGradEnv()()
 	if v := os.Getenv("FINETUNE_ONNX_NATIVEDEPTHWISE"); v != "" {
 		old := onnxNativeDepthwise
 		onnxNativeDepthwise = v == "1"

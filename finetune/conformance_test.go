@@ -153,8 +153,9 @@ func (c *confCase) run(be compute.Backend, lw lowering) (y []float32, lossV floa
 	if b, _, err = lowerConvs(b, c.shape, lw); err != nil {
 		return nil, 0, nil, err
 	}
+	var bns []bnTensors
 	if c.TrainBN {
-		if b, _, err = trainBatchNorms(b, c.shape); err != nil {
+		if b, _, bns, err = trainBatchNorms(b, c.shape); err != nil {
 			return nil, 0, nil, err
 		}
 	}
@@ -180,7 +181,9 @@ func (c *confCase) run(be compute.Backend, lw lowering) (y []float32, lossV floa
 		for i, n := range names {
 			inputs[n] = xs[i]
 		}
-		out := m.CallGraph(nil, xs[0].Graph(), inputs, "y")[0]
+		outs, release := callTail(m, xs[0].Graph(), inputs, bns, "y")
+		defer release()
+		out := outs[0]
 		l := graph.ReduceAllSum(graph.Mul(out, xs[len(xs)-1]))
 		res := []*graph.Node{out, l}
 		var wrt []*graph.Node
@@ -277,39 +280,42 @@ func TestGradientConformance(t *testing.T) {
 		lw     lowering
 		perTap bool // convKernelGrad one MatMul per tap on every map size
 		noHot  bool // convStridedGrads' kernel gradient through the NHWC Concat for any C
+		noBN   bool // GoMLX's differentiation of the batch-norm rewrite, not bnVJP
 	}
 	var vs []variant
 	for _, nb := range conformanceBackends(t) {
 		lw := loweringFor(nb.be)
-		vs = append(vs, variant{nb.name, nb.be, lw, false, false})
+		vs = append(vs, variant{nb.name, nb.be, lw, false, false, false})
 		if lw.phases {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false, false})
 			// And the other max pooling: native with maxPoolGradScatter, or the taps' maximum.
 			lw = loweringFor(nb.be)
 			lw.nativePools = !lw.nativePools
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeStrided = !lw.nativeStrided
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeDepthwise = !lw.nativeDepthwise
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false, false})
 			// The kernel gradient per tap, which only larger maps than these cases' take.
-			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false})
+			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false, false})
 			// The strided kernel gradient's Concat, which these cases' few channels skip.
-			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true})
+			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true, false})
+			// The batch norms' gradient as GoMLX differentiates the rewrite (bnVJP off).
+			vs = append(vs, variant{nb.name + "-noBNGrad", nb.be, loweringFor(nb.be), false, false, true})
 		}
 	}
-	defPerTap, defHot := perTapMinPositions, oneHotMaxChannels
-	defer func() { perTapMinPositions, oneHotMaxChannels = defPerTap, defHot }()
+	defPerTap, defHot, defBN := perTapMinPositions, oneHotMaxChannels, onnxBNGrad
+	defer func() { perTapMinPositions, oneHotMaxChannels, onnxBNGrad = defPerTap, defHot, defBN }()
 	for _, nb := range vs {
 		lw := nb.lw
 		for i := range cases {
 			c := &cases[i]
 			t.Run(nb.name+"/"+c.Name, func(t *testing.T) {
-				perTapMinPositions, oneHotMaxChannels = defPerTap, defHot
+				perTapMinPositions, oneHotMaxChannels, onnxBNGrad = defPerTap, defHot, defBN && !nb.noBN
 				if nb.perTap {
 					perTapMinPositions = 0
 				}

@@ -81,7 +81,11 @@
 // gradient with the kernel summed back into the input by stride phases (plain Pads, a
 // Stack and a Reshape: no interior padding, no scatter); and Max /
 // Min (ReLU as imported, Clip's bounds) take one comparison as a 0/1 mask and a product,
-// same values and ties as GoMLX's, also when one side is a scalar bound. An op that cannot be lowered there is an error
+// same values and ties as GoMLX's, also when one side is a scalar bound; Mul and Div with
+// a broadcast operand (elemgrad.go) multiply by it as it is, not by a full-size Expand
+// of it; and a batch norm trained with batch statistics (bngrad.go) takes its input
+// gradient in closed form, its rewrite's nodes marked while the step graph is built
+// (callTail), instead of GoMLX's differentiation of the decomposed mean and variance. An op that cannot be lowered there is an error
 // wrapping ErrNoGradient that names it — never a wrong gradient. The conformance suite
 // (conformance_test.go) checks values and gradients of every op against PyTorch on every
 // available backend, and TestONNXGaps confirms each gap that the lowering works around.

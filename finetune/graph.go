@@ -27,9 +27,10 @@ import (
 // their scale and shift train, their means and variances do not (see NetOptions.TrainBN).
 type Net struct {
 	split     *Split
-	model     onnx.Model // training step's tail
-	evalModel onnx.Model // evaluation's tail (running batch-norm statistics)
-	bnStats   []bnStat   // per state weight, with TrainBN
+	model     onnx.Model  // training step's tail
+	evalModel onnx.Model  // evaluation's tail (running batch-norm statistics)
+	bnStats   []bnStat    // per state weight, with TrainBN
+	bnTensors []bnTensors // the training tail's batch norms, for their closed-form gradient
 	backend   compute.Backend
 	head      head.Params // kind, sizes, standardisation (Mean/Std stay fixed)
 	lc        loss.Config
@@ -91,8 +92,9 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 	}
 	m := evalModel
 	var bn map[string]bnStat
+	var bnts []bnTensors
 	if opt.TrainBN && sp.BatchNorms > 0 {
-		if tail, bn, err = trainBatchNorms(tail, opt.Shape); err != nil {
+		if tail, bn, bnts, err = trainBatchNorms(tail, opt.Shape); err != nil {
 			return nil, fmt.Errorf("finetune: batch norms in training mode: %w", err)
 		}
 		if m, err = parser.Parse(tail); err != nil {
@@ -102,7 +104,7 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 	if sp.FeatureDim != 0 && sp.FeatureDim != h.In {
 		return nil, fmt.Errorf("finetune: head input %d but the tail gives %d features", h.In, sp.FeatureDim)
 	}
-	n = &Net{split: sp, model: m, evalModel: evalModel, backend: backend, head: *h.Clone(), lc: opt.Loss, batch: opt.Batch, classes: h.Out,
+	n = &Net{split: sp, model: m, evalModel: evalModel, bnTensors: bnts, backend: backend, head: *h.Clone(), lc: opt.Loss, batch: opt.Batch, classes: h.Out,
 		Lowered: lowered, clipMax: opt.ClipNorm, betas: [2]float64{opt.Beta1, opt.Beta2}, eps: opt.AdamEps, wd: opt.WeightDecay}
 	if n.betas[0] == 0 {
 		n.betas[0] = 0.9
@@ -168,8 +170,10 @@ func (n *Net) NumParams() (tail, headParams int64) {
 }
 
 // forward builds tail + head logits for activations x [B, cut shape...] with model (the
-// training or the evaluation tail), and the extra tail tensors named.
-func (n *Net) forward(m onnx.Model, x *graph.Node, P, S []*graph.Node, extra ...string) (*graph.Node, []*graph.Node) {
+// training or the evaluation tail), and the extra tail tensors named; bns are the
+// training tail's batch norms (nil for evaluation), marked for their closed-form
+// gradient until release.
+func (n *Net) forward(m onnx.Model, bns []bnTensors, x *graph.Node, P, S []*graph.Node, extra ...string) (logits *graph.Node, stats []*graph.Node, release func()) {
 	g := x.Graph()
 	inputs := map[string]*graph.Node{n.split.Cut: x}
 	for k, i := range n.train {
@@ -179,7 +183,7 @@ func (n *Net) forward(m onnx.Model, x *graph.Node, P, S []*graph.Node, extra ...
 		inputs[n.split.Weights[i].Name] = S[k]
 	}
 	names, _ := m.Outputs()
-	outs := m.CallGraph(nil, g, inputs, append(names[:1:1], extra...)...)
+	outs, release := callTail(m, g, inputs, bns, append(names[:1:1], extra...)...)
 	f := outs[0]
 	f = graph.Reshape(f, -1, n.head.In)
 	if len(n.head.Mean) > 0 {
@@ -187,7 +191,7 @@ func (n *Net) forward(m onnx.Model, x *graph.Node, P, S []*graph.Node, extra ...
 		std := graph.Const(g, n.head.Std)
 		f = graph.Div(graph.Sub(f, graph.ExpandAxes(mean, 0)), graph.ExpandAxes(std, 0))
 	}
-	return head.ForwardGraph(n.head.Kind, f, P[n.nTail:], nil), outs[1:]
+	return head.ForwardGraph(n.head.Kind, f, P[n.nTail:], nil), outs[1:], release
 }
 
 // Step graph inputs, in order, then P..., S..., M..., V...
@@ -215,7 +219,8 @@ func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	for _, b := range n.bnStats {
 		extra = append(extra, b.batch)
 	}
-	logits, stats := n.forward(n.model, in[sX], P, S, extra...)
+	logits, stats, release := n.forward(n.model, n.bnTensors, in[sX], P, S, extra...)
+	defer release()
 	l := loss.Masked(n.lc, logits, in[sY], in[sMask], in[sPosW])
 	grads := graph.Gradient(l, P...)
 	grads, norm := optim.ClipByGlobalNorm(l, grads, n.clipMax)
@@ -245,7 +250,7 @@ func (n *Net) stepGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 // evalGraph: x, P..., S... -> logits.
 func (n *Net) evalGraph(g *graph.Graph, in []*graph.Node) []*graph.Node {
 	nP := n.nP()
-	logits, _ := n.forward(n.evalModel, in[0], in[1:1+nP], in[1+nP:])
+	logits, _, _ := n.forward(n.evalModel, nil, in[0], in[1:1+nP], in[1+nP:])
 	return []*graph.Node{logits}
 }
 

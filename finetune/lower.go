@@ -251,11 +251,12 @@ type bnStat struct {
 // trainBatchNorms rewrites the tail's BatchNormalization nodes to normalise with the
 // batch's statistics (the full gradient flows through them), exposing each batch mean
 // and (biased) variance as a tensor; the returned map goes from the running
-// statistic's name (a state weight) to the batch statistic that updates it.
-func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[string]bnStat, error) {
+// statistic's name (a state weight) to the batch statistic that updates it, and the
+// tensors of each batch norm that its closed-form gradient needs (bngrad.go).
+func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[string]bnStat, []bnTensors, error) {
 	m := &protos.ModelProto{}
 	if err := proto.Unmarshal(tail, m); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var opset int64
 	for _, o := range m.OpsetImport {
@@ -264,6 +265,7 @@ func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[strin
 		}
 	}
 	stats := map[string]bnStat{}
+	var bns []bnTensors
 	var nodes []*protos.NodeProto
 	for _, n := range m.Graph.Node {
 		if n.OpType != "BatchNormalization" || len(n.Input) != 5 {
@@ -321,15 +323,18 @@ func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[strin
 		// y = d × (scale / √(var + ε)) + bias: the per-channel factor is formed first, so
 		// one full-size product (and d, kept for its gradient) instead of a division
 		// and a multiplication, each keeping a full-size input for the backward pass.
-		std := add("Sqrt", "std", []string{add("Add", "var_eps", []string{v, p + "eps"})})
+		ve := add("Add", "var_eps", []string{v, p + "eps"})
+		std := add("Sqrt", "std", []string{ve})
 		sc := add("Reshape", "scale", []string{n.Input[1], p + "bshape"})
 		bi := add("Reshape", "bias", []string{n.Input[2], p + "bshape"})
 		factor := add("Div", "factor", []string{sc, std})
-		nodes = append(nodes, &protos.NodeProto{Name: p + "out", OpType: "Add", Input: []string{add("Mul", "scaled", []string{d, factor}), bi}, Output: n.Output[:1]})
+		scaled := add("Mul", "scaled", []string{d, factor})
+		nodes = append(nodes, &protos.NodeProto{Name: p + "out", OpType: "Add", Input: []string{scaled, bi}, Output: n.Output[:1]})
+		bns = append(bns, bnTensors{centered: d, sq: p + "sq", scaled: scaled, varEps: ve})
 		stats[n.Input[3]] = bnStat{batch: add("Reshape", "batch_mean", []string{mu, p + "cshape"}), momentum: momentum, spatial: spatial}
 		stats[n.Input[4]] = bnStat{batch: add("Reshape", "batch_var", []string{v, p + "cshape"}), momentum: momentum, spatial: spatial, isVar: true}
 	}
 	m.Graph.Node = nodes
 	out, err := proto.Marshal(m)
-	return out, stats, err
+	return out, stats, bns, err
 }

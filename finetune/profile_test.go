@@ -34,6 +34,7 @@ func TestProfileStep(t *testing.T) {
 	if model == "" {
 		model = filepath.Join(sharedtest.Dir(t, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	}
+	defer elemGradEnv()()
 	u := os.Getenv("FINETUNE_PROFILE_UNFREEZE")
 	if u == "" {
 		u = "all"
