@@ -394,6 +394,8 @@ func depthwiseGrads(node, v *graph.Node, p convParams) []*graph.Node {
 	Ho, Wo := vd[2], vd[3]
 	// Input gradient.
 	u := v
+	Lh, Lw := sh*(Ho-1)+1, sw*(Wo-1)+1
+	back := [][2]int{{kh - 1 - pads[0][0], H + pads[0][0] - Lh}, {kw - 1 - pads[1][0], W + pads[1][0] - Lw}}
 	if sh > 1 || sw > 1 {
 		u = graph.Reshape(v, N, C, Ho, 1, Wo, 1)
 		if sw > 1 {
@@ -403,28 +405,40 @@ func depthwiseGrads(node, v *graph.Node, p convParams) []*graph.Node {
 			u = graph.Concatenate([]*graph.Node{u, graph.Zeros(g, shapes.Make(v.DType(), N, C, Ho, sh-1, Wo, sw))}, 3)
 		}
 		u = graph.Reshape(u, N, C, Ho*sh, Wo*sw)
-		u = graph.Slice(u, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, sh*(Ho-1)+1), graph.AxisRange(0, sw*(Wo-1)+1))
+		// The last stride-1 rows and columns are zeros: the Conv's end padding absorbs
+		// them (a full-size Slice less) where it has that much to give.
+		if back[0][1] >= sh-1 && back[1][1] >= sw-1 {
+			back[0][1] -= sh - 1
+			back[1][1] -= sw - 1
+		} else {
+			u = graph.Slice(u, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, Lh), graph.AxisRange(0, Lw))
+		}
 	}
-	Lh, Lw := sh*(Ho-1)+1, sw*(Wo-1)+1
-	back := [][2]int{{kh - 1 - pads[0][0], H + pads[0][0] - Lh}, {kw - 1 - pads[1][0], W + pads[1][0] - Lw}}
 	flipped := graph.Reverse(graph.StopGradient(k), 2, 3)
 	dx := graph.ConvGeneral(u, flipped, p.axes, []int{1, 1}, back, nil, nil, C, 1)
 	// Kernel gradient.
 	xp := graph.StopGradient(x)
-	if pads != [2][2]int{} {
-		xp = graph.Pad(xp, graph.ScalarZero(g, x.DType()), compute.PadAxis{}, compute.PadAxis{},
-			compute.PadAxis{Start: pads[0][0], End: pads[0][1]}, compute.PadAxis{Start: pads[1][0], End: pads[1][1]})
-	}
 	// One grouped Conv over the batch: per channel c, x[:, c] as N input channels
 	// correlated with v[:, c] as an N-channel kernel of Ho×Wo, dilated by the stride,
 	// gives dW[c] — no per-tap slices, products or sums.
-	// Only the rows and columns some tap reaches: then the output is kh×kw exactly.
+	// Only the rows and columns some tap reaches: then the output is kh×kw exactly. The
+	// Conv pads the input itself, its end padding cut to those rows and columns (no Pad,
+	// no Slice: two full-size copies less), where that leaves it non-negative.
 	Hp, Wp := sh*(Ho-1)+kh, sw*(Wo-1)+kw
-	if Hp != H+pads[0][0]+pads[0][1] || Wp != W+pads[1][0]+pads[1][1] {
+	endH, endW := Hp-H-pads[0][0], Wp-W-pads[1][0]
+	var convPad [][2]int
+	if endH >= 0 && endW >= 0 {
+		convPad = [][2]int{{pads[0][0], endH}, {pads[1][0], endW}}
+		Hp, Wp = H, W
+	} else {
+		if pads != [2][2]int{} {
+			xp = graph.Pad(xp, graph.ScalarZero(g, x.DType()), compute.PadAxis{}, compute.PadAxis{},
+				compute.PadAxis{Start: pads[0][0], End: pads[0][1]}, compute.PadAxis{Start: pads[1][0], End: pads[1][1]})
+		}
 		xp = graph.Slice(xp, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, Hp), graph.AxisRange(0, Wp))
 	}
 	xt := graph.Reshape(graph.TransposeAllDims(xp, 1, 0, 2, 3), 1, C*N, Hp, Wp)
-	vt := graph.TransposeAllDims(v, 1, 0, 2, 3)                                         // [C, N, Ho, Wo]
-	dw := graph.ConvGeneral(xt, vt, p.axes, []int{1, 1}, nil, nil, []int{sh, sw}, C, 1) // [1, C, kh, kw]
+	vt := graph.TransposeAllDims(v, 1, 0, 2, 3)                                             // [C, N, Ho, Wo]
+	dw := graph.ConvGeneral(xt, vt, p.axes, []int{1, 1}, convPad, nil, []int{sh, sw}, C, 1) // [1, C, kh, kw]
 	return []*graph.Node{dx, graph.Reshape(dw, C, 1, kh, kw)}
 }
