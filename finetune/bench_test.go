@@ -23,6 +23,7 @@ import (
 // available (sub-benchmarks go, onnx), and reports images/s. scripts/bench_finetune.sh
 // compares them with PyTorch in the same run.
 func benchStep(b *testing.B, u string, batch int) {
+	defer elemGradEnv()()
 	// FINETUNE_ONNX_NATIVE1=0|1 overrides the measured lowering choice on ONNX Runtime
 	// (stride-1 convolutions native or im2col), to measure both; FINETUNE_ONNX_CONVGRAD=0|1
 	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul);
@@ -112,11 +113,12 @@ func BenchmarkStepWhole(b *testing.B) { benchStep(b, "all", 8) }
 func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }
 
 // elemGradEnv applies FINETUNE_ONNX_BCASTGRAD=0|1 (onnxBroadcastGrad: the gradients of
-// broadcast Mul/Div) and FINETUNE_ONNX_BNGRAD=0|1 (onnxBNGrad: the closed-form batch-norm
-// gradient) and returns what restores them.
+// broadcast Mul/Div), FINETUNE_ONNX_BNGRAD=0|1 (onnxBNGrad: the closed-form batch-norm
+// gradient) and FINETUNE_BATCHED_POINTWISE=0|1 (batchedPointwise: 1×1 kernel gradients
+// per image) and returns what restores them.
 func elemGradEnv() func() {
 	var undo []func()
-	for name, p := range map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad} {
+	for name, p := range map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad, "FINETUNE_BATCHED_POINTWISE": &batchedPointwise} {
 		if v := os.Getenv(name); v != "" {
 			old := *p
 			*p = v == "1"

@@ -281,41 +281,47 @@ func TestGradientConformance(t *testing.T) {
 		perTap bool // convKernelGrad one MatMul per tap on every map size
 		noHot  bool // convStridedGrads' kernel gradient through the NHWC Concat for any C
 		noBN   bool // GoMLX's differentiation of the batch-norm rewrite, not bnVJP
+		noPW   bool // 1×1 kernel gradients through transposed rows, not per image
 	}
 	var vs []variant
 	for _, nb := range conformanceBackends(t) {
 		lw := loweringFor(nb.be)
-		vs = append(vs, variant{nb.name, nb.be, lw, false, false, false})
+		vs = append(vs, variant{nb.name, nb.be, lw, false, false, false, false})
 		if lw.phases {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false, false, false})
 			// And the other max pooling: native with maxPoolGradScatter, or the taps' maximum.
 			lw = loweringFor(nb.be)
 			lw.nativePools = !lw.nativePools
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeStrided = !lw.nativeStrided
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeDepthwise = !lw.nativeDepthwise
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false, false, false})
 			// The kernel gradient per tap, which only larger maps than these cases' take.
-			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false, false})
+			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false, false, false})
 			// The strided kernel gradient's Concat, which these cases' few channels skip.
-			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true, false})
+			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true, false, false})
 			// The batch norms' gradient as GoMLX differentiates the rewrite (bnVJP off).
-			vs = append(vs, variant{nb.name + "-noBNGrad", nb.be, loweringFor(nb.be), false, false, true})
+			vs = append(vs, variant{nb.name + "-noBNGrad", nb.be, loweringFor(nb.be), false, false, true, false})
+			// 1×1 kernel gradients as one MatMul of transposed rows (small maps' path).
+			vs = append(vs, variant{nb.name + "-noBatchedPW", nb.be, loweringFor(nb.be), false, false, false, true})
 		}
 	}
-	defPerTap, defHot, defBN := perTapMinPositions, oneHotMaxChannels, onnxBNGrad
-	defer func() { perTapMinPositions, oneHotMaxChannels, onnxBNGrad = defPerTap, defHot, defBN }()
+	defPerTap, defHot, defBN, defPW := perTapMinPositions, oneHotMaxChannels, onnxBNGrad, batchedPointwise
+	defer func() {
+		perTapMinPositions, oneHotMaxChannels, onnxBNGrad, batchedPointwise = defPerTap, defHot, defBN, defPW
+	}()
 	for _, nb := range vs {
 		lw := nb.lw
 		for i := range cases {
 			c := &cases[i]
 			t.Run(nb.name+"/"+c.Name, func(t *testing.T) {
 				perTapMinPositions, oneHotMaxChannels, onnxBNGrad = defPerTap, defHot, defBN && !nb.noBN
+				batchedPointwise = defPW && !nb.noPW
 				if nb.perTap {
 					perTapMinPositions = 0
 				}

@@ -30,6 +30,13 @@ var perTapMinPositions = 400
 // of a 5.9 s step.
 var oneHotMaxChannels = 8
 
+// batchedPointwise: the kernel gradient of a 1×1 convolution on a large map is one
+// MatMul per image (see convKernelGrad). Measured on ONNX Runtime: MobileNetV2 224²
+// step profile Transpose 251 → 109 ms, kernel time 5.87 → 5.45 s; fire9 (b32) 146, 155
+// → 155, 163 images per CPU second; SqueezeNet whole 20.7, 20.3 → 21.0, 20.6 images/s
+// (interleaved pairs).
+var batchedPointwise = true
+
 // nchwConv is ConvGeneral's axes for NCHW inputs, OIHW kernels and NCHW outputs (ONNX's
 // layout): the convolutions the gradients here handle, and the ones they build.
 var nchwConv = compute.ConvolveAxesConfig{InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
@@ -245,6 +252,17 @@ func convKernelGrad(node, v *graph.Node, p convParams) *graph.Node {
 		if pp[0] < 0 || pp[1] < 0 {
 			return nil
 		}
+	}
+	if kh == 1 && kw == 1 && pads == [2][2]int{} && batchedPointwise && H*W*(O+C) >= 2*O*C {
+		// A pointwise convolution on a map large against its channels: per image, the
+		// output gradient [O, HW] times the input [C, HW] transposed (ONNX Runtime fuses
+		// that transpose into the MatMul), summed over the batch — no full-size
+		// transposes of x and v to [C, N·H·W] rows, whose copies outweigh the N·O·C
+		// partial products here.
+		vr := graph.Reshape(v, N, O, H*W)
+		xr := graph.Reshape(graph.StopGradient(x), N, C, H*W)
+		dw := graph.ReduceSum(graph.DotGeneral(vr, []int{2}, []int{0}, xr, []int{2}, []int{0}), 0) // [O, C]
+		return graph.Reshape(dw, O, C, 1, 1)
 	}
 	xs := graph.StopGradient(x)
 	xs = graph.TransposeAllDims(xs, 0, 2, 3, 1) // NHWC
