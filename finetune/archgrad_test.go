@@ -107,6 +107,8 @@ func (c *archCase) run(t *testing.T, path string, nb namedBackend) (f []float32,
 		if tail, _, bns, err = trainBatchNorms(tail, fb.TensorShape); err != nil {
 			t.Fatal(err)
 		}
+	} else if tail, _, err = foldBatchNorms(tail, fb.TensorShape); err != nil {
+		t.Fatal(err)
 	}
 	m, err := parser.Parse(tail)
 	if err != nil {

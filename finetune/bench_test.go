@@ -115,10 +115,10 @@ func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }
 // elemGradEnv applies FINETUNE_ONNX_BCASTGRAD=0|1 (onnxBroadcastGrad: the gradients of
 // broadcast Mul/Div), FINETUNE_ONNX_BNGRAD=0|1 (onnxBNGrad: the closed-form batch-norm
 // gradient) and FINETUNE_BATCHED_POINTWISE=0|1 (batchedPointwise: 1×1 kernel gradients
-// per image) and returns what restores them.
+// per image) and FINETUNE_FOLD_BN=0|1 (foldFrozenBN) and returns what restores them.
 func elemGradEnv() func() {
 	var undo []func()
-	for name, p := range map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad, "FINETUNE_BATCHED_POINTWISE": &batchedPointwise} {
+	for name, p := range map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad, "FINETUNE_BATCHED_POINTWISE": &batchedPointwise, "FINETUNE_FOLD_BN": &foldFrozenBN} {
 		if v := os.Getenv(name); v != "" {
 			old := *p
 			*p = v == "1"

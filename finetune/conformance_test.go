@@ -158,6 +158,8 @@ func (c *confCase) run(be compute.Backend, lw lowering) (y []float32, lossV floa
 		if b, _, bns, err = trainBatchNorms(b, c.shape); err != nil {
 			return nil, 0, nil, err
 		}
+	} else if b, _, err = foldBatchNorms(b, c.shape); err != nil {
+		return nil, 0, nil, err
 	}
 	m, err := parser.Parse(b)
 	if err != nil {
@@ -282,38 +284,41 @@ func TestGradientConformance(t *testing.T) {
 		noHot  bool // convStridedGrads' kernel gradient through the NHWC Concat for any C
 		noBN   bool // GoMLX's differentiation of the batch-norm rewrite, not bnVJP
 		noPW   bool // 1×1 kernel gradients through transposed rows, not per image
+		noFold bool // frozen batch norms as onnx-gomlx imports them, not foldBatchNorms
 	}
 	var vs []variant
 	for _, nb := range conformanceBackends(t) {
 		lw := loweringFor(nb.be)
-		vs = append(vs, variant{nb.name, nb.be, lw, false, false, false, false})
+		vs = append(vs, variant{nb.name, nb.be, lw, false, false, false, false, false})
+		// Frozen batch norms unfolded, on every backend.
+		vs = append(vs, variant{nb.name + "-noFoldBN", nb.be, lw, false, false, false, false, true})
 		if lw.phases {
 			// The alternative lowering BenchmarkStepTail can measure: native stride-1 convs.
 			lw.native1 = !lw.native1
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-native1=%v", lw.native1), nb.be, lw, false, false, false, false, false})
 			// And the other max pooling: native with maxPoolGradScatter, or the taps' maximum.
 			lw = loweringFor(nb.be)
 			lw.nativePools = !lw.nativePools
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativePools=%v", lw.nativePools), nb.be, lw, false, false, false, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeStrided = !lw.nativeStrided
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeStrided=%v", lw.nativeStrided), nb.be, lw, false, false, false, false, false})
 			lw = loweringFor(nb.be)
 			lw.nativeDepthwise = !lw.nativeDepthwise
-			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false, false, false})
+			vs = append(vs, variant{nb.name + fmt.Sprintf("-nativeDepthwise=%v", lw.nativeDepthwise), nb.be, lw, false, false, false, false, false})
 			// The kernel gradient per tap, which only larger maps than these cases' take.
-			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false, false, false})
+			vs = append(vs, variant{nb.name + "-perTap", nb.be, loweringFor(nb.be), true, false, false, false, false})
 			// The strided kernel gradient's Concat, which these cases' few channels skip.
-			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true, false, false})
+			vs = append(vs, variant{nb.name + "-noOneHot", nb.be, loweringFor(nb.be), false, true, false, false, false})
 			// The batch norms' gradient as GoMLX differentiates the rewrite (bnVJP off).
-			vs = append(vs, variant{nb.name + "-noBNGrad", nb.be, loweringFor(nb.be), false, false, true, false})
+			vs = append(vs, variant{nb.name + "-noBNGrad", nb.be, loweringFor(nb.be), false, false, true, false, false})
 			// 1×1 kernel gradients as one MatMul of transposed rows (small maps' path).
-			vs = append(vs, variant{nb.name + "-noBatchedPW", nb.be, loweringFor(nb.be), false, false, false, true})
+			vs = append(vs, variant{nb.name + "-noBatchedPW", nb.be, loweringFor(nb.be), false, false, false, true, false})
 		}
 	}
-	defPerTap, defHot, defBN, defPW := perTapMinPositions, oneHotMaxChannels, onnxBNGrad, batchedPointwise
+	defPerTap, defHot, defBN, defPW, defFold := perTapMinPositions, oneHotMaxChannels, onnxBNGrad, batchedPointwise, foldFrozenBN
 	defer func() {
-		perTapMinPositions, oneHotMaxChannels, onnxBNGrad, batchedPointwise = defPerTap, defHot, defBN, defPW
+		perTapMinPositions, oneHotMaxChannels, onnxBNGrad, batchedPointwise, foldFrozenBN = defPerTap, defHot, defBN, defPW, defFold
 	}()
 	for _, nb := range vs {
 		lw := nb.lw
@@ -322,6 +327,7 @@ func TestGradientConformance(t *testing.T) {
 			t.Run(nb.name+"/"+c.Name, func(t *testing.T) {
 				perTapMinPositions, oneHotMaxChannels, onnxBNGrad = defPerTap, defHot, defBN && !nb.noBN
 				batchedPointwise = defPW && !nb.noPW
+				foldFrozenBN = defFold && !nb.noFold
 				if nb.perTap {
 					perTapMinPositions = 0
 				}

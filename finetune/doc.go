@@ -85,7 +85,10 @@
 // a broadcast operand (elemgrad.go) multiply by it as it is, not by a full-size Expand
 // of it; and a batch norm trained with batch statistics (bngrad.go) takes its input
 // gradient in closed form, its rewrite's nodes marked while the step graph is built
-// (callTail), instead of GoMLX's differentiation of the decomposed mean and variance. An op that cannot be lowered there is an error
+// (callTail), instead of GoMLX's differentiation of the decomposed mean and variance.
+// Frozen batch norms (evaluation, and training without TrainBN) are folded on every
+// backend into one per-channel scale and shift computed from the same named weights
+// (foldBatchNorms). An op that cannot be lowered there is an error
 // wrapping ErrNoGradient that names it — never a wrong gradient. The conformance suite
 // (conformance_test.go) checks values and gradients of every op against PyTorch on every
 // available backend, and TestONNXGaps confirms each gap that the lowering works around.

@@ -86,7 +86,11 @@ func NewNet(backend compute.Backend, sp *Split, h head.Params, opt NetOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("finetune: rewriting the tail for training on backend %s: %w", backend.Name(), err)
 	}
-	evalModel, err := parser.Parse(tail)
+	evalTail, _, err := foldBatchNorms(tail, opt.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: folding the frozen batch norms: %w", err)
+	}
+	evalModel, err := parser.Parse(evalTail)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: importing the tail graph: %w", err)
 	}

@@ -338,3 +338,68 @@ func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[strin
 	out, err := proto.Marshal(m)
 	return out, stats, bns, err
 }
+
+// foldFrozenBN: batch norms with frozen statistics (evaluation, and training without
+// TrainBN, the default) are folded into one per-channel scale and shift
+// (foldBatchNorms). Measured on ONNX Runtime (MobileNetV2 224², b32, frozen batch norms,
+// step profile kernel time, interleaved): 5.54, 5.33, 5.52, 5.44 s unfolded against
+// 4.76, 5.90, 4.84, 4.98 s folded; ResNet-18 within noise (4.98, 5.15 against 4.93,
+// 5.46 s).
+var foldFrozenBN = true
+
+// foldBatchNorms rewrites the tail's BatchNormalization nodes (running statistics) as
+// y = x·a + c with a = scale/√(var+ε) and c = bias − mean·a computed per channel in the
+// graph from the same named weights, so training the folded graph trains them: two
+// full-size passes forward and two backward instead of onnx-gomlx's (x − mean)/√(var+ε)
+// · scale + bias, four forward and three backward. A node whose input rank is unknown,
+// or in training mode, is left as it is. Returns the number folded.
+func foldBatchNorms(tail []byte, shape func(string) []int64) ([]byte, int, error) {
+	if !foldFrozenBN || shape == nil {
+		return tail, 0, nil
+	}
+	m := &protos.ModelProto{}
+	if err := proto.Unmarshal(tail, m); err != nil {
+		return nil, 0, err
+	}
+	var nodes []*protos.NodeProto
+	folded := 0
+	for _, n := range m.Graph.Node {
+		if n.OpType != "BatchNormalization" || len(n.Input) != 5 || len(n.Output) != 1 || onnxattr.Int(n, "training_mode", 0) != 0 {
+			nodes = append(nodes, n)
+			continue
+		}
+		s := shape(n.Input[0])
+		if len(s) < 2 {
+			nodes = append(nodes, n)
+			continue
+		}
+		eps := float32(1e-5)
+		for _, a := range n.Attribute {
+			if a.Name == "epsilon" {
+				eps = a.F
+			}
+		}
+		p := n.Output[0] + "/bnfold/"
+		add := func(op, name string, in ...string) string {
+			nodes = append(nodes, &protos.NodeProto{Name: p + name, OpType: op, Input: in, Output: []string{p + name}})
+			return p + name
+		}
+		bshape := make([]int64, len(s))
+		for i := range bshape {
+			bshape[i] = 1
+		}
+		bshape[1] = -1
+		nodes = append(nodes, intsConst(p+"bshape", bshape))
+		nodes = append(nodes, &protos.NodeProto{Name: p + "eps", OpType: "Constant", Output: []string{p + "eps"},
+			Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
+				T: &protos.TensorProto{Name: p + "eps", DataType: dtFloat, FloatData: []float32{eps}}}}})
+		a := add("Div", "a", n.Input[1], add("Sqrt", "std", add("Add", "var_eps", n.Input[4], p+"eps")))
+		c := add("Sub", "c", n.Input[2], add("Mul", "mean_a", n.Input[3], a))
+		scaled := add("Mul", "scaled", n.Input[0], add("Reshape", "a4", a, p+"bshape"))
+		nodes = append(nodes, &protos.NodeProto{Name: p + "out", OpType: "Add", Input: []string{scaled, add("Reshape", "c4", c, p+"bshape")}, Output: n.Output[:1]})
+		folded++
+	}
+	m.Graph.Node = nodes
+	out, err := proto.Marshal(m)
+	return out, folded, err
+}
