@@ -28,36 +28,9 @@ func benchStep(b *testing.B, u string, batch int) {
 	// (stride-1 convolutions native or im2col), to measure both; FINETUNE_ONNX_CONVGRAD=0|1
 	// the kernel gradient of native convolutions there (GoMLX's or im2col + MatMul);
 	// FINETUNE_ONNX_NATIVEPOOLS=0|1 max pooling (native with maxPoolGrad, or taps).
-	if v := os.Getenv("FINETUNE_SEPARABLE_POOLS"); v != "" {
-		old := separablePools
-		separablePools = v == "1"
-		defer func() { separablePools = old }()
-	}
-	if v := os.Getenv("FINETUNE_ONNX_NATIVE1"); v != "" {
-		old := onnxNative1
-		onnxNative1 = v == "1"
-		defer func() { onnxNative1 = old }()
-	}
-	if v := os.Getenv("FINETUNE_ONNX_CONVGRAD"); v != "" {
-		old := onnxConvGrad
-		onnxConvGrad = v == "1"
-		defer func() { onnxConvGrad = old }()
-	}
-	if v := os.Getenv("FINETUNE_ONNX_MAXGRAD"); v != "" {
-		old := onnxMaxGrad
-		onnxMaxGrad = v == "1"
-		defer func() { onnxMaxGrad = old }()
-	}
-	if v := os.Getenv("FINETUNE_ONNX_NATIVEPOOLS"); v != "" {
-		old := onnxNativePools
-		onnxNativePools = v == "1"
-		defer func() { onnxNativePools = old }()
-	}
-	if v := os.Getenv("FINETUNE_ONNX_NATIVESTRIDED"); v != "" {
-		old := onnxNativeStrided
-		onnxNativeStrided = v == "1"
-		defer func() { onnxNativeStrided = old }()
-	}
+	defer boolEnv(map[string]*bool{"FINETUNE_SEPARABLE_POOLS": &separablePools, "FINETUNE_ONNX_NATIVE1": &onnxNative1,
+		"FINETUNE_ONNX_CONVGRAD": &onnxConvGrad, "FINETUNE_ONNX_MAXGRAD": &onnxMaxGrad,
+		"FINETUNE_ONNX_NATIVEPOOLS": &onnxNativePools, "FINETUNE_ONNX_NATIVESTRIDED": &onnxNativeStrided})()
 	model := filepath.Join(sharedtest.Dir(b, "models/squeezenet1.1"), "squeezenet1.1-fp16.onnx")
 	b.Run("go", func(b *testing.B) {
 		runBenchStep(b, model, u, batch, gobackend.GetBackend())
@@ -114,11 +87,18 @@ func BenchmarkStepWhole32(b *testing.B) { benchStep(b, "all", 32) }
 
 // elemGradEnv applies FINETUNE_ONNX_BCASTGRAD=0|1 (onnxBroadcastGrad: the gradients of
 // broadcast Mul/Div), FINETUNE_ONNX_BNGRAD=0|1 (onnxBNGrad: the closed-form batch-norm
-// gradient) and FINETUNE_BATCHED_POINTWISE=0|1 (batchedPointwise: 1×1 kernel gradients
+// gradient), FINETUNE_BATCHED_POINTWISE=0|1 (batchedPointwise: 1×1 kernel gradients
 // per image) and FINETUNE_FOLD_BN=0|1 (foldFrozenBN) and returns what restores them.
 func elemGradEnv() func() {
+	return boolEnv(map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad,
+		"FINETUNE_BATCHED_POINTWISE": &batchedPointwise, "FINETUNE_FOLD_BN": &foldFrozenBN})
+}
+
+// boolEnv sets each flag whose environment variable is set (to "1": true, else false)
+// and returns what restores them.
+func boolEnv(flags map[string]*bool) func() {
 	var undo []func()
-	for name, p := range map[string]*bool{"FINETUNE_ONNX_BCASTGRAD": &onnxBroadcastGrad, "FINETUNE_ONNX_BNGRAD": &onnxBNGrad, "FINETUNE_BATCHED_POINTWISE": &batchedPointwise, "FINETUNE_FOLD_BN": &foldFrozenBN} {
+	for name, p := range flags {
 		if v := os.Getenv(name); v != "" {
 			old := *p
 			*p = v == "1"

@@ -308,15 +308,8 @@ func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[strin
 			return add("ReduceMean", name, []string{x}, &protos.AttributeProto{Name: "axes", Type: protos.AttributeProto_INTS, Ints: axes},
 				&protos.AttributeProto{Name: "keepdims", Type: protos.AttributeProto_INT, I: 1})
 		}
-		bshape := make([]int64, rank)
-		for i := range bshape {
-			bshape[i] = 1
-		}
-		bshape[1] = -1
-		nodes = append(nodes, intsConst(p+"bshape", bshape), intsConst(p+"cshape", []int64{-1}))
-		nodes = append(nodes, &protos.NodeProto{Name: p + "eps", OpType: "Constant", Output: []string{p + "eps"},
-			Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
-				T: &protos.TensorProto{Name: p + "eps", DataType: dtFloat, FloatData: []float32{eps}}}}})
+		nodes = append(nodes, bnConsts(p, rank, eps)...)
+		nodes = append(nodes, intsConst(p+"cshape", []int64{-1}))
 		mu := mean(n.Input[0], "mean")
 		d := add("Sub", "centered", []string{n.Input[0], mu})
 		v := mean(add("Mul", "sq", []string{d, d}), "var")
@@ -337,6 +330,19 @@ func trainBatchNorms(tail []byte, shape func(string) []int64) ([]byte, map[strin
 	m.Graph.Node = nodes
 	out, err := proto.Marshal(m)
 	return out, stats, bns, err
+}
+
+// bnConsts are the constants both batch-norm rewrites use, named under prefix p: the
+// per-channel shape [1, -1, 1, …] of rank (p+"bshape") and ε (p+"eps").
+func bnConsts(p string, rank int, eps float32) []*protos.NodeProto {
+	bshape := make([]int64, rank)
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[1] = -1
+	return []*protos.NodeProto{intsConst(p+"bshape", bshape), {Name: p + "eps", OpType: "Constant", Output: []string{p + "eps"},
+		Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
+			T: &protos.TensorProto{Name: p + "eps", DataType: dtFloat, FloatData: []float32{eps}}}}}}
 }
 
 // foldFrozenBN: batch norms with frozen statistics (evaluation, and training without
@@ -384,15 +390,7 @@ func foldBatchNorms(tail []byte, shape func(string) []int64) ([]byte, int, error
 			nodes = append(nodes, &protos.NodeProto{Name: p + name, OpType: op, Input: in, Output: []string{p + name}})
 			return p + name
 		}
-		bshape := make([]int64, len(s))
-		for i := range bshape {
-			bshape[i] = 1
-		}
-		bshape[1] = -1
-		nodes = append(nodes, intsConst(p+"bshape", bshape))
-		nodes = append(nodes, &protos.NodeProto{Name: p + "eps", OpType: "Constant", Output: []string{p + "eps"},
-			Attribute: []*protos.AttributeProto{{Name: "value", Type: protos.AttributeProto_TENSOR,
-				T: &protos.TensorProto{Name: p + "eps", DataType: dtFloat, FloatData: []float32{eps}}}}})
+		nodes = append(nodes, bnConsts(p, len(s), eps)...)
 		a := add("Div", "a", n.Input[1], add("Sqrt", "std", add("Add", "var_eps", n.Input[4], p+"eps")))
 		c := add("Sub", "c", n.Input[2], add("Mul", "mean_a", n.Input[3], a))
 		scaled := add("Mul", "scaled", n.Input[0], add("Reshape", "a4", a, p+"bshape"))
